@@ -1,0 +1,132 @@
+#include "zmesh/core/config.hpp"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <functional>
+#include <string_view>
+
+namespace zmesh {
+namespace {
+
+// One overridable setting: its variable, its meaning, and how to read/print it.
+struct Setting {
+  std::string_view variable;
+  std::string_view meaning;
+  std::function<Result<void>(Config&, std::string_view)> parse;
+  std::function<std::string(const Config&)> print;
+};
+
+template <class Int>
+Result<Int> parse_integer(std::string_view variable, std::string_view text) {
+  Int value{};
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    return Error(ErrorCode::invalid_argument,
+                 fmt::format("{}=\"{}\" is not a whole number; unset it or give e.g. {}=1000",
+                             variable, text, variable));
+  }
+  return value;
+}
+
+template <class Int>
+Setting integer(std::string_view variable, std::string_view meaning, Int Config::*field) {
+  return {variable, meaning,
+          [variable, field](Config& c, std::string_view text) -> Result<void> {
+            auto value = parse_integer<Int>(variable, text);
+            if (!value) return std::move(value).error();
+            c.*field = *value;
+            return {};
+          },
+          [field](const Config& c) { return std::to_string(c.*field); }};
+}
+
+Setting millis(std::string_view variable, std::string_view meaning, Millis Config::*field) {
+  return {variable, meaning,
+          [variable, field](Config& c, std::string_view text) -> Result<void> {
+            auto value = parse_integer<std::int64_t>(variable, text);
+            if (!value) return std::move(value).error();
+            c.*field = Millis(*value);
+            return {};
+          },
+          [field](const Config& c) { return std::to_string((c.*field).count()); }};
+}
+
+const std::vector<Setting>& settings() {
+  static const std::vector<Setting> all = {
+      millis("ZMESH_DELIVERY_TIMEOUT_MS", "unacknowledged this long: message is undeliverable",
+             &Config::delivery_timeout),
+      millis("ZMESH_RESEND_INTERVAL_MS", "resend unacknowledged messages this often",
+             &Config::resend_interval),
+      integer("ZMESH_ACK_EVERY", "acknowledge at least every N messages", &Config::ack_every),
+      integer("ZMESH_MAX_UNACKED", "unacknowledged messages per link before sends wait",
+              &Config::max_unacked),
+      integer("ZMESH_MAX_MESSAGE_BYTES", "larger incoming messages are refused",
+              &Config::max_message_bytes),
+      integer("ZMESH_MAX_FRAMES", "frames per message; more is treated as garbage",
+              &Config::max_frames),
+      millis("ZMESH_LINGER_MS", "how long a closing socket may flush", &Config::linger),
+      integer("ZMESH_PROC_THREADS", "handler threads per proc", &Config::proc_threads),
+      integer("ZMESH_MAILBOX_BATCH", "messages an actor handles per turn", &Config::mailbox_batch),
+      millis("ZMESH_STOP_TIMEOUT_MS", "drain time before an actor's stop is forced",
+             &Config::stop_timeout),
+      millis("ZMESH_HEARTBEAT_INTERVAL_MS", "heartbeat period", &Config::heartbeat_interval),
+      millis("ZMESH_HEARTBEAT_TIMEOUT_MS", "silence this long: peer is presumed dead",
+             &Config::heartbeat_timeout),
+      millis("ZMESH_BOOTSTRAP_TIMEOUT_MS", "time for a new proc to say hello and start",
+             &Config::bootstrap_timeout),
+      millis("ZMESH_TERM_TIMEOUT_MS", "stop request to SIGTERM", &Config::term_timeout),
+      millis("ZMESH_KILL_TIMEOUT_MS", "SIGTERM to SIGKILL", &Config::kill_timeout),
+      integer("ZMESH_STDERR_TAIL_LINES", "stderr lines kept for exit reasons",
+              &Config::stderr_tail_lines),
+      integer("ZMESH_CAST_FANOUT", "children per comm-tree node", &Config::cast_fanout),
+      millis("ZMESH_CALL_TIMEOUT_MS", "default deadline of call and gather helpers",
+             &Config::call_timeout),
+      {"ZMESH_LOG", "log level: trace, debug, info, warn, error, off",
+       [](Config& c, std::string_view text) -> Result<void> {
+         for (std::string_view level : {"trace", "debug", "info", "warn", "error", "off"}) {
+           if (text == level) {
+             c.log_level = std::string(text);
+             return {};
+           }
+         }
+         return Error(ErrorCode::invalid_argument,
+                      fmt::format("ZMESH_LOG=\"{}\" is not a level; use trace, debug, info, "
+                                  "warn, error or off",
+                                  text));
+       },
+       [](const Config& c) { return c.log_level; }},
+  };
+  return all;
+}
+
+}  // namespace
+
+Result<Config> Config::from_environment() {
+  Config config;
+  for (const auto& setting : settings()) {
+    const char* text = std::getenv(std::string(setting.variable).c_str());
+    if (text == nullptr) continue;
+    if (auto parsed = setting.parse(config, text); !parsed) return std::move(parsed).error();
+  }
+  if (config.proc_threads == 0 || config.cast_fanout == 0 || config.ack_every == 0 ||
+      config.max_unacked == 0 || config.mailbox_batch == 0) {
+    return Error(ErrorCode::invalid_argument,
+                 "ZMESH_PROC_THREADS, ZMESH_CAST_FANOUT, ZMESH_ACK_EVERY, ZMESH_MAX_UNACKED and "
+                 "ZMESH_MAILBOX_BATCH must be at least 1");
+  }
+  return config;
+}
+
+std::vector<std::string> Config::describe() const {
+  const Config defaults;
+  std::vector<std::string> lines;
+  for (const auto& setting : settings()) {
+    lines.push_back(fmt::format("{}={}  (default {}) {}", setting.variable, setting.print(*this),
+                                setting.print(defaults), setting.meaning));
+  }
+  return lines;
+}
+
+}  // namespace zmesh

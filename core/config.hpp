@@ -1,0 +1,61 @@
+#pragma once
+// Config: every timeout and limit of zmesh in one typed place, with its default.
+// Each field can be overridden by an environment variable (ZMESH_<NAME>); durations are
+// in milliseconds. `zmesh doctor` and docs/configuration.md list them.
+// Thread: value type; read Config::from_environment() once per runtime and pass it down.
+
+#include "zmesh/core/error.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace zmesh {
+
+using Clock = std::chrono::steady_clock;
+using Deadline = Clock::time_point;
+using Millis = std::chrono::milliseconds;
+
+// A deadline `timeout` from now.
+inline Deadline deadline_in(Clock::duration timeout) { return Clock::now() + timeout; }
+
+struct Config {
+  // -- delivery (transport) --
+  Millis delivery_timeout{30000};   // ZMESH_DELIVERY_TIMEOUT_MS: unacked this long -> undeliverable
+  Millis resend_interval{200};      // ZMESH_RESEND_INTERVAL_MS: resend unacked messages this often
+  std::uint32_t ack_every = 256;    // ZMESH_ACK_EVERY: ack at least every N messages per link
+  std::uint32_t max_unacked = 65536;  // ZMESH_MAX_UNACKED: per link; beyond it sends wait
+  std::int64_t max_message_bytes = std::int64_t{1} << 31;  // ZMESH_MAX_MESSAGE_BYTES
+  std::uint32_t max_frames = 64;    // ZMESH_MAX_FRAMES: frames per message, more is garbage
+  Millis linger{2000};              // ZMESH_LINGER_MS: how long closing sockets may flush
+
+  // -- procs and actors (core) --
+  std::uint32_t proc_threads = 2;   // ZMESH_PROC_THREADS: handler threads per proc
+  std::uint32_t mailbox_batch = 64; // ZMESH_MAILBOX_BATCH: messages per actor turn
+  Millis stop_timeout{5000};        // ZMESH_STOP_TIMEOUT_MS: drain before cleanup is forced
+
+  // -- supervision and allocation --
+  Millis heartbeat_interval{250};   // ZMESH_HEARTBEAT_INTERVAL_MS
+  Millis heartbeat_timeout{3000};   // ZMESH_HEARTBEAT_TIMEOUT_MS: silence -> watchdog
+  Millis bootstrap_timeout{20000};  // ZMESH_BOOTSTRAP_TIMEOUT_MS: hello/start/started
+  Millis term_timeout{2000};        // ZMESH_TERM_TIMEOUT_MS: stop request -> SIGTERM
+  Millis kill_timeout{2000};        // ZMESH_KILL_TIMEOUT_MS: SIGTERM -> SIGKILL
+  std::uint32_t stderr_tail_lines = 20;  // ZMESH_STDERR_TAIL_LINES: kept for exit reasons
+
+  // -- casts --
+  std::uint32_t cast_fanout = 16;   // ZMESH_CAST_FANOUT: children per comm-tree node
+  Millis call_timeout{30000};       // ZMESH_CALL_TIMEOUT_MS: default for call/gather helpers
+
+  // -- logging --
+  std::string log_level = "warn";   // ZMESH_LOG: trace, debug, info, warn, error, off
+
+  // Defaults overridden by ZMESH_* variables; a malformed value is an error naming it.
+  static Result<Config> from_environment();
+
+  // One line per setting: "ZMESH_NAME=value  (default D) meaning", for `zmesh doctor`.
+  std::vector<std::string> describe() const;
+};
+
+}  // namespace zmesh

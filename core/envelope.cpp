@@ -1,0 +1,100 @@
+#include "zmesh/core/envelope.hpp"
+
+#include <fmt/format.h>
+
+namespace zmesh {
+namespace {
+
+// Keys of the header map; short because every message carries them.
+constexpr std::string_view key_version = "v";
+constexpr std::string_view key_sender = "src";
+constexpr std::string_view key_destination = "dst";
+constexpr std::string_view key_type = "type";
+constexpr std::string_view key_headers = "hdr";
+
+Error header_error(std::string_view what) {
+  return Error(ErrorCode::decode_error, fmt::format("bad envelope header: {}", what));
+}
+
+}  // namespace
+
+Frame encode_header(const Envelope& envelope) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> out(buffer);
+  out.pack_map(5);
+  out.pack(key_version);
+  out.pack(envelope_format_version);
+  out.pack(key_sender);
+  out.pack(envelope.sender);
+  out.pack(key_destination);
+  out.pack(envelope.destination);
+  out.pack(key_type);
+  out.pack(envelope.type_name);
+  out.pack(key_headers);
+  out.pack_map(static_cast<std::uint32_t>(envelope.headers.size()));
+  for (const auto& [key, encoded] : envelope.headers.raw()) {
+    out.pack(key);
+    buffer.write(encoded.data(), encoded.size());  // already one msgpack value
+  }
+  const std::size_t size = buffer.size();
+  char* bytes = buffer.release();
+  std::shared_ptr<const char> owner(bytes, [](const char* p) { ::free(const_cast<char*>(p)); });
+  return Frame::wrap(owner, bytes, size);
+}
+
+Result<Envelope> decode_envelope(const Frame& header, Frames payload) {
+  msgpack::object_handle handle;
+  try {
+    handle = msgpack::unpack(header.data(), header.size(), nullptr, nullptr, decode_limits());
+  } catch (const std::exception& e) {
+    return header_error(fmt::format("{} bytes are not msgpack ({})", header.size(), e.what()));
+  }
+  const msgpack::object& root = handle.get();
+  if (root.type != msgpack::type::MAP) return header_error("not a map");
+
+  Envelope envelope;
+  envelope.payload = std::move(payload);
+  bool has_version = false, has_sender = false, has_destination = false, has_type = false;
+  try {
+    for (const auto& entry : std::span(root.via.map.ptr, root.via.map.size)) {
+      if (entry.key.type != msgpack::type::STR) continue;
+      const std::string_view key(entry.key.via.str.ptr, entry.key.via.str.size);
+      if (key == key_version) {
+        const auto version = entry.val.as<std::uint32_t>();
+        if (version != envelope_format_version) {
+          return Error(ErrorCode::version_mismatch,
+                       fmt::format("envelope format version {} received, this build speaks {}; "
+                                   "build every node from the same zmesh release",
+                                   version, envelope_format_version));
+        }
+        has_version = true;
+      } else if (key == key_sender) {
+        entry.val.convert(envelope.sender);
+        has_sender = true;
+      } else if (key == key_destination) {
+        entry.val.convert(envelope.destination);
+        has_destination = true;
+      } else if (key == key_type) {
+        entry.val.convert(envelope.type_name);
+        has_type = true;
+      } else if (key == key_headers) {
+        if (entry.val.type != msgpack::type::MAP) return header_error("\"hdr\" is not a map");
+        for (const auto& h : std::span(entry.val.via.map.ptr, entry.val.via.map.size)) {
+          msgpack::sbuffer value;
+          msgpack::pack(value, h.val);
+          envelope.headers.set_raw(h.key.as<std::string>(), std::string(value.data(), value.size()));
+        }
+      }
+      // Any other key comes from a newer peer: skipped on purpose.
+    }
+  } catch (const std::exception& e) {
+    return header_error(fmt::format("a field has the wrong type ({})", e.what()));
+  }
+  if (!has_version) return header_error("no format version \"v\"");
+  if (!has_sender || !has_destination || !has_type) {
+    return header_error("missing sender, destination or type");
+  }
+  return envelope;
+}
+
+}  // namespace zmesh

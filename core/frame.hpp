@@ -1,0 +1,55 @@
+#pragma once
+// Frame: an immutable, reference-counted byte buffer: one payload frame of a message.
+// Copying a Frame shares the bytes (no copy), so the comm tree and the resend buffer can
+// hold the same payload many times; the transport hands it to ZeroMQ without copying.
+// Thread: the bytes never change, so copies may be used from any thread.
+
+#include <cstddef>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace zmesh {
+
+class Frame {
+ public:
+  Frame() = default;
+
+  // Takes ownership of `bytes` (no copy).
+  static Frame from_string(std::string bytes) {
+    auto holder = std::make_shared<const std::string>(std::move(bytes));
+    return Frame(holder, holder->data(), holder->size());
+  }
+  static Frame copy_of(std::span<const std::byte> bytes) {
+    return from_string(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  }
+  static Frame copy_of(std::string_view text) { return from_string(std::string(text)); }
+  // Shares `owner`, which must keep [data, data + size) alive and unchanged.
+  static Frame wrap(std::shared_ptr<const void> owner, const void* data, std::size_t size) {
+    return Frame(std::move(owner), data, size);
+  }
+
+  const char* data() const noexcept { return data_; }
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  std::span<const std::byte> bytes() const noexcept {
+    return {reinterpret_cast<const std::byte*>(data_), size_};
+  }
+  std::string_view view() const noexcept { return {data_, size_}; }
+  const std::shared_ptr<const void>& owner() const noexcept { return owner_; }
+
+ private:
+  Frame(std::shared_ptr<const void> owner, const void* data, std::size_t size)
+      : owner_(std::move(owner)), data_(static_cast<const char*>(data)), size_(size) {}
+
+  std::shared_ptr<const void> owner_;
+  const char* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+using Frames = std::vector<Frame>;
+
+}  // namespace zmesh

@@ -1,0 +1,91 @@
+#pragma once
+// Ids of the things messages are addressed to, each with a text form that round-trips:
+//   WorldId  "training"                    a named group of procs (one mesh allocation)
+//   ProcId   "training[3]"                 proc of rank 3 in that world
+//   ActorId  "training[3].trainer[0]"      actor "trainer", instance 0 (children: pid > 0)
+//   PortId   "training[3].trainer[0][7]"   port 7 of that actor
+// Names use letters, digits, '_' and '-'. Parsing reports the column of the bad character.
+// Thread: value types.
+
+#include "zmesh/core/error.hpp"
+
+#include <msgpack.hpp>
+
+#include <compare>
+#include <cstdint>
+#include <functional>
+#include <ostream>
+#include <string>
+#include <string_view>
+
+namespace zmesh {
+
+struct WorldId {
+  std::string name;
+
+  static Result<WorldId> parse(std::string_view text);
+  std::string to_string() const { return name; }
+  friend auto operator<=>(const WorldId&, const WorldId&) = default;
+  MSGPACK_DEFINE(name);
+};
+
+struct ProcId {
+  WorldId world;
+  std::uint32_t rank = 0;
+
+  static Result<ProcId> parse(std::string_view text);
+  std::string to_string() const;
+  friend auto operator<=>(const ProcId&, const ProcId&) = default;
+  MSGPACK_DEFINE(world, rank);
+};
+
+struct ActorId {
+  ProcId proc;
+  std::string name;
+  std::uint32_t pid = 0;  // 0 for the root actor of this name; children get 1, 2, ...
+
+  static Result<ActorId> parse(std::string_view text);
+  std::string to_string() const;
+  friend auto operator<=>(const ActorId&, const ActorId&) = default;
+  MSGPACK_DEFINE(proc, name, pid);
+};
+
+struct PortId {
+  ActorId actor;
+  std::uint64_t index = 0;
+
+  static Result<PortId> parse(std::string_view text);
+  std::string to_string() const;
+  friend auto operator<=>(const PortId&, const PortId&) = default;
+  MSGPACK_DEFINE(actor, index);
+};
+
+// Whether `name` is usable as a world or actor name; the error names the bad character.
+Result<void> check_name(std::string_view name, std::string_view what);
+
+std::ostream& operator<<(std::ostream& out, const WorldId& id);
+std::ostream& operator<<(std::ostream& out, const ProcId& id);
+std::ostream& operator<<(std::ostream& out, const ActorId& id);
+std::ostream& operator<<(std::ostream& out, const PortId& id);
+
+}  // namespace zmesh
+
+template <>
+struct std::hash<zmesh::ProcId> {
+  std::size_t operator()(const zmesh::ProcId& id) const noexcept {
+    return std::hash<std::string>{}(id.world.name) * 31 + id.rank;
+  }
+};
+template <>
+struct std::hash<zmesh::ActorId> {
+  std::size_t operator()(const zmesh::ActorId& id) const noexcept {
+    return (std::hash<zmesh::ProcId>{}(id.proc) * 31 + std::hash<std::string>{}(id.name)) * 31 +
+           id.pid;
+  }
+};
+template <>
+struct std::hash<zmesh::PortId> {
+  std::size_t operator()(const zmesh::PortId& id) const noexcept {
+    return std::hash<zmesh::ActorId>{}(id.actor) * 31 + std::hash<std::uint64_t>{}(id.index);
+  }
+};

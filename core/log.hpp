@@ -1,0 +1,65 @@
+#pragma once
+// Logger: one named logger per layer and owner ("zmesh.transport", "proc=train[3]").
+// Warnings start with a stable id (ZM-...) then object, reason and a hint. Lines go to
+// stderr through spdlog; the level comes from Config::log_level (ZMESH_LOG).
+// Thread: Logger is safe to use from any thread; RateLimiter belongs to one thread.
+
+#include <fmt/format.h>
+#include <spdlog/logger.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace zmesh {
+
+class Logger {
+ public:
+  Logger(std::string_view component, std::string_view owner, std::string_view level);
+
+  template <class... Args>
+  void debug(fmt::format_string<Args...> format, Args&&... args) const {
+    log(spdlog::level::debug, format, std::forward<Args>(args)...);
+  }
+  template <class... Args>
+  void info(fmt::format_string<Args...> format, Args&&... args) const {
+    log(spdlog::level::info, format, std::forward<Args>(args)...);
+  }
+  template <class... Args>
+  void warn(fmt::format_string<Args...> format, Args&&... args) const {
+    log(spdlog::level::warn, format, std::forward<Args>(args)...);
+  }
+  template <class... Args>
+  void error(fmt::format_string<Args...> format, Args&&... args) const {
+    log(spdlog::level::err, format, std::forward<Args>(args)...);
+  }
+  bool enabled(spdlog::level::level_enum level) const { return logger_->should_log(level); }
+
+ private:
+  template <class... Args>
+  void log(spdlog::level::level_enum level, fmt::format_string<Args...> format,
+           Args&&... args) const {
+    if (!logger_->should_log(level)) return;
+    logger_->log(level, "{} {}", owner_, fmt::format(format, std::forward<Args>(args)...));
+  }
+
+  std::shared_ptr<spdlog::logger> logger_;
+  std::string owner_;
+};
+
+// Lets one repeated line through per interval and counts the ones it held back.
+class RateLimiter {
+ public:
+  explicit RateLimiter(std::chrono::milliseconds interval) : interval_(interval) {}
+  // True when a line may be logged now; `suppressed()` then tells how many were skipped.
+  bool allow();
+  std::uint64_t suppressed() const { return suppressed_; }
+
+ private:
+  std::chrono::milliseconds interval_;
+  std::chrono::steady_clock::time_point next_{};
+  std::uint64_t suppressed_ = 0;
+};
+
+}  // namespace zmesh

@@ -1,0 +1,87 @@
+#pragma once
+// Messages: user structs with msgpack fields and a stable type name.
+//   struct Ping {
+//     ZMESH_MESSAGE("example.Ping");
+//     std::uint64_t seq = 0;
+//     MSGPACK_DEFINE(seq);
+//   };
+// The name travels in every envelope and selects the handler on the receiving side, so it
+// must be stable across builds; a Registry rejects two types with one name.
+// Thread: free functions on values.
+
+#include "zmesh/core/error.hpp"
+#include "zmesh/core/frame.hpp"
+
+#include <fmt/format.h>
+#include <msgpack.hpp>
+
+#include <concepts>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+// Declares the stable wire name of a message type, inside its struct.
+#define ZMESH_MESSAGE(type_name) \
+  static constexpr std::string_view zmesh_message_name = type_name
+
+namespace zmesh {
+
+template <class T>
+concept Message = requires {
+  { T::zmesh_message_name } -> std::convertible_to<std::string_view>;
+};
+
+template <Message T>
+constexpr std::string_view message_name() {
+  return T::zmesh_message_name;
+}
+
+// FNV-1a of a type name: the well-known handler port of that type on every actor.
+constexpr std::uint64_t message_port_index(std::string_view type_name) {
+  std::uint64_t hash = 14695981039346656037ull;
+  for (char c : type_name) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 1099511628211ull;
+  }
+  return hash | (std::uint64_t{1} << 63);  // reply ports count up from 1 and never collide
+}
+
+// Limits on what a decoder accepts, so that a forged length cannot make us allocate wildly.
+msgpack::unpack_limit decode_limits();
+
+// Serializes any msgpack-able value into a Frame without a further copy.
+template <class T>
+Frame encode_value(const T& value) {
+  msgpack::sbuffer buffer;
+  msgpack::pack(buffer, value);
+  const std::size_t size = buffer.size();
+  char* bytes = buffer.release();
+  std::shared_ptr<const char> owner(bytes, [](const char* p) { ::free(const_cast<char*>(p)); });
+  return Frame::wrap(owner, bytes, size);
+}
+
+// Decodes `frame` as a T; the error names `what` (usually the type name).
+template <class T>
+Result<T> decode_value(const Frame& frame, std::string_view what) {
+  try {
+    auto handle = msgpack::unpack(frame.data(), frame.size(), nullptr, nullptr, decode_limits());
+    T value{};
+    handle.get().convert(value);
+    return value;
+  } catch (const std::exception& e) {
+    return Error(ErrorCode::decode_error,
+                 fmt::format("cannot decode {} from {} bytes: {}", what, frame.size(), e.what()));
+  }
+}
+
+template <Message T>
+Frame encode(const T& message) {
+  return encode_value(message);
+}
+
+template <Message T>
+Result<T> decode(const Frame& frame) {
+  return decode_value<T>(frame, message_name<T>());
+}
+
+}  // namespace zmesh
