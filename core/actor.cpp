@@ -1,0 +1,28 @@
+#include "zmesh/core/actor.hpp"
+
+#include "zmesh/core/context.hpp"
+
+namespace zmesh {
+
+void Actor::on_undeliverable(Context&, const Undeliverable& returned) {
+  throw Exception(Error(ErrorCode::undeliverable,
+                        fmt::format("{} to {} was undeliverable: {}", returned.type_name,
+                                    returned.destination.to_string(), returned.reason.describe())));
+}
+
+const Actor::RawHandler* Actor::find_handler(std::string_view type_name) const {
+  auto it = handlers_.find(std::string(type_name));
+  return it == handlers_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> Actor::handled_types() const {
+  std::vector<std::string> types;
+  for (const auto& [name, handler] : handlers_) types.push_back(name);
+  return types;
+}
+
+void Actor::on_raw(std::string type_name, RawHandler handler) {
+  handlers_[std::move(type_name)] = std::move(handler);
+}
+
+}  // namespace zmesh

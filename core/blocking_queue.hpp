@@ -1,0 +1,71 @@
+#pragma once
+// BlockingQueue<T>: a closable multi-producer queue whose pop waits up to a deadline.
+// Backs port receivers, event streams and undeliverable lists.
+// Thread: every member is thread-safe.
+
+#include "zmesh/core/config.hpp"
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+
+namespace zmesh {
+
+template <class T>
+class BlockingQueue {
+ public:
+  // False (and `value` dropped) when the queue is closed.
+  bool push(T value) {
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) return false;
+      items_.push_back(std::move(value));
+    }
+    ready_.notify_one();
+    return true;
+  }
+
+  // The next item, or nothing when the deadline passes or the queue is closed and empty.
+  std::optional<T> pop(Deadline deadline) {
+    std::unique_lock lock(mutex_);
+    ready_.wait_until(lock, deadline, [&] { return !items_.empty() || closed_; });
+    return take(lock);
+  }
+  std::optional<T> try_pop() {
+    std::unique_lock lock(mutex_);
+    return take(lock);
+  }
+
+  // Wakes every waiter; later pushes are refused, queued items can still be popped.
+  void close() {
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+    }
+    ready_.notify_all();
+  }
+  bool closed() const {
+    std::lock_guard lock(mutex_);
+    return closed_;
+  }
+  std::size_t size() const {
+    std::lock_guard lock(mutex_);
+    return items_.size();
+  }
+
+ private:
+  std::optional<T> take(std::unique_lock<std::mutex>&) {
+    if (items_.empty()) return std::nullopt;
+    T value = std::move(items_.front());
+    items_.pop_front();
+    return value;
+  }
+
+  mutable std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<T> items_;
+  bool closed_ = false;
+};
+
+}  // namespace zmesh

@@ -1,0 +1,95 @@
+#pragma once
+// ActorCell: the runtime around one actor: its mailbox, status, children and the turn
+// that handles queued items one at a time on a Scheduler thread.
+// Thread: enqueue_* and request_* are thread-safe (mutex_ guards the queue and flags);
+// everything that touches the Actor runs inside run(), which the scheduler never runs
+// twice at once for one cell (scheduled_ ensures it).
+
+#include "zmesh/core/actor.hpp"
+#include "zmesh/core/context.hpp"
+#include "zmesh/core/scheduler.hpp"
+#include "zmesh/core/supervision.hpp"
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <variant>
+
+namespace zmesh {
+class Proc;
+}
+
+namespace zmesh::internal {
+
+class ActorCell final : public Runnable, public std::enable_shared_from_this<ActorCell> {
+ public:
+  ActorCell(Proc& proc, ActorId id, std::unique_ptr<Actor> actor,
+            std::weak_ptr<ActorCell> parent);
+
+  const ActorId& id() const { return id_; }
+  ActorStatus status() const { return status_.load(std::memory_order_acquire); }
+  bool has_parent() const { return had_parent_; }
+
+  // Runs init() on the calling thread; on success the mailbox starts being served.
+  Result<void> initialize();
+
+  // False when the actor no longer accepts messages; `envelope` is then left intact.
+  bool enqueue_message(Envelope& envelope);
+  void enqueue_child_event(SupervisionEvent event, bool from_direct_child);
+  void enqueue_undeliverable(Undeliverable returned);
+  // Stop after the messages already queued (drain).
+  void request_stop(std::string reason);
+  // Stop now: queued messages go back to their senders.
+  void request_kill(std::string reason);
+  // False when this actor is ending and takes no new children.
+  bool add_child(std::shared_ptr<ActorCell> child);
+
+  void run() override;
+
+ private:
+  struct ChildEvent {
+    SupervisionEvent event;
+    bool from_direct_child;
+  };
+  struct StopRequest {
+    std::string reason;
+  };
+  using Item = std::variant<Envelope, ChildEvent, Undeliverable, StopRequest>;
+  struct Ending {
+    SupervisionKind kind;
+    std::string message_type;
+    std::string reason;
+  };
+
+  void push(Item item, bool front = false);
+  void process(Item& item);
+  void handle_message(Envelope& envelope);
+  void handle_child_event(ChildEvent& child);
+  void begin_ending(Ending ending);
+  void finish();
+  void fail(std::string message_type, std::string reason);
+
+  Proc& proc_;
+  const ActorId id_;
+  std::unique_ptr<Actor> actor_;
+  const std::weak_ptr<ActorCell> parent_;
+  const bool had_parent_;
+  Context context_;
+  std::atomic<ActorStatus> status_{ActorStatus::created};
+
+  std::mutex mutex_;  // guards queue_, scheduled_, held_, accepting_, finished_, children_
+  std::deque<Item> queue_;
+  bool scheduled_ = false;
+  bool held_ = true;  // until init() returned
+  bool accepting_ = true;
+  bool finished_ = false;
+  std::unordered_map<ActorId, std::shared_ptr<ActorCell>> children_;
+
+  // Touched only on the actor's turn.
+  std::optional<Ending> ending_;
+};
+
+}  // namespace zmesh::internal

@@ -1,0 +1,52 @@
+#include "zmesh/core/internal/port_table.hpp"
+
+namespace zmesh::internal {
+
+std::pair<PortId, std::shared_ptr<PortQueue>> PortTable::open(const ActorId& owner, bool once) {
+  auto queue = std::make_shared<PortQueue>();
+  std::lock_guard lock(mutex_);
+  PortId id{owner, next_index_++};
+  if (closed_) {
+    queue->close();
+  } else {
+    ports_.emplace(id, Entry{queue, once});
+  }
+  return {std::move(id), std::move(queue)};
+}
+
+bool PortTable::deliver(Envelope& envelope) {
+  std::shared_ptr<PortQueue> queue;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = ports_.find(envelope.destination);
+    if (it == ports_.end()) return false;
+    queue = it->second.queue;
+    if (it->second.once) ports_.erase(it);
+  }
+  queue->push(std::move(envelope));  // a receiver that already closed just drops it
+  return true;
+}
+
+void PortTable::close(const PortId& id) {
+  std::shared_ptr<PortQueue> queue;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = ports_.find(id);
+    if (it == ports_.end()) return;
+    queue = std::move(it->second.queue);
+    ports_.erase(it);
+  }
+  queue->close();
+}
+
+void PortTable::close_all() {
+  std::unordered_map<PortId, Entry> ports;
+  {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    ports.swap(ports_);
+  }
+  for (auto& [id, entry] : ports) entry.queue->close();
+}
+
+}  // namespace zmesh::internal

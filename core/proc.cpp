@@ -1,0 +1,346 @@
+#include "zmesh/core/proc.hpp"
+
+#include "zmesh/core/internal/actor_cell.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace zmesh {
+namespace {
+
+// How many ended actors a proc remembers, to explain why a late message bounced.
+constexpr std::size_t remembered_endings = 4096;
+
+}  // namespace
+
+Proc::Proc(ProcOptions options)
+    : options_(std::move(options)),
+      log_("zmesh.core", "proc=" + options_.id.to_string(), options_.config.log_level),
+      scheduler_(options_.scheduler ? options_.scheduler
+                                    : std::make_shared<Scheduler>(options_.config.proc_threads)) {}
+
+Proc::~Proc() {
+  if (auto stopped = stop(deadline_in(options_.config.stop_timeout)); !stopped) {
+    log_.warn("ZM-PROC-STOP {}", stopped.error().message);
+  }
+  // Turns that are still running reference this proc: wait them out, loudly.
+  std::unique_lock lock(turns_mutex_);
+  while (!turns_done_.wait_for(lock, std::chrono::seconds(5), [&] { return turns_in_flight_ == 0; })) {
+    log_.error("ZM-PROC-HUNG a handler has not returned for 5 s; the proc cannot be destroyed "
+               "until it does");
+  }
+}
+
+Result<ActorId> Proc::spawn(std::string_view type_name, std::string name, const Frame& params) {
+  if (!options_.registry) {
+    return Error(ErrorCode::not_found,
+                 fmt::format("spawn \"{}\" on {} failed: this proc has no registry of actor types",
+                             type_name, id().to_string()));
+  }
+  auto actor = options_.registry->create(type_name, params);
+  if (!actor) {
+    return Error(actor.error().code, fmt::format("spawn \"{}\" on {} failed: {}", type_name,
+                                                 id().to_string(), actor.error().message));
+  }
+  return spawn_actor(std::move(name), std::move(*actor));
+}
+
+Result<ActorId> Proc::spawn_actor(std::string name, std::unique_ptr<Actor> actor) {
+  if (auto valid = check_name(name, "actor"); !valid) return std::move(valid).error();
+  return register_actor(ActorId{id(), std::move(name), 0}, std::move(actor), nullptr);
+}
+
+Result<ActorId> Proc::register_actor(ActorId actor_id, std::unique_ptr<Actor> actor,
+                                     std::shared_ptr<internal::ActorCell> parent) {
+  std::shared_ptr<internal::ActorCell> cell;
+  {
+    std::unique_lock lock(table_mutex_);
+    if (parent) actor_id.pid = next_pid_++;
+    if (cells_.contains(actor_id) || mailboxes_.contains(actor_id)) {
+      return Error(ErrorCode::duplicate,
+                   fmt::format("an actor named \"{}\" already runs on {}; pick another name or "
+                               "stop it first",
+                               actor_id.name, id().to_string()));
+    }
+    cell = std::make_shared<internal::ActorCell>(*this, actor_id, std::move(actor), parent);
+    cells_.emplace(actor_id, cell);
+    ended_.erase(actor_id);
+  }
+  if (parent && !parent->add_child(cell)) {
+    forget_cell(actor_id, ActorStatus::stopped, "parent is stopping");
+    return Error(ErrorCode::stopped, fmt::format("cannot spawn {}: parent {} is stopping",
+                                                 actor_id.to_string(), parent->id().to_string()));
+  }
+  if (auto initialized = cell->initialize(); !initialized) {
+    forget_cell(actor_id, ActorStatus::failed, initialized.error().message);
+    return std::move(initialized).error();
+  }
+  return actor_id;
+}
+
+std::shared_ptr<internal::ActorCell> Proc::find_cell(const ActorId& actor) const {
+  std::shared_lock lock(table_mutex_);
+  auto it = cells_.find(actor);
+  return it == cells_.end() ? nullptr : it->second;
+}
+
+void Proc::forget_cell(const ActorId& actor, ActorStatus final_status, std::string end_reason) {
+  {
+    std::unique_lock lock(table_mutex_);
+    cells_.erase(actor);
+    if (ended_.size() >= remembered_endings && !ended_order_.empty()) {
+      ended_.erase(ended_order_.front());
+      ended_order_.pop_front();
+    }
+    ended_[actor] = {final_status, std::move(end_reason)};
+    ended_order_.push_back(actor);
+  }
+  table_changed_.notify_all();
+}
+
+void Proc::stop_actor(const ActorId& actor) {
+  if (auto cell = find_cell(actor)) cell->request_stop("stop requested");
+}
+
+void Proc::kill_actor(const ActorId& actor) {
+  if (auto cell = find_cell(actor)) cell->request_kill("killed");
+}
+
+std::optional<ActorStatus> Proc::status(const ActorId& actor) const {
+  std::shared_lock lock(table_mutex_);
+  if (auto it = cells_.find(actor); it != cells_.end()) return it->second->status();
+  if (auto it = ended_.find(actor); it != ended_.end()) return it->second.first;
+  return std::nullopt;
+}
+
+Result<Mailbox> Proc::attach(std::string name) {
+  if (auto valid = check_name(name, "mailbox"); !valid) return std::move(valid).error();
+  ActorId mailbox_id{id(), std::move(name), 0};
+  auto undeliverables = std::make_shared<BlockingQueue<Undeliverable>>();
+  {
+    std::unique_lock lock(table_mutex_);
+    if (cells_.contains(mailbox_id) || mailboxes_.contains(mailbox_id)) {
+      return Error(ErrorCode::duplicate, fmt::format("\"{}\" is already taken on {}",
+                                                     mailbox_id.name, id().to_string()));
+    }
+    mailboxes_.emplace(mailbox_id, undeliverables);
+  }
+  return Mailbox(*this, std::move(mailbox_id), std::move(undeliverables), alive_);
+}
+
+void Proc::detach(const ActorId& mailbox) {
+  std::shared_ptr<BlockingQueue<Undeliverable>> queue;
+  {
+    std::unique_lock lock(table_mutex_);
+    auto it = mailboxes_.find(mailbox);
+    if (it == mailboxes_.end()) return;
+    queue = std::move(it->second);
+    mailboxes_.erase(it);
+  }
+  queue->close();
+}
+
+void Proc::send(Envelope envelope) {
+  if (envelope.destination.actor.proc == id()) {
+    deliver(std::move(envelope));
+    return;
+  }
+  if (RemoteLink* remote = remote_.load(std::memory_order_acquire)) {
+    remote->send(std::move(envelope));
+    return;
+  }
+  const auto destination = envelope.destination.actor.proc.to_string();
+  bounce(std::move(envelope),
+         Error(ErrorCode::undeliverable,
+               fmt::format("no route to {}: proc {} has no transport attached", destination,
+                           id().to_string())));
+}
+
+void Proc::deliver(Envelope envelope) {
+  const PortId& to = envelope.destination;
+  if (to.actor.proc != id()) {
+    auto reason = fmt::format("{} arrived at {}, which is not its proc", to.to_string(),
+                              id().to_string());
+    bounce(std::move(envelope), Error(ErrorCode::undeliverable, std::move(reason)));
+    return;
+  }
+  if (envelope.type_name == message_name<Undeliverable>() &&
+      to.index == message_port_index(message_name<Undeliverable>())) {
+    auto returned = envelope.payload.empty()
+                        ? Result<Undeliverable>(Error(ErrorCode::decode_error, "no payload"))
+                        : decode<Undeliverable>(envelope.payload.front());
+    if (!returned) {
+      log_.warn("ZM-BAD-UNDELIVERABLE from {}: {}", envelope.sender.to_string(),
+                returned.error().message);
+      return;
+    }
+    Envelope original;
+    original.sender = returned->sender;
+    original.destination = returned->destination;
+    original.type_name = returned->type_name;
+    return_undeliverable(std::move(original), returned->reason);
+    return;
+  }
+  if (!is_handler_port(to.index) && ports_->deliver(envelope)) return;
+
+  if (auto cell = find_cell(to.actor)) {
+    if (!is_handler_port(to.index)) {
+      auto reason = fmt::format("port {} is not open (closed, once-port already used, or "
+                                "never opened)",
+                                to.to_string());
+      bounce(std::move(envelope), Error(ErrorCode::undeliverable, std::move(reason)));
+      return;
+    }
+    if (cell->enqueue_message(envelope)) return;
+    bounce(std::move(envelope),
+           Error(ErrorCode::stopped, fmt::format("{} is stopping", to.actor.to_string())));
+    return;
+  }
+  std::string reason;
+  {
+    std::shared_lock lock(table_mutex_);
+    if (auto it = ended_.find(to.actor); it != ended_.end()) {
+      reason = fmt::format("{} has ended: {}", to.actor.to_string(), it->second.second);
+    } else if (mailboxes_.contains(to.actor)) {
+      reason = fmt::format("{} is a client mailbox with no port {}", to.actor.to_string(), to.index);
+    } else {
+      reason = fmt::format("no actor {} on {}", to.actor.to_string(), id().to_string());
+    }
+  }
+  bounce(std::move(envelope), Error(ErrorCode::undeliverable, std::move(reason)));
+}
+
+void Proc::bounce(Envelope envelope, Error reason) {
+  if (envelope.type_name == message_name<Undeliverable>()) {
+    // Never bounce a bounce: two dead ends would ping-pong forever.
+    log_.warn("ZM-UNDELIVERABLE-LOST undeliverable notice for {} dropped: {}",
+              envelope.destination.to_string(), reason.describe());
+    return;
+  }
+  if (envelope.sender.proc == id()) {
+    return_undeliverable(std::move(envelope), std::move(reason));
+    return;
+  }
+  Undeliverable returned{envelope.sender, envelope.destination, envelope.type_name,
+                         std::move(reason)};
+  ActorId from{id(), "proc", 0};
+  PortId to{envelope.sender, message_port_index(message_name<Undeliverable>())};
+  send(make_envelope(std::move(from), std::move(to), returned));
+}
+
+void Proc::return_undeliverable(Envelope envelope, Error reason) {
+  Undeliverable returned{envelope.sender, envelope.destination, envelope.type_name,
+                         std::move(reason)};
+  std::shared_ptr<BlockingQueue<Undeliverable>> mailbox;
+  {
+    std::shared_lock lock(table_mutex_);
+    if (auto it = mailboxes_.find(returned.sender); it != mailboxes_.end()) mailbox = it->second;
+  }
+  if (mailbox) {
+    emit_event(SupervisionEvent{SupervisionKind::undeliverable, returned.sender,
+                                returned.type_name,
+                                fmt::format("to {}: {}", returned.destination.to_string(),
+                                            returned.reason.describe()),
+                                unix_time_now_ns()});
+    mailbox->push(std::move(returned));
+    return;
+  }
+  if (auto cell = find_cell(returned.sender)) {
+    cell->enqueue_undeliverable(std::move(returned));
+    return;
+  }
+  log_.warn("ZM-UNDELIVERABLE-ORPHAN {} to {} came back but its sender {} is gone: {}",
+            returned.type_name, returned.destination.to_string(), returned.sender.to_string(),
+            returned.reason.describe());
+}
+
+void Proc::emit_event(const SupervisionEvent& event) {
+  if (options_.on_event) {
+    options_.on_event(event);
+  } else {
+    events_.push(event);
+  }
+}
+
+void Proc::schedule(std::shared_ptr<internal::ActorCell> cell) {
+  {
+    std::lock_guard lock(turns_mutex_);
+    ++turns_in_flight_;
+  }
+  scheduler_->schedule(std::move(cell));
+}
+
+void Proc::turn_finished() {
+  bool idle = false;
+  {
+    std::lock_guard lock(turns_mutex_);
+    idle = --turns_in_flight_ == 0;
+  }
+  if (idle) turns_done_.notify_all();
+}
+
+Result<void> Proc::stop(Deadline deadline) {
+  std::vector<std::shared_ptr<internal::ActorCell>> roots;
+  {
+    std::shared_lock lock(table_mutex_);
+    for (auto& [actor_id, cell] : cells_) {
+      if (!cell->has_parent()) roots.push_back(cell);
+    }
+  }
+  for (auto& cell : roots) cell->request_stop("proc is stopping");
+  std::vector<std::string> stragglers;
+  {
+    std::unique_lock lock(table_mutex_);
+    table_changed_.wait_until(lock, deadline, [&] { return cells_.empty(); });
+    for (auto& [actor_id, cell] : cells_) stragglers.push_back(actor_id.to_string());
+  }
+  {
+    std::unique_lock lock(turns_mutex_);
+    turns_done_.wait_until(lock, deadline, [&] { return turns_in_flight_ == 0; });
+  }
+  ports_->close_all();
+  if (!stragglers.empty()) {
+    return Error(ErrorCode::timeout,
+                 fmt::format("{} did not stop in time: {} (a handler may be blocked)",
+                             id().to_string(), fmt::join(stragglers, ", ")));
+  }
+  return {};
+}
+
+// -- Sender, Context, Mailbox: thin over Proc --
+
+void Sender::send(Envelope envelope) {
+  envelope.sender = self_;
+  proc_->send(std::move(envelope));
+}
+
+std::pair<PortId, std::shared_ptr<internal::PortQueue>> Sender::open_port_queue(bool once) {
+  return proc_->ports_->open(self_, once);
+}
+
+std::weak_ptr<internal::PortTable> Sender::port_table() const { return proc_->ports_; }
+
+const ActorId& Context::sender() const {
+  static const ActorId none;
+  return current_ ? current_->sender : none;
+}
+
+const Headers& Context::headers() const {
+  static const Headers none;
+  return current_ ? current_->headers : none;
+}
+
+Result<ActorId> Context::spawn_child_actor(std::string name, std::unique_ptr<Actor> actor) {
+  if (auto valid = check_name(name, "actor"); !valid) return std::move(valid).error();
+  return proc().register_actor(ActorId{proc().id(), std::move(name), 0}, std::move(actor),
+                               cell_->shared_from_this());
+}
+
+void Context::stop_self() { cell_->request_kill("stopped itself"); }
+
+Mailbox::~Mailbox() {
+  if (!undeliverables_) return;
+  if (proc_alive_.lock()) proc().detach(self());
+}
+
+}  // namespace zmesh

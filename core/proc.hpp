@@ -1,0 +1,135 @@
+#pragma once
+// Proc: one actor runtime: the actor table, spawn (typed or by registered name), local
+// delivery, reply ports, stop/kill, and supervision events that no actor handled.
+// Remote delivery goes through a RemoteLink that the transport layer attaches.
+// Thread: every public member is thread-safe. Actor turns run on the Scheduler's threads;
+// unhandled supervision events reach `on_event` on whichever thread produced them (or
+// queue for next_event() when no callback is set).
+// Failure: spawn/attach return Result errors; messages that cannot be delivered go back
+// to their sender as Undeliverable; nothing here throws into the caller.
+
+#include "zmesh/core/blocking_queue.hpp"
+#include "zmesh/core/config.hpp"
+#include "zmesh/core/context.hpp"
+#include "zmesh/core/log.hpp"
+#include "zmesh/core/mailbox.hpp"
+#include "zmesh/core/registry.hpp"
+#include "zmesh/core/remote.hpp"
+#include "zmesh/core/scheduler.hpp"
+#include "zmesh/core/supervision.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
+
+namespace zmesh {
+
+namespace internal {
+class ActorCell;
+}
+
+struct ProcOptions {
+  ProcId id;
+  // Actor types spawnable by name; may be null when only typed spawn is used.
+  std::shared_ptr<const Registry> registry;
+  Config config;
+  // Runs actor turns; null: the proc starts its own with config.proc_threads threads.
+  std::shared_ptr<Scheduler> scheduler;
+  // Receives supervision events no actor handled; null: they queue for next_event().
+  std::function<void(const SupervisionEvent&)> on_event;
+};
+
+class Proc {
+ public:
+  explicit Proc(ProcOptions options);
+  Proc(const Proc&) = delete;
+  Proc& operator=(const Proc&) = delete;
+  // Stops every actor (bounded by config.stop_timeout) and waits for running turns.
+  ~Proc();
+
+  const ProcId& id() const { return options_.id; }
+  const Config& config() const { return options_.config; }
+  const Logger& log() const { return log_; }
+
+  // Attaches the link that reaches other procs (the transport's endpoint), or detaches
+  // it with nullptr. The link must outlive its attachment.
+  void set_remote(RemoteLink* link) { remote_.store(link, std::memory_order_release); }
+
+  // -- actors --
+  template <SpawnableActor A>
+  Result<ActorId> spawn(std::string name, const typename A::Params& params) {
+    return spawn_actor(std::move(name), std::make_unique<A>(params));
+  }
+  // Spawns a root actor of a registered type from encoded parameters.
+  Result<ActorId> spawn(std::string_view type_name, std::string name, const Frame& params);
+  // Spawns a root actor object; runs its init() on the calling thread before returning.
+  Result<ActorId> spawn_actor(std::string name, std::unique_ptr<Actor> actor);
+  // Drains the actor's queued messages, stops its children, runs cleanup. Asynchronous.
+  void stop_actor(const ActorId& actor);
+  // Stops the actor without handling what is queued (returned to senders as undeliverable).
+  void kill_actor(const ActorId& actor);
+  // The actor's status; nothing for an unknown actor. Ended actors report their end.
+  std::optional<ActorStatus> status(const ActorId& actor) const;
+
+  // A mailbox for non-actor code, named `name` (unique among this proc's roots).
+  Result<Mailbox> attach(std::string name);
+
+  // -- messages --
+  // Sends from any local sender: delivered locally, or through the remote link.
+  void send(Envelope envelope);
+  // Delivers an envelope addressed to this proc (called by the transport, and by send).
+  void deliver(Envelope envelope);
+  // Returns `envelope`, which a local sender sent and could not be delivered, to it.
+  void return_undeliverable(Envelope envelope, Error reason);
+
+  // -- supervision and lifecycle --
+  // The next unhandled supervision event (when ProcOptions::on_event is not set).
+  std::optional<SupervisionEvent> next_event(Deadline deadline) { return events_.pop(deadline); }
+  // Stops every actor and waits until all are stopped; timeout names the stragglers.
+  Result<void> stop(Deadline deadline);
+
+ private:
+  friend class internal::ActorCell;
+  friend class Sender;
+  friend class Context;
+  friend class Mailbox;
+
+  Result<ActorId> register_actor(ActorId id, std::unique_ptr<Actor> actor,
+                                 std::shared_ptr<internal::ActorCell> parent);
+  std::shared_ptr<internal::ActorCell> find_cell(const ActorId& id) const;
+  // Called by a cell once it stopped or failed: drops it from the table.
+  void forget_cell(const ActorId& id, ActorStatus final_status, std::string end_reason);
+  // Sends an undeliverable back to the sender of `envelope`, local or remote.
+  void bounce(Envelope envelope, Error reason);
+  void emit_event(const SupervisionEvent& event);
+  void schedule(std::shared_ptr<internal::ActorCell> cell);
+  void turn_finished();
+  void detach(const ActorId& mailbox);
+
+  ProcOptions options_;
+  Logger log_;
+  std::shared_ptr<Scheduler> scheduler_;
+  std::atomic<RemoteLink*> remote_{nullptr};
+  std::shared_ptr<internal::PortTable> ports_ = std::make_shared<internal::PortTable>();
+  BlockingQueue<SupervisionEvent> events_;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+
+  mutable std::shared_mutex table_mutex_;  // guards cells_, mailboxes_, ended_, next_pid_
+  std::unordered_map<ActorId, std::shared_ptr<internal::ActorCell>> cells_;
+  std::unordered_map<ActorId, std::shared_ptr<BlockingQueue<Undeliverable>>> mailboxes_;
+  std::unordered_map<ActorId, std::pair<ActorStatus, std::string>> ended_;
+  std::deque<ActorId> ended_order_;  // bounds ended_
+  std::uint32_t next_pid_ = 1;
+  std::condition_variable_any table_changed_;
+
+  std::mutex turns_mutex_;  // guards turns_in_flight_
+  std::condition_variable turns_done_;
+  std::uint64_t turns_in_flight_ = 0;
+};
+
+}  // namespace zmesh

@@ -1,0 +1,63 @@
+#include "zmesh/core/registry.hpp"
+
+#include <fmt/ranges.h>
+
+namespace zmesh {
+
+Result<void> Registry::add_message_name(std::string name, std::type_index type) {
+  auto [it, inserted] = messages_.emplace(name, type);
+  if (!inserted && it->second != type) {
+    return Error(ErrorCode::duplicate,
+                 fmt::format("message type name \"{}\" is already registered for another type; "
+                             "give each message struct its own ZMESH_MESSAGE name",
+                             name));
+  }
+  return {};
+}
+
+Result<void> Registry::add_factory(std::string name, std::type_index type, Factory factory) {
+  if (auto valid = check_name(name, "actor type"); !valid) return valid;
+  auto [it, inserted] = actors_.emplace(name, ActorType{type, std::move(factory)});
+  if (!inserted) {
+    return Error(ErrorCode::duplicate,
+                 fmt::format("actor type \"{}\" is already registered; each name may be "
+                             "registered once",
+                             name));
+  }
+  return {};
+}
+
+Result<std::unique_ptr<Actor>> Registry::create(std::string_view type_name,
+                                                const Frame& params) const {
+  auto it = actors_.find(type_name);
+  if (it == actors_.end()) {
+    return Error(ErrorCode::not_found,
+                 fmt::format("no actor type registered under \"{}\" (registered: {})", type_name,
+                             actor_types().empty() ? "none" : fmt::format("{}", fmt::join(actor_types(), ", "))));
+  }
+  auto actor = it->second.factory(params);
+  if (!actor) {
+    return Error(ErrorCode::decode_error,
+                 fmt::format("parameters for actor type \"{}\" do not decode: {}", type_name,
+                             actor.error().message));
+  }
+  return actor;
+}
+
+bool Registry::has_actor(std::string_view type_name) const {
+  return actors_.find(type_name) != actors_.end();
+}
+
+std::vector<std::string> Registry::actor_types() const {
+  std::vector<std::string> names;
+  for (const auto& [name, type] : actors_) names.push_back(name);
+  return names;
+}
+
+std::vector<std::string> Registry::message_types() const {
+  std::vector<std::string> names;
+  for (const auto& [name, type] : messages_) names.push_back(name);
+  return names;
+}
+
+}  // namespace zmesh

@@ -1,0 +1,70 @@
+#pragma once
+// Registry: the message and actor types a program knows by name, so that a remote caller
+// can spawn "Worker" with msgpack parameters and a receiver can reject unknown names.
+// Registration is explicit (no static initialisers): build one Registry at the top of
+// main, before zmesh::init(), and hand it to every proc.
+// Thread: fill it on one thread, then share it read-only (std::shared_ptr<const Registry>).
+
+#include "zmesh/core/actor.hpp"
+#include "zmesh/core/error.hpp"
+#include "zmesh/core/frame.hpp"
+#include "zmesh/core/message.hpp"
+
+#include <fmt/format.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <typeindex>
+#include <vector>
+
+namespace zmesh {
+
+// An actor type spawnable by name: `struct Params` (msgpack) and a constructor taking it.
+template <class A>
+concept SpawnableActor = std::derived_from<A, Actor> && requires { typename A::Params; } &&
+                         std::constructible_from<A, const typename A::Params&>;
+
+class Registry {
+ public:
+  using Factory = std::function<Result<std::unique_ptr<Actor>>(const Frame& params)>;
+
+  // Records a message type; another type under the same name is a duplicate error.
+  template <Message M>
+  Result<void> add_message() {
+    return add_message_name(std::string(message_name<M>()), std::type_index(typeid(M)));
+  }
+
+  // Records actor type A under `name`; a second registration of the name is an error.
+  template <SpawnableActor A>
+  Result<void> add_actor(std::string name) {
+    return add_factory(std::move(name), std::type_index(typeid(A)),
+                       [](const Frame& params) -> Result<std::unique_ptr<Actor>> {
+                         auto decoded = decode_value<typename A::Params>(params, "parameters");
+                         if (!decoded) return std::move(decoded).error();
+                         return std::unique_ptr<Actor>(std::make_unique<A>(*decoded));
+                       });
+  }
+
+  // Builds an actor of the registered `type_name` from encoded parameters. Errors: the
+  // name is unknown (the message lists the known ones) or the parameters do not decode.
+  Result<std::unique_ptr<Actor>> create(std::string_view type_name, const Frame& params) const;
+
+  bool has_actor(std::string_view type_name) const;
+  std::vector<std::string> actor_types() const;
+  std::vector<std::string> message_types() const;
+
+ private:
+  Result<void> add_message_name(std::string name, std::type_index type);
+  Result<void> add_factory(std::string name, std::type_index type, Factory factory);
+
+  std::map<std::string, std::type_index, std::less<>> messages_;
+  struct ActorType {
+    std::type_index type;
+    Factory factory;
+  };
+  std::map<std::string, ActorType, std::less<>> actors_;
+};
+
+}  // namespace zmesh
