@@ -1,0 +1,55 @@
+// Config: defaults, ZMESH_* overrides, and errors that name the variable.
+#include "zmesh/core/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+namespace zmesh {
+namespace {
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    ::unsetenv("ZMESH_DELIVERY_TIMEOUT_MS");
+    ::unsetenv("ZMESH_PROC_THREADS");
+    ::unsetenv("ZMESH_LOG");
+  }
+};
+
+TEST_F(ConfigTest, EnvironmentOverridesDefaults) {
+  ::setenv("ZMESH_DELIVERY_TIMEOUT_MS", "1234", 1);
+  ::setenv("ZMESH_PROC_THREADS", "3", 1);
+  auto config = Config::from_environment();
+  ASSERT_TRUE(config.ok()) << config.error().describe();
+  EXPECT_EQ(config->delivery_timeout, Millis(1234));
+  EXPECT_EQ(config->proc_threads, 3u);
+  EXPECT_EQ(config->resend_interval, Config{}.resend_interval);
+}
+
+TEST_F(ConfigTest, MalformedValueNamesTheVariable) {
+  ::setenv("ZMESH_DELIVERY_TIMEOUT_MS", "12s", 1);
+  auto config = Config::from_environment();
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.error().code, ErrorCode::invalid_argument);
+  EXPECT_NE(config.error().message.find("ZMESH_DELIVERY_TIMEOUT_MS=\"12s\""), std::string::npos);
+  ::setenv("ZMESH_DELIVERY_TIMEOUT_MS", "5", 1);
+  ::setenv("ZMESH_LOG", "loud", 1);
+  EXPECT_FALSE(Config::from_environment().ok());
+  ::setenv("ZMESH_LOG", "info", 1);
+  ::setenv("ZMESH_PROC_THREADS", "0", 1);
+  EXPECT_FALSE(Config::from_environment().ok());
+}
+
+TEST_F(ConfigTest, DescribeListsEverySettingWithItsDefault) {
+  const auto lines = Config{}.describe();
+  EXPECT_GE(lines.size(), 15u);
+  bool found = false;
+  for (const auto& line : lines) {
+    if (line.rfind("ZMESH_DELIVERY_TIMEOUT_MS=30000  (default 30000)", 0) == 0) found = true;
+  }
+  EXPECT_TRUE(found);
+}
+
+}  // namespace
+}  // namespace zmesh
