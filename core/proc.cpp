@@ -113,7 +113,7 @@ std::optional<ActorStatus> Proc::status(const ActorId& actor) const {
   return std::nullopt;
 }
 
-Result<Mailbox> Proc::attach(std::string name) {
+Result<Mailbox> Proc::attach(std::string name, std::function<void(Undeliverable)> on_undeliverable) {
   if (auto valid = check_name(name, "mailbox"); !valid) return std::move(valid).error();
   ActorId mailbox_id{id(), std::move(name), 0};
   auto undeliverables = std::make_shared<BlockingQueue<Undeliverable>>();
@@ -123,7 +123,7 @@ Result<Mailbox> Proc::attach(std::string name) {
       return Error(ErrorCode::duplicate, fmt::format("\"{}\" is already taken on {}",
                                                      mailbox_id.name, id().to_string()));
     }
-    mailboxes_.emplace(mailbox_id, undeliverables);
+    mailboxes_.emplace(mailbox_id, MailboxEntry{undeliverables, std::move(on_undeliverable)});
   }
   return Mailbox(*this, std::move(mailbox_id), std::move(undeliverables), alive_);
 }
@@ -134,7 +134,7 @@ void Proc::detach(const ActorId& mailbox) {
     std::unique_lock lock(table_mutex_);
     auto it = mailboxes_.find(mailbox);
     if (it == mailboxes_.end()) return;
-    queue = std::move(it->second);
+    queue = std::move(it->second.queue);
     mailboxes_.erase(it);
   }
   queue->close();
@@ -231,18 +231,22 @@ void Proc::bounce(Envelope envelope, Error reason) {
 void Proc::return_undeliverable(Envelope envelope, Error reason) {
   Undeliverable returned{envelope.sender, envelope.destination, envelope.type_name,
                          std::move(reason)};
-  std::shared_ptr<BlockingQueue<Undeliverable>> mailbox;
+  MailboxEntry mailbox;
   {
     std::shared_lock lock(table_mutex_);
     if (auto it = mailboxes_.find(returned.sender); it != mailboxes_.end()) mailbox = it->second;
   }
-  if (mailbox) {
+  if (mailbox.on_undeliverable) {
+    mailbox.on_undeliverable(std::move(returned));
+    return;
+  }
+  if (mailbox.queue) {
     emit_event(SupervisionEvent{SupervisionKind::undeliverable, returned.sender,
                                 returned.type_name,
                                 fmt::format("to {}: {}", returned.destination.to_string(),
                                             returned.reason.describe()),
                                 unix_time_now_ns()});
-    mailbox->push(std::move(returned));
+    mailbox.queue->push(std::move(returned));
     return;
   }
   if (auto cell = find_cell(returned.sender)) {

@@ -55,6 +55,8 @@ class Proc {
   const ProcId& id() const { return options_.id; }
   const Config& config() const { return options_.config; }
   const Logger& log() const { return log_; }
+  // The actor types this proc can spawn by name (may be null).
+  const std::shared_ptr<const Registry>& registry() const { return options_.registry; }
 
   // Attaches the link that reaches other procs (the transport's endpoint), or detaches
   // it with nullptr. The link must outlive its attachment.
@@ -76,8 +78,12 @@ class Proc {
   // The actor's status; nothing for an unknown actor. Ended actors report their end.
   std::optional<ActorStatus> status(const ActorId& actor) const;
 
-  // A mailbox for non-actor code, named `name` (unique among this proc's roots).
-  Result<Mailbox> attach(std::string name);
+  // A mailbox for non-actor code, named `name` (unique among this proc's roots). Its
+  // undeliverables queue for Mailbox::next_undeliverable() and are reported as supervision
+  // events, unless `on_undeliverable` is given: then that owner handles them (on whichever
+  // thread returned them) and nothing else happens.
+  Result<Mailbox> attach(std::string name,
+                         std::function<void(Undeliverable)> on_undeliverable = nullptr);
 
   // -- messages --
   // Sends from any local sender: delivered locally, or through the remote link.
@@ -121,7 +127,11 @@ class Proc {
 
   mutable std::shared_mutex table_mutex_;  // guards cells_, mailboxes_, ended_, next_pid_
   std::unordered_map<ActorId, std::shared_ptr<internal::ActorCell>> cells_;
-  std::unordered_map<ActorId, std::shared_ptr<BlockingQueue<Undeliverable>>> mailboxes_;
+  struct MailboxEntry {
+    std::shared_ptr<BlockingQueue<Undeliverable>> queue;
+    std::function<void(Undeliverable)> on_undeliverable;
+  };
+  std::unordered_map<ActorId, MailboxEntry> mailboxes_;
   std::unordered_map<ActorId, std::pair<ActorStatus, std::string>> ended_;
   std::deque<ActorId> ended_order_;  // bounds ended_
   std::uint32_t next_pid_ = 1;

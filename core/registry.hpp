@@ -14,6 +14,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <typeindex>
@@ -52,6 +53,14 @@ class Registry {
   Result<std::unique_ptr<Actor>> create(std::string_view type_name, const Frame& params) const;
 
   bool has_actor(std::string_view type_name) const;
+  // The name actor type A was registered under, if it was.
+  template <class A>
+  std::optional<std::string> name_of() const {
+    for (const auto& [name, type] : actors_) {
+      if (type.type == std::type_index(typeid(A))) return name;
+    }
+    return std::nullopt;
+  }
   std::vector<std::string> actor_types() const;
   std::vector<std::string> message_types() const;
 

@@ -1,0 +1,36 @@
+#include "zmesh/transport/node.hpp"
+
+namespace zmesh {
+
+Result<std::unique_ptr<Node>> Node::start(Runtime& runtime, ProcOptions options,
+                                          std::string_view address) {
+  std::unique_ptr<Node> node(new Node());
+  const ProcId id = options.id;
+  const Config config = options.config;
+  node->proc_ = std::make_unique<Proc>(std::move(options));
+  Proc* proc = node->proc_.get();
+  Endpoint::Inbound inbound{
+      [proc](Envelope&& envelope) { proc->deliver(std::move(envelope)); },
+      [proc](Envelope&& envelope, Error reason) {
+        proc->return_undeliverable(std::move(envelope), std::move(reason));
+      }};
+  auto endpoint = Endpoint::bind(runtime.context(), id, address, std::move(inbound), config);
+  if (!endpoint) return std::move(endpoint).error();
+  node->endpoint_ = std::move(*endpoint);
+  node->proc_->set_remote(node->endpoint_.get());
+  return node;
+}
+
+Node::~Node() {
+  if (proc_ && endpoint_) {
+    if (auto stopped = proc_->stop(deadline_in(proc_->config().stop_timeout)); !stopped) {
+      proc_->log().warn("ZM-NODE-STOP {}", stopped.error().message);
+    }
+    endpoint_->close();
+    proc_->set_remote(nullptr);
+  }
+  endpoint_.reset();
+  proc_.reset();
+}
+
+}  // namespace zmesh
