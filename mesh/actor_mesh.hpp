@@ -1,0 +1,132 @@
+#pragma once
+// ActorMesh<A>: the actors named `name` on every proc of a ProcMesh, or a slice of them.
+//   mesh.cast(parse_selection("*,0:2").value(), Step{...});       // fire and forget
+//   auto replies = mesh.call<Loss>(Selection::all(),
+//       [](PortRef<Loss> reply_to) { return Query{reply_to}; }, deadline_in(5s));
+// A call returns every reply by rank plus the ranks that did not answer and why (their
+// proc died, the actor failed, or the deadline passed): it never waits past its deadline.
+// Thread: casts and calls are thread-safe; events are for one consumer.
+
+#include "zmesh/core/port.hpp"
+#include "zmesh/mesh/cast_info.hpp"
+#include "zmesh/mesh/internal/mesh_state.hpp"
+#include "zmesh/mesh/mesh_events.hpp"
+#include "zmesh/mesh/selection.hpp"
+#include "zmesh/mesh/shape.hpp"
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+namespace zmesh {
+
+// What a cast did: which ranks (of the mesh's shape) it was sent to, and which it could not
+// reach at all (their proc is known dead).
+struct CastResult {
+  std::uint64_t cast_id = 0;
+  std::vector<std::uint32_t> sent;
+  std::map<std::uint32_t, Error> skipped;
+};
+
+// Replies of a call, by rank of the mesh's (view) shape, and the ranks that gave none.
+template <class Reply>
+struct Gathered {
+  std::map<std::uint32_t, Reply> replies;
+  std::map<std::uint32_t, Error> missing;
+  bool complete() const { return missing.empty(); }
+};
+
+class ActorMeshBase {
+ public:
+  const std::string& name() const { return name_; }
+  // The shape casts and calls are addressed in (a slice's shape for a slice).
+  const Shape& shape() const { return shape_; }
+  std::size_t size() const { return shape_.num_ranks(); }
+  // The actor at `rank` of this mesh's shape.
+  Result<ActorId> actor(std::size_t rank) const;
+
+  // The next event about this actor mesh (failures, stops, undeliverables), or nothing.
+  std::optional<ActorEvent> next_event(Deadline deadline) { return events_->pop(deadline); }
+
+  // Stops the actors on every live proc of the base mesh; waits for the agents' answers.
+  Result<void> stop(Deadline deadline);
+
+  // Sends one payload (an encoded M) to the handler for `type_name` of each chosen actor.
+  Result<CastResult> cast_frames(const Selection& selection, const std::string& type_name,
+                                 const Frames& payload);
+
+ protected:
+  ActorMeshBase(std::shared_ptr<internal::MeshState> state, std::string name, Shape shape,
+                std::shared_ptr<BlockingQueue<ActorEvent>> events)
+      : state_(std::move(state)), name_(std::move(name)), shape_(std::move(shape)), events_(std::move(events)) {}
+
+  // MeshState::collect for the ranks `cast` was sent to, in this mesh's view ranks.
+  void gather(const PortId& port, const CastResult& cast, const std::string& type_name,
+              Deadline deadline, const std::function<Result<Envelope>(Deadline)>& next,
+              const std::function<Result<void>(std::uint32_t, const Envelope&)>& accept,
+              std::map<std::uint32_t, Error>& missing);
+
+  std::shared_ptr<internal::MeshState> state_;
+  std::string name_;
+  Shape shape_;
+  std::shared_ptr<BlockingQueue<ActorEvent>> events_;
+};
+
+template <class A>
+class ActorMesh : public ActorMeshBase {
+ public:
+  ActorMesh(std::shared_ptr<internal::MeshState> state, std::string name, Shape shape,
+            std::shared_ptr<BlockingQueue<ActorEvent>> events)
+      : ActorMeshBase(std::move(state), std::move(name), std::move(shape), std::move(events)) {}
+
+  // Sends `message` to every actor `selection` chooses in this mesh's shape.
+  template <Message M>
+  Result<CastResult> cast(const Selection& selection, const M& message) {
+    return cast_frames(selection, std::string(message_name<M>()), Frames{encode(message)});
+  }
+  template <Message M>
+  Result<CastResult> cast(const M& message) {
+    return cast(Selection::all(), message);
+  }
+
+  // Casts make_message(reply port) and gathers one Reply from each chosen actor.
+  template <Message Reply, class MakeMessage>
+  Result<Gathered<Reply>> call(const Selection& selection, MakeMessage make_message,
+                               Deadline deadline) {
+    auto [reply_to, receiver] = state_->mailbox().template open_port<Reply>();
+    const auto message = make_message(reply_to);
+    auto cast = cast_frames(selection, std::string(message_name<std::decay_t<decltype(message)>>()),
+                            Frames{encode(message)});
+    if (!cast) return std::move(cast).error();
+    Gathered<Reply> result;
+    result.missing = cast->skipped;
+    gather(
+        reply_to.id, *cast, std::string(message_name<Reply>()), deadline,
+        [&receiver](Deadline until) { return receiver.recv_envelope(until); },
+        [&result](std::uint32_t rank, const Envelope& envelope) -> Result<void> {
+          auto reply = decode<Reply>(envelope.payload.front());
+          if (!reply) return std::move(reply).error();
+          result.replies.emplace(rank, std::move(*reply));
+          return {};
+        },
+        result.missing);
+    return result;
+  }
+
+  // A view of the chosen indices of one dimension (the dimension stays).
+  Result<ActorMesh> slice(std::string_view label, std::size_t begin, std::size_t end,
+                          std::size_t step = 1) const {
+    auto view = shape_.select(label, begin, end, step);
+    if (!view) return std::move(view).error();
+    return ActorMesh(state_, name_, std::move(*view), events_);
+  }
+  // A view with one dimension fixed at `index` (the dimension goes).
+  Result<ActorMesh> at(std::string_view label, std::size_t index) const {
+    auto view = shape_.at(label, index);
+    if (!view) return std::move(view).error();
+    return ActorMesh(state_, name_, std::move(*view), events_);
+  }
+};
+
+}  // namespace zmesh

@@ -1,0 +1,209 @@
+#include "zmesh/mesh/internal/mesh_state.hpp"
+
+#include "zmesh/alloc/proc_agent.hpp"
+
+namespace zmesh::internal {
+
+MeshState::MeshState(std::unique_ptr<Alloc> alloc, Shape shape, std::vector<ProcRunning> procs)
+    : alloc_(std::move(alloc)), shape_(std::move(shape)), procs_(std::move(procs)) {
+  for (const auto& running : procs_) ranks_.emplace(running.proc, running.rank);
+  auto mailbox = alloc_->client().attach(
+      "mesh", [this](Undeliverable returned) { undeliverable(returned); });
+  // The client proc is new and ours: the name cannot be taken.
+  mailbox_.emplace(std::move(mailbox).value());
+}
+
+MeshState::~MeshState() {
+  mailbox_.reset();  // before the alloc (and its client proc) goes
+  alloc_.reset();
+}
+
+std::optional<std::uint32_t> MeshState::rank_of(const ProcId& proc) const {
+  auto it = ranks_.find(proc);
+  if (it == ranks_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::string MeshState::point_text(std::uint32_t rank) const {
+  auto point = shape_.point_of_base_rank(rank);
+  return point ? point->to_string() : fmt::format("rank {}", rank);
+}
+
+std::optional<Error> MeshState::dead(std::uint32_t rank) const {
+  std::lock_guard lock(mutex_);
+  auto it = dead_.find(rank);
+  if (it == dead_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool MeshState::all_stopped() const {
+  std::lock_guard lock(mutex_);
+  return dead_.size() == procs_.size();
+}
+
+Result<std::shared_ptr<BlockingQueue<ActorEvent>>> MeshState::add_actor_mesh(const std::string& name) {
+  if (name == agent_actor_name) {
+    return Error(ErrorCode::duplicate, fmt::format("\"{}\" is the name of every proc's agent; "
+                                                   "pick another actor mesh name",
+                                                   name));
+  }
+  std::lock_guard lock(mutex_);
+  auto [it, inserted] = actor_meshes_.emplace(name, nullptr);
+  if (!inserted) {
+    return Error(ErrorCode::duplicate,
+                 fmt::format("an actor mesh named \"{}\" already exists on {}; the existing one "
+                             "is untouched",
+                             name, world().to_string()));
+  }
+  it->second = std::make_shared<BlockingQueue<ActorEvent>>();
+  return it->second;
+}
+
+void MeshState::remove_actor_mesh(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  actor_meshes_.erase(name);
+}
+
+void MeshState::proc_stopped(std::uint32_t rank, const StopReason& reason, bool stop_requested) {
+  const bool clean = reason.kind == StopReason::Kind::stopped;
+  const Error error(ErrorCode::proc_failed,
+                    fmt::format("rank {} ({}) {}", rank, point_text(rank), reason.describe()));
+  {
+    std::lock_guard lock(mutex_);
+    if (dead_.contains(rank)) return;
+    dead_.emplace(rank, error);
+    fail_gathers(rank, "", error);
+  }
+  dead_changed_.notify_all();
+  ProcEvent event;
+  event.kind = clean && stop_requested ? ProcEvent::Kind::stopped : ProcEvent::Kind::crashed;
+  event.rank = rank;
+  event.point = point_text(rank);
+  event.reason = reason;
+  proc_events_.push(std::move(event));
+}
+
+void MeshState::proc_silent(std::uint32_t rank) {
+  ProcEvent event;
+  event.kind = ProcEvent::Kind::unresponsive;
+  event.rank = rank;
+  event.point = point_text(rank);
+  event.detail = fmt::format("no heartbeat for {} ms", config().heartbeat_timeout.count());
+  proc_events_.push(std::move(event));
+}
+
+void MeshState::actor_event(std::uint32_t rank, const SupervisionEvent& event) {
+  if (event.actor.name == agent_actor_name) return;  // agents stop with their procs
+  std::shared_ptr<BlockingQueue<ActorEvent>> queue;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = actor_meshes_.find(event.actor.name); it != actor_meshes_.end() && event.actor.pid == 0) {
+      queue = it->second;
+    }
+    if (event.kind != SupervisionKind::undeliverable) {
+      fail_gathers(rank, event.actor.name,
+                   Error(ErrorCode::actor_failed, fmt::format("rank {} ({}): {}", rank,
+                                                              point_text(rank), event.describe())));
+    }
+  }
+  if (queue) {
+    queue->push(ActorEvent{rank, point_text(rank), event});
+    return;
+  }
+  ProcEvent unattributed;
+  unattributed.kind = ProcEvent::Kind::actor_failed;
+  unattributed.rank = rank;
+  unattributed.point = point_text(rank);
+  unattributed.detail = event.describe();
+  if (event.kind == SupervisionKind::actor_failed) proc_events_.push(std::move(unattributed));
+}
+
+void MeshState::undeliverable(const Undeliverable& returned) {
+  auto rank = rank_of(returned.destination.actor.proc);
+  if (!rank) return;  // not one of our procs: the sender learned it from the send itself
+  if (returned.destination.actor.name == agent_actor_name) return;  // the proc's death says more
+  SupervisionEvent event{SupervisionKind::undeliverable, returned.destination.actor,
+                         returned.type_name, returned.reason.describe(), unix_time_now_ns()};
+  std::shared_ptr<BlockingQueue<ActorEvent>> queue;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = actor_meshes_.find(returned.destination.actor.name); it != actor_meshes_.end()) {
+      queue = it->second;
+    }
+    fail_gathers(*rank, returned.destination.actor.name,
+                 Error(ErrorCode::undeliverable,
+                       fmt::format("rank {} ({}): {} undeliverable: {}", *rank, point_text(*rank),
+                                   returned.type_name, returned.reason.describe())));
+  }
+  if (queue) queue->push(ActorEvent{*rank, point_text(*rank), std::move(event)});
+}
+
+bool MeshState::wait_all_stopped(Deadline deadline) {
+  std::unique_lock lock(mutex_);
+  return dead_changed_.wait_until(lock, deadline, [&] { return dead_.size() == procs_.size(); });
+}
+
+std::map<std::uint32_t, Error> MeshState::collect(
+    const std::string& mesh_name, const PortId& port, const std::set<std::uint32_t>& ranks,
+    std::string_view type_name, Deadline deadline,
+    const std::function<Result<Envelope>(Deadline)>& next,
+    const std::function<Result<void>(std::uint32_t, const Envelope&)>& accept) {
+  std::map<std::uint32_t, Error> missing;
+  std::set<std::uint32_t> pending = ranks;
+  const auto started = Clock::now();
+  const auto handle = begin_gather(mesh_name, port, ranks);
+  while (!pending.empty()) {
+    auto envelope = next(deadline);
+    if (!envelope) break;  // deadline passed, or the port closed with the client
+    if (envelope->type_name == message_name<RankFailed>()) {
+      auto failed = decode<RankFailed>(envelope->payload.front());
+      if (failed && pending.erase(failed->rank) > 0) missing.emplace(failed->rank, failed->reason);
+      continue;
+    }
+    auto rank = rank_of(envelope->sender.proc);
+    if (envelope->type_name != type_name || !rank || !pending.contains(*rank)) continue;
+    pending.erase(*rank);
+    if (auto accepted = accept(*rank, *envelope); !accepted) {
+      missing.emplace(*rank, std::move(accepted).error());
+    }
+  }
+  end_gather(handle);
+  const auto waited = std::chrono::duration_cast<Millis>(Clock::now() - started).count();
+  for (auto rank : pending) {
+    missing.emplace(rank, Error(ErrorCode::timeout,
+                                fmt::format("rank {} ({}) gave no {} within {} ms", rank,
+                                            point_text(rank), type_name, waited)));
+  }
+  return missing;
+}
+
+std::uint64_t MeshState::begin_gather(std::string mesh_name, PortId port,
+                                      std::set<std::uint32_t> ranks) {
+  std::lock_guard lock(mutex_);
+  const auto handle = next_gather_++;
+  // Ranks already dead fail at once.
+  for (auto rank : ranks) {
+    if (auto it = dead_.find(rank); it != dead_.end()) {
+      client().deliver(make_envelope(ActorId{proc(rank).proc, "proc", 0}, port,
+                                     RankFailed{rank, it->second}));
+    }
+  }
+  gathers_.emplace(handle, Gather{std::move(mesh_name), std::move(port), std::move(ranks)});
+  return handle;
+}
+
+void MeshState::end_gather(std::uint64_t handle) {
+  std::lock_guard lock(mutex_);
+  gathers_.erase(handle);
+}
+
+void MeshState::fail_gathers(std::uint32_t rank, const std::string& mesh_name, const Error& reason) {
+  for (auto& [handle, gather] : gathers_) {
+    if (!mesh_name.empty() && gather.mesh_name != mesh_name) continue;
+    if (!gather.ranks.contains(rank)) continue;
+    client().deliver(make_envelope(ActorId{proc(rank).proc, "proc", 0}, gather.port,
+                                   RankFailed{rank, reason}));
+  }
+}
+
+}  // namespace zmesh::internal

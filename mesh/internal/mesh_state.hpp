@@ -1,0 +1,122 @@
+#pragma once
+// MeshState: what a ProcMesh and its ActorMeshes share: the alloc (and through it the
+// client proc), the procs by rank, which ranks died and why, the event queues, and the
+// gathers in progress (so a death can end them at once). One per ProcMesh: nothing here
+// is process-wide, so meshes in one client never mix events.
+// Thread: every member is thread-safe; mutex_ guards the mutable tables.
+
+#include "zmesh/alloc/alloc.hpp"
+#include "zmesh/alloc/agent_messages.hpp"
+#include "zmesh/core/blocking_queue.hpp"
+#include "zmesh/core/mailbox.hpp"
+#include "zmesh/mesh/mesh_events.hpp"
+#include "zmesh/mesh/shape.hpp"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <unordered_map>
+#include <vector>
+
+namespace zmesh::internal {
+
+// Injected into a gather's reply port when a rank it waits on can no longer answer.
+struct RankFailed {
+  ZMESH_MESSAGE("zmesh.mesh.RankFailed");
+  std::uint32_t rank = 0;
+  Error reason;
+  MSGPACK_DEFINE(rank, reason);
+};
+
+class MeshState {
+ public:
+  MeshState(std::unique_ptr<Alloc> alloc, Shape shape, std::vector<ProcRunning> procs);
+  ~MeshState();
+
+  // -- identity --
+  Alloc& alloc() { return *alloc_; }
+  Proc& client() { return alloc_->client(); }
+  Mailbox& mailbox() { return *mailbox_; }
+  const Config& config() const { return alloc_->client().config(); }
+  const Shape& shape() const { return shape_; }
+  const WorldId& world() const { return alloc_->world(); }
+  const ProcRunning& proc(std::uint32_t rank) const { return procs_.at(rank); }
+  std::uint32_t size() const { return static_cast<std::uint32_t>(procs_.size()); }
+  std::optional<std::uint32_t> rank_of(const ProcId& proc) const;
+  std::string point_text(std::uint32_t rank) const;
+  std::uint64_t next_cast_id() { return ++cast_ids_; }
+
+  // -- liveness --
+  // Why `rank` can no longer answer, if it cannot.
+  std::optional<Error> dead(std::uint32_t rank) const;
+  bool all_stopped() const;
+
+  // -- events --
+  BlockingQueue<ProcEvent>& proc_events() { return proc_events_; }
+  // Reserves `name` for a new actor mesh; a duplicate is an error and changes nothing.
+  Result<std::shared_ptr<BlockingQueue<ActorEvent>>> add_actor_mesh(const std::string& name);
+  void remove_actor_mesh(const std::string& name);
+
+  // -- what happens (called by the ProcMesh's monitor and subscriber threads) --
+  void proc_stopped(std::uint32_t rank, const StopReason& reason, bool stop_requested);
+  void proc_silent(std::uint32_t rank);
+  void actor_event(std::uint32_t rank, const SupervisionEvent& event);
+  void undeliverable(const Undeliverable& returned);
+
+  // -- gathers --
+  // Waits for one reply of `type_name` on `port` (read through `next`) from each of `ranks`
+  // (base ranks), until each answered or can no longer answer (its proc died, or the actor
+  // of mesh `mesh_name` failed: such news arrives on the port as RankFailed at once), or the
+  // deadline passed. `accept(rank, reply)` takes each reply; an error it returns counts the
+  // rank as missing. Returns the missing ranks and why.
+  std::map<std::uint32_t, Error> collect(
+      const std::string& mesh_name, const PortId& port, const std::set<std::uint32_t>& ranks,
+      std::string_view type_name, Deadline deadline,
+      const std::function<Result<Envelope>(Deadline)>& next,
+      const std::function<Result<void>(std::uint32_t, const Envelope&)>& accept);
+  // Blocks until every proc has been reported stopped, or the deadline.
+  bool wait_all_stopped(Deadline deadline);
+
+  // Sends `request` (made with a reply port) to the agent of `rank`; waits for the reply.
+  template <Message Reply, class MakeRequest>
+  Result<Reply> ask_agent(std::uint32_t rank, MakeRequest make_request, Deadline deadline) {
+    auto [reply_to, replies] = mailbox_->open_port<Reply>(/*once=*/true);
+    mailbox_->send(proc(rank).agent, make_request(reply_to));
+    return replies.recv(deadline);
+  }
+
+ private:
+  struct Gather {
+    std::string mesh_name;
+    PortId port;
+    std::set<std::uint32_t> ranks;
+  };
+  std::uint64_t begin_gather(std::string mesh_name, PortId port, std::set<std::uint32_t> ranks);
+  void end_gather(std::uint64_t handle);
+  // Ends the waits on `rank` (of `mesh_name`, or of every mesh when empty). Requires mutex_.
+  void fail_gathers(std::uint32_t rank, const std::string& mesh_name, const Error& reason);
+
+  std::unique_ptr<Alloc> alloc_;
+  Shape shape_;
+  std::vector<ProcRunning> procs_;
+  std::unordered_map<ProcId, std::uint32_t> ranks_;
+  std::optional<Mailbox> mailbox_;
+  std::atomic<std::uint64_t> cast_ids_{0};
+  BlockingQueue<ProcEvent> proc_events_;
+
+  mutable std::mutex mutex_;  // guards dead_, actor_meshes_, gathers_, next_gather_
+  std::condition_variable dead_changed_;
+  std::map<std::uint32_t, Error> dead_;
+  std::map<std::string, std::shared_ptr<BlockingQueue<ActorEvent>>> actor_meshes_;
+  std::map<std::uint64_t, Gather> gathers_;
+  std::uint64_t next_gather_ = 1;
+};
+
+}  // namespace zmesh::internal

@@ -1,0 +1,85 @@
+#pragma once
+// ProcMesh: a running mesh of procs, one per point of its shape. allocate() returns once
+// every proc runs and its agent knows the address book; spawn<A>() starts an actor mesh.
+// Events: next_event() tells of each proc that stopped, crashed or went silent, exactly
+// once; supervision events arrive over each proc's PUB channel, gaps are fetched, so none
+// is lost. Nothing is process-wide: several ProcMeshes in one client are independent.
+// Thread: every public member is thread-safe. Two threads of its own: the alloc monitor
+// and the supervision subscriber.
+// Failure: Result errors name the rank, its point and the reason.
+
+#include "zmesh/alloc/alloc.hpp"
+#include "zmesh/mesh/actor_mesh.hpp"
+#include "zmesh/mesh/internal/mesh_state.hpp"
+#include "zmesh/mesh/mesh_events.hpp"
+#include "zmesh/mesh/shape.hpp"
+#include "zmesh/transport/runtime.hpp"
+#include "zmesh/transport/supervision_channel.hpp"
+
+#include <atomic>
+#include <memory>
+#include <thread>
+
+namespace zmesh {
+
+class ProcMesh {
+ public:
+  // Waits until every proc of `alloc` runs, configures the agents, subscribes to their
+  // supervision channels. Any proc failing first fails it, naming the rank and reason.
+  static Result<std::unique_ptr<ProcMesh>> allocate(Runtime& runtime, std::unique_ptr<Alloc> alloc,
+                                                    Deadline deadline);
+  ProcMesh(const ProcMesh&) = delete;
+  ProcMesh& operator=(const ProcMesh&) = delete;
+  // stop() with the configured deadlines, then joins its threads.
+  ~ProcMesh();
+
+  const Shape& shape() const { return state_->shape(); }
+  std::uint32_t size() const { return state_->size(); }
+  const WorldId& world() const { return state_->world(); }
+  const ProcId& proc(std::uint32_t rank) const { return state_->proc(rank).proc; }
+  Proc& client() { return state_->client(); }
+
+  // Spawns actor type A (registered by name in the client's registry) as `name` on every
+  // proc. A duplicate name fails and leaves the existing mesh alone; failures on some ranks
+  // fail the spawn, list every failing rank, and stop the actors that did start.
+  template <SpawnableActor A>
+  Result<ActorMesh<A>> spawn(std::string name, const typename A::Params& params, Deadline deadline) {
+    const auto& registry = client().registry();
+    auto type_name = registry ? registry->template name_of<A>() : std::nullopt;
+    if (!type_name) {
+      return Error(ErrorCode::not_found,
+                   fmt::format("spawn \"{}\": this actor type is not registered; call "
+                               "registry.add_actor<Type>(\"TypeName\") before zmesh::init",
+                               name));
+    }
+    auto events = spawn_by_name(*type_name, name, encode_value(params), deadline);
+    if (!events) return std::move(events).error();
+    return ActorMesh<A>(state_, std::move(name), state_->shape(), std::move(*events));
+  }
+
+  // The next proc event, or nothing by the deadline.
+  std::optional<ProcEvent> next_event(Deadline deadline) { return state_->proc_events().pop(deadline); }
+
+  // Stops every proc (ask, then SIGTERM, then SIGKILL) and waits for each to report.
+  Result<void> stop(Deadline deadline);
+  // Test hook: kills the proc of `rank` with `signal`.
+  Result<void> kill(std::uint32_t rank, int signal) { return state_->alloc().kill(rank, signal); }
+
+ private:
+  explicit ProcMesh(std::shared_ptr<internal::MeshState> state);
+  Result<std::shared_ptr<BlockingQueue<ActorEvent>>> spawn_by_name(const std::string& type_name,
+                                                                   const std::string& name,
+                                                                   const Frame& params,
+                                                                   Deadline deadline);
+  Result<void> configure(Deadline deadline);
+  void start_supervision(Runtime& runtime);
+  void monitor();
+
+  std::shared_ptr<internal::MeshState> state_;
+  std::unique_ptr<SupervisionSubscriber> subscriber_;
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> closing_{false};
+  std::thread monitor_;
+};
+
+}  // namespace zmesh
