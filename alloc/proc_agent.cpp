@@ -61,7 +61,10 @@ void ProcAgent::stop_actor(Context& ctx, const StopActor& request) {
   const auto status = ctx.proc().status(actor);
   const bool found = status.has_value() && !is_terminal(*status);
   if (found) ctx.proc().stop_actor(actor);
-  ctx.send(request.reply_to, StopActorResult{hooks_.rank, found});
+  // An empty reply port means "no answer wanted" (a best-effort cleanup).
+  if (!request.reply_to.id.actor.name.empty()) {
+    ctx.send(request.reply_to, StopActorResult{hooks_.rank, found});
+  }
 }
 
 void ProcAgent::fetch_events(Context& ctx, const FetchEvents& request) {
@@ -69,6 +72,12 @@ void ProcAgent::fetch_events(Context& ctx, const FetchEvents& request) {
   EventBatch batch{hooks_.rank, hooks_.events ? hooks_.events->since(request.from_seq)
                                               : std::vector<SequencedEvent>{}};
   ctx.send(request.reply_to, batch);
+}
+
+void ProcAgent::on_undeliverable(Context& ctx, const Undeliverable& returned) {
+  // A reply to a client that went away: the agent must outlive its clients.
+  ctx.proc().log().info("agent reply {} to {} undeliverable: {}", returned.type_name,
+                        returned.destination.to_string(), returned.reason.describe());
 }
 
 void ProcAgent::stop_proc(Context&, const StopProc& request) {

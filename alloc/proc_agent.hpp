@@ -29,6 +29,7 @@ class ProcAgent : public Actor {
   };
 
   explicit ProcAgent(Hooks hooks);
+  void on_undeliverable(Context& ctx, const Undeliverable& returned) override;
 
  private:
   void start(Context& ctx, const AgentStart& request);
