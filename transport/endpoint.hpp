@@ -1,0 +1,100 @@
+#pragma once
+// Endpoint: one proc's door to the network: a bound ROUTER, lazily dialed DEALERs to peers
+// (the dial router), and reliable sessions on top (sequence numbers, acks, resend, dedupe,
+// one delivery deadline per message), so that per (sender, receiver) delivery is FIFO and a
+// message is either delivered or handed back as undeliverable, never silently lost.
+// Thread: one I/O thread per Endpoint owns every socket; send(), add_route(), stats() and
+// close() may be called from any thread. Inbound callbacks run on the I/O thread.
+// Failure: bind() returns transport_failed; a message that cannot be delivered comes back
+// through Inbound::undeliverable with ErrorCode::undeliverable and the reason. Malformed
+// input is counted (Stats::garbage_dropped), logged as ZM-GARBAGE and dropped.
+
+#include "zmesh/core/config.hpp"
+#include "zmesh/core/envelope.hpp"
+#include "zmesh/core/error.hpp"
+#include "zmesh/core/ids.hpp"
+#include "zmesh/core/remote.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace zmq {
+class context_t;  // callers above transport/ need not include <zmq.hpp>
+}
+
+namespace zmesh {
+
+class Endpoint final : public RemoteLink {
+ public:
+  // Both run on the I/O thread and must not block for long: they hold up every link.
+  struct Inbound {
+    // Each arriving message, in order per sender.
+    std::function<void(Envelope&&)> deliver;
+    // One of our own sent messages that failed; the Error says why and names the proc.
+    std::function<void(Envelope&&, Error)> undeliverable;
+  };
+
+  // Counters since bind(); a snapshot, read without stopping the I/O thread.
+  struct Stats {
+    std::uint64_t sent = 0;                // messages handed to ZeroMQ the first time
+    std::uint64_t resent = 0;              // further transmissions (no ack in time, gap, reroute)
+    std::uint64_t delivered = 0;           // messages passed to Inbound::deliver
+    std::uint64_t duplicates_dropped = 0;  // arrived again after delivery (resends): re-acked
+    std::uint64_t gaps_dropped = 0;        // arrived ahead of a missing one; resent later
+    std::uint64_t garbage_dropped = 0;     // malformed input (ZM-GARBAGE)
+    std::uint64_t undeliverable = 0;       // own messages returned through Inbound::undeliverable
+    std::uint64_t acks_sent = 0;           // acks and nacks sent to senders
+    std::uint64_t acks_received = 0;       // acks and nacks received from receivers
+    std::uint64_t pending = 0;             // accepted by send(), neither acked nor returned yet
+  };
+
+  // -- construction --
+
+  // Binds the ROUTER at `address` (tcp port 0: any free port) and starts the I/O thread.
+  // `context` must outlive the Endpoint.
+  static Result<std::unique_ptr<Endpoint>> bind(zmq::context_t& context, ProcId self,
+                                                std::string_view address, Inbound inbound,
+                                                const Config& config);
+  // close(), then frees the sockets.
+  ~Endpoint() override;
+  Endpoint(const Endpoint&) = delete;
+  Endpoint& operator=(const Endpoint&) = delete;
+
+  // -- sending --
+
+  // Queues `envelope` for envelope.destination.actor.proc and returns at once. Its deadline
+  // is envelope.deadline, or config.delivery_timeout from now when that is the epoch. After
+  // close(), the envelope is returned through Inbound::undeliverable on the calling thread.
+  // Thread-safe.
+  void send(Envelope envelope) override;
+
+  // Where `proc` listens. Messages to a proc without a route wait for one until their
+  // deadline. A new address for a known proc redials and resends what is unacked.
+  // Thread-safe. Fails (parse_error) only on a malformed address.
+  Result<void> add_route(const ProcId& proc, std::string_view address);
+
+  // -- inspection --
+
+  // The bound address as ZeroMQ reports it (tcp: the port actually chosen). Thread-safe.
+  const std::string& address() const noexcept;
+  const ProcId& self() const noexcept;
+  Stats stats() const;  // Thread-safe.
+
+  // -- teardown --
+
+  // Waits, at most config.linger, until peers acknowledged everything sent (libzmq #4660
+  // loses the last messages on ipc:// when a socket closes right after sending), returns
+  // what is still unacknowledged as undeliverable, then stops the I/O thread. Idempotent.
+  // Thread-safe, but not from the Inbound callbacks (the I/O thread cannot wait for itself).
+  void close();
+
+ private:
+  struct Impl;
+  explicit Endpoint(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace zmesh

@@ -1,0 +1,57 @@
+#pragma once
+// LinkHeader: the small msgpack frame in front of every message between two Endpoints that
+// carries the reliable-session fields (session, sequence number, floor, acks).
+// Thread: free functions on bytes. Failure: parse_link_header() returns decode_error naming
+// the first field that is wrong; it never reads past the frame or allocates for a forged length.
+//
+// Wire format (each a msgpack array whose first item is the magic "zm1"):
+//   data   ["zm1", 0, sender, session, seq, floor]  then the envelope header and payload frames
+//   skip   ["zm1", 4, sender, session, seq, floor]  alone: seq was given up, count it as consumed
+//   ack    ["zm1", 1, session, acked_through]       receiver -> sender, cumulative
+//   nack   ["zm1", 2, session, acked_through]       as ack, and "a gap was seen: resend now"
+//   reject ["zm1", 3, session, seq, reason]         seq arrived but cannot be used; reason says why
+// sender is the ProcId as msgpack ([[world], rank]); integers use msgpack's shortest form.
+
+#include "zmesh/core/error.hpp"
+#include "zmesh/core/ids.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace zmesh::internal {
+
+enum class LinkKind : std::uint8_t { data = 0, ack = 1, nack = 2, reject = 3, skip = 4 };
+
+std::string_view to_string(LinkKind kind) noexcept;
+
+struct LinkHeader {
+  LinkKind kind = LinkKind::data;
+  std::string_view sender_bytes;  // data/skip: the sender ProcId exactly as encoded
+  std::string_view sender_world;  // data/skip: decoded parts of the sender ProcId
+  std::uint32_t sender_rank = 0;
+  std::uint64_t session = 0;
+  std::uint64_t seq = 0;    // data/skip/reject: the sequence number; ack/nack: acked_through
+  std::uint64_t floor = 0;  // data/skip: lowest seq the sender still holds
+  std::string_view reason;  // reject only
+};
+
+// Parses one link-header frame; the views point into `bytes`.
+Result<LinkHeader> parse_link_header(std::string_view bytes);
+
+// The fixed start of a data or skip header for one sender and session: ["zm1", kind, sender,
+// session. Append seq and floor with append_uint to complete it.
+std::string encode_data_prefix(LinkKind kind, const ProcId& sender, std::uint64_t session);
+
+// Bytes msgpack needs for `value` in its shortest unsigned form (1, 2, 3, 5 or 9).
+std::size_t uint_size(std::uint64_t value) noexcept;
+// Writes `value` at `out` (uint_size(value) bytes) and returns the end.
+char* put_uint(char* out, std::uint64_t value) noexcept;
+
+// An ack or nack header.
+std::string encode_ack(LinkKind kind, std::uint64_t session, std::uint64_t acked_through);
+// A reject header.
+std::string encode_reject(std::uint64_t session, std::uint64_t seq, std::string_view reason);
+
+}  // namespace zmesh::internal
