@@ -38,12 +38,20 @@ function(zmesh_executable)
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS})
 endfunction()
 
-# zmesh_test(NAME <target> SOURCES ... DEPS ... [TIMEOUT s] [LABELS ...]): one GoogleTest
-# binary, registered test by test so ctest shows every case and applies the timeout.
+# zmesh_test(NAME <target> SOURCES ... DEPS ... [TIMEOUT s] [LABELS ...] [PROC_MAIN]): one
+# GoogleTest binary, registered test by test so ctest shows every case and applies the
+# timeout. PROC_MAIN: the binary's main calls zmesh::init first, so process meshes can
+# start it as their procs.
 function(zmesh_test)
-  cmake_parse_arguments(ARG "" "NAME;TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "PROC_MAIN" "NAME;TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 120)
+  endif()
+  if(ARG_PROC_MAIN)
+    list(APPEND ARG_SOURCES ${CMAKE_SOURCE_DIR}/tests/testing/proc_main.cpp)
+    list(APPEND ARG_DEPS zmesh_mesh)
+  else()
+    list(APPEND ARG_DEPS GTest::gtest_main)
   endif()
   add_executable(${ARG_NAME} ${ARG_SOURCES})
   target_compile_options(${ARG_NAME} PRIVATE ${ZMESH_WARNINGS})

@@ -61,11 +61,21 @@ class ActorMeshBase {
                 std::shared_ptr<BlockingQueue<ActorEvent>> events)
       : state_(std::move(state)), name_(std::move(name)), shape_(std::move(shape)), events_(std::move(events)) {}
 
-  // MeshState::collect for the ranks `cast` was sent to, in this mesh's view ranks.
-  void gather(const PortId& port, const CastResult& cast, const std::string& type_name,
-              Deadline deadline, const std::function<Result<Envelope>(Deadline)>& next,
-              const std::function<Result<void>(std::uint32_t, const Envelope&)>& accept,
-              std::map<std::uint32_t, Error>& missing);
+  // A cast decided but not sent: the live base ranks chosen, and what the caller is told.
+  struct CastPlan {
+    std::vector<std::uint32_t> base_ranks;
+    CastResult result;
+  };
+  Result<CastPlan> plan_cast(const Selection& selection);
+  void send_cast(const CastPlan& plan, const std::string& type_name, const Frames& payload);
+
+  // Casts `payload` as planned and collects one `reply_type` per rank (MeshState::collect),
+  // in this mesh's view ranks.
+  std::map<std::uint32_t, Error> cast_and_collect(
+      const CastPlan& plan, const std::string& type_name, const Frames& payload,
+      const PortId& port, const std::string& reply_type, Deadline deadline,
+      const std::function<Result<Envelope>(Deadline)>& next,
+      const std::function<Result<void>(std::uint32_t, const Envelope&)>& accept);
 
   std::shared_ptr<internal::MeshState> state_;
   std::string name_;
@@ -94,23 +104,21 @@ class ActorMesh : public ActorMeshBase {
   template <Message Reply, class MakeMessage>
   Result<Gathered<Reply>> call(const Selection& selection, MakeMessage make_message,
                                Deadline deadline) {
+    auto plan = plan_cast(selection);
+    if (!plan) return std::move(plan).error();
     auto [reply_to, receiver] = state_->mailbox().template open_port<Reply>();
     const auto message = make_message(reply_to);
-    auto cast = cast_frames(selection, std::string(message_name<std::decay_t<decltype(message)>>()),
-                            Frames{encode(message)});
-    if (!cast) return std::move(cast).error();
     Gathered<Reply> result;
-    result.missing = cast->skipped;
-    gather(
-        reply_to.id, *cast, std::string(message_name<Reply>()), deadline,
+    result.missing = cast_and_collect(
+        *plan, std::string(message_name<std::decay_t<decltype(message)>>()),
+        Frames{encode(message)}, reply_to.id, std::string(message_name<Reply>()), deadline,
         [&receiver](Deadline until) { return receiver.recv_envelope(until); },
         [&result](std::uint32_t rank, const Envelope& envelope) -> Result<void> {
           auto reply = decode<Reply>(envelope.payload.front());
           if (!reply) return std::move(reply).error();
           result.replies.emplace(rank, std::move(*reply));
           return {};
-        },
-        result.missing);
+        });
     return result;
   }
 

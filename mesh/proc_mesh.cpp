@@ -85,13 +85,9 @@ Result<void> ProcMesh::configure(Deadline deadline) {
   }
   auto [reply_to, receiver] = state_->mailbox().open_port<Configured>();
   request.reply_to = reply_to;
-  std::set<std::uint32_t> ranks;
-  for (std::uint32_t rank = 0; rank < state_->size(); ++rank) {
-    state_->mailbox().send(state_->proc(rank).agent, request);
-    ranks.insert(rank);
-  }
-  auto missing = state_->collect(
-      "", reply_to.id, ranks, message_name<Configured>(), deadline,
+  auto missing = state_->ask_all_agents(
+      reply_to.id, [&](std::uint32_t rank) { state_->mailbox().send(state_->proc(rank).agent, request); },
+      message_name<Configured>(), deadline,
       [&receiver](Deadline until) { return receiver.recv_envelope(until); },
       [](std::uint32_t, const Envelope&) -> Result<void> { return {}; });
   if (!missing.empty()) {
@@ -153,19 +149,10 @@ Result<std::shared_ptr<BlockingQueue<ActorEvent>>> ProcMesh::spawn_by_name(
   if (!events) return std::move(events).error();
   auto [reply_to, receiver] = state_->mailbox().open_port<SpawnResult>();
   const SpawnActor request{type_name, name, std::string(params.view()), reply_to};
-  std::set<std::uint32_t> ranks;
-  std::map<std::uint32_t, Error> failures;
-  for (std::uint32_t rank = 0; rank < state_->size(); ++rank) {
-    if (auto dead = state_->dead(rank)) {
-      failures.emplace(rank, *dead);
-      continue;
-    }
-    state_->mailbox().send(state_->proc(rank).agent, request);
-    ranks.insert(rank);
-  }
   std::set<std::uint32_t> spawned;
-  auto missing = state_->collect(
-      name, reply_to.id, ranks, message_name<SpawnResult>(), deadline,
+  auto failures = state_->ask_all_agents(
+      reply_to.id, [&](std::uint32_t rank) { state_->mailbox().send(state_->proc(rank).agent, request); },
+      message_name<SpawnResult>(), deadline,
       [&receiver](Deadline until) { return receiver.recv_envelope(until); },
       [&](std::uint32_t rank, const Envelope& envelope) -> Result<void> {
         auto result = decode<SpawnResult>(envelope.payload.front());
@@ -174,7 +161,6 @@ Result<std::shared_ptr<BlockingQueue<ActorEvent>>> ProcMesh::spawn_by_name(
         spawned.insert(rank);
         return {};
       });
-  failures.merge(missing);
   if (failures.empty()) return events;
 
   // All or nothing: the actors that did start are stopped, the name is free again.

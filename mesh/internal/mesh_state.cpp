@@ -145,13 +145,14 @@ bool MeshState::wait_all_stopped(Deadline deadline) {
 
 std::map<std::uint32_t, Error> MeshState::collect(
     const std::string& mesh_name, const PortId& port, const std::set<std::uint32_t>& ranks,
-    std::string_view type_name, Deadline deadline,
+    const std::function<void()>& send, std::string_view type_name, Deadline deadline,
     const std::function<Result<Envelope>(Deadline)>& next,
     const std::function<Result<void>(std::uint32_t, const Envelope&)>& accept) {
   std::map<std::uint32_t, Error> missing;
   std::set<std::uint32_t> pending = ranks;
   const auto started = Clock::now();
   const auto handle = begin_gather(mesh_name, port, ranks);
+  send();
   while (!pending.empty()) {
     auto envelope = next(deadline);
     if (!envelope) break;  // deadline passed, or the port closed with the client
@@ -174,6 +175,26 @@ std::map<std::uint32_t, Error> MeshState::collect(
                                 fmt::format("rank {} ({}) gave no {} within {} ms", rank,
                                             point_text(rank), type_name, waited)));
   }
+  return missing;
+}
+
+std::map<std::uint32_t, Error> MeshState::ask_all_agents(
+    const PortId& port, const std::function<void(std::uint32_t)>& send,
+    std::string_view type_name, Deadline deadline,
+    const std::function<Result<Envelope>(Deadline)>& next,
+    const std::function<Result<void>(std::uint32_t, const Envelope&)>& accept) {
+  std::set<std::uint32_t> live;
+  std::map<std::uint32_t, Error> missing;
+  for (std::uint32_t rank = 0; rank < size(); ++rank) {
+    if (auto error = dead(rank)) {
+      missing.emplace(rank, *error);
+    } else {
+      live.insert(rank);
+    }
+  }
+  missing.merge(collect(
+      "", port, live, [&] { for (auto rank : live) send(rank); }, type_name, deadline, next,
+      accept));
   return missing;
 }
 

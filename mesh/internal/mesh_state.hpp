@@ -71,13 +71,21 @@ class MeshState {
   void undeliverable(const Undeliverable& returned);
 
   // -- gathers --
-  // Waits for one reply of `type_name` on `port` (read through `next`) from each of `ranks`
-  // (base ranks), until each answered or can no longer answer (its proc died, or the actor
-  // of mesh `mesh_name` failed: such news arrives on the port as RankFailed at once), or the
-  // deadline passed. `accept(rank, reply)` takes each reply; an error it returns counts the
-  // rank as missing. Returns the missing ranks and why.
+  // Calls `send` (which sends the requests), then waits for one reply of `type_name` on
+  // `port` (read through `next`) from each of `ranks` (base ranks), until each answered or
+  // can no longer answer (its proc died, or the actor of mesh `mesh_name` failed: such news
+  // arrives on the port as RankFailed at once), or the deadline passed. `accept(rank,
+  // reply)` takes each reply; an error it returns counts the rank as missing. Returns the
+  // missing ranks and why. The wait is registered before `send`, so no failure is missed.
   std::map<std::uint32_t, Error> collect(
       const std::string& mesh_name, const PortId& port, const std::set<std::uint32_t>& ranks,
+      const std::function<void()>& send, std::string_view type_name, Deadline deadline,
+      const std::function<Result<Envelope>(Deadline)>& next,
+      const std::function<Result<void>(std::uint32_t, const Envelope&)>& accept);
+  // collect() for one request to the agent of every proc: `send(rank)` sends it to the live
+  // ones; dead ranks are missing with the reason their proc died.
+  std::map<std::uint32_t, Error> ask_all_agents(
+      const PortId& port, const std::function<void(std::uint32_t)>& send,
       std::string_view type_name, Deadline deadline,
       const std::function<Result<Envelope>(Deadline)>& next,
       const std::function<Result<void>(std::uint32_t, const Envelope&)>& accept);

@@ -1,0 +1,330 @@
+#include "zmesh/alloc/process_allocator.hpp"
+
+#include "zmesh/alloc/agent_messages.hpp"
+#include "zmesh/alloc/bootstrap.hpp"
+#include "zmesh/alloc/child_process.hpp"
+#include "zmesh/alloc/world_name.hpp"
+#include "zmesh/core/blocking_queue.hpp"
+#include "zmesh/transport/node.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <climits>
+#include <csignal>
+#include <thread>
+
+namespace zmesh {
+namespace {
+
+std::string self_executable() {
+  char path[PATH_MAX];
+  const ssize_t length = ::readlink("/proc/self/exe", path, sizeof path - 1);
+  if (length <= 0) return "/proc/self/exe";
+  return std::string(path, static_cast<std::size_t>(length));
+}
+
+void remove_ipc_file(const std::string& address) {
+  constexpr std::string_view scheme = "ipc://";
+  if (address.rfind(scheme, 0) == 0) ::unlink(address.substr(scheme.size()).c_str());
+}
+
+class ProcessAlloc final : public Alloc {
+ public:
+  ProcessAlloc(Runtime& runtime, AllocSpec spec, std::shared_ptr<const Registry> registry,
+               ProcessAllocatorOptions options)
+      : runtime_(runtime),
+        config_(runtime.config()),
+        spec_(std::move(spec)),
+        world_{spec_.world.empty() ? unique_world_name("procs") : spec_.world},
+        registry_(std::move(registry)),
+        options_(std::move(options)),
+        procs_(spec_.proc_count()) {
+    if (options_.executable.empty()) options_.executable = self_executable();
+  }
+
+  ~ProcessAlloc() override {
+    stop();
+    {
+      std::lock_guard lock(mutex_);
+      closing_ = true;
+    }
+    if (thread_.joinable()) thread_.join();
+    // Kills (SIGKILL) and reaps whatever is still running: nothing outlives the alloc.
+    children_.reset();
+    client_.reset();  // what it still held comes back to the mailbox, which ignores it
+    receiver_.reset();
+    mailbox_.reset();
+    for (const auto& proc : procs_) {
+      remove_ipc_file(proc.address);
+      remove_ipc_file(proc.supervision_address);
+    }
+  }
+
+  Result<void> start() {
+    const auto transport = to_string(spec_.transport);
+    const auto bind_host = spec_.constraints.contains("bind_host") ? spec_.constraints.at("bind_host")
+                                                                  : std::string("127.0.0.1");
+    for (const auto& [key, value] : spec_.constraints) {
+      if (key != "bind_host") {
+        return Error(ErrorCode::invalid_argument,
+                     fmt::format("unknown constraint \"{}\" for the process allocator (known: "
+                                 "bind_host)",
+                                 key));
+      }
+    }
+    if (spec_.transport == AllocTransport::inproc) {
+      return Error(ErrorCode::invalid_argument,
+                   "the process allocator needs ipc or tcp: inproc cannot reach another process");
+    }
+    const std::string client_address =
+        spec_.transport == AllocTransport::tcp
+            ? fmt::format("tcp://{}:0", bind_host)
+            : fmt::format("ipc:///tmp/zmesh-{}-client.sock", world_.name);
+    auto client = Node::start(runtime_,
+                              ProcOptions{ProcId{WorldId{world_.name + "-client"}, 0}, registry_,
+                                          config_, nullptr, nullptr},
+                              client_address);
+    if (!client) return std::move(client).error();
+    client_ = std::move(*client);
+    auto mailbox = client_->proc().attach("allocator", [](Undeliverable) {
+      // A child that died before our message arrived: its exit is reported on its own.
+    });
+    if (!mailbox) return std::move(mailbox).error();
+    mailbox_.emplace(std::move(*mailbox));
+    auto [port, receiver] = mailbox_->open_port<BootstrapHello>();
+    port_ = port.id;
+    receiver_.emplace(std::move(receiver));
+
+    children_ = std::make_unique<ChildProcessGroup>(
+        ChildProcessGroup::Callbacks{
+            nullptr,
+            [this](std::size_t index, pid_t, const ChildExit& exit) { child_exited(index, exit); }},
+        config_);
+    for (std::uint32_t rank = 0; rank < procs_.size(); ++rank) {
+      ChildSpec child{options_.executable, options_.args,
+                      {{std::string(env_bootstrap_proc), ProcId{world_, rank}.to_string()},
+                       {std::string(env_bootstrap_client), client_->proc().id().to_string()},
+                       {std::string(env_bootstrap_address), client_->address()},
+                       {std::string(env_bootstrap_port), port_.to_string()},
+                       {std::string(env_bootstrap_transport), std::string(transport)},
+                       {std::string(env_bootstrap_host), bind_host}}};
+      {
+        std::lock_guard lock(mutex_);
+        procs_[rank].started_at = Clock::now();
+        procs_[rank].state = State::starting;
+      }
+      auto pid = children_->start(rank, child);
+      if (!pid) {
+        std::lock_guard lock(mutex_);
+        procs_[rank].state = State::never_started;
+        events_.push(AllocFailed{fmt::format("rank {}: {}", rank, pid.error().message)});
+        stop_locked();
+        break;
+      }
+      events_.push(ProcCreated{rank, spec_.coordinates(rank), *pid});
+    }
+    thread_ = std::thread([this] { run(); });
+    return {};
+  }
+
+  const AllocSpec& spec() const override { return spec_; }
+  const WorldId& world() const override { return world_; }
+  std::optional<AllocEvent> next_event(Deadline deadline) override { return events_.pop(deadline); }
+  bool ended() const override {
+    std::lock_guard lock(mutex_);
+    for (const auto& proc : procs_) {
+      if (proc.state != State::exited && proc.state != State::never_started) return false;
+    }
+    return events_.size() == 0;
+  }
+  Proc& client() override { return client_->proc(); }
+  std::string client_address() const override { return client_->address(); }
+
+  void stop() override {
+    std::lock_guard lock(mutex_);
+    stop_locked();
+  }
+
+  Result<void> kill(std::uint32_t rank, int signal) override {
+    if (rank >= procs_.size()) {
+      return Error(ErrorCode::not_found, fmt::format("no rank {} (the alloc has {} procs)", rank, procs_.size()));
+    }
+    return children_->signal(rank, signal);
+  }
+
+ private:
+  enum class State { never_started, starting, running, exited };
+  struct ChildProc {
+    State state = State::never_started;
+    Clock::time_point started_at;
+    Clock::time_point last_ack;
+    ActorId agent;
+    std::string address;
+    std::string supervision_address;
+    bool hello_seen = false;
+    std::optional<StopReason> watchdog;  // set when we killed it for missing a deadline
+  };
+
+  void stop_locked() {
+    if (stop_requested_) return;
+    stop_requested_ = true;
+    stop_started_ = Clock::now();
+    for (const auto& proc : procs_) {
+      if (proc.state == State::running) mailbox_->send(proc.agent, StopProc{"allocation stopped"});
+    }
+  }
+
+  // The allocator thread: bootstrap replies, heartbeats, watchdogs, stop escalation.
+  void run() {
+    std::uint64_t beat = 0;
+    auto next_beat = Clock::now();
+    for (;;) {
+      {
+        std::lock_guard lock(mutex_);
+        if (closing_) return;
+      }
+      auto envelope = receiver_->recv_envelope(std::min(next_beat, Clock::now() + config_.heartbeat_interval));
+      if (envelope) {
+        handle(*envelope);
+        continue;
+      }
+      if (Clock::now() < next_beat) continue;
+      next_beat = Clock::now() + config_.heartbeat_interval;
+      tick(++beat);
+    }
+  }
+
+  void handle(const Envelope& envelope) {
+    if (envelope.type_name == message_name<BootstrapHello>()) {
+      auto hello = decode<BootstrapHello>(envelope.payload.front());
+      if (!hello || hello->rank >= procs_.size() || hello->proc != ProcId{world_, hello->rank}) return;
+      std::lock_guard lock(mutex_);
+      ChildProc& proc = procs_[hello->rank];
+      if (proc.state != State::starting || proc.hello_seen) return;  // a stale or duplicate hello
+      proc.hello_seen = true;
+      proc.agent = hello->agent;
+      proc.address = hello->address;
+      if (auto routed = client_->endpoint().add_route(hello->proc, hello->address); !routed) return;
+      mailbox_->send(hello->agent, AgentStart{PortRef<AgentStarted>{port_}});
+    } else if (envelope.type_name == message_name<AgentStarted>()) {
+      auto started = decode<AgentStarted>(envelope.payload.front());
+      if (!started || started->rank >= procs_.size()) return;
+      std::lock_guard lock(mutex_);
+      ChildProc& proc = procs_[started->rank];
+      if (proc.state != State::starting || !proc.hello_seen) return;
+      proc.state = State::running;
+      proc.last_ack = Clock::now();
+      proc.supervision_address = started->supervision_address;
+      events_.push(ProcRunning{started->rank, ProcId{world_, started->rank}, proc.address,
+                               started->agent, started->supervision_address});
+      if (stop_requested_) mailbox_->send(proc.agent, StopProc{"allocation stopped"});
+    } else if (envelope.type_name == message_name<HeartbeatAck>()) {
+      auto ack = decode<HeartbeatAck>(envelope.payload.front());
+      if (!ack || ack->rank >= procs_.size()) return;
+      std::lock_guard lock(mutex_);
+      procs_[ack->rank].last_ack = Clock::now();
+    }
+  }
+
+  void tick(std::uint64_t beat) {
+    std::lock_guard lock(mutex_);
+    const auto now = Clock::now();
+    for (std::uint32_t rank = 0; rank < procs_.size(); ++rank) {
+      ChildProc& proc = procs_[rank];
+      if (proc.state == State::running) {
+        mailbox_->send(proc.agent, Heartbeat{beat, PortRef<HeartbeatAck>{port_}});
+        if (!proc.watchdog && now - proc.last_ack > config_.heartbeat_timeout) {
+          proc.watchdog = StopReason{StopReason::Kind::watchdog, 0, 0, false, {},
+                                     fmt::format("no heartbeat answer for {} ms",
+                                                 config_.heartbeat_timeout.count())};
+          (void)children_->signal(rank, SIGKILL);
+        }
+      } else if (proc.state == State::starting && !proc.watchdog &&
+                 now - proc.started_at > config_.bootstrap_timeout) {
+        proc.watchdog = StopReason{StopReason::Kind::watchdog, 0, 0, false, {},
+                                   fmt::format("did not start within {} ms (does its main call "
+                                               "zmesh::init first?)",
+                                               config_.bootstrap_timeout.count())};
+        (void)children_->signal(rank, SIGKILL);
+      }
+    }
+    if (stop_requested_) {
+      const auto waited = now - stop_started_;
+      const int signal = waited > config_.term_timeout + config_.kill_timeout ? SIGKILL
+                         : waited > config_.term_timeout                      ? SIGTERM
+                                                                              : 0;
+      for (std::uint32_t rank = 0; signal != 0 && rank < procs_.size(); ++rank) {
+        ChildProc& proc = procs_[rank];
+        if (proc.state == State::exited || proc.state == State::never_started) continue;
+        if (!proc.watchdog) {
+          proc.watchdog = StopReason{StopReason::Kind::watchdog, 0, 0, false, {},
+                                     fmt::format("missed its exit deadline ({} ms); sent {}",
+                                                 std::chrono::duration_cast<Millis>(waited).count(),
+                                                 sigabbrev_np(signal))};
+        }
+        (void)children_->signal(rank, signal);
+      }
+    }
+  }
+
+  // On the child group's monitor thread.
+  void child_exited(std::size_t index, const ChildExit& exit) {
+    std::lock_guard lock(mutex_);
+    ChildProc& proc = procs_.at(index);
+    proc.state = State::exited;
+    StopReason reason;
+    if (proc.watchdog) {
+      reason = *proc.watchdog;
+      reason.stderr_tail = exit.stderr_tail;
+    } else if (exit.kind == ChildExit::Kind::exited && exit.code == 0) {
+      reason.kind = stop_requested_ ? StopReason::Kind::stopped : StopReason::Kind::exited;
+    } else if (exit.kind == ChildExit::Kind::exited) {
+      reason = StopReason{StopReason::Kind::exited, exit.code, 0, false, exit.stderr_tail, ""};
+    } else if (exit.kind == ChildExit::Kind::unknown) {
+      reason = StopReason{StopReason::Kind::exited, -1, 0, false, exit.stderr_tail,
+                          "reaped elsewhere in this program (SIGCHLD ignored or waitpid(-1)), "
+                          "so its exit status is unknown"};
+    } else {
+      reason = StopReason{StopReason::Kind::killed, 0, exit.signal, exit.core_dumped, exit.stderr_tail, ""};
+    }
+    remove_ipc_file(proc.address);
+    remove_ipc_file(proc.supervision_address);
+    events_.push(ProcStopped{static_cast<std::uint32_t>(index), std::move(reason)});
+  }
+
+  Runtime& runtime_;
+  const Config config_;
+  const AllocSpec spec_;
+  const WorldId world_;
+  std::shared_ptr<const Registry> registry_;
+  ProcessAllocatorOptions options_;
+
+  std::unique_ptr<Node> client_;
+  std::optional<Mailbox> mailbox_;
+  PortId port_;  // hellos, started replies and heartbeat acks all arrive here
+  std::optional<PortReceiver<BootstrapHello>> receiver_;
+  std::unique_ptr<ChildProcessGroup> children_;
+  BlockingQueue<AllocEvent> events_;
+
+  mutable std::mutex mutex_;  // guards procs_, stop_requested_, stop_started_, closing_
+  std::vector<ChildProc> procs_;
+  bool stop_requested_ = false;
+  Clock::time_point stop_started_;
+  bool closing_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Alloc>> ProcessAllocator::allocate(Runtime& runtime, AllocSpec spec,
+                                                          std::shared_ptr<const Registry> registry,
+                                                          ProcessAllocatorOptions options) {
+  if (auto valid = spec.validate(); !valid) return std::move(valid).error();
+  auto alloc = std::make_unique<ProcessAlloc>(runtime, std::move(spec), std::move(registry),
+                                              std::move(options));
+  if (auto started = alloc->start(); !started) return std::move(started).error();
+  return std::unique_ptr<Alloc>(std::move(alloc));
+}
+
+}  // namespace zmesh
