@@ -85,7 +85,7 @@ Result<void> ActorMeshBase::stop(Deadline deadline) {
       message_name<StopActorResult>(), deadline,
       [&receiver](Deadline until) { return receiver.recv_envelope(until); },
       [](std::uint32_t, const Envelope&) -> Result<void> { return {}; });
-  state_->remove_actor_mesh(name_);
+  state_->actor_mesh_stopped(name_);
   for (auto& [rank, error] : missing) {
     if (error.code == ErrorCode::timeout) {
       return Error(ErrorCode::timeout,

@@ -1,7 +1,7 @@
 #pragma once
 // What a mesh client is told about its procs and actors. One ProcEvent per proc that
-// stops, crashes or goes silent (never one per actor); ActorEvents for each actor of an
-// actor mesh that fails, stops, or could not be reached.
+// stops, crashes or goes silent (never one per actor of it), and one per actor failure;
+// ActorEvents for each actor of an actor mesh that fails, stops, or could not be reached.
 // Thread: value types.
 
 #include "zmesh/alloc/alloc.hpp"
@@ -17,7 +17,7 @@ struct ProcEvent {
     stopped,       // stopped on request
     crashed,       // exited, was killed, or its host was lost: see `reason`
     unresponsive,  // no heartbeat within the deadline (it may still recover)
-    actor_failed,  // an actor that belongs to no actor mesh of this client failed
+    actor_failed,  // an actor on the proc failed (its actor mesh, if any, is told too)
   };
   Kind kind = Kind::stopped;
   std::uint32_t rank = 0;

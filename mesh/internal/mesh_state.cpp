@@ -48,15 +48,21 @@ Result<std::shared_ptr<BlockingQueue<ActorEvent>>> MeshState::add_actor_mesh(con
                                                    name));
   }
   std::lock_guard lock(mutex_);
-  auto [it, inserted] = actor_meshes_.emplace(name, nullptr);
-  if (!inserted) {
+  auto it = actor_meshes_.find(name);
+  if (it != actor_meshes_.end() && !it->second.stopped) {
     return Error(ErrorCode::duplicate,
                  fmt::format("an actor mesh named \"{}\" already exists on {}; the existing one "
                              "is untouched",
                              name, world().to_string()));
   }
-  it->second = std::make_shared<BlockingQueue<ActorEvent>>();
-  return it->second;
+  auto events = std::make_shared<BlockingQueue<ActorEvent>>();
+  actor_meshes_[name] = ActorMeshEntry{events, false};
+  return events;
+}
+
+void MeshState::actor_mesh_stopped(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  if (auto it = actor_meshes_.find(name); it != actor_meshes_.end()) it->second.stopped = true;
 }
 
 void MeshState::remove_actor_mesh(const std::string& name) {
@@ -98,7 +104,7 @@ void MeshState::actor_event(std::uint32_t rank, const SupervisionEvent& event) {
   {
     std::lock_guard lock(mutex_);
     if (auto it = actor_meshes_.find(event.actor.name); it != actor_meshes_.end() && event.actor.pid == 0) {
-      queue = it->second;
+      queue = it->second.events;
     }
     if (event.kind != SupervisionKind::undeliverable) {
       fail_gathers(rank, event.actor.name,
@@ -106,16 +112,17 @@ void MeshState::actor_event(std::uint32_t rank, const SupervisionEvent& event) {
                                                               point_text(rank), event.describe())));
     }
   }
-  if (queue) {
-    queue->push(ActorEvent{rank, point_text(rank), event});
-    return;
+  if (queue) queue->push(ActorEvent{rank, point_text(rank), event});
+  // Failures also reach the proc mesh's owner, named by rank, whichever actor mesh they
+  // belong to (or none).
+  if (event.kind == SupervisionKind::actor_failed) {
+    ProcEvent failed;
+    failed.kind = ProcEvent::Kind::actor_failed;
+    failed.rank = rank;
+    failed.point = point_text(rank);
+    failed.detail = event.describe();
+    proc_events_.push(std::move(failed));
   }
-  ProcEvent unattributed;
-  unattributed.kind = ProcEvent::Kind::actor_failed;
-  unattributed.rank = rank;
-  unattributed.point = point_text(rank);
-  unattributed.detail = event.describe();
-  if (event.kind == SupervisionKind::actor_failed) proc_events_.push(std::move(unattributed));
 }
 
 void MeshState::undeliverable(const Undeliverable& returned) {
@@ -128,7 +135,7 @@ void MeshState::undeliverable(const Undeliverable& returned) {
   {
     std::lock_guard lock(mutex_);
     if (auto it = actor_meshes_.find(returned.destination.actor.name); it != actor_meshes_.end()) {
-      queue = it->second;
+      queue = it->second.events;
     }
     fail_gathers(*rank, returned.destination.actor.name,
                  Error(ErrorCode::undeliverable,

@@ -60,8 +60,12 @@ class MeshState {
 
   // -- events --
   BlockingQueue<ProcEvent>& proc_events() { return proc_events_; }
-  // Reserves `name` for a new actor mesh; a duplicate is an error and changes nothing.
+  // Reserves `name` for a new actor mesh; a live duplicate is an error and changes nothing.
   Result<std::shared_ptr<BlockingQueue<ActorEvent>>> add_actor_mesh(const std::string& name);
+  // The name's actors were stopped: it may be spawned again, and until then late events
+  // (undeliverables of casts to it) still reach the stopped mesh's handle.
+  void actor_mesh_stopped(const std::string& name);
+  // The spawn failed: forget the name.
   void remove_actor_mesh(const std::string& name);
 
   // -- what happens (called by the ProcMesh's monitor and subscriber threads) --
@@ -122,7 +126,11 @@ class MeshState {
   mutable std::mutex mutex_;  // guards dead_, actor_meshes_, gathers_, next_gather_
   std::condition_variable dead_changed_;
   std::map<std::uint32_t, Error> dead_;
-  std::map<std::string, std::shared_ptr<BlockingQueue<ActorEvent>>> actor_meshes_;
+  struct ActorMeshEntry {
+    std::shared_ptr<BlockingQueue<ActorEvent>> events;
+    bool stopped = false;
+  };
+  std::map<std::string, ActorMeshEntry> actor_meshes_;
   std::map<std::uint64_t, Gather> gathers_;
   std::uint64_t next_gather_ = 1;
 };

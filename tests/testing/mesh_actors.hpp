@@ -9,7 +9,11 @@
 #include "zmesh/core/registry.hpp"
 #include "zmesh/mesh/cast_info.hpp"
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
+#include <future>
 #include <memory>
 
 namespace zmesh::testing {
@@ -21,13 +25,28 @@ struct WhereReply {
   std::string origin;
   std::uint64_t received = 0;  // how many Where casts this actor has seen so far
   std::string proc;
-  MSGPACK_DEFINE(rank, point, origin, received, proc);
+  std::int64_t pid = 0;
+  MSGPACK_DEFINE(rank, point, origin, received, proc, pid);
 };
 
 struct Where {
   ZMESH_MESSAGE("test.Where");
   PortRef<WhereReply> reply_to;
   MSGPACK_DEFINE(reply_to);
+};
+
+// Writes `text` and the receiver's cast rank as one line to stdout (or stderr).
+struct Print {
+  ZMESH_MESSAGE("test.Print");
+  std::string text;
+  bool to_stderr = false;
+  MSGPACK_DEFINE(text, to_stderr);
+};
+
+// Blocks the actor's turn for good: the proc must be killed to end it.
+struct Hang {
+  ZMESH_MESSAGE("test.Hang");
+  MSGPACK_DEFINE();
 };
 
 struct Exit {
@@ -46,13 +65,24 @@ class WorkerActor : public Actor {
     on<Where>(&WorkerActor::where);
     on<Boom>([](Context&, const Boom& boom) { throw std::runtime_error(boom.why); });
     on<Exit>([](Context&, const Exit& exit) { std::_Exit(exit.code); });
+    on<Print>([](Context& ctx, const Print& print) {
+      auto info = cast_info(ctx);
+      std::FILE* out = print.to_stderr ? stderr : stdout;
+      std::fprintf(out, "%s from rank %u\n", print.text.c_str(), info ? info->rank : 0u);
+      std::fflush(out);
+    });
+    on<Hang>([](Context&, const Hang&) {
+      std::promise<void> never;
+      never.get_future().wait();
+    });
   }
 
  private:
   void where(Context& ctx, const Where& request) {
     ++received_;
     auto info = cast_info(ctx);
-    WhereReply reply{0, "", ctx.sender().to_string(), received_, ctx.proc().id().to_string()};
+    WhereReply reply{0, "", ctx.sender().to_string(), received_, ctx.proc().id().to_string(),
+                     ::getpid()};
     if (info) {
       reply.rank = info->rank;
       reply.point = info->point.to_string();
