@@ -89,7 +89,8 @@ std::string StopReason::describe() const {
     case Kind::stopped: text = "stopped"; break;
     case Kind::exited: text = fmt::format("exited with code {}", code); break;
     case Kind::killed:
-      text = fmt::format("killed by signal {} ({}){}", signal, sigabbrev_np(signal) ? sigabbrev_np(signal) : "?",
+      text = fmt::format("killed by signal {} (SIG{}){}", signal,
+                         sigabbrev_np(signal) ? sigabbrev_np(signal) : "?",
                          core_dumped ? ", core dumped" : "");
       break;
     case Kind::watchdog: text = "watchdog"; break;

@@ -259,7 +259,7 @@ class ProcessAlloc final : public Alloc {
         if (proc.state == State::exited || proc.state == State::never_started) continue;
         if (!proc.watchdog) {
           proc.watchdog = StopReason{StopReason::Kind::watchdog, 0, 0, false, {},
-                                     fmt::format("missed its exit deadline ({} ms); sent {}",
+                                     fmt::format("missed its exit deadline ({} ms); sent SIG{}",
                                                  std::chrono::duration_cast<Millis>(waited).count(),
                                                  sigabbrev_np(signal))};
         }
