@@ -81,8 +81,6 @@ const std::vector<Setting>& settings() {
       integer("ZMESH_STDERR_TAIL_LINES", "stderr lines kept for exit reasons",
               &Config::stderr_tail_lines),
       integer("ZMESH_CAST_FANOUT", "children per comm-tree node", &Config::cast_fanout),
-      millis("ZMESH_CALL_TIMEOUT_MS", "default deadline of call and gather helpers",
-             &Config::call_timeout),
       {"ZMESH_LOG", "log level: trace, debug, info, warn, error, off",
        [](Config& c, std::string_view text) -> Result<void> {
          for (std::string_view level : {"trace", "debug", "info", "warn", "error", "off"}) {

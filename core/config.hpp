@@ -46,7 +46,6 @@ struct Config {
 
   // -- casts --
   std::uint32_t cast_fanout = 16;   // ZMESH_CAST_FANOUT: children per comm-tree node
-  Millis call_timeout{30000};       // ZMESH_CALL_TIMEOUT_MS: default for call/gather helpers
 
   // -- logging --
   std::string log_level = "warn";   // ZMESH_LOG: trace, debug, info, warn, error, off
