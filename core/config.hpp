@@ -38,7 +38,7 @@ struct Config {
 
   // -- supervision and allocation --
   Millis heartbeat_interval{250};   // ZMESH_HEARTBEAT_INTERVAL_MS
-  Millis heartbeat_timeout{3000};   // ZMESH_HEARTBEAT_TIMEOUT_MS: silence -> watchdog
+  Millis heartbeat_timeout{5000};   // ZMESH_HEARTBEAT_TIMEOUT_MS: silence -> watchdog
   Millis bootstrap_timeout{20000};  // ZMESH_BOOTSTRAP_TIMEOUT_MS: hello/start/started
   Millis term_timeout{2000};        // ZMESH_TERM_TIMEOUT_MS: stop request -> SIGTERM
   Millis kill_timeout{2000};        // ZMESH_KILL_TIMEOUT_MS: SIGTERM -> SIGKILL

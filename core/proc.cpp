@@ -136,6 +136,8 @@ void Proc::detach(const ActorId& mailbox) {
     if (it == mailboxes_.end()) return;
     queue = std::move(it->second.queue);
     mailboxes_.erase(it);
+    ended_[mailbox] = {ActorStatus::stopped, "mailbox detached"};
+    ended_order_.push_back(mailbox);
   }
   queue->close();
 }
@@ -253,7 +255,19 @@ void Proc::return_undeliverable(Envelope envelope, Error reason) {
     cell->enqueue_undeliverable(std::move(returned));
     return;
   }
-  log_.warn("ZM-UNDELIVERABLE-ORPHAN {} to {} came back but its sender {} is gone: {}",
+  bool sender_ended = false;
+  {
+    std::shared_lock lock(table_mutex_);
+    sender_ended = ended_.contains(returned.sender);
+  }
+  if (sender_ended) {
+    // Its sender stopped waiting (a client that shut down): expected, not a warning.
+    log_.info("{} to {} came back after its sender {} ended: {}", returned.type_name,
+              returned.destination.to_string(), returned.sender.to_string(),
+              returned.reason.describe());
+    return;
+  }
+  log_.warn("ZM-UNDELIVERABLE-ORPHAN {} to {} came back but its sender {} is unknown: {}",
             returned.type_name, returned.destination.to_string(), returned.sender.to_string(),
             returned.reason.describe());
 }

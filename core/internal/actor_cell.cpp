@@ -192,12 +192,12 @@ void ActorCell::handle_message(Envelope& envelope) {
     return;
   }
   context_.current_ = nullptr;
+  if (!ending_) status_.store(ActorStatus::idle, std::memory_order_release);
   if (!handled) {
     // The message itself was bad (it did not decode): the sender hears about it, the
     // receiving actor carries on.
     proc_.bounce(std::move(envelope), std::move(handled).error());
   }
-  if (!ending_) status_.store(ActorStatus::idle, std::memory_order_release);
 }
 
 void ActorCell::handle_child_event(ChildEvent& child) {

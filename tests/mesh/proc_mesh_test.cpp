@@ -32,7 +32,7 @@ AllocSpec spec_of(std::vector<std::pair<std::string, std::uint32_t>> dimensions)
 Config fast_config() {
   Config config = Config::from_environment().value();
   config.heartbeat_interval = 100ms;
-  config.heartbeat_timeout = 3000ms;
+  config.heartbeat_timeout = 15000ms;  // many sanitized processes on two cores start slowly
   config.delivery_timeout = 5000ms;
   return config;
 }

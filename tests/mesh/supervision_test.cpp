@@ -168,7 +168,12 @@ TEST_F(SupervisionTest, TwoMeshesInOneClientDoNotMixEvents) {
 }
 
 TEST_F(SupervisionTest, CastTo4x4x4ProcessMesh) {
-  auto mesh = allocate(runtime_, {{"x", 4}, {"y", 4}, {"z", 4}});
+  // 64 processes starting at once on two cores (under sanitizers) can starve heartbeats
+  // for a while: a generous deadline keeps the watchdog for real hangs.
+  Config patient = fast_config();
+  patient.heartbeat_timeout = 30s;
+  Runtime runtime(patient);
+  auto mesh = allocate(runtime, {{"x", 4}, {"y", 4}, {"z", 4}});
   ASSERT_TRUE(mesh);
   auto workers = mesh->spawn<WorkerActor>("worker", {""}, deadline_in(60s)).value();
   auto replies = workers.call<WhereReply>(Selection::all(), where, deadline_in(60s));
