@@ -198,3 +198,27 @@ INSTANTIATE_TEST_SUITE_P(Allocators, MeshTest, ::testing::Values(Kind::local, Ki
 
 }  // namespace
 }  // namespace zmesh
+
+namespace zmesh {
+namespace {
+
+TEST(TcpMeshTest, ProcessMeshOverTcpPingsEveryActor) {
+  Runtime runtime(fast_config());
+  AllocSpec spec = spec_of({{"gpu", 3}});
+  spec.transport = AllocTransport::tcp;
+  auto alloc = ProcessAllocator::allocate(runtime, spec, testing::registry());
+  ASSERT_TRUE(alloc.ok()) << alloc.error().describe();
+  auto mesh = ProcMesh::allocate(runtime, std::move(*alloc), deadline_in(30s));
+  ASSERT_TRUE(mesh.ok()) << mesh.error().describe();
+  auto workers = (*mesh)->spawn<WorkerActor>("worker", {"t"}, deadline_in(20s)).value();
+  for (int round = 1; round <= 3; ++round) {
+    auto replies = workers.call<WhereReply>(
+        Selection::all(), [](PortRef<WhereReply> r) { return Where{r}; }, deadline_in(20s));
+    ASSERT_TRUE(replies.ok());
+    ASSERT_TRUE(replies->complete());
+    for (const auto& [rank, reply] : replies->replies) EXPECT_EQ(reply.received, static_cast<std::uint64_t>(round));
+  }
+}
+
+}  // namespace
+}  // namespace zmesh
