@@ -19,7 +19,7 @@ Error header_error(std::string_view what) {
 }  // namespace
 
 Frame encode_header(const Envelope& envelope) {
-  msgpack::sbuffer buffer;
+  msgpack::sbuffer buffer(encode_initial_bytes);
   msgpack::packer<msgpack::sbuffer> out(buffer);
   out.pack_map(5);
   out.pack(key_version);
@@ -43,13 +43,12 @@ Frame encode_header(const Envelope& envelope) {
 }
 
 Result<Envelope> decode_envelope(const Frame& header, Frames payload) {
-  msgpack::object_handle handle;
+  msgpack::object root;
   try {
-    handle = msgpack::unpack(header.data(), header.size(), nullptr, nullptr, decode_limits());
+    root = unpack_scratch(header.data(), header.size());
   } catch (const std::exception& e) {
     return header_error(fmt::format("{} bytes are not msgpack ({})", header.size(), e.what()));
   }
-  const msgpack::object& root = handle.get();
   if (root.type != msgpack::type::MAP) return header_error("not a map");
 
   Envelope envelope;
@@ -80,7 +79,7 @@ Result<Envelope> decode_envelope(const Frame& header, Frames payload) {
       } else if (key == key_headers) {
         if (entry.val.type != msgpack::type::MAP) return header_error("\"hdr\" is not a map");
         for (const auto& h : std::span(entry.val.via.map.ptr, entry.val.via.map.size)) {
-          msgpack::sbuffer value;
+          msgpack::sbuffer value(encode_initial_bytes);
           msgpack::pack(value, h.val);
           envelope.headers.set_raw(h.key.as<std::string>(), std::string(value.data(), value.size()));
         }

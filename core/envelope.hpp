@@ -26,7 +26,7 @@ class Headers {
  public:
   template <class T>
   void set(std::string key, const T& value) {
-    msgpack::sbuffer buffer;
+    msgpack::sbuffer buffer(encode_initial_bytes);
     msgpack::pack(buffer, value);
     entries_[std::move(key)] = std::string(buffer.data(), buffer.size());
   }
@@ -35,9 +35,13 @@ class Headers {
   std::optional<T> get(std::string_view key) const {
     auto it = entries_.find(key);
     if (it == entries_.end()) return std::nullopt;
-    auto value = decode_value<T>(Frame::copy_of(it->second), key);
-    if (!value) return std::nullopt;
-    return std::move(*value);
+    try {
+      T value{};
+      unpack_scratch(it->second.data(), it->second.size()).convert(value);
+      return value;
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
   }
   bool contains(std::string_view key) const { return entries_.find(key) != entries_.end(); }
   void erase(std::string_view key) {

@@ -49,10 +49,20 @@ constexpr std::uint64_t message_port_index(std::string_view type_name) {
 // Limits on what a decoder accepts, so that a forged length cannot make us allocate wildly.
 msgpack::unpack_limit decode_limits();
 
+// Decodes one msgpack value from [data, data + size) into a per-thread scratch zone that
+// the next call on the same thread reuses, so decoding allocates nothing in the steady
+// state; strings and binaries point into `data`. Use the object before the next call.
+// Throws msgpack's exceptions on malformed input or a broken decode_limits().
+msgpack::object unpack_scratch(const char* data, std::size_t size);
+
+// A first buffer size that fits most headers and small messages: msgpack's default (8 KiB)
+// costs a page fault or two per message.
+inline constexpr std::size_t encode_initial_bytes = 512;
+
 // Serializes any msgpack-able value into a Frame without a further copy.
 template <class T>
 Frame encode_value(const T& value) {
-  msgpack::sbuffer buffer;
+  msgpack::sbuffer buffer(encode_initial_bytes);
   msgpack::pack(buffer, value);
   const std::size_t size = buffer.size();
   char* bytes = buffer.release();
@@ -64,9 +74,8 @@ Frame encode_value(const T& value) {
 template <class T>
 Result<T> decode_value(const Frame& frame, std::string_view what) {
   try {
-    auto handle = msgpack::unpack(frame.data(), frame.size(), nullptr, nullptr, decode_limits());
     T value{};
-    handle.get().convert(value);
+    unpack_scratch(frame.data(), frame.size()).convert(value);
     return value;
   } catch (const std::exception& e) {
     return Error(ErrorCode::decode_error,
