@@ -142,6 +142,7 @@ class Source : public zmesh::Actor {
     MSGPACK_DEFINE();
   };
   explicit Source(const Params&) {
+    handlers_never_block();
     on<Burst>(&Source::start);
     on<Ack>(&Source::acked);
   }
@@ -182,6 +183,7 @@ class Pinger : public zmesh::Actor {
     MSGPACK_DEFINE();
   };
   explicit Pinger(const Params&) {
+    handlers_never_block();
     on<Rally>(&Pinger::start);
     on<Ball>(&Pinger::returned);
   }
@@ -211,7 +213,10 @@ class Sink : public zmesh::Actor {
   struct Params {
     MSGPACK_DEFINE();
   };
-  explicit Sink(const Params&) { on<Blob>(&Sink::received); }
+  explicit Sink(const Params&) {
+    handlers_never_block();
+    on<Blob>(&Sink::received);
+  }
 
  private:
   void received(Context& ctx, const Blob& blob) {
@@ -224,7 +229,10 @@ class Echo : public zmesh::Actor {
   struct Params {
     MSGPACK_DEFINE();
   };
-  explicit Echo(const Params&) { on<Ball>(&Echo::received); }
+  explicit Echo(const Params&) {
+    handlers_never_block();
+    on<Ball>(&Echo::received);
+  }
 
  private:
   void received(Context& ctx, const Ball& ball) { ctx.send(ctx.sender(), ball); }

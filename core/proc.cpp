@@ -158,7 +158,7 @@ void Proc::send(Envelope envelope) {
                            id().to_string())));
 }
 
-void Proc::deliver(Envelope envelope) {
+void Proc::deliver(Envelope envelope, bool may_run_here) {
   const PortId& to = envelope.destination;
   if (to.actor.proc != id()) {
     auto reason = fmt::format("{} arrived at {}, which is not its proc", to.to_string(),
@@ -193,7 +193,7 @@ void Proc::deliver(Envelope envelope) {
       bounce(std::move(envelope), Error(ErrorCode::undeliverable, std::move(reason)));
       return;
     }
-    if (cell->enqueue_message(envelope)) return;
+    if (cell->enqueue_message(envelope, may_run_here)) return;
     bounce(std::move(envelope),
            Error(ErrorCode::stopped, fmt::format("{} is stopping", to.actor.to_string())));
     return;
@@ -281,11 +281,13 @@ void Proc::emit_event(const SupervisionEvent& event) {
 }
 
 void Proc::schedule(std::shared_ptr<internal::ActorCell> cell) {
-  {
-    std::lock_guard lock(turns_mutex_);
-    ++turns_in_flight_;
-  }
+  turn_started();
   scheduler_->schedule(std::move(cell));
+}
+
+void Proc::turn_started() {
+  std::lock_guard lock(turns_mutex_);
+  ++turns_in_flight_;
 }
 
 void Proc::turn_finished() {

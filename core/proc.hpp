@@ -89,7 +89,10 @@ class Proc {
   // Sends from any local sender: delivered locally, or through the remote link.
   void send(Envelope envelope);
   // Delivers an envelope addressed to this proc (called by the transport, and by send).
-  void deliver(Envelope envelope);
+  // `may_run_here`: the calling thread may run the receiving actor's handler at once, if
+  // that actor promised its handlers never block (Actor::handlers_never_block); the
+  // transport's I/O thread passes true.
+  void deliver(Envelope envelope, bool may_run_here = false);
   // Returns `envelope`, which a local sender sent and could not be delivered, to it.
   void return_undeliverable(Envelope envelope, Error reason);
 
@@ -114,6 +117,7 @@ class Proc {
   void bounce(Envelope envelope, Error reason);
   void emit_event(const SupervisionEvent& event);
   void schedule(std::shared_ptr<internal::ActorCell> cell);
+  void turn_started();
   void turn_finished();
   void detach(const ActorId& mailbox);
 

@@ -87,6 +87,8 @@ class PongActor : public zmesh::Actor {
     MSGPACK_DEFINE();
   };
   explicit PongActor(const Params&) {
+    // Each handler is a few instructions: let them run on the I/O thread, no hand-off.
+    handlers_never_block();
     on<Ping>(&PongActor::ping);
     on<Tick>(&PongActor::tick);
     on<Count>(&PongActor::count);

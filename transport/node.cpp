@@ -10,7 +10,8 @@ Result<std::unique_ptr<Node>> Node::start(Runtime& runtime, ProcOptions options,
   node->proc_ = std::make_unique<Proc>(std::move(options));
   Proc* proc = node->proc_.get();
   Endpoint::Inbound inbound{
-      [proc](Envelope&& envelope) { proc->deliver(std::move(envelope)); },
+      // On the I/O thread: actors whose handlers never block run right here.
+      [proc](Envelope&& envelope) { proc->deliver(std::move(envelope), /*may_run_here=*/true); },
       [proc](Envelope&& envelope, Error reason) {
         proc->return_undeliverable(std::move(envelope), std::move(reason));
       }};

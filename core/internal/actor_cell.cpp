@@ -53,16 +53,41 @@ void ActorCell::push(Item item, bool front) {
   if (schedule) proc_.schedule(shared_from_this());
 }
 
-bool ActorCell::enqueue_message(Envelope& envelope) {
+bool ActorCell::enqueue_message(Envelope& envelope, bool may_run_here) {
   bool schedule = false;
+  bool run_here = false;
   {
     std::lock_guard lock(mutex_);
     if (!accepting_ || finished_) return false;
-    queue_.push_back(std::move(envelope));
-    if (!scheduled_ && !held_) schedule = scheduled_ = true;
+    if (may_run_here && actor_->never_blocks() && !scheduled_ && !held_ && queue_.empty()) {
+      run_here = scheduled_ = true;  // this thread owns the turn
+    } else {
+      queue_.push_back(std::move(envelope));
+      if (!scheduled_ && !held_) schedule = scheduled_ = true;
+    }
   }
   if (schedule) proc_.schedule(shared_from_this());
+  if (run_here) {
+    proc_.turn_started();
+    Item item(std::move(envelope));
+    process(item);
+    end_turn();
+  }
   return true;
+}
+
+void ActorCell::end_turn() {
+  bool more = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (queue_.empty() || finished_) {
+      scheduled_ = false;
+    } else {
+      more = true;
+    }
+  }
+  if (more) proc_.schedule(shared_from_this());
+  proc_.turn_finished();
 }
 
 void ActorCell::enqueue_child_event(SupervisionEvent event, bool from_direct_child) {
@@ -119,26 +144,18 @@ bool ActorCell::add_child(std::shared_ptr<ActorCell> child) {
 
 void ActorCell::run() {
   const auto batch = proc_.config().mailbox_batch;
-  bool more = false;
-  for (std::uint32_t handled = 0;; ++handled) {
+  for (std::uint32_t handled = 0; handled < batch; ++handled) {
     Item item;
     {
       std::lock_guard lock(mutex_);
-      if (queue_.empty() || finished_) {
-        scheduled_ = false;
-        break;
-      }
-      if (handled == batch) {
-        more = true;  // let other actors run; come back later
-        break;
-      }
+      if (queue_.empty() || finished_) break;
       item = std::move(queue_.front());
       queue_.pop_front();
     }
     process(item);
   }
-  if (more) proc_.schedule(shared_from_this());
-  proc_.turn_finished();
+  // After a full batch, other actors get the pool before we come back.
+  end_turn();
 }
 
 void ActorCell::process(Item& item) {

@@ -37,7 +37,9 @@ class ActorCell final : public Runnable, public std::enable_shared_from_this<Act
   Result<void> initialize();
 
   // False when the actor no longer accepts messages; `envelope` is then left intact.
-  bool enqueue_message(Envelope& envelope);
+  // With `may_run_here`, an idle actor whose handlers never block handles it at once on
+  // the calling thread instead of waking a pool thread.
+  bool enqueue_message(Envelope& envelope, bool may_run_here = false);
   void enqueue_child_event(SupervisionEvent event, bool from_direct_child);
   void enqueue_undeliverable(Undeliverable returned);
   // Stop after the messages already queued (drain).
@@ -65,6 +67,8 @@ class ActorCell final : public Runnable, public std::enable_shared_from_this<Act
   };
 
   void push(Item item, bool front = false);
+  // Ends a turn: hands the rest of the mailbox (if any) to the pool.
+  void end_turn();
   void process(Item& item);
   void handle_message(Envelope& envelope);
   void handle_child_event(ChildEvent& child);

@@ -7,6 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 using namespace std::chrono_literals;
 
 namespace zmesh {
@@ -260,6 +263,45 @@ TEST(SharedSchedulerTest, ManyProcsShareOnePool) {
   auto [reply_to, replies] = client.open_port<Pong>();
   client.send(ActorId{procs[0]->id(), "echo", 0}, Ping{7, "", reply_to});
   EXPECT_EQ(replies.recv(deadline_in(5s)).value().seq, 7u);
+}
+
+}  // namespace
+}  // namespace zmesh
+
+namespace zmesh {
+namespace {
+
+// Records which thread ran its handler.
+class InlineActor : public Actor {
+ public:
+  struct Params {
+    MSGPACK_DEFINE();
+  };
+  explicit InlineActor(const Params&) {
+    handlers_never_block();
+    on<Ping>([this](Context& ctx, const Ping& ping) {
+      ran_on = std::this_thread::get_id();
+      ctx.send(ping.reply_to, Pong{ping.seq, ""});
+    });
+  }
+  std::atomic<std::thread::id> ran_on{};
+};
+
+TEST(InlineDeliveryTest, ActorsThatNeverBlockRunOnTheDeliveringThread) {
+  Proc proc(ProcOptions{ProcId{WorldId{"inline"}, 0}, nullptr, Config{}, nullptr, nullptr});
+  auto actor = std::make_unique<InlineActor>(InlineActor::Params{});
+  InlineActor* raw = actor.get();
+  auto id = proc.spawn_actor("inline", std::move(actor)).value();
+  auto client = proc.attach("client").value();
+  auto [reply_to, replies] = client.open_port<Pong>();
+  proc.deliver(make_envelope(client.self(), handler_port<Ping>(id).id, Ping{1, "", reply_to}),
+               /*may_run_here=*/true);
+  EXPECT_EQ(raw->ran_on.load(), std::this_thread::get_id());
+  EXPECT_EQ(replies.recv(deadline_in(5s)).value().seq, 1u);
+  // Without the permission it goes to the pool as usual.
+  proc.deliver(make_envelope(client.self(), handler_port<Ping>(id).id, Ping{2, "", reply_to}));
+  EXPECT_EQ(replies.recv(deadline_in(5s)).value().seq, 2u);
+  EXPECT_NE(raw->ran_on.load(), std::this_thread::get_id());
 }
 
 }  // namespace
