@@ -132,6 +132,10 @@ std::string Address::bind_text() const {
   return fmt::format("tcp://{}:*", location);
 }
 
+std::ostream& operator<<(std::ostream& out, Scheme scheme) {
+  return out << to_string(scheme);
+}
+
 std::ostream& operator<<(std::ostream& out, const Address& address) {
   return out << address.to_string();
 }

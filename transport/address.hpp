@@ -19,6 +19,7 @@ enum class Scheme : std::uint8_t {
 };
 
 std::string_view to_string(Scheme scheme) noexcept;
+std::ostream& operator<<(std::ostream& out, Scheme scheme);
 
 struct Address {
   Scheme scheme = Scheme::inproc;

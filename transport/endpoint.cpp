@@ -2,11 +2,13 @@
 
 #include "zmesh/core/log.hpp"
 #include "zmesh/transport/address.hpp"
+#include "zmesh/transport/internal/handoff_annotations.hpp"
 #include "zmesh/transport/internal/link_header.hpp"
 
 #include <fmt/format.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -96,8 +98,8 @@ struct Outgoing {
   Deadline deadline{};
   Clock::time_point queued_at{};
   Clock::time_point sent_at{};  // last transmission; the epoch until the first
-  bool live = true;     // false: given up; still occupies its seq and goes out as "skip"
-  bool resent = false;  // transmitted more than once: its ack delay is ambiguous
+  bool live = true;             // false: given up; still occupies its seq and goes out as "skip"
+  bool resent = false;          // transmitted more than once: its ack delay is ambiguous
 };
 
 // A message handed over by send(), on its way to the I/O thread.
@@ -111,6 +113,7 @@ struct Link {
   ProcId peer;
   std::string peer_text;
   std::string address;     // empty until add_route()
+  bool inproc = false;     // the address is inproc://: frames are shared, not copied
   std::string dial_error;  // why the last dial failed, for the undeliverable reason
   std::optional<zmq::socket_t> dealer;
   std::size_t poll_index = 0;  // 0: not polled
@@ -147,6 +150,10 @@ struct Session {
   bool dirty = false;           // listed in dirty_sessions
   bool reack = false;           // a duplicate arrived: the sender missed our ack
   bool nack = false;            // a gap was seen: ask for a resend now
+  // The last message refused (undecodable): a resend of it is answered with the refusal
+  // again, not with an ack that would pass for delivery.
+  std::uint64_t rejected_seq = 0;
+  std::string rejected_reason;
 };
 
 // Counters written by the I/O thread (relaxed, no read-modify-write needed) and read by
@@ -221,6 +228,7 @@ struct Endpoint::Impl {
   void flush_acks();
   void send_ack(Session& session, LinkKind kind);
   void send_reject(Session& session, std::uint64_t seq, std::string_view reason);
+  bool reply(const Session& session, const std::string& header);
   void garbage(std::string_view peer, std::string_view reason);
   bool settled() const;
   void finish();
@@ -236,6 +244,12 @@ struct Endpoint::Impl {
   const std::string skip_prefix;  // ...and for given-up messages
   const Logger log;
   std::string bound_address;
+  bool inproc = false;  // bound to inproc://: received frames are the senders' buffers
+  // ipc:// only: the socket file we created, removed on close (libzmq 4.3 leaves it) unless
+  // a successor bound the same path since (then it is another file).
+  std::string socket_path;
+  ino_t socket_inode = 0;
+  dev_t socket_device = 0;
   int wake_fd = -1;
 
   // -- shared with other threads --
@@ -295,6 +309,14 @@ Result<void> Endpoint::Impl::open(const Address& address) {
     router->set(zmq::sockopt::rcvhwm, router_high_water_mark);
     router->bind(address.bind_text());
     bound_address = router->get(zmq::sockopt::last_endpoint);
+    inproc = address.scheme == Scheme::inproc;
+    struct stat file {};
+    if (address.scheme == Scheme::ipc && address.location.front() != '@' &&
+        ::stat(address.location.c_str(), &file) == 0) {
+      socket_path = address.location;
+      socket_inode = file.st_ino;
+      socket_device = file.st_dev;
+    }
   } catch (const zmq::error_t& e) {
     router.reset();
     return Error(ErrorCode::transport_failed,
@@ -526,7 +548,7 @@ void Endpoint::Impl::take_handoff() {
 }
 
 void Endpoint::Impl::process_local_posts() {
-  // Callbacks run below may post again; those wait for the next round.
+  // Undeliverables returned while enqueuing run callbacks that may post again: loop.
   while (!local_posted.empty()) {
     local_taken.clear();
     local_taken.swap(local_posted);
@@ -572,6 +594,11 @@ void Endpoint::Impl::finish() {
     link->dealer.reset();
   }
   router.reset();
+  struct stat file {};
+  if (!socket_path.empty() && ::stat(socket_path.c_str(), &file) == 0 &&
+      file.st_ino == socket_inode && file.st_dev == socket_device) {
+    ::unlink(socket_path.c_str());
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -627,6 +654,7 @@ void Endpoint::Impl::apply_route(const ProcId& proc, const Address& address) {
   std::string text = address.to_string();
   if (link.dealer && link.address == text) return;
   link.address = std::move(text);
+  link.inproc = address.scheme == Scheme::inproc;
   dial(link);
   pump(link);
 }
@@ -722,6 +750,10 @@ bool Endpoint::Impl::transmit(Link& link, std::uint64_t seq, Outgoing& message) 
   try {
     const auto head_flags =
         data ? zmq::send_flags::sndmore | zmq::send_flags::dontwait : zmq::send_flags::dontwait;
+    if (link.inproc) {
+      internal::released_to_zeromq(head.data());
+      for (auto& part : out_parts) internal::released_to_zeromq(part.data());
+    }
     if (!dealer.send(head, head_flags)) {
       out_parts.clear();
       return false;
@@ -824,6 +856,7 @@ void Endpoint::Impl::receive_acks(Link& link) {
   for (int n = 0; n < max_receive_batch && link.dealer; ++n) {
     try {
       if (!link.dealer->recv(scratch, zmq::recv_flags::dontwait)) break;
+      if (link.inproc) internal::acquired_from_zeromq(scratch.data());
       if (scratch.more()) {
         std::size_t frames = 1;
         zmq::message_t rest;
@@ -936,8 +969,7 @@ Clock::time_point Endpoint::Impl::resend_due(const Link& link) const {
   // Measured from the last ack progress too, so that a slow but moving receiver is not
   // flooded with copies of what it is about to ack. config.resend_interval is the least
   // wait; a link whose acks take longer waits for them (plus their usual variation).
-  const Clock::duration expected_ack_delay =
-      link.smoothed_ack_delay + 4 * link.ack_delay_variation;
+  const Clock::duration expected_ack_delay = link.smoothed_ack_delay + 4 * link.ack_delay_variation;
   const Clock::duration wait =
       std::max<Clock::duration>(config.resend_interval, expected_ack_delay) *
       (1 << link.resend_backoff);
@@ -994,6 +1026,7 @@ void Endpoint::Impl::receive_data() {
     std::size_t total = 0;
     try {
       if (!router->recv(parts[0], zmq::recv_flags::dontwait)) break;
+      if (inproc) internal::acquired_from_zeromq(parts[0].data());
       count = total = 1;
       // The other parts of a message arrive with its first, so these never block.
       while (parts[count - 1].more()) {
@@ -1005,6 +1038,7 @@ void Endpoint::Impl::receive_data() {
           break;
         }
         (void)router->recv(parts[count]);
+        if (inproc) internal::acquired_from_zeromq(parts[count].data());
         ++count;
         ++total;
       }
@@ -1060,6 +1094,10 @@ void Endpoint::Impl::on_data(std::size_t count) {
   state->expected = std::max(state->expected, header->floor);
   if (header->seq < state->expected) {
     bump(stats.duplicates_dropped);
+    if (header->seq == state->rejected_seq) {
+      send_reject(*state, header->seq, state->rejected_reason);
+      return;
+    }
     state->reack = true;
     mark_dirty(*state);
     return;
@@ -1135,7 +1173,9 @@ void Endpoint::Impl::deliver(Session& state, const LinkHeader& header, std::size
   if (!envelope) {
     garbage(hex(parts[0]), fmt::format("message {} from {}: {}", header.seq, state.sender_text,
                                        envelope.error().message));
-    send_reject(state, header.seq, envelope.error().message);
+    state.rejected_seq = header.seq;
+    state.rejected_reason = envelope.error().message;
+    send_reject(state, header.seq, state.rejected_reason);
     return;
   }
   bump(stats.delivered);
@@ -1168,34 +1208,32 @@ void Endpoint::Impl::flush_acks() {
 }
 
 void Endpoint::Impl::send_ack(Session& state, LinkKind kind) {
-  const std::string bytes = internal::encode_ack(kind, state.id, state.expected - 1);
   state.acked = state.expected - 1;
   state.reack = false;
   if (kind == LinkKind::nack) state.nacked_at = state.expected;
   state.nack = false;
-  try {
-    // Full or gone (EHOSTUNREACH with router_mandatory): a later ack, or the answer to
-    // the sender's resend, covers this one.
-    if (!router->send(zmq::buffer(state.routing_id),
-                      zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
-      return;
-    }
-    (void)router->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
-    bump(stats.acks_sent);
-  } catch (const zmq::error_t&) {
-  }
+  // Full or gone (EHOSTUNREACH with router_mandatory): a later ack, or the answer to the
+  // sender's resend, covers this one.
+  if (reply(state, internal::encode_ack(kind, state.id, state.acked))) bump(stats.acks_sent);
 }
 
 void Endpoint::Impl::send_reject(Session& state, std::uint64_t seq, std::string_view reason) {
-  const std::string bytes = internal::encode_reject(state.id, seq, reason);
+  // If it is lost, the sender's resend of `seq` is refused again (Session::rejected_seq).
+  (void)reply(state, internal::encode_reject(state.id, seq, reason));
+}
+
+bool Endpoint::Impl::reply(const Session& state, const std::string& header) {
   try {
+    zmq::message_t body(header.data(), header.size());
+    if (inproc) internal::released_to_zeromq(body.data());
     if (!router->send(zmq::buffer(state.routing_id),
                       zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
-      return;
+      return false;
     }
-    (void)router->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+    (void)router->send(body, zmq::send_flags::dontwait);
+    return true;
   } catch (const zmq::error_t&) {
-    // The sender is gone; its resend will be rejected again.
+    return false;
   }
 }
 

@@ -1,13 +1,12 @@
 #pragma once
-// Endpoint: one proc's door to the network: a bound ROUTER, lazily dialed DEALERs to peers
-// (the dial router), and reliable sessions on top (sequence numbers, acks, resend, dedupe,
-// one delivery deadline per message), so that per (sender, receiver) delivery is FIFO and a
-// message is either delivered or handed back as undeliverable, never silently lost.
-// Thread: one I/O thread per Endpoint owns every socket; send(), add_route(), stats() and
-// close() may be called from any thread. Inbound callbacks run on the I/O thread.
-// Failure: bind() returns transport_failed; a message that cannot be delivered comes back
-// through Inbound::undeliverable with ErrorCode::undeliverable and the reason. Malformed
-// input is counted (Stats::garbage_dropped), logged as ZM-GARBAGE and dropped.
+// Endpoint: a proc's network door: one bound ROUTER, cached DEALERs dialed on first use, and
+// reliable sessions on top. Thread: one I/O thread owns every socket and runs the callbacks.
+// Failure: every message sent is acked by its receiver or returned through undeliverable.
+//
+// Guarantees, per (sender proc, receiver proc): FIFO order; each message delivered at most
+// once per receiver incarnation (a restarted receiver may get again what its predecessor
+// received but had not acked); a message not acked by its deadline comes back as
+// undeliverable with the reason. Wire format: transport/internal/link_header.hpp.
 
 #include "zmesh/core/config.hpp"
 #include "zmesh/core/envelope.hpp"

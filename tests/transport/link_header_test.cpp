@@ -1,0 +1,102 @@
+// The link-header codec: round trips, msgpack compatibility, and refusal of forged input.
+#include "zmesh/transport/internal/link_header.hpp"
+
+#include <gtest/gtest.h>
+#include <msgpack.hpp>
+
+namespace zmesh::internal {
+namespace {
+
+const ProcId sender{WorldId{"train"}, 300};
+
+std::string data_header(LinkKind kind, std::uint64_t session, std::uint64_t seq,
+                        std::uint64_t floor) {
+  std::string bytes = encode_data_prefix(kind, sender, session);
+  char buffer[18];
+  char* end = put_uint(put_uint(buffer, seq), floor);
+  bytes.append(buffer, end);
+  return bytes;
+}
+
+TEST(LinkHeaderTest, DataHeaderRoundTrips) {
+  for (std::uint64_t value : {0ull, 1ull, 127ull, 128ull, 255ull, 256ull, 65535ull, 65536ull,
+                              4294967295ull, 4294967296ull, ~0ull}) {
+    const std::string bytes = data_header(LinkKind::data, ~0ull - 1, value, value / 2);
+    auto parsed = parse_link_header(bytes);  // views into `bytes`
+    ASSERT_TRUE(parsed.ok()) << value << ": " << parsed.error().describe();
+    EXPECT_EQ(parsed->kind, LinkKind::data);
+    EXPECT_EQ(parsed->sender_world, "train");
+    EXPECT_EQ(parsed->sender_rank, 300u);
+    EXPECT_EQ(parsed->session, ~0ull - 1);
+    EXPECT_EQ(parsed->seq, value);
+    EXPECT_EQ(parsed->floor, value / 2);
+  }
+}
+
+TEST(LinkHeaderTest, IsOrdinaryMsgpack) {
+  const std::string bytes = data_header(LinkKind::skip, 42, 7, 3);
+  auto handle = msgpack::unpack(bytes.data(), bytes.size());
+  const auto items = handle.get().as<std::vector<msgpack::object>>();
+  ASSERT_EQ(items.size(), 6u);
+  EXPECT_EQ(items[0].as<std::string>(), "zm1");
+  EXPECT_EQ(items[1].as<int>(), static_cast<int>(LinkKind::skip));
+  EXPECT_EQ(items[2].as<ProcId>(), sender);
+  EXPECT_EQ(items[3].as<std::uint64_t>(), 42u);
+  EXPECT_EQ(items[4].as<std::uint64_t>(), 7u);
+  EXPECT_EQ(items[5].as<std::uint64_t>(), 3u);
+  // The sender bytes are exactly msgpack's encoding of the ProcId.
+  msgpack::sbuffer expected;
+  msgpack::pack(expected, sender);
+  EXPECT_EQ(parse_link_header(bytes)->sender_bytes, std::string(expected.data(), expected.size()));
+}
+
+TEST(LinkHeaderTest, AckAndRejectRoundTrip) {
+  const std::string ack_bytes = encode_ack(LinkKind::nack, 9, 1000);
+  auto ack = parse_link_header(ack_bytes);
+  ASSERT_TRUE(ack.ok()) << ack.error().describe();
+  EXPECT_EQ(ack->kind, LinkKind::nack);
+  EXPECT_EQ(ack->session, 9u);
+  EXPECT_EQ(ack->seq, 1000u);
+  const std::string reason(300, 'r');  // needs the str16 form
+  const std::string reject_bytes = encode_reject(9, 12, reason);
+  auto reject = parse_link_header(reject_bytes);
+  ASSERT_TRUE(reject.ok()) << reject.error().describe();
+  EXPECT_EQ(reject->kind, LinkKind::reject);
+  EXPECT_EQ(reject->seq, 12u);
+  EXPECT_EQ(reject->reason, reason);
+}
+
+// The bytes of a literal, embedded NULs included.
+template <std::size_t N>
+std::string bytes_of(const char (&literal)[N]) {
+  return std::string(literal, N - 1);
+}
+
+void expect_refused(std::string_view bytes, std::string_view problem) {
+  auto parsed = parse_link_header(bytes);
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.error().code, ErrorCode::decode_error);
+  EXPECT_NE(parsed.error().message.find(std::string(problem)), std::string::npos)
+      << parsed.error().message;
+}
+
+TEST(LinkHeaderTest, RefusesForgedAndTruncatedInput) {
+  expect_refused("", "ends before the header");
+  expect_refused(bytes_of("\xdd\xff\xff\xff\xff\xa3zm1\x00"),
+                 "array of 4294967295 items, expected 6");
+  expect_refused("\x96\xa3zm2", "the magic is not \"zm1\"");
+  expect_refused("\x96\xa3zm1\x09", "unknown kind 9");
+  expect_refused(bytes_of("\x92\xa3zm1\x00"), "a data header is an array of 2 items");
+  const std::string whole = data_header(LinkKind::data, 1, 2, 1);
+  for (std::size_t cut = 0; cut < whole.size(); ++cut) {
+    EXPECT_FALSE(parse_link_header(std::string_view(whole).substr(0, cut)).ok()) << cut;
+  }
+  expect_refused(whole + "x", "bytes left over");
+  // A string length pointing far past the end of the frame.
+  expect_refused(bytes_of("\x96\xdb\xff\xff\xff\xf0zm1"), "claims 4294967280 bytes");
+  expect_refused(bytes_of("\x96\xa3zm1\x00\x92\x91\xa1w\xcf\x00\x00\x00\x01\x00\x00\x00\x00"),
+                 "sender rank 4294967296 is too large");
+}
+
+}  // namespace
+}  // namespace zmesh::internal

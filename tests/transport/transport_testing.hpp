@@ -1,0 +1,110 @@
+#pragma once
+// Helpers shared by the transport tests: an Inbox that records what an Endpoint hands to
+// its Inbound callbacks, message builders, and test configurations with short timeouts.
+// Thread: Inbox callbacks run on the endpoint's I/O thread; its readers lock.
+
+#include "testing/wait.hpp"
+#include "zmesh/core/config.hpp"
+#include "zmesh/core/envelope.hpp"
+#include "zmesh/transport/endpoint.hpp"
+
+#include <unistd.h>
+
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace zmesh::testing {
+
+// Records every delivered and returned envelope.
+class Inbox {
+ public:
+  Endpoint::Inbound inbound() {
+    return {[this](Envelope&& envelope) {
+              std::lock_guard lock(mutex_);
+              delivered_.push_back(std::move(envelope));
+            },
+            [this](Envelope&& envelope, Error error) {
+              std::lock_guard lock(mutex_);
+              returned_.emplace_back(std::move(envelope), std::move(error));
+            }};
+  }
+  std::size_t delivered_count() const {
+    std::lock_guard lock(mutex_);
+    return delivered_.size();
+  }
+  std::size_t returned_count() const {
+    std::lock_guard lock(mutex_);
+    return returned_.size();
+  }
+  std::vector<Envelope> delivered() const {
+    std::lock_guard lock(mutex_);
+    return delivered_;
+  }
+  std::vector<std::pair<Envelope, Error>> returned() const {
+    std::lock_guard lock(mutex_);
+    return returned_;
+  }
+  // The payload of every delivered message as text (first frame), in arrival order.
+  std::vector<std::string> delivered_texts() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> texts;
+    for (const auto& envelope : delivered_) {
+      texts.emplace_back(envelope.payload.empty() ? "" : envelope.payload[0].view());
+    }
+    return texts;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<Envelope> delivered_;
+  std::vector<std::pair<Envelope, Error>> returned_;
+};
+
+// A unique ipc:// address for a socket the test binds itself; removes the socket file
+// (libzmq leaves it) when the test ends.
+class ScopedIpcAddress {
+ public:
+  explicit ScopedIpcAddress(const std::string& tag) : path_(unique_temp_path(tag)) {}
+  ~ScopedIpcAddress() { ::unlink(path_.c_str()); }
+  ScopedIpcAddress(const ScopedIpcAddress&) = delete;
+  ScopedIpcAddress& operator=(const ScopedIpcAddress&) = delete;
+  std::string address() const { return "ipc://" + path_; }
+
+ private:
+  std::string path_;
+};
+
+inline ProcId proc(std::string world, std::uint32_t rank) {
+  return ProcId{WorldId{std::move(world)}, rank};
+}
+
+// A message from an actor on `from` to port 7 of actor "sink" on `to`, carrying `payload`.
+inline Envelope make_message(const ProcId& from, const ProcId& to, Frames payload,
+                             std::string type = "transport_test.Text") {
+  Envelope envelope;
+  envelope.sender = ActorId{from, "source", 0};
+  envelope.destination = PortId{ActorId{to, "sink", 0}, 7};
+  envelope.type_name = std::move(type);
+  envelope.payload = std::move(payload);
+  return envelope;
+}
+
+inline Envelope make_text(const ProcId& from, const ProcId& to, std::string_view text,
+                          std::string type = "transport_test.Text") {
+  return make_message(from, to, {Frame::copy_of(text)}, std::move(type));
+}
+
+// Defaults, except a delivery timeout that ends a broken test sooner (still generous for
+// sanitizer builds on a loaded machine). Failure tests shorten the timeouts further.
+inline Config test_config() {
+  Config config;
+  config.delivery_timeout = Millis(20000);
+  config.linger = Millis(2000);
+  config.log_level = "warn";
+  return config;
+}
+
+}  // namespace zmesh::testing
