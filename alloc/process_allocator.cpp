@@ -290,7 +290,10 @@ class ProcessAlloc final : public Alloc {
     }
     remove_ipc_file(proc.address);
     remove_ipc_file(proc.supervision_address);
+    const auto description = reason.describe();
     events_.push(ProcStopped{static_cast<std::uint32_t>(index), std::move(reason)});
+    // Messages still on their way to it come back now, not at their deadline.
+    client_->endpoint().forget(ProcId{world_, static_cast<std::uint32_t>(index)}, description);
   }
 
   Runtime& runtime_;

@@ -115,6 +115,7 @@ struct Link {
   std::string address;     // empty until add_route()
   bool inproc = false;     // the address is inproc://: frames are shared, not copied
   std::string dial_error;  // why the last dial failed, for the undeliverable reason
+  std::string gone_reason;  // set by forget(): sends fail at once until a new route comes
   std::optional<zmq::socket_t> dealer;
   std::size_t poll_index = 0;  // 0: not polled
   // unacked[i] has seq front_seq + i; the front is never a tombstone, so front_seq is the
@@ -191,6 +192,7 @@ struct Endpoint::Impl {
   void run();
   void post(Envelope&& envelope);
   Result<void> route(const ProcId& proc, std::string_view address);
+  void forget(const ProcId& proc, std::string reason);
   void close();
   Stats snapshot() const;
 
@@ -203,6 +205,7 @@ struct Endpoint::Impl {
   void enqueue(Posted&& posted);
   Link& link_for(const ProcId& proc);
   void apply_route(const ProcId& proc, const Address& address);
+  void apply_forget(const ProcId& proc, const std::string& reason);
   void dial(Link& link);
   void set_blocked(Link& link, bool blocked);
   void admit(Link& link);
@@ -257,6 +260,7 @@ struct Endpoint::Impl {
     std::mutex mutex;
     std::vector<Posted> posted;                      // guarded by mutex
     std::vector<std::pair<ProcId, Address>> routes;  // guarded by mutex
+    std::vector<std::pair<ProcId, std::string>> forgets;  // guarded by mutex
     bool signaled = false;  // guarded: a wake-up is written and not yet consumed
     bool closed = false;    // guarded: close() was called; send() no longer queues
   } handoff;
@@ -276,6 +280,7 @@ struct Endpoint::Impl {
   std::vector<Posted> local_posted;  // send() from the Inbound callbacks
   std::vector<Posted> local_taken;
   std::vector<std::pair<ProcId, Address>> taken_routes;
+  std::vector<std::pair<ProcId, std::string>> taken_forgets;
   std::vector<zmq::message_t> parts;      // one received message
   std::vector<zmq::message_t> out_parts;  // envelope frames of one transmission
   zmq::message_t scratch;
@@ -394,6 +399,20 @@ Result<void> Endpoint::Impl::route(const ProcId& proc, std::string_view text) {
     [[maybe_unused]] const auto written = ::write(wake_fd, &one, sizeof one);
   }
   return {};
+}
+
+void Endpoint::Impl::forget(const ProcId& proc, std::string reason) {
+  bool wake = false;
+  {
+    std::lock_guard lock(handoff.mutex);
+    handoff.forgets.emplace_back(proc, std::move(reason));
+    wake = !handoff.signaled;
+    handoff.signaled = true;
+  }
+  if (wake) {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto written = ::write(wake_fd, &one, sizeof one);
+  }
 }
 
 void Endpoint::Impl::close() {
@@ -534,11 +553,14 @@ void Endpoint::Impl::take_handoff() {
     std::lock_guard lock(handoff.mutex);
     taken.swap(handoff.posted);
     taken_routes.swap(handoff.routes);
+    taken_forgets.swap(handoff.forgets);
     handoff.signaled = false;
     closed = handoff.closed;
   }
   for (auto& [proc, address] : taken_routes) apply_route(proc, address);
   taken_routes.clear();
+  for (auto& [proc, reason] : taken_forgets) apply_forget(proc, reason);
+  taken_forgets.clear();
   for (auto& posted : taken) enqueue(std::move(posted));
   taken.clear();
   if (closed && !closing) {
@@ -640,6 +662,12 @@ void Endpoint::Impl::enqueue(Posted&& posted) {
                                 link.peer_text, largest, config.max_message_bytes)));
     return;
   }
+  if (!link.gone_reason.empty()) {
+    give_back(std::move(message),
+              Error(ErrorCode::proc_failed,
+                    fmt::format("{} is gone: {}", link.peer_text, link.gone_reason)));
+    return;
+  }
   link.earliest_deadline = std::min(link.earliest_deadline, message.deadline);
   if (link.backlog.empty() && link.unacked.size() < config.max_unacked) {
     link.unacked.push_back(std::move(message));
@@ -649,8 +677,31 @@ void Endpoint::Impl::enqueue(Posted&& posted) {
   }
 }
 
+void Endpoint::Impl::apply_forget(const ProcId& proc, const std::string& reason) {
+  Link& link = link_for(proc);
+  link.gone_reason = reason;
+  const Error gone(ErrorCode::proc_failed, fmt::format("{} is gone: {}", link.peer_text, reason));
+  // Its seqs stay used: a successor at a new route starts from the floor after them.
+  link.front_seq += link.unacked.size();
+  link.cursor = link.front_seq;
+  auto unacked = std::move(link.unacked);
+  auto backlog = std::move(link.backlog);
+  link.unacked.clear();
+  link.backlog.clear();
+  link.earliest_deadline = Deadline::max();
+  link.dealer.reset();
+  link.address.clear();
+  link.blocked = false;
+  poll_dirty = true;
+  for (auto& message : unacked) {
+    if (message.live) give_back(std::move(message), gone);
+  }
+  for (auto& message : backlog) give_back(std::move(message), gone);
+}
+
 void Endpoint::Impl::apply_route(const ProcId& proc, const Address& address) {
   Link& link = link_for(proc);
+  link.gone_reason.clear();
   std::string text = address.to_string();
   if (link.dealer && link.address == text) return;
   link.address = std::move(text);
@@ -1287,6 +1338,10 @@ void Endpoint::send(Envelope envelope) {
 
 Result<void> Endpoint::add_route(const ProcId& proc, std::string_view address) {
   return impl_->route(proc, address);
+}
+
+void Endpoint::forget(const ProcId& proc, std::string_view reason) {
+  impl_->forget(proc, std::string(reason));
 }
 
 const std::string& Endpoint::address() const noexcept {

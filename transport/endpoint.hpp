@@ -75,6 +75,12 @@ class Endpoint final : public RemoteLink {
   // Thread-safe. Fails (parse_error) only on a malformed address.
   Result<void> add_route(const ProcId& proc, std::string_view address);
 
+  // `proc` is known dead (its process exited): what is still unacknowledged or queued for
+  // it comes back now as undeliverable (ErrorCode::proc_failed, naming `reason`) instead
+  // of at its deadline, later sends to it fail at once, and close() no longer waits for
+  // its acks. A new add_route() for it revives the link. Thread-safe.
+  void forget(const ProcId& proc, std::string_view reason);
+
   // -- inspection --
 
   // The bound address as ZeroMQ reports it (tcp: the port actually chosen). Thread-safe.

@@ -348,6 +348,26 @@ TEST_F(EndpointFailureTest, AddressNobodyListensOnMakesMessageUndeliverable) {
   EXPECT_NE(error.message.find("delivery deadline passed"), std::string::npos) << error.message;
 }
 
+TEST_F(EndpointFailureTest, ForgettingADeadProcReturnsItsMessagesAtOnce) {
+  config_.delivery_timeout = 60s;  // the test must not pass by waiting for the deadline
+  sender_ = bind_or_die(context_, sender_id_, "ipc://" + unique_temp_path("forget"), inbox_, config_);
+  ASSERT_TRUE(sender_->add_route(target_id_, "ipc://" + unique_temp_path("dead")).ok());
+  sender_->send(make_text(sender_id_, target_id_, "to the dead"));
+  const auto started = Clock::now();
+  sender_->forget(target_id_, "killed by signal 9 (SIGKILL)");
+  ASSERT_TRUE(wait_until(10s, [&] { return inbox_.returned_count() == 1; }));
+  EXPECT_LT(Clock::now() - started, 10s);
+  auto returned = inbox_.returned();
+  EXPECT_EQ(returned[0].second.code, ErrorCode::proc_failed);
+  EXPECT_NE(returned[0].second.message.find("silent[4] is gone: killed by signal 9"),
+            std::string::npos)
+      << returned[0].second.message;
+  // Later sends fail at once, and close() does not wait for the dead proc's acks.
+  sender_->send(make_text(sender_id_, target_id_, "again"));
+  ASSERT_TRUE(wait_until(10s, [&] { return inbox_.returned_count() == 2; }));
+  EXPECT_EQ(sender_->stats().pending, 0u);
+}
+
 TEST_F(EndpointFailureTest, EnvelopeDeadlineOverridesTheConfiguredTimeout) {
   Envelope envelope = make_text(sender_id_, target_id_, "hurry");
   envelope.deadline = deadline_in(50ms);
