@@ -8,6 +8,9 @@
 #include <string_view>
 #include <vector>
 
+#include "zmesh/alloc/bootstrap.hpp"
+#include "zmesh/tools/bench_actors.hpp"
+#include "zmesh/tools/bench_cast_command.hpp"
 #include "zmesh/tools/select_command.hpp"
 
 namespace {
@@ -25,6 +28,10 @@ constexpr int kUsageError = 2;
 constexpr Command kCommands[] = {
     {"select", "show the ranks a selection chooses on a shape, and the cast delivery tree",
      zmesh::tools::run_select_command},
+    {"bench", "measure casts (zmesh bench cast) next to raw ZeroMQ doing the same work",
+     zmesh::tools::run_bench_command},
+    {"bench-peer", "(internal) a raw ZeroMQ receiver started by zmesh bench cast",
+     zmesh::tools::run_bench_peer_command},
 };
 
 const Command* find_command(std::string_view name) {
@@ -52,6 +59,8 @@ int unknown_command(std::string_view name) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `zmesh bench cast` starts this binary as its procs: they never get past init().
+  zmesh::init(argc, argv, zmesh::tools::tool_registry());
   const std::vector<std::string> words(argv + 1, argv + argc);
   if (words.empty()) {
     print_commands(std::cerr);

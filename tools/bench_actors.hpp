@@ -1,0 +1,54 @@
+#pragma once
+// The actor `zmesh bench cast` spawns on every proc, and its messages. A cast carries a small
+// header frame (cast number, reply port) and the payload as its own frame, which the target
+// never decodes: the bytes travel as sent, as a user's tensor would.
+// Thread: an actor; its handler never blocks, so it runs on the proc's I/O thread.
+
+#include "zmesh/core/actor.hpp"
+#include "zmesh/core/context.hpp"
+#include "zmesh/core/port.hpp"
+#include "zmesh/core/registry.hpp"
+
+#include <cstdint>
+#include <memory>
+
+namespace zmesh::tools {
+
+struct BenchReply {
+  ZMESH_MESSAGE("zmesh.bench.Reply");
+  std::uint64_t cast = 0;  // the 8 bytes each receiver sends back
+  MSGPACK_DEFINE(cast);
+};
+
+struct BenchCast {
+  ZMESH_MESSAGE("zmesh.bench.Cast");
+  std::uint64_t cast = 0;
+  PortRef<BenchReply> reply_to;
+  MSGPACK_DEFINE(cast, reply_to);
+};
+
+class BenchTarget : public Actor {
+ public:
+  struct Params {
+    MSGPACK_DEFINE();
+  };
+  explicit BenchTarget(const Params&) {
+    handlers_never_block();
+    // Raw: only the first (header) frame is decoded; the payload frame is left untouched.
+    on_raw(std::string(message_name<BenchCast>()), [](Context& ctx, Envelope& envelope) -> Result<void> {
+      auto cast = decode<BenchCast>(envelope.payload.front());
+      if (!cast) return std::move(cast).error();
+      ctx.send(cast->reply_to, BenchReply{cast->cast});
+      return {};
+    });
+  }
+};
+
+// The actor types the `zmesh` binary can be asked to spawn when started as a proc.
+inline std::shared_ptr<Registry> tool_registry() {
+  auto registry = std::make_shared<Registry>();
+  registry->add_actor<BenchTarget>("zmesh-BenchTarget").value();
+  return registry;
+}
+
+}  // namespace zmesh::tools

@@ -1,0 +1,435 @@
+#include "zmesh/tools/bench_cast_command.hpp"
+
+#include "zmesh/alloc/child_process.hpp"
+#include "zmesh/alloc/local_allocator.hpp"
+#include "zmesh/alloc/process_allocator.hpp"
+#include "zmesh/mesh/proc_mesh.hpp"
+#include "zmesh/tools/bench_actors.hpp"
+
+#include <boost/program_options.hpp>
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+#include <unistd.h>
+
+#include <zmq.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <thread>
+
+namespace zmesh::tools {
+namespace {
+
+namespace po = boost::program_options;
+using namespace std::chrono_literals;
+
+constexpr int usage_error = 2;
+// In-flight casts are capped so that queued copies stay below this many bytes.
+constexpr std::uint64_t max_bytes_in_flight = 512ull << 20;
+
+struct Options {
+  std::vector<std::uint32_t> procs;
+  std::vector<std::uint64_t> payloads;
+  std::uint32_t inflight = 64;
+  AllocTransport transport = AllocTransport::ipc;
+  std::uint32_t fanout = 16;
+  double seconds = 0.5;
+  std::string json;
+};
+
+// One measured row: casts to all N, each waiting for N replies.
+struct Measured {
+  std::uint64_t casts = 0;
+  double elapsed_s = 0;
+  double p50_us = 0;
+  double p99_us = 0;
+  double casts_per_s() const { return elapsed_s > 0 ? casts / elapsed_s : 0; }
+};
+
+Result<std::uint64_t> parse_size(std::string text) {
+  std::uint64_t scale = 1;
+  for (auto [suffix, factor] : {std::pair{"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30},
+                                {"K", 1ull << 10}, {"M", 1ull << 20}, {"B", 1ull}}) {
+    const std::string s(suffix);
+    if (text.size() > s.size() && text.ends_with(s)) {
+      text.resize(text.size() - s.size());
+      scale = factor;
+      break;
+    }
+  }
+  try {
+    std::size_t used = 0;
+    const auto value = std::stoull(text, &used);
+    if (used != text.size() || value == 0) throw std::invalid_argument(text);
+    return value * scale;
+  } catch (const std::exception&) {
+    return Error(ErrorCode::invalid_argument,
+                 fmt::format("payload size \"{}\" is not a size like 1024, 64KiB or 16MiB", text));
+  }
+}
+
+std::string size_text(std::uint64_t bytes) {
+  if (bytes % (1 << 20) == 0) return fmt::format("{}MiB", bytes >> 20);
+  if (bytes % (1 << 10) == 0) return fmt::format("{}KiB", bytes >> 10);
+  return fmt::format("{}B", bytes);
+}
+
+// Keeps up to `inflight` casts going for `seconds`, then drains; `send(seq)` starts cast
+// `seq`, `next_reply(deadline)` returns the seq of one reply. Latency: send to last reply.
+Result<Measured> measure(std::uint32_t procs, std::uint32_t inflight, double seconds,
+                         const std::function<Result<void>(std::uint64_t)>& send,
+                         const std::function<Result<std::uint64_t>(Deadline)>& next_reply) {
+  struct Pending {
+    Clock::time_point sent;
+    std::uint32_t replies = 0;
+  };
+  std::map<std::uint64_t, Pending> pending;
+  std::vector<double> latencies;
+  std::uint64_t next_seq = 1;
+  const auto start = Clock::now();
+  const auto stop_sending = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  while (true) {
+    while (pending.size() < inflight && Clock::now() < stop_sending) {
+      pending[next_seq].sent = Clock::now();
+      if (auto sent = send(next_seq++); !sent) return std::move(sent).error();
+    }
+    if (pending.empty()) break;
+    auto seq = next_reply(deadline_in(30s));
+    if (!seq) {
+      return Error(ErrorCode::timeout, fmt::format("{} casts still waiting for replies: {}",
+                                                   pending.size(), seq.error().message));
+    }
+    auto it = pending.find(*seq);
+    if (it == pending.end() || ++it->second.replies < procs) continue;
+    latencies.push_back(std::chrono::duration<double, std::micro>(Clock::now() - it->second.sent).count());
+    pending.erase(it);
+  }
+  Measured result;
+  result.casts = latencies.size();
+  result.elapsed_s = std::chrono::duration<double>(Clock::now() - start).count();
+  std::sort(latencies.begin(), latencies.end());
+  if (!latencies.empty()) {
+    result.p50_us = latencies[latencies.size() / 2];
+    result.p99_us = latencies[std::min(latencies.size() - 1, latencies.size() * 99 / 100)];
+  }
+  return result;
+}
+
+// -- zmesh: a mesh of BenchTargets --
+
+class MeshBench {
+ public:
+  static Result<std::unique_ptr<MeshBench>> start(Runtime& runtime, const Options& options,
+                                                  std::uint32_t procs) {
+    AllocSpec spec;
+    spec.dimensions = {{"proc", procs}};
+    spec.transport = options.transport;
+    auto alloc = options.transport == AllocTransport::inproc
+                     ? LocalAllocator::allocate(runtime, spec, tool_registry())
+                     : ProcessAllocator::allocate(runtime, spec, tool_registry());
+    if (!alloc) return std::move(alloc).error();
+    auto mesh = ProcMesh::allocate(runtime, std::move(*alloc), deadline_in(60s));
+    if (!mesh) return std::move(mesh).error();
+    auto targets = (*mesh)->spawn<BenchTarget>("bench", {}, deadline_in(60s));
+    if (!targets) return std::move(targets).error();
+    auto mailbox = (*mesh)->client().attach("bench-client");
+    if (!mailbox) return std::move(mailbox).error();
+    return std::unique_ptr<MeshBench>(new MeshBench(std::move(*mesh), std::move(*targets), std::move(*mailbox)));
+  }
+
+  Result<Measured> run(std::uint32_t procs, const Frame& payload, std::uint32_t inflight, double seconds) {
+    auto [reply_to, replies] = mailbox_.open_port<BenchReply>();
+    const std::string type(message_name<BenchCast>());
+    return measure(
+        procs, inflight, seconds,
+        [&](std::uint64_t seq) -> Result<void> {
+          auto cast = targets_.cast_frames(Selection::all(), type,
+                                           Frames{encode(BenchCast{seq, reply_to}), payload});
+          if (!cast) return std::move(cast).error();
+          return {};
+        },
+        [&](Deadline deadline) -> Result<std::uint64_t> {
+          auto reply = replies.recv(deadline);
+          if (!reply) return std::move(reply).error();
+          return reply->cast;
+        });
+  }
+
+ private:
+  MeshBench(std::unique_ptr<ProcMesh> mesh, ActorMesh<BenchTarget> targets, Mailbox mailbox)
+      : mesh_(std::move(mesh)), targets_(std::move(targets)), mailbox_(std::move(mailbox)) {}
+  std::unique_ptr<ProcMesh> mesh_;
+  ActorMesh<BenchTarget> targets_;
+  Mailbox mailbox_;
+};
+
+// -- raw ZeroMQ: a client ROUTER and N receiver processes (or threads, for inproc) --
+
+void raw_receiver_loop(zmq::context_t& context, const std::string& address, std::uint32_t rank) {
+  zmq::socket_t dealer(context, zmq::socket_type::dealer);
+  dealer.set(zmq::sockopt::linger, 0);
+  dealer.set(zmq::sockopt::routing_id, fmt::format("r{}", rank));
+  dealer.set(zmq::sockopt::rcvhwm, 0);
+  dealer.connect(address);
+  dealer.send(zmq::str_buffer("hello"), zmq::send_flags::none);
+  for (;;) {
+    zmq::message_t seq, payload;
+    if (!dealer.recv(seq)) continue;
+    if (!seq.more()) return;  // a lone frame: stop
+    if (!dealer.recv(payload)) return;
+    dealer.send(seq, zmq::send_flags::none);  // the 8-byte reply
+  }
+}
+
+class RawBench {
+ public:
+  static Result<std::unique_ptr<RawBench>> start(const Options& options, std::uint32_t procs) {
+    std::unique_ptr<RawBench> bench(new RawBench(procs));
+    const std::string bind = options.transport == AllocTransport::tcp ? "tcp://127.0.0.1:*"
+                             : options.transport == AllocTransport::ipc
+                                 ? fmt::format("ipc:///tmp/zmesh-bench-{}-{}.sock", ::getpid(), procs)
+                                 : fmt::format("inproc://zmesh-bench-{}", procs);
+    bench->router_.set(zmq::sockopt::linger, 0);
+    bench->router_.set(zmq::sockopt::sndhwm, 0);
+    bench->router_.bind(bind);
+    bench->address_ = bench->router_.get(zmq::sockopt::last_endpoint);
+    for (std::uint32_t rank = 0; rank < procs; ++rank) {
+      if (options.transport == AllocTransport::inproc) {
+        bench->threads_.emplace_back(
+            [raw = bench.get(), rank] { raw_receiver_loop(raw->context_, raw->address_, rank); });
+      } else {
+        auto started = bench->children_.start(
+            rank, ChildSpec{"/proc/self/exe", {"bench-peer", bench->address_, std::to_string(rank)}, {}});
+        if (!started) return std::move(started).error();
+      }
+    }
+    for (std::uint32_t i = 0; i < procs; ++i) {  // every receiver says hello once connected
+      zmq::message_t id, hello;
+      bench->router_.set(zmq::sockopt::rcvtimeo, 30000);
+      if (!bench->router_.recv(id) || !bench->router_.recv(hello)) {
+        return Error(ErrorCode::timeout, "raw receivers did not connect within 30 s");
+      }
+      bench->receivers_.push_back(id.to_string());
+    }
+    return bench;
+  }
+  ~RawBench() {
+    for (const auto& id : receivers_) {
+      router_.send(zmq::buffer(id), zmq::send_flags::sndmore);
+      router_.send(zmq::str_buffer("stop"), zmq::send_flags::none);
+    }
+    for (auto& thread : threads_) thread.join();
+    children_.wait_all_exited(deadline_in(5s));
+    if (address_.rfind("ipc://", 0) == 0) ::unlink(address_.substr(6).c_str());
+  }
+
+  Result<Measured> run(std::uint32_t procs, const std::string& payload_bytes, std::uint32_t inflight,
+                       double seconds) {
+    zmq::message_t payload(payload_bytes.data(), payload_bytes.size());
+    router_.set(zmq::sockopt::rcvtimeo, 30000);
+    return measure(
+        procs, inflight, seconds,
+        [&](std::uint64_t seq) -> Result<void> {
+          for (const auto& id : receivers_) {
+            zmq::message_t copy;
+            copy.copy(payload);  // shares the buffer, as zmesh's frames do
+            router_.send(zmq::buffer(id), zmq::send_flags::sndmore);
+            router_.send(zmq::buffer(&seq, sizeof seq), zmq::send_flags::sndmore);
+            router_.send(copy, zmq::send_flags::none);
+          }
+          return {};
+        },
+        [&](Deadline) -> Result<std::uint64_t> {
+          zmq::message_t id, seq;
+          if (!router_.recv(id) || !router_.recv(seq) || seq.size() != sizeof(std::uint64_t)) {
+            return Error(ErrorCode::timeout, "no raw reply within 30 s");
+          }
+          std::uint64_t value = 0;
+          std::memcpy(&value, seq.data(), sizeof value);
+          return value;
+        });
+  }
+
+ private:
+  explicit RawBench(std::uint32_t)
+      : children_(ChildProcessGroup::Callbacks{}, Config{}), router_(context_, zmq::socket_type::router) {}
+
+  ChildProcessGroup children_;
+  zmq::context_t context_;
+  zmq::socket_t router_;
+  std::string address_;
+  std::vector<std::string> receivers_;
+  std::vector<std::thread> threads_;
+};
+
+Result<Options> parse_options(std::span<const std::string> args, std::ostream& out, bool& help) {
+  po::options_description described("zmesh bench cast: cast to all procs and wait for all replies, "
+                                    "next to raw ZeroMQ doing the same work\noptions");
+  std::string procs = "1,4,8,16", payloads = "1KiB,64KiB,1MiB,16MiB", transport = "ipc";
+  Options options;
+  described.add_options()("help,h", "show this help")(
+      "procs", po::value(&procs)->default_value(procs), "mesh sizes N, comma-separated")(
+      "payload", po::value(&payloads)->default_value(payloads), "payload sizes, comma-separated")(
+      "inflight", po::value(&options.inflight)->default_value(options.inflight),
+      "casts in flight for the second row of each size (the first has 1)")(
+      "transport", po::value(&transport)->default_value(transport), "ipc, tcp or inproc (local procs)")(
+      "fanout", po::value(&options.fanout)->default_value(options.fanout),
+      "children per comm-tree node")("seconds", po::value(&options.seconds)->default_value(options.seconds),
+                                     "seconds per measurement")(
+      "json", po::value(&options.json), "also write the rows to this file as JSON");
+  po::variables_map values;
+  po::store(po::command_line_parser(std::vector<std::string>(args.begin(), args.end())).options(described).run(),
+            values);
+  po::notify(values);
+  if (values.count("help")) {
+    out << described << "\nexample: zmesh bench cast --procs 8 --payload 1KiB --inflight 64 --seconds 2\n";
+    help = true;
+    return options;
+  }
+  auto parsed_transport = parse_alloc_transport(transport);
+  if (!parsed_transport) return std::move(parsed_transport).error();
+  options.transport = *parsed_transport;
+  std::stringstream procs_stream(procs);
+  for (std::string item; std::getline(procs_stream, item, ',');) {
+    auto n = parse_size(item);
+    if (!n || *n > 1024) return Error(ErrorCode::invalid_argument, fmt::format("--procs \"{}\": give 1 to 1024", item));
+    options.procs.push_back(static_cast<std::uint32_t>(*n));
+  }
+  std::stringstream payload_stream(payloads);
+  for (std::string item; std::getline(payload_stream, item, ',');) {
+    auto size = parse_size(item);
+    if (!size) return std::move(size).error();
+    options.payloads.push_back(*size);
+  }
+  if (options.inflight == 0 || options.fanout == 0 || options.seconds <= 0) {
+    return Error(ErrorCode::invalid_argument, "--inflight, --fanout and --seconds must be positive");
+  }
+  return options;
+}
+
+struct Row {
+  std::uint32_t procs;
+  std::uint64_t payload;
+  std::uint32_t inflight;
+  Measured zmesh;
+  Measured raw;
+};
+
+void print_row(std::ostream& out, const Row& row) {
+  const double deliveries = row.zmesh.casts_per_s() * row.procs;
+  const double ratio = row.raw.casts_per_s() > 0 ? row.zmesh.casts_per_s() / row.raw.casts_per_s() : 0;
+  fmt::print(out, "{:>5} {:>8} {:>8} | {:>10.0f} {:>12.0f} {:>8.3f} {:>9.0f} {:>9.0f} | {:>10.0f} {:>8.3f} {:>9.0f} | {:>6.2f}x\n",
+             row.procs, size_text(row.payload), row.inflight, row.zmesh.casts_per_s(), deliveries,
+             deliveries * row.payload / 1e9, row.zmesh.p50_us, row.zmesh.p99_us, row.raw.casts_per_s(),
+             row.raw.casts_per_s() * row.procs * row.payload / 1e9, row.raw.p50_us, ratio);
+  out.flush();
+}
+
+void write_json(const std::string& path, const std::vector<Row>& rows, const Options& options) {
+  std::ofstream file(path);
+  file << "{\"transport\":\"" << to_string(options.transport) << "\",\"rows\":[";
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto& r = rows[i];
+    fmt::print(file,
+               "{}{{\"procs\":{},\"payload\":{},\"inflight\":{},\"zmesh_casts_per_s\":{:.1f},"
+               "\"zmesh_p50_us\":{:.1f},\"zmesh_p99_us\":{:.1f},\"raw_casts_per_s\":{:.1f},"
+               "\"raw_p50_us\":{:.1f},\"ratio\":{:.3f}}}",
+               i ? "," : "", r.procs, r.payload, r.inflight, r.zmesh.casts_per_s(), r.zmesh.p50_us,
+               r.zmesh.p99_us, r.raw.casts_per_s(), r.raw.p50_us,
+               r.raw.casts_per_s() > 0 ? r.zmesh.casts_per_s() / r.raw.casts_per_s() : 0);
+  }
+  file << "]}\n";
+}
+
+int bench_cast(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
+  bool help = false;
+  Result<Options> parsed = Error(ErrorCode::internal, "");
+  try {
+    parsed = parse_options(args, out, help);
+  } catch (const po::error& e) {
+    err << "zmesh bench cast: " << e.what() << "\nhint: zmesh bench cast --help\n";
+    return usage_error;
+  }
+  if (help) return 0;
+  if (!parsed) {
+    err << "zmesh bench cast: " << parsed.error().message << "\nhint: zmesh bench cast --help\n";
+    return usage_error;
+  }
+  const Options& options = *parsed;
+  Runtime runtime(Config::from_environment().value_or(Config{}));
+  std::vector<Row> rows;
+  fmt::print(out, "zmesh bench cast over {}: cast to all N procs, wait for all N replies; raw = a ZeroMQ ROUTER "
+                  "fanning the same payload out to N receiver processes, each replying 8 bytes\n",
+             to_string(options.transport));
+  fmt::print(out, "{:>5} {:>8} {:>8} | {:>10} {:>12} {:>8} {:>9} {:>9} | {:>10} {:>8} {:>9} | {:>7}\n", "procs",
+             "payload", "inflight", "casts/s", "deliveries/s", "GB/s", "p50 us", "p99 us", "raw cast/s", "raw GB/s",
+             "raw p50", "zm/raw");
+  for (auto procs : options.procs) {
+    fmt::print(out, "-- starting {} procs and {} raw receivers...\n", procs, procs);
+    out.flush();
+    auto mesh = MeshBench::start(runtime, options, procs);
+    if (!mesh) {
+      err << "zmesh bench cast: starting the mesh: " << mesh.error().describe() << '\n';
+      return 1;
+    }
+    auto raw = RawBench::start(options, procs);
+    if (!raw) {
+      err << "zmesh bench cast: starting raw receivers: " << raw.error().describe() << '\n';
+      return 1;
+    }
+    for (auto payload_size : options.payloads) {
+      const std::string bytes(payload_size, 'x');
+      const Frame payload = Frame::from_string(bytes);
+      const auto cap = std::max<std::uint64_t>(1, max_bytes_in_flight / (payload_size * procs));
+      for (std::uint32_t inflight : {1u, static_cast<std::uint32_t>(std::min<std::uint64_t>(options.inflight, cap))}) {
+        if (inflight == 1 && !rows.empty() && rows.back().procs == procs && rows.back().payload == payload_size) break;
+        Row row{procs, payload_size, inflight, {}, {}};
+        auto zmesh_run = (*mesh)->run(procs, payload, inflight, options.seconds);
+        auto raw_run = (*raw)->run(procs, bytes, inflight, options.seconds);
+        if (!zmesh_run || !raw_run) {
+          err << "zmesh bench cast: " << (!zmesh_run ? zmesh_run.error().describe() : raw_run.error().describe())
+              << '\n';
+          return 1;
+        }
+        row.zmesh = *zmesh_run;
+        row.raw = *raw_run;
+        print_row(out, row);
+        rows.push_back(row);
+      }
+    }
+  }
+  if (!options.json.empty()) {
+    write_json(options.json, rows, options);
+    fmt::print(out, "rows written to {}\n", options.json);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run_bench_command(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    (args.empty() ? err : out) << "usage: zmesh bench cast [OPTIONS]   (zmesh bench cast --help for the options)\n";
+    return args.empty() ? usage_error : 0;
+  }
+  if (args[0] != "cast") {
+    err << "zmesh bench: unknown benchmark '" << args[0] << "'; the one there is: cast\n";
+    return usage_error;
+  }
+  return bench_cast(args.subspan(1), out, err);
+}
+
+int run_bench_peer_command(std::span<const std::string> args, std::ostream&, std::ostream& err) {
+  if (args.size() != 2) {
+    err << "zmesh bench-peer ADDRESS RANK (started by zmesh bench cast)\n";
+    return usage_error;
+  }
+  zmq::context_t context;
+  raw_receiver_loop(context, args[0], static_cast<std::uint32_t>(std::stoul(args[1])));
+  return 0;
+}
+
+}  // namespace zmesh::tools
