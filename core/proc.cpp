@@ -94,8 +94,8 @@ void Proc::forget_cell(const ActorId& actor, ActorStatus final_status, std::stri
     }
     ended_[actor] = {final_status, std::move(end_reason)};
     ended_order_.push_back(actor);
+    table_changed_.notify_all();  // under the lock, for the same reason as turn_finished()
   }
-  table_changed_.notify_all();
 }
 
 void Proc::stop_actor(const ActorId& actor) {
@@ -291,12 +291,10 @@ void Proc::turn_started() {
 }
 
 void Proc::turn_finished() {
-  bool idle = false;
-  {
-    std::lock_guard lock(turns_mutex_);
-    idle = --turns_in_flight_ == 0;
-  }
-  if (idle) turns_done_.notify_all();
+  // Notify under the lock: the moment the count reads zero, ~Proc may destroy the
+  // condition variable, so it must not be touched after the lock is released.
+  std::lock_guard lock(turns_mutex_);
+  if (--turns_in_flight_ == 0) turns_done_.notify_all();
 }
 
 Result<void> Proc::stop(Deadline deadline) {
