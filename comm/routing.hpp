@@ -1,7 +1,9 @@
 #pragma once
 // DeliveryPlan: the tree a cast travels down, over exactly the ranks its selection chooses.
 // Every node builds the same plan from (shape, selection, fan-out, seed) - no central table -
-// so a cast carries only its selection; the cast's origin (the client) is the virtual root.
+// so a cast could carry only its selection; the cast's origin (the client) is the virtual root.
+// The comm tree (comm_actor.hpp) sends each child its subtree's ranks instead (as runs: one
+// for "*"), so that a node plans its own subtree only (over_ranks), not the whole selection.
 // Thread: immutable value type. Failure: Result; fan-out 0 or a selection that does not fit
 // the shape -> invalid_argument; asking about a rank the plan does not deliver to -> not_found.
 //

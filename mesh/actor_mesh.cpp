@@ -31,7 +31,12 @@ Result<ActorMeshBase::CastPlan> ActorMeshBase::plan_cast(const Selection& select
 }
 
 void ActorMeshBase::send_cast(const CastPlan& plan, const std::string& type_name,
-                              const Frames& payload) {
+                              const Frames& payload, bool tracked) {
+  if (CastRouter* router = cast_router()) {
+    router->send(CastOrder{name_, shape_, plan.result.cast_id, plan.base_ranks, type_name, payload,
+                           tracked});
+    return;
+  }
   CastHeader header;
   header.mesh = state_->world().name + "/" + name_;
   header.cast_id = plan.result.cast_id;
@@ -55,7 +60,7 @@ Result<CastResult> ActorMeshBase::cast_frames(const Selection& selection,
                                               const std::string& type_name, const Frames& payload) {
   auto plan = plan_cast(selection);
   if (!plan) return std::move(plan).error();
-  send_cast(*plan, type_name, payload);
+  send_cast(*plan, type_name, payload, /*tracked=*/false);
   return std::move(plan->result);
 }
 
@@ -70,8 +75,13 @@ std::map<std::uint32_t, Error> ActorMeshBase::cast_and_collect(
   std::map<std::uint32_t, Error> missing = plan.result.skipped;
   auto base_missing = state_->collect(
       name_, port, std::set<std::uint32_t>(plan.base_ranks.begin(), plan.base_ranks.end()),
-      [&] { send_cast(plan, type_name, payload); }, reply_type, deadline, next,
+      [&] { send_cast(plan, type_name, payload, /*tracked=*/true); }, reply_type, deadline, next,
       [&](std::uint32_t base, const Envelope& envelope) { return accept(to_view(base), envelope); });
+  if (CastRouter* router = cast_router()) {
+    std::vector<std::uint32_t> unanswered;
+    for (const auto& [base, error] : base_missing) unanswered.push_back(base);
+    router->finish(plan.result.cast_id, unanswered);
+  }
   for (auto& [base, error] : base_missing) missing.emplace(to_view(base), std::move(error));
   return missing;
 }

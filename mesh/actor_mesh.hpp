@@ -56,18 +56,24 @@ class ActorMeshBase {
   Result<CastResult> cast_frames(const Selection& selection, const std::string& type_name,
                                  const Frames& payload);
 
- protected:
-  ActorMeshBase(std::shared_ptr<internal::MeshState> state, std::string name, Shape shape,
-                std::shared_ptr<BlockingQueue<ActorEvent>> events)
-      : state_(std::move(state)), name_(std::move(name)), shape_(std::move(shape)), events_(std::move(events)) {}
-
   // A cast decided but not sent: the live base ranks chosen, and what the caller is told.
+  // Layers above (comm/) plan with it and send through cast_router() themselves.
   struct CastPlan {
     std::vector<std::uint32_t> base_ranks;
     CastResult result;
   };
   Result<CastPlan> plan_cast(const Selection& selection);
-  void send_cast(const CastPlan& plan, const std::string& type_name, const Frames& payload);
+  // The comm tree casts travel through (cast_router.hpp); null: casts go directly.
+  CastRouter* cast_router() const { return state_->router().get(); }
+
+ protected:
+  ActorMeshBase(std::shared_ptr<internal::MeshState> state, std::string name, Shape shape,
+                std::shared_ptr<BlockingQueue<ActorEvent>> events)
+      : state_(std::move(state)), name_(std::move(name)), shape_(std::move(shape)), events_(std::move(events)) {}
+
+  // `tracked`: a gather waits for it, and tells the router when it is over.
+  void send_cast(const CastPlan& plan, const std::string& type_name, const Frames& payload,
+                 bool tracked);
 
   // Casts `payload` as planned and collects one `reply_type` per rank (MeshState::collect),
   // in this mesh's view ranks.

@@ -59,6 +59,7 @@ Result<std::unique_ptr<ProcMesh>> ProcMesh::allocate(Runtime& runtime, std::uniq
   mesh->start_supervision(runtime);
   mesh->monitor_ = std::thread([raw = mesh.get()] { raw->monitor(); });
   if (auto configured = mesh->configure(deadline); !configured) return std::move(configured).error();
+  if (auto comm = mesh->start_comm(deadline); !comm) return std::move(comm).error();
   return mesh;
 }
 
@@ -95,6 +96,30 @@ Result<void> ProcMesh::configure(Deadline deadline) {
                  fmt::format("configuring {} procs: {} did not answer, first: {}", state_->size(),
                              missing.size(), missing.begin()->second.message));
   }
+  return {};
+}
+
+// -- the comm tree --
+
+Result<void> ProcMesh::start_comm(Deadline deadline) {
+  const auto& registry = client().registry();
+  if (!registry || !registry->has_actor(comm_actor_type)) return {};
+  const Frame params = encode_value(CommActorParams{});
+  // The registered type is both the procs' comm actor and the factory of the client's half.
+  auto prototype = registry->create(comm_actor_type, params);
+  if (!prototype) return std::move(prototype).error();
+  auto* factory = dynamic_cast<CastRouterFactory*>(prototype->get());
+  if (factory == nullptr) {
+    return Error(ErrorCode::invalid_argument,
+                 fmt::format("actor type \"{}\" is registered but is not the comm actor; register "
+                             "it with zmesh::comm::add_comm_actor(registry)",
+                             comm_actor_type));
+  }
+  // As an actor mesh of its own, "comm" is reserved: a user mesh of that name is a duplicate.
+  auto events = spawn_by_name(std::string(comm_actor_type), std::string(comm_actor_name), params,
+                              deadline);
+  if (!events) return std::move(events).error();
+  state_->set_router(factory->make_router(*state_));
   return {};
 }
 

@@ -72,6 +72,9 @@ class ProcMesh {
                                                                    const Frame& params,
                                                                    Deadline deadline);
   Result<void> configure(Deadline deadline);
+  // Spawns the comm actor on every proc and installs the client half of the tree, when the
+  // registry has the comm actor type (cast_router.hpp); otherwise casts stay direct.
+  Result<void> start_comm(Deadline deadline);
   void start_supervision(Runtime& runtime);
   void monitor();
 

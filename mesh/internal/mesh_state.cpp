@@ -14,6 +14,7 @@ MeshState::MeshState(std::unique_ptr<Alloc> alloc, Shape shape, std::vector<Proc
 }
 
 MeshState::~MeshState() {
+  router_.reset();   // it sends through the mailbox
   mailbox_.reset();  // before the alloc (and its client proc) goes
   alloc_.reset();
 }
@@ -129,6 +130,9 @@ void MeshState::undeliverable(const Undeliverable& returned) {
   auto rank = rank_of(returned.destination.actor.proc);
   if (!rank) return;  // not one of our procs: the sender learned it from the send itself
   if (returned.destination.actor.name == agent_actor_name) return;  // the proc's death says more
+  // Returned because its proc died: that death is reported once, as a ProcEvent; the
+  // gathers waiting on the rank end with it.
+  const bool proc_died = returned.reason.code == ErrorCode::proc_failed;
   SupervisionEvent event{SupervisionKind::undeliverable, returned.destination.actor,
                          returned.type_name, returned.reason.describe(), unix_time_now_ns()};
   std::shared_ptr<BlockingQueue<ActorEvent>> queue;
@@ -142,7 +146,7 @@ void MeshState::undeliverable(const Undeliverable& returned) {
                        fmt::format("rank {} ({}): {} undeliverable: {}", *rank, point_text(*rank),
                                    returned.type_name, returned.reason.describe())));
   }
-  if (queue) queue->push(ActorEvent{*rank, point_text(*rank), std::move(event)});
+  if (queue && !proc_died) queue->push(ActorEvent{*rank, point_text(*rank), std::move(event)});
 }
 
 bool MeshState::wait_all_stopped(Deadline deadline) {

@@ -9,6 +9,7 @@
 #include "zmesh/alloc/agent_messages.hpp"
 #include "zmesh/core/blocking_queue.hpp"
 #include "zmesh/core/mailbox.hpp"
+#include "zmesh/mesh/cast_router.hpp"
 #include "zmesh/mesh/mesh_events.hpp"
 #include "zmesh/mesh/shape.hpp"
 
@@ -53,6 +54,12 @@ class MeshState {
   std::string point_text(std::uint32_t rank) const;
   std::uint64_t next_cast_id() { return ++cast_ids_; }
 
+  // -- the comm tree (cast_router.hpp) --
+  // Null when casts go directly from the client. Set once by ProcMesh::allocate, before any
+  // actor mesh exists, so readers need no lock.
+  const std::shared_ptr<CastRouter>& router() const { return router_; }
+  void set_router(std::shared_ptr<CastRouter> router) { router_ = std::move(router); }
+
   // -- liveness --
   // Why `rank` can no longer answer, if it cannot.
   std::optional<Error> dead(std::uint32_t rank) const;
@@ -96,6 +103,13 @@ class MeshState {
   // Blocks until every proc has been reported stopped, or the deadline.
   bool wait_all_stopped(Deadline deadline);
 
+  // A wait on `ranks` (base) of actor mesh `mesh_name` (every mesh when empty) whose replies
+  // arrive on `port`: from now until end_gather(handle), RankFailed is delivered to `port` at
+  // once for each of them that can no longer answer (and for those already dead). collect()
+  // uses it; so do layers above (comm/) that run their own gather loop.
+  std::uint64_t begin_gather(std::string mesh_name, PortId port, std::set<std::uint32_t> ranks);
+  void end_gather(std::uint64_t handle);
+
   // Sends `request` (made with a reply port) to the agent of `rank`; waits for the reply.
   template <Message Reply, class MakeRequest>
   Result<Reply> ask_agent(std::uint32_t rank, MakeRequest make_request, Deadline deadline) {
@@ -110,8 +124,6 @@ class MeshState {
     PortId port;
     std::set<std::uint32_t> ranks;
   };
-  std::uint64_t begin_gather(std::string mesh_name, PortId port, std::set<std::uint32_t> ranks);
-  void end_gather(std::uint64_t handle);
   // Ends the waits on `rank` (of `mesh_name`, or of every mesh when empty). Requires mutex_.
   void fail_gathers(std::uint32_t rank, const std::string& mesh_name, const Error& reason);
 
@@ -121,6 +133,7 @@ class MeshState {
   std::unordered_map<ProcId, std::uint32_t> ranks_;
   std::optional<Mailbox> mailbox_;
   std::atomic<std::uint64_t> cast_ids_{0};
+  std::shared_ptr<CastRouter> router_;
   BlockingQueue<ProcEvent> proc_events_;
 
   mutable std::mutex mutex_;  // guards dead_, actor_meshes_, gathers_, next_gather_

@@ -5,6 +5,8 @@
 // Thread: actors follow the runtime's rules.
 
 #include "testing/actors.hpp"
+#include "testing/comm_actors.hpp"
+#include "zmesh/comm/comm_actor.hpp"
 #include "zmesh/core/proc.hpp"
 #include "zmesh/core/registry.hpp"
 #include "zmesh/mesh/cast_info.hpp"
@@ -98,6 +100,8 @@ inline std::shared_ptr<Registry> registry() {
   registry->add_actor<WorkerActor>("Worker").value();
   registry->add_actor<EchoActor>("Echo").value();
   registry->add_actor<FailingInitActor>("FailingInit").value();
+  registry->add_actor<TallyActor>("Tally").value();
+  comm::add_comm_actor<Joined>(*registry).value();
   return registry;
 }
 

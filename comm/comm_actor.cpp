@@ -1,0 +1,347 @@
+#include "zmesh/comm/comm_actor.hpp"
+
+#include "zmesh/comm/internal/rank_runs.hpp"
+#include "zmesh/comm/routing.hpp"
+#include "zmesh/comm/tree_router.hpp"
+#include "zmesh/core/proc.hpp"
+#include "zmesh/mesh/cast_info.hpp"
+
+#include <fmt/ranges.h>
+
+namespace zmesh::comm {
+namespace {
+
+using internal::CastControl;
+using internal::Contribution;
+using internal::Partial;
+using internal::SkipCasts;
+using internal::SlotLost;
+using internal::Wake;
+
+// Each cast names its own shape; a client seldom uses more than a few.
+constexpr std::size_t max_cached_shapes = 64;
+
+}  // namespace
+
+CommActor::CommActor(const Params&, ReducerTable reducers) : reducers_(std::move(reducers)) {
+  // Forwarding and folding only queue messages: on the I/O thread a cast goes on at once.
+  handlers_never_block();
+  on_raw(std::string(message_name<CastControl>()),
+         [this](Context& ctx, Envelope& envelope) { return cast(ctx, envelope); });
+  on<Contribution>(&CommActor::contribution);
+  on<Partial>(&CommActor::partial);
+  on<SlotLost>(&CommActor::slot_lost);
+  on<SkipCasts>(&CommActor::skip);
+  on<Wake>(&CommActor::wake);
+  on<CommStatsQuery>(&CommActor::stats);
+}
+
+std::shared_ptr<CastRouter> CommActor::make_router(zmesh::internal::MeshState& state) {
+  return std::make_shared<TreeRouter>(state);
+}
+
+void CommActor::init(Context& ctx) {
+  rank_ = ctx.proc().id().rank;
+  counters_.rank = rank_;
+  log_.emplace("zmesh.comm", "proc=" + ctx.proc().id().to_string(), ctx.proc().config().log_level);
+  // A live hop delivers within the delivery timeout or returns the cast as undeliverable, so
+  // a gap that outlasts it is a cast lost with a dead relay.
+  sequencer_.emplace(ctx.proc().config().delivery_timeout);
+  timer_ = std::make_unique<internal::WakeTimer>([proc = &ctx.proc(), self = ctx.self()] {
+    proc->deliver(make_envelope(self, handler_port<Wake>(self).id, Wake{}));
+  });
+}
+
+void CommActor::cleanup(Context&) {
+  if (timer_) timer_->stop();
+}
+
+// -- casts going down --
+
+Result<Shape> CommActor::shape_of(const std::string& text) {
+  if (auto it = shapes_.find(text); it != shapes_.end()) return it->second;
+  auto shape = Shape::parse(text);
+  if (!shape) return std::move(shape).error();
+  if (shapes_.size() >= max_cached_shapes) shapes_.clear();
+  shapes_.emplace(text, *shape);
+  return shape;
+}
+
+Result<void> CommActor::cast(Context& ctx, Envelope& envelope) {
+  ++counters_.casts;
+  if (envelope.payload.empty()) {
+    return Error(ErrorCode::decode_error, "a cast arrived without its control frame");
+  }
+  auto control = decode<CastControl>(envelope.payload.front());
+  if (!control) return std::move(control).error();
+  auto list = internal::expand(control->ranks);
+  if (!list) return std::move(list).error();
+  if (list->ranks.empty() || list->ranks.front() != rank_) {
+    return Error(ErrorCode::undeliverable,
+                 fmt::format("cast {} of {} reached rank {}, but the subtree it carries starts at "
+                             "rank {}: the sender cut its tree wrong",
+                             control->cast_id, control->mesh, rank_,
+                             list->ranks.empty() ? 0 : list->ranks.front()));
+  }
+  auto shape = shape_of(control->shape);
+  if (!shape) return std::move(shape).error();
+  auto view_rank = shape->view_rank_of(rank_);
+  if (!view_rank) return std::move(view_rank).error();
+
+  // Children first: they need not wait for this proc's actor.
+  auto parts = forward(ctx, *control, *list, envelope);
+  if (!parts) return std::move(parts).error();
+  const CastKey key{control->origin, control->actor, control->cast_id};
+  const bool reducing = control->reduce && start_reduction(*control, *shape, list->ranks, *parts);
+
+  const bool taken = sequencer_->offer(
+      internal::StreamKey{control->origin, control->actor}, list->counters.front(),
+      delivery_of(ctx, *control, *shape, static_cast<std::uint32_t>(*view_rank), envelope),
+      Clock::now(), [&](Envelope&& ready) { deliver(ctx, std::move(ready)); });
+  if (auto it = pending_.find(key); reducing && it != pending_.end()) {
+    if (!taken) {
+      it->second.reduction.lose(
+          rank_,
+          Error(ErrorCode::cancelled,
+                fmt::format("cast {} of {} reached {} after its turn had been given up, "
+                            "so it was not delivered",
+                            control->cast_id, control->mesh, internal::rank_text(*shape, rank_))));
+    }
+    flush_if_complete(ctx, it);
+  }
+  arm_timer();
+  return {};
+}
+
+Result<std::vector<internal::Reduction::Part>> CommActor::forward(Context& ctx,
+                                                                  const CastControl& control,
+                                                                  const internal::RankList& list,
+                                                                  const Envelope& envelope) {
+  std::vector<internal::Reduction::Part> parts{{rank_, 0, 1}};
+  if (list.ranks.size() == 1) return parts;
+  auto plan =
+      DeliveryPlan::over_ranks(std::vector<std::size_t>(list.ranks.begin() + 1, list.ranks.end()),
+                               std::max<std::uint32_t>(1, control.fanout));
+  if (!plan) return std::move(plan).error();
+  CastControl child = control;
+  if (child.reduce) {
+    child.reduction.reply_to = handler_port<Partial>(ctx.self()).id;
+    const auto& spec = control.reduction;
+    child.reduction.budget_ms =
+        spec.budget_ms > spec.margin_ms ? spec.budget_ms - spec.margin_ms : 0;
+  }
+  const auto port = message_port_index(message_name<CastControl>());
+  for (std::size_t head : plan->root_children()) {
+    auto subtree = plan->subtree_of(head).value();
+    const auto begin = static_cast<std::size_t>(subtree.data() - plan->ranks().data()) + 1;
+    child.ranks =
+        internal::compress(subtree, std::span(list.counters).subspan(begin, subtree.size()));
+    parts.push_back({static_cast<std::uint32_t>(head), begin, begin + subtree.size()});
+    Envelope forwarded;
+    forwarded.destination =
+        PortId{ActorId{ProcId{ctx.proc().id().world, static_cast<std::uint32_t>(head)},
+                       std::string(comm_actor_name), 0},
+               port};
+    forwarded.type_name = envelope.type_name;
+    forwarded.payload.reserve(envelope.payload.size());
+    forwarded.payload.push_back(encode(child));
+    forwarded.payload.insert(forwarded.payload.end(), envelope.payload.begin() + 1,
+                             envelope.payload.end());
+    ctx.send(std::move(forwarded));
+  }
+  return parts;
+}
+
+Envelope CommActor::delivery_of(Context& ctx, const CastControl& control, const Shape& shape,
+                                std::uint32_t view_rank, const Envelope& envelope) {
+  Envelope delivery;
+  delivery.sender = control.origin;
+  delivery.destination =
+      PortId{ActorId{ctx.proc().id(), control.actor, 0}, message_port_index(control.type_name)};
+  delivery.type_name = control.type_name;
+  for (const auto& [name, encoded] : control.headers) delivery.headers.set_raw(name, encoded);
+  CastHeader header{control.mesh, control.cast_id, control.origin, view_rank, shape.labels(), {}};
+  for (auto size : shape.extent().sizes()) header.sizes.push_back(static_cast<std::uint32_t>(size));
+  delivery.headers.set(std::string(cast_header_key), header);
+  delivery.payload.assign(envelope.payload.begin() + 1, envelope.payload.end());
+  return delivery;
+}
+
+void CommActor::deliver(Context& ctx, Envelope&& delivery) {
+  // Delivered as sent by the origin: the actor sees who cast, and an undeliverable goes back
+  // to the client, which attributes it to the actor mesh. An actor that never blocks runs at
+  // once on this thread, saving a hand-off.
+  ctx.proc().deliver(std::move(delivery), /*may_run_here=*/true);
+}
+
+// -- replies going up --
+
+bool CommActor::start_reduction(const CastControl& control, const Shape& shape,
+                                const std::vector<std::size_t>& ranks,
+                                const std::vector<internal::Reduction::Part>& parts) {
+  std::vector<std::uint32_t> view_ranks;
+  view_ranks.reserve(ranks.size());
+  for (auto base : ranks) {
+    auto view = shape.view_rank_of(base);
+    view_ranks.push_back(static_cast<std::uint32_t>(view ? *view : base));
+  }
+  const ReducerOps* ops = reducers_.find(control.reduction.reducer);
+  const auto budget = std::chrono::milliseconds(control.reduction.budget_ms);
+  auto [it, inserted] = pending_.try_emplace(
+      CastKey{control.origin, control.actor, control.cast_id},
+      Pending{internal::Reduction(ops, std::move(view_ranks), parts), control.reduction.reply_to,
+              Clock::now() + budget, control.mesh, shape, control.reduction.budget_ms});
+  if (!inserted) {
+    log_->warn("ZM-CAST-TWICE cast {} of {} arrived at rank {} a second time; ignored",
+               control.cast_id, control.mesh, rank_);
+    return false;
+  }
+  if (ops == nullptr) {
+    const Error unknown(ErrorCode::not_found,
+                        fmt::format("cast {} of {}: reducer \"{}\" is not registered on rank {} "
+                                    "(registered: {}); add it with comm::add_comm_actor<Reducer>"
+                                    " in the registry given to zmesh::init",
+                                    control.cast_id, control.mesh, control.reduction.reducer, rank_,
+                                    fmt::join(reducers_.names(), ", ")));
+    for (const auto& part : parts) it->second.reduction.lose(part.head, unknown);
+  }
+  return true;
+}
+
+void CommActor::contribution(Context& ctx, const Contribution& reply) {
+  auto it = pending_.find(CastKey{reply.origin, reply.actor, reply.cast_id});
+  if (it == pending_.end()) {
+    ++counters_.dropped_late;
+    return;
+  }
+  it->second.reduction.contribute(rank_, reply.rank, reply.value);
+  flush_if_complete(ctx, it);
+}
+
+void CommActor::partial(Context& ctx, const Partial& partial) {
+  auto it = pending_.find(CastKey{partial.origin, partial.actor, partial.cast_id});
+  if (it == pending_.end()) {
+    ++counters_.dropped_late;
+    return;
+  }
+  it->second.reduction.report(partial.from, partial);
+  flush_if_complete(ctx, it);
+}
+
+void CommActor::slot_lost(Context& ctx, const SlotLost& lost) {
+  auto it = pending_.find(CastKey{lost.origin, lost.actor, lost.cast_id});
+  if (it == pending_.end()) return;  // reported already
+  it->second.reduction.lose(lost.part, lost.reason);
+  flush_if_complete(ctx, it);
+}
+
+void CommActor::flush_if_complete(Context& ctx, PendingMap::iterator it) {
+  if (it->second.reduction.complete()) flush(ctx, it);
+}
+
+void CommActor::flush(Context& ctx, PendingMap::iterator it) {
+  const CastKey& key = it->first;
+  const Pending& pending = it->second;
+  auto folded = pending.reduction.finish([&](const internal::Reduction::Part& part) {
+    const auto who = internal::rank_text(pending.shape, part.head);
+    return part.head == rank_
+               ? Error(ErrorCode::timeout,
+                       fmt::format("cast {} of {}: {} did not reply within {} ms", key.cast_id,
+                                   pending.mesh, who, pending.budget_ms))
+               : Error(ErrorCode::timeout,
+                       fmt::format("cast {} of {}: no reply from {} or the ranks it relays to "
+                                   "within {} ms",
+                                   key.cast_id, pending.mesh, who, pending.budget_ms));
+  });
+  Partial up{key.origin,
+             key.actor,
+             key.cast_id,
+             rank_,
+             folded.value.has_value(),
+             folded.value.value_or(std::string()),
+             folded.contributors,
+             std::move(folded.missing)};
+  ctx.send(PortRef<Partial>{pending.reply_to}, up);
+  pending_.erase(it);
+}
+
+// -- time, skips and stats --
+
+void CommActor::skip(Context& ctx, const SkipCasts& skip) {
+  const internal::StreamKey stream{skip.origin, skip.actor};
+  for (auto counter : skip.counters) {
+    sequencer_->skip(stream, counter, Clock::now(),
+                     [&](Envelope&& ready) { deliver(ctx, std::move(ready)); });
+  }
+  arm_timer();
+}
+
+void CommActor::wake(Context& ctx, const Wake&) {
+  const auto now = Clock::now();
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    auto next = std::next(it);
+    if (it->second.due <= now) flush(ctx, it);
+    it = next;
+  }
+  const auto given_up = sequencer_->given_up();
+  sequencer_->expire(now, [&](Envelope&& ready) { deliver(ctx, std::move(ready)); });
+  if (sequencer_->given_up() > given_up) {
+    log_->warn(
+        "ZM-CAST-GAP rank {}: gave up waiting for {} cast(s) after {} ms (lost with a dead "
+        "relay?); delivering the casts that followed them",
+        rank_, sequencer_->given_up() - given_up, ctx.proc().config().delivery_timeout.count());
+  }
+  arm_timer();
+}
+
+void CommActor::arm_timer() {
+  std::optional<Clock::time_point> next = sequencer_->next_expiry();
+  for (const auto& [key, pending] : pending_) {
+    if (!next || pending.due < *next) next = pending.due;
+  }
+  if (next) timer_->arm(*next);
+}
+
+void CommActor::stats(Context& ctx, const CommStatsQuery& query) {
+  CommStats stats = counters_;
+  stats.reductions = pending_.size();
+  stats.held = sequencer_->held();
+  stats.arrived_early = sequencer_->arrived_early();
+  stats.streams = sequencer_->streams();
+  stats.dropped_late += sequencer_->dropped_late();
+  stats.gaps_given_up = sequencer_->given_up();
+  ctx.send(query.reply_to, stats);
+}
+
+void CommActor::on_undeliverable(Context& ctx, const Undeliverable& returned) {
+  if (returned.type_name != message_name<CastControl>()) {
+    // A partial whose parent (or client) is gone, or a late wake: nothing waits for it here.
+    log_->info("{} to {} came back: {}", returned.type_name, returned.destination.to_string(),
+               returned.reason.describe());
+    return;
+  }
+  ++counters_.forward_failures;
+  const std::uint32_t child = returned.destination.actor.proc.rank;
+  if (forward_warnings_.allow()) {
+    log_->warn(
+        "ZM-CAST-FORWARD rank {} could not pass a cast on to base rank {}: {} ({} more "
+        "suppressed)",
+        rank_, child, returned.reason.describe(), forward_warnings_.suppressed());
+  }
+  // The undeliverable does not say which cast: every reduction waiting on that child lost it.
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    auto next = std::next(it);
+    if (it->second.reduction.waiting_for(child)) {
+      it->second.reduction.lose(
+          child, Error(ErrorCode::undeliverable,
+                       fmt::format(
+                           "cast {} of {}: {} could not be reached from {}: {}", it->first.cast_id,
+                           it->second.mesh, internal::rank_text(it->second.shape, child),
+                           internal::rank_text(it->second.shape, rank_), returned.reason.message)));
+      flush_if_complete(ctx, it);
+    }
+    it = next;
+  }
+}
+
+}  // namespace zmesh::comm

@@ -1,0 +1,137 @@
+#pragma once
+// CommActor: the comm tree's node on every proc (named "comm"). For each cast it receives, it
+// forwards the same payload frames to its children - at most the cast's fan-out, cut by
+// DeliveryPlan from the subtree it was given - and hands the cast to its own proc's actor in
+// the client's order (CastSequencer). For a reducing cast it folds its actor's reply with its
+// children's partials and sends one Partial up when its subtree is complete or its budget is
+// spent, then frees the cast's state. Built on the client, the same type makes the client's
+// half of the tree (CastRouterFactory, see mesh/cast_router.hpp). Register it, with any
+// user-defined reducers, in the registry given to zmesh::init and to the allocators:
+//   zmesh::comm::add_comm_actor<MyReducer>(*registry).value();
+// Thread: an actor (one turn at a time) whose handlers never block, so it runs on its proc's
+// I/O thread when idle; its WakeTimer thread only posts Wake messages.
+// Failure: a malformed or misrouted cast goes back to its sender as undeliverable; a child that
+// cannot be reached makes its subtree missing from the cast's reduction; nothing here throws.
+
+#include "zmesh/comm/comm_stats.hpp"
+#include "zmesh/comm/internal/cast_sequencer.hpp"
+#include "zmesh/comm/internal/messages.hpp"
+#include "zmesh/comm/internal/rank_runs.hpp"
+#include "zmesh/comm/internal/reduction.hpp"
+#include "zmesh/comm/internal/wake_timer.hpp"
+#include "zmesh/comm/reducer.hpp"
+#include "zmesh/core/actor.hpp"
+#include "zmesh/core/log.hpp"
+#include "zmesh/core/registry.hpp"
+#include "zmesh/mesh/cast_router.hpp"
+#include "zmesh/mesh/shape.hpp"
+
+#include <map>
+#include <memory>
+#include <optional>
+
+namespace zmesh::comm {
+
+class CommActor : public Actor, public CastRouterFactory {
+ public:
+  using Params = CommActorParams;
+  explicit CommActor(const Params& params) : CommActor(params, ReducerTable()) {}
+  CommActor(const Params& params, ReducerTable reducers);
+
+  // -- the client's half --
+  std::shared_ptr<CastRouter> make_router(zmesh::internal::MeshState& state) override;
+
+  // -- hooks --
+  void init(Context& ctx) override;
+  void cleanup(Context& ctx) override;
+  void on_undeliverable(Context& ctx, const Undeliverable& returned) override;
+
+ private:
+  struct CastKey {
+    ActorId origin;
+    std::string actor;
+    std::uint64_t cast_id = 0;
+    friend auto operator<=>(const CastKey&, const CastKey&) = default;
+  };
+  // One reducing cast in progress here.
+  struct Pending {
+    internal::Reduction reduction;
+    PortId reply_to;
+    Clock::time_point due;
+    std::string mesh;
+    Shape shape;
+    std::uint32_t budget_ms = 0;
+  };
+  using PendingMap = std::map<CastKey, Pending>;
+
+  // -- handlers --
+  Result<void> cast(Context& ctx, Envelope& envelope);
+  void contribution(Context& ctx, const internal::Contribution& reply);
+  void partial(Context& ctx, const internal::Partial& partial);
+  void slot_lost(Context& ctx, const internal::SlotLost& lost);
+  void skip(Context& ctx, const internal::SkipCasts& skip);
+  void wake(Context& ctx, const internal::Wake& wake);
+  void stats(Context& ctx, const CommStatsQuery& query);
+
+  // -- helpers --
+  Result<Shape> shape_of(const std::string& text);
+  // Sends the cast on to this node's children; returns the parts of its subtree: this node's
+  // own actor, then each child's subtree.
+  Result<std::vector<internal::Reduction::Part>> forward(Context& ctx,
+                                                         const internal::CastControl& control,
+                                                         const internal::RankList& list,
+                                                         const Envelope& envelope);
+  // The cast as the local actor sees it: sent by the origin, with its place in the cast.
+  Envelope delivery_of(Context& ctx, const internal::CastControl& control, const Shape& shape,
+                       std::uint32_t view_rank, const Envelope& envelope);
+  // Starts the reduction of a cast whose subtree is `ranks` (base, this node first); false
+  // when that cast is being reduced here already.
+  bool start_reduction(const internal::CastControl& control, const Shape& shape,
+                       const std::vector<std::size_t>& ranks,
+                       const std::vector<internal::Reduction::Part>& parts);
+  // Sends the partial up and frees the cast when its subtree is complete.
+  void flush_if_complete(Context& ctx, PendingMap::iterator it);
+  void flush(Context& ctx, PendingMap::iterator it);
+  void deliver(Context& ctx, Envelope&& delivery);
+  void arm_timer();
+
+  ReducerTable reducers_;
+  std::uint32_t rank_ = 0;
+  std::optional<Logger> log_;                         // made in init(): needs the proc
+  std::optional<internal::CastSequencer> sequencer_;  // made in init(): needs the config
+  std::unique_ptr<internal::WakeTimer> timer_;
+  PendingMap pending_;
+  // Parsed cast shapes by text; casts of one stream repeat theirs.
+  std::map<std::string, Shape, std::less<>> shapes_;
+  CommStats counters_;
+  RateLimiter forward_warnings_{std::chrono::seconds(1)};
+};
+
+// The comm actor that also folds the user-defined reducers R...
+template <CustomReducer... R>
+class CommActorWith : public CommActor {
+ public:
+  explicit CommActorWith(const Params& params) : CommActor(params, table()) {}
+
+  static Result<ReducerTable> checked_table() {
+    ReducerTable table;
+    Result<void> added;
+    ((added = added ? table.add(erase_reducer<R>()) : added), ...);
+    if (!added) return std::move(added).error();
+    return table;
+  }
+
+ private:
+  // add_comm_actor checked the names before registering this type.
+  static ReducerTable table() { return checked_table().value(); }
+};
+
+// Registers the comm actor, folding the built-in reducers and R..., under comm_actor_type.
+// Errors: two reducers of one name, or a comm actor registered already.
+template <CustomReducer... R>
+Result<void> add_comm_actor(Registry& registry) {
+  if (auto table = CommActorWith<R...>::checked_table(); !table) return std::move(table).error();
+  return registry.add_actor<CommActorWith<R...>>(std::string(comm_actor_type));
+}
+
+}  // namespace zmesh::comm

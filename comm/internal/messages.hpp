@@ -1,0 +1,120 @@
+#pragma once
+// The comm tree's wire messages. Down the tree: Cast (a control frame, then the cast's payload
+// frames, shared and never re-encoded). Up the tree: Contribution (an actor's reply to its own
+// proc's comm actor) and Partial (a comm actor's folded subtree, to its parent or the client).
+// From the client: SlotLost (a part of a reduction will never report) and SkipCasts (a cast
+// will never arrive). Each names its stream (origin, actor) and cast id, so a failure anywhere
+// in the tree is attributed to the right mesh and cast. (Stats: comm_stats.hpp.)
+// Thread: value types.
+
+#include "zmesh/core/error.hpp"
+#include "zmesh/core/ids.hpp"
+#include "zmesh/core/message.hpp"
+#include "zmesh/core/port.hpp"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace zmesh::comm::internal {
+
+// Consecutive base ranks first .. first+count-1; each is this cast's `counter`-th cast of its
+// stream, so that its comm actor delivers the stream's casts in the client's order.
+struct RankRun {
+  std::uint32_t first = 0;
+  std::uint32_t count = 0;
+  std::uint64_t counter = 0;
+  friend bool operator==(const RankRun&, const RankRun&) = default;
+  MSGPACK_DEFINE(first, count, counter);
+};
+
+// How the replies of a cast fold on their way up.
+struct ReduceSpec {
+  std::string reducer;          // registered reducer name (reducer.hpp)
+  PortId reply_to;              // where this node sends its Partial: parent comm actor or client
+  std::uint32_t budget_ms = 0;  // this node sends its Partial at the latest this long after receipt
+  std::uint32_t margin_ms = 0;  // its children's budget is this much smaller
+  MSGPACK_DEFINE(reducer, reply_to, budget_ms, margin_ms);
+};
+
+// Frame 0 of a Cast envelope; frames 1.. are the payload.
+struct CastControl {
+  ZMESH_MESSAGE("zmesh.comm.Cast");
+  std::string mesh;  // "<world>/<actor mesh>": for logs and errors
+  std::uint64_t cast_id = 0;
+  ActorId origin;         // who cast: the stream is (origin, actor)
+  std::string actor;      // the destination actors' name
+  std::string type_name;  // the payload's message type: selects the handler
+  std::string shape;      // the cast's (view) shape, as Shape text
+  std::uint32_t fanout = 0;
+  std::vector<RankRun> ranks;  // the receiver's subtree, ascending, the receiver first
+  std::map<std::string, std::string> headers;  // encoded header entries for each delivery
+  bool reduce = false;
+  ReduceSpec reduction;  // when `reduce`
+  MSGPACK_DEFINE(mesh, cast_id, origin, actor, type_name, shape, fanout, ranks, headers, reduce,
+                 reduction);
+};
+
+// View ranks first .. first+count-1 that gave no reply, and why.
+struct MissingRun {
+  std::uint32_t first = 0;
+  std::uint32_t count = 0;
+  Error reason;
+  MSGPACK_DEFINE(first, count, reason);
+};
+
+// An actor's reply to a reducing cast, sent to the comm actor of its own proc.
+struct Contribution {
+  ZMESH_MESSAGE("zmesh.comm.Contribution");
+  ActorId origin;
+  std::string actor;
+  std::uint64_t cast_id = 0;
+  std::uint32_t rank = 0;  // the replying actor's rank in the cast's shape
+  std::string value;       // msgpack of the reducer's input
+  MSGPACK_DEFINE(origin, actor, cast_id, rank, value);
+};
+
+// A subtree's folded replies: one message up per node and cast.
+struct Partial {
+  ZMESH_MESSAGE("zmesh.comm.Partial");
+  ActorId origin;
+  std::string actor;
+  std::uint64_t cast_id = 0;
+  std::uint32_t from = 0;  // base rank of the node that folded it
+  bool has_value = false;
+  std::string value;  // msgpack of the reducer's accumulator, when has_value
+  std::uint64_t contributors = 0;
+  std::vector<MissingRun> missing;
+  MSGPACK_DEFINE(origin, actor, cast_id, from, has_value, value, contributors, missing);
+};
+
+// From the client: a part of a node's reduction will never report: its own actor (`part` is
+// the node's rank) or the subtree of its child `part`.
+struct SlotLost {
+  ZMESH_MESSAGE("zmesh.comm.SlotLost");
+  ActorId origin;
+  std::string actor;
+  std::uint64_t cast_id = 0;
+  std::uint32_t part = 0;
+  Error reason;
+  MSGPACK_DEFINE(origin, actor, cast_id, part, reason);
+};
+
+// From the client: these casts of the stream were given up for the receiving proc (its
+// relay died, or the cast's reply never came); do not wait for them.
+struct SkipCasts {
+  ZMESH_MESSAGE("zmesh.comm.SkipCasts");
+  ActorId origin;
+  std::string actor;
+  std::vector<std::uint64_t> counters;
+  MSGPACK_DEFINE(origin, actor, counters);
+};
+
+// Raised by the comm actor's own timer: flush what is due.
+struct Wake {
+  ZMESH_MESSAGE("zmesh.comm.Wake");
+  MSGPACK_DEFINE();
+};
+
+}  // namespace zmesh::comm::internal

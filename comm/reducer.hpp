@@ -1,0 +1,170 @@
+#pragma once
+// Reducers: how the replies to a cast fold into one value on their way up the comm tree.
+// Built in: Sum<T>, Min<T>, Max<T> (numbers), Count<T> (how many replied) and Gather<T> (a
+// ValueMesh: rank -> value, run-length compressed). Relays fold without knowing T - the
+// built-ins work on msgpack values - so they need no registration. A user-defined reducer:
+//   struct Longest {
+//     static constexpr std::string_view name = "app.longest";  // unique and stable
+//     using Input = std::string;  // what each actor replies
+//     using Value = std::string;  // what is folded, and what the client gets
+//     static Value lift(std::uint32_t rank, const Input& input) { return input; }
+//     static Value fold(const Value& lower, const Value& higher);  // associative
+//   };
+// is registered on the procs with comm::add_comm_actor<Longest>(registry). Folds always go in
+// rank order (lower ranks on the left), so `fold` need not be commutative.
+// Integer sums are exact within 64 bits (signed or unsigned); one float operand makes the sum
+// a double.
+// Thread: ReducerOps and ReducerTable are immutable once built; share them freely.
+// Failure: a reply or partial that does not decode as the reducer expects, or a sum that
+// overflows, is an Error (decode_error, invalid_argument) that makes the ranks concerned
+// missing; it never fails the comm actor.
+
+#include "zmesh/comm/value_mesh.hpp"
+#include "zmesh/core/error.hpp"
+#include "zmesh/core/message.hpp"
+
+#include <fmt/format.h>
+#include <msgpack.hpp>
+
+#include <concepts>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace zmesh::comm {
+
+template <class R>
+concept Reducer = requires {
+  { R::name } -> std::convertible_to<std::string_view>;
+  typename R::Input;
+  typename R::Value;
+};
+
+// A reducer that brings its own (typed) lift and fold: it must be registered on the procs.
+template <class R>
+concept CustomReducer = Reducer<R> &&
+    requires(std::uint32_t rank, const typename R::Input& input, const typename R::Value& value) {
+  { R::lift(rank, input) } -> std::convertible_to<typename R::Value>;
+  { R::fold(value, value) } -> std::convertible_to<typename R::Value>;
+};
+
+// -- built-in reducers (no registration needed) --
+template <class T>
+struct Sum {
+  static constexpr std::string_view name = "zmesh.sum";
+  using Input = T;
+  using Value = T;
+};
+template <class T>
+struct Min {
+  static constexpr std::string_view name = "zmesh.min";
+  using Input = T;
+  using Value = T;
+};
+template <class T>
+struct Max {
+  static constexpr std::string_view name = "zmesh.max";
+  using Input = T;
+  using Value = T;
+};
+// How many ranks replied; what they replied (a T) is ignored.
+template <class T>
+struct Count {
+  static constexpr std::string_view name = "zmesh.count";
+  using Input = T;
+  using Value = std::uint64_t;
+};
+// Every rank's reply, as a ValueMesh over the cast's shape.
+template <class T>
+struct Gather {
+  static constexpr std::string_view name = "zmesh.gather";
+  using Input = T;
+  using Value = ValueMesh<T>;
+};
+
+// A reducer as the relays run it: msgpack bytes in, msgpack bytes out.
+struct ReducerOps {
+  std::string name;
+  // One actor's reply (an Input) -> an accumulator (a Value).
+  std::function<Result<std::string>(std::uint32_t rank, std::string_view input)> lift;
+  // Two accumulators -> one; `lower` covers lower ranks than `higher`.
+  std::function<Result<std::string>(std::string_view lower, std::string_view higher)> fold;
+};
+
+// The built-in reducer called `name`, if there is one.
+std::optional<ReducerOps> builtin_reducer(std::string_view name);
+
+// -- msgpack bytes <-> values --
+template <class T>
+Result<T> unpack_bytes(std::string_view bytes, std::string_view what) {
+  try {
+    auto handle = msgpack::unpack(bytes.data(), bytes.size(), nullptr, nullptr, decode_limits());
+    return handle.get().as<T>();
+  } catch (const std::exception& e) {
+    return Error(ErrorCode::decode_error,
+                 fmt::format("{} ({} bytes) does not decode: {}", what, bytes.size(), e.what()));
+  }
+}
+template <class T>
+std::string pack_bytes(const T& value) {
+  msgpack::sbuffer buffer;
+  msgpack::pack(buffer, value);
+  return std::string(buffer.data(), buffer.size());
+}
+
+// The relay form of a user-defined reducer.
+template <CustomReducer R>
+ReducerOps erase_reducer() {
+  using Input = typename R::Input;
+  using Value = typename R::Value;
+  return ReducerOps{std::string(R::name),
+                    [](std::uint32_t rank, std::string_view input) -> Result<std::string> {
+                      auto decoded = unpack_bytes<Input>(
+                          input, fmt::format("a reply for reducer {}", R::name));
+                      if (!decoded) return std::move(decoded).error();
+                      return pack_bytes<Value>(R::lift(rank, *decoded));
+                    },
+                    [](std::string_view lower, std::string_view higher) -> Result<std::string> {
+                      const auto what = fmt::format("a partial value of reducer {}", R::name);
+                      auto left = unpack_bytes<Value>(lower, what);
+                      if (!left) return std::move(left).error();
+                      auto right = unpack_bytes<Value>(higher, what);
+                      if (!right) return std::move(right).error();
+                      return pack_bytes<Value>(R::fold(*left, *right));
+                    }};
+}
+
+// The relay form of any reducer: its own for a CustomReducer, the built-in one otherwise.
+template <Reducer R>
+Result<ReducerOps> reducer_ops() {
+  if constexpr (CustomReducer<R>) {
+    return erase_reducer<R>();
+  } else {
+    auto builtin = builtin_reducer(R::name);
+    if (!builtin) {
+      return Error(
+          ErrorCode::not_found,
+          fmt::format("reducer \"{}\" is neither built in nor defines lift and fold", R::name));
+    }
+    return std::move(*builtin);
+  }
+}
+
+// The reducers a comm actor can fold, by name: the built-ins plus the registered ones.
+class ReducerTable {
+ public:
+  ReducerTable();
+  // A second reducer of one name is a duplicate error.
+  Result<void> add(ReducerOps ops);
+  const ReducerOps* find(std::string_view name) const;
+  std::vector<std::string> names() const;
+
+ private:
+  std::map<std::string, ReducerOps, std::less<>> ops_;
+};
+
+}  // namespace zmesh::comm

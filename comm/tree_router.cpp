@@ -1,0 +1,248 @@
+#include "zmesh/comm/tree_router.hpp"
+
+#include "zmesh/comm/internal/rank_runs.hpp"
+#include "zmesh/mesh/internal/mesh_state.hpp"
+
+#include <algorithm>
+
+namespace zmesh::comm {
+namespace {
+
+using internal::CastControl;
+using internal::Partial;
+using zmesh::internal::RankFailed;
+
+std::uint32_t millis_until(Deadline deadline) {
+  const auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now()).count();
+  return static_cast<std::uint32_t>(std::clamp<long long>(left, 0, UINT32_MAX));
+}
+
+// The root's parts: one per child of the client, each over its subtree.
+std::vector<internal::Reduction::Part> root_parts(const DeliveryPlan& plan) {
+  std::vector<internal::Reduction::Part> parts;
+  for (std::size_t head : plan.root_children()) {
+    auto subtree = plan.subtree_of(head).value();
+    const auto begin = static_cast<std::size_t>(subtree.data() - plan.ranks().data());
+    parts.push_back({static_cast<std::uint32_t>(head), begin, begin + subtree.size()});
+  }
+  return parts;
+}
+
+}  // namespace
+
+TreeRouter* TreeRouter::of(const ActorMeshBase& mesh) {
+  return dynamic_cast<TreeRouter*>(mesh.cast_router());
+}
+
+ActorId TreeRouter::comm_actor(std::uint32_t rank) const {
+  return ActorId{state_.proc(rank).proc, std::string(comm_actor_name), 0};
+}
+
+std::optional<DeliveryPlan> TreeRouter::send(const CastOrder& order, const CastOptions& options,
+                                             const internal::ReduceSpec* reduction,
+                                             Deadline deadline) {
+  // A fan-out of 0 could reach no one; Config does not forbid it, so it means a chain.
+  const std::size_t fanout = std::max<std::uint32_t>(
+      1, options.fanout != 0 ? options.fanout : state_.config().cast_fanout);
+  // Planned before numbering: a cast that is not sent must not leave a gap in the streams.
+  auto plan = DeliveryPlan::over_ranks(
+      std::vector<std::size_t>(order.ranks.begin(), order.ranks.end()), fanout);
+  if (!plan) {
+    // The ranks come from plan_cast, sorted and distinct: this is a bug.
+    state_.client().log().error("ZM-CAST-PLAN cast {} of {}: {}", order.cast_id, order.mesh_name,
+                                plan.error().describe());
+    return std::nullopt;
+  }
+  const auto& ranks = plan->ranks();
+  std::vector<std::uint64_t> counters(ranks.size());
+  {
+    std::lock_guard lock(mutex_);
+    auto it = counters_.find(order.mesh_name);
+    if (it == counters_.end()) {
+      it = counters_
+               .emplace(std::string(order.mesh_name), std::vector<std::uint64_t>(state_.size(), 0))
+               .first;
+    }
+    for (std::size_t i = 0; i < ranks.size(); ++i) counters[i] = ++it->second.at(ranks[i]);
+    if (order.tracked) {
+      tracked_[order.cast_id] = Tracked{std::string(order.mesh_name), order.ranks, counters};
+    }
+  }
+
+  CastControl control;
+  control.mesh = state_.world().name + "/" + std::string(order.mesh_name);
+  control.cast_id = order.cast_id;
+  control.origin = state_.mailbox().self();
+  control.actor = std::string(order.mesh_name);
+  control.type_name = std::string(order.type_name);
+  control.shape = order.shape.to_string();
+  control.fanout = static_cast<std::uint32_t>(fanout);
+  for (const auto& [key, encoded] : options.headers.raw()) control.headers.emplace(key, encoded);
+  if (reduction) {
+    control.reduce = true;
+    control.reduction = *reduction;
+    const auto remaining = millis_until(deadline);
+    control.reduction.margin_ms = internal::level_margin(remaining, plan->depth());
+    control.reduction.budget_ms =
+        remaining > control.reduction.margin_ms ? remaining - control.reduction.margin_ms : 0;
+  }
+  const auto port = message_port_index(message_name<CastControl>());
+  for (std::size_t head : plan->root_children()) {
+    auto subtree = plan->subtree_of(head).value();
+    const auto begin = static_cast<std::size_t>(subtree.data() - ranks.data());
+    control.ranks = internal::compress(subtree, std::span(counters).subspan(begin, subtree.size()));
+    Envelope envelope;
+    envelope.destination = PortId{comm_actor(static_cast<std::uint32_t>(head)), port};
+    envelope.type_name = std::string(message_name<CastControl>());
+    envelope.payload.reserve(order.payload.size() + 1);
+    envelope.payload.push_back(encode(control));
+    envelope.payload.insert(envelope.payload.end(), order.payload.begin(), order.payload.end());
+    state_.mailbox().send(std::move(envelope));
+  }
+  return std::move(*plan);
+}
+
+void TreeRouter::finish(std::uint64_t cast_id, const std::vector<std::uint32_t>& unanswered) {
+  Tracked tracked;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = tracked_.find(cast_id);
+    if (it == tracked_.end()) return;
+    tracked = std::move(it->second);
+    tracked_.erase(it);
+  }
+  // A rank that did get the cast ignores the skip: it is past that counter already.
+  for (auto rank : unanswered) {
+    if (state_.dead(rank)) continue;
+    auto at = std::lower_bound(tracked.ranks.begin(), tracked.ranks.end(), rank);
+    if (at == tracked.ranks.end() || *at != rank) continue;
+    const auto counter = tracked.counters[static_cast<std::size_t>(at - tracked.ranks.begin())];
+    state_.mailbox().send(
+        comm_actor(rank),
+        internal::SkipCasts{state_.mailbox().self(), tracked.mesh_name, {counter}});
+  }
+}
+
+TreeRouter::Folded TreeRouter::reduce(const CastOrder& order, const ReducerOps& ops,
+                                      const std::map<std::uint32_t, Error>& skipped,
+                                      Deadline deadline, const CastOptions& options) {
+  const std::string mesh = state_.world().name + "/" + std::string(order.mesh_name);
+  const auto started = Clock::now();
+  auto [reply_to, replies] = state_.mailbox().open_port<Partial>();
+  // Registered before sending, so that no death or failure of a rank goes unnoticed.
+  const auto watch =
+      state_.begin_gather(std::string(order.mesh_name), reply_to.id,
+                          std::set<std::uint32_t>(order.ranks.begin(), order.ranks.end()));
+  const internal::ReduceSpec spec{ops.name, reply_to.id, 0, 0};
+  CastOrder tracked_order = order;
+  tracked_order.tracked = true;
+  auto plan = send(tracked_order, options, &spec, deadline);
+
+  std::vector<std::uint32_t> view_ranks;
+  for (auto base : order.ranks) {
+    view_ranks.push_back(static_cast<std::uint32_t>(order.shape.view_rank_of(base).value()));
+  }
+  // Without a plan nothing was sent (a bug, logged by send): one part, lost at once.
+  const std::vector<internal::Reduction::Part> parts =
+      plan ? root_parts(*plan) : std::vector<internal::Reduction::Part>{{0, 0, view_ranks.size()}};
+  internal::Reduction root(&ops, view_ranks, parts);
+  if (!plan) {
+    root.lose(0,
+              Error(ErrorCode::internal,
+                    fmt::format("cast {} of {} could not be planned; see ZM-CAST-PLAN in the log",
+                                order.cast_id, mesh)));
+  }
+  while (plan && !root.complete()) {
+    auto envelope = replies.recv_envelope(deadline);
+    if (!envelope) break;  // the deadline passed
+    if (envelope->payload.empty()) continue;
+    if (envelope->type_name == message_name<Partial>()) {
+      auto partial = decode<Partial>(envelope->payload.front());
+      if (partial && partial->cast_id == order.cast_id)
+        root.report(partial->from, std::move(*partial));
+    } else if (envelope->type_name == message_name<RankFailed>()) {
+      auto failed = decode<RankFailed>(envelope->payload.front());
+      if (failed) rank_failed(order, *plan, root, failed->rank, failed->reason);
+    }
+  }
+  state_.end_gather(watch);
+
+  const auto waited = std::chrono::duration_cast<Millis>(Clock::now() - started).count();
+  auto folded = root.finish([&](const internal::Reduction::Part& part) {
+    return Error(
+        ErrorCode::timeout,
+        fmt::format("cast {} of {}: no reply from {} or the ranks it relays to within "
+                    "{} ms",
+                    order.cast_id, mesh, internal::rank_text(order.shape, part.head), waited));
+  });
+  Folded result{std::move(folded.value), folded.contributors, skipped};
+  std::vector<std::uint32_t> unanswered;
+  for (const auto& run : folded.missing) {
+    for (std::uint32_t i = 0; i < run.count; ++i) {
+      const std::uint32_t rank = run.first + i;
+      const auto base = static_cast<std::uint32_t>(order.shape.base_rank_of(rank).value());
+      unanswered.push_back(base);
+      // A rank that died itself says so, whatever its relay reported.
+      auto dead = state_.dead(base);
+      result.missing.insert_or_assign(rank, dead ? *dead : run.reason);
+    }
+  }
+  finish(order.cast_id, unanswered);
+  return result;
+}
+
+void TreeRouter::rank_failed(const CastOrder& order, const DeliveryPlan& plan,
+                             internal::Reduction& root, std::uint32_t rank, const Error& reason) {
+  if (!plan.contains(rank)) return;
+  const ActorId origin = state_.mailbox().self();
+  const std::string actor(order.mesh_name);
+  if (!state_.dead(rank)) {
+    // Its proc lives, so its comm actor waits for the reply that will not come.
+    state_.mailbox().send(comm_actor(rank),
+                          internal::SlotLost{origin, actor, order.cast_id, rank, reason});
+    return;
+  }
+  // The proc is gone with its comm actor: whatever its subtree replied is lost with it.
+  const Error lost(ErrorCode::proc_failed,
+                   fmt::format("cast {} of {}/{}: relay {} died before passing on its subtree's "
+                               "replies: {}",
+                               order.cast_id, state_.world().name, actor,
+                               internal::rank_text(order.shape, rank), reason.message));
+  auto parent = plan.parent_of(rank).value();
+  if (!parent) {
+    root.lose(rank, lost);
+    return;
+  }
+  const auto parent_rank = static_cast<std::uint32_t>(*parent);
+  // A dead parent's own loss covers this subtree too.
+  if (state_.dead(parent_rank)) return;
+  state_.mailbox().send(comm_actor(parent_rank),
+                        internal::SlotLost{origin, actor, order.cast_id, rank, lost});
+}
+
+std::size_t TreeRouter::tracked() const {
+  std::lock_guard lock(mutex_);
+  return tracked_.size();
+}
+
+std::map<std::uint32_t, Result<CommStats>> TreeRouter::stats(Deadline deadline) {
+  std::map<std::uint32_t, Result<CommStats>> stats;
+  auto [reply_to, replies] = state_.mailbox().open_port<CommStats>();
+  auto missing = state_.ask_all_agents(
+      reply_to.id,
+      [&](std::uint32_t rank) {
+        state_.mailbox().send(comm_actor(rank), CommStatsQuery{reply_to});
+      },
+      message_name<CommStats>(), deadline,
+      [&replies](Deadline until) { return replies.recv_envelope(until); },
+      [&](std::uint32_t rank, const Envelope& envelope) -> Result<void> {
+        auto decoded = decode<CommStats>(envelope.payload.front());
+        if (!decoded) return std::move(decoded).error();
+        stats.emplace(rank, std::move(*decoded));
+        return {};
+      });
+  for (auto& [rank, error] : missing) stats.emplace(rank, std::move(error));
+  return stats;
+}
+
+}  // namespace zmesh::comm

@@ -1,0 +1,93 @@
+#pragma once
+// TreeRouter: the client's half of the comm tree, its root. For each cast it numbers the cast
+// for every rank it reaches (one counter per rank and stream, a stream being the client's
+// mailbox and the actor mesh), cuts the ranks into at most `fanout` subtrees (DeliveryPlan)
+// and sends each subtree's first rank one Cast: O(fan-out) sends whatever the mesh size, with
+// the payload frames shared, never copied. For a reduce it is also the root of the fold: it
+// waits for its children's partials, turns proc deaths and actor failures into lost parts (and
+// tells the comm actor holding such a part), and returns one value and the ranks missing.
+// Thread: every member is thread-safe; reduce() blocks its caller until its deadline at the
+// latest, and several casts and reduces may run at once from different threads.
+// Failure: send() cannot fail (what cannot be delivered comes back as undeliverable);
+// reduce() fails only on a bad request; replies that never came are missing ranks, not errors.
+
+#include "zmesh/comm/comm_stats.hpp"
+#include "zmesh/comm/internal/messages.hpp"
+#include "zmesh/comm/internal/reduction.hpp"
+#include "zmesh/comm/reducer.hpp"
+#include "zmesh/comm/routing.hpp"
+#include "zmesh/mesh/actor_mesh.hpp"
+#include "zmesh/mesh/cast_router.hpp"
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace zmesh::comm {
+
+// Per-cast choices; the defaults are what ActorMesh::cast and ::call use.
+struct CastOptions {
+  std::uint32_t fanout = 0;  // children per tree node; 0: Config::cast_fanout
+  Headers headers;           // extra header entries for every delivery
+};
+
+class TreeRouter final : public CastRouter {
+ public:
+  explicit TreeRouter(zmesh::internal::MeshState& state) : state_(state) {}
+
+  // The router casts to `mesh` travel through; null when the mesh has no comm actors.
+  static TreeRouter* of(const ActorMeshBase& mesh);
+
+  // -- casting --
+  void send(const CastOrder& order) override { send(order, CastOptions{}, nullptr); }
+  void send(const CastOrder& order, const CastOptions& options) { send(order, options, nullptr); }
+  void finish(std::uint64_t cast_id, const std::vector<std::uint32_t>& unanswered) override;
+
+  // -- reducing --
+  struct Folded {
+    std::optional<std::string> value;  // msgpack of the reducer's Value
+    std::uint64_t contributors = 0;
+    std::map<std::uint32_t, Error> missing;  // by rank of the cast's shape
+  };
+  // Casts `order` (whose ranks are live), folding the replies with `ops`; `skipped` are ranks
+  // of the cast's shape left out because their proc is known dead. Returns by `deadline`.
+  Folded reduce(const CastOrder& order, const ReducerOps& ops,
+                const std::map<std::uint32_t, Error>& skipped, Deadline deadline,
+                const CastOptions& options);
+
+  // -- inspection --
+  // Casts waiting for finish() (calls and reduces in progress): per-cast state on the client.
+  std::size_t tracked() const;
+  // Asks every live proc's comm actor for its counters.
+  std::map<std::uint32_t, Result<CommStats>> stats(Deadline deadline);
+
+ private:
+  // A tracked cast's counter for each rank it was sent to, so that ranks that never got it can
+  // be told to stop waiting for it.
+  struct Tracked {
+    std::string mesh_name;
+    std::vector<std::uint32_t> ranks;
+    std::vector<std::uint64_t> counters;
+  };
+
+  // Numbers and sends `order`; with `reduction`, as a reducing cast whose root children report
+  // to reduction->reply_to, with budgets that end before `deadline`. Returns the plan it used.
+  std::optional<DeliveryPlan> send(const CastOrder& order, const CastOptions& options,
+                                   const internal::ReduceSpec* reduction, Deadline deadline = {});
+  // A rank of a reduce can no longer answer: marks its part lost here, or tells the comm
+  // actor that holds its part.
+  void rank_failed(const CastOrder& order, const DeliveryPlan& plan, internal::Reduction& root,
+                   std::uint32_t rank, const Error& reason);
+  ActorId comm_actor(std::uint32_t rank) const;
+
+  zmesh::internal::MeshState& state_;
+  mutable std::mutex mutex_;  // guards counters_, tracked_
+  // Per actor mesh: the number of casts sent so far to each base rank.
+  std::map<std::string, std::vector<std::uint64_t>, std::less<>> counters_;
+  std::map<std::uint64_t, Tracked> tracked_;
+};
+
+}  // namespace zmesh::comm

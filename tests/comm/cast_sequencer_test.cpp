@@ -1,0 +1,126 @@
+// CastSequencer: casts reach the local actor in the client's order whatever order they arrive
+// in; skipped and given-up casts never block the stream, and never run late.
+#include "zmesh/comm/internal/cast_sequencer.hpp"
+#include "zmesh/comm/internal/rank_runs.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace std::chrono_literals;
+
+namespace zmesh::comm::internal {
+namespace {
+
+Envelope cast_number(std::uint64_t n) {
+  Envelope envelope;
+  envelope.type_name = "cast " + std::to_string(n);
+  return envelope;
+}
+
+class CastSequencerTest : public ::testing::Test {
+ protected:
+  void offer(std::uint64_t counter, const StreamKey& stream = first_) {
+    sequencer_.offer(stream, counter, cast_number(counter), now_, deliver_);
+  }
+  void skip(std::uint64_t counter) { sequencer_.skip(first_, counter, now_, deliver_); }
+
+  static inline const StreamKey first_{ActorId{ProcId{WorldId{"w-client"}, 0}, "mesh", 0}, "a"};
+  static inline const StreamKey second_{ActorId{ProcId{WorldId{"w-client"}, 0}, "mesh", 0}, "b"};
+  CastSequencer sequencer_{5s};
+  Clock::time_point now_ = Clock::now();
+  std::vector<std::string> delivered_;
+  CastSequencer::Deliver deliver_ = [this](Envelope&& e) { delivered_.push_back(e.type_name); };
+};
+
+TEST_F(CastSequencerTest, DeliversInCounterOrderWhateverTheArrivalOrder) {
+  offer(3);
+  offer(2);
+  EXPECT_TRUE(delivered_.empty());
+  EXPECT_EQ(sequencer_.held(), 2u);
+  offer(1);
+  EXPECT_EQ(delivered_, (std::vector<std::string>{"cast 1", "cast 2", "cast 3"}));
+  EXPECT_EQ(sequencer_.held(), 0u);
+  EXPECT_EQ(sequencer_.arrived_early(), 2u);
+  EXPECT_FALSE(sequencer_.next_expiry().has_value());
+}
+
+TEST_F(CastSequencerTest, StreamsAreIndependent) {
+  offer(2);
+  offer(1, second_);
+  EXPECT_EQ(delivered_, (std::vector<std::string>{"cast 1"}));
+  EXPECT_EQ(sequencer_.streams(), 2u);
+}
+
+TEST_F(CastSequencerTest, SkippedCastReleasesItsSuccessorsAndIsDroppedIfItComesLate) {
+  offer(3);
+  skip(2);
+  offer(1);
+  EXPECT_EQ(delivered_, (std::vector<std::string>{"cast 1", "cast 3"}));
+  offer(2);  // it was given up: delivering it now would break the order
+  EXPECT_EQ(delivered_.size(), 2u);
+  EXPECT_EQ(sequencer_.dropped_late(), 1u);
+}
+
+TEST_F(CastSequencerTest, SkipOfADeliveredCastChangesNothing) {
+  offer(1);
+  skip(1);
+  offer(2);
+  EXPECT_EQ(delivered_, (std::vector<std::string>{"cast 1", "cast 2"}));
+  EXPECT_EQ(sequencer_.held(), 0u);
+}
+
+TEST_F(CastSequencerTest, SkipDoesNotCancelACastAlreadyHeld) {
+  offer(2);
+  skip(2);
+  offer(1);
+  EXPECT_EQ(delivered_, (std::vector<std::string>{"cast 1", "cast 2"}));
+}
+
+TEST_F(CastSequencerTest, DuplicateIsDropped) {
+  offer(1);
+  offer(1);
+  offer(3);
+  offer(3);
+  EXPECT_EQ(delivered_.size(), 1u);
+  EXPECT_EQ(sequencer_.dropped_late(), 2u);
+}
+
+TEST_F(CastSequencerTest, GapIsGivenUpAfterTheGapTimeout) {
+  offer(2);
+  offer(4);
+  ASSERT_TRUE(sequencer_.next_expiry().has_value());
+  EXPECT_EQ(*sequencer_.next_expiry(), now_ + 5s);
+  sequencer_.expire(now_ + 4s, deliver_);
+  EXPECT_TRUE(delivered_.empty());
+  sequencer_.expire(now_ + 5s, deliver_);
+  EXPECT_EQ(delivered_, (std::vector<std::string>{"cast 2"}));
+  EXPECT_EQ(sequencer_.given_up(), 1u);
+  // The next gap is waited for afresh, from when the first one was given up.
+  EXPECT_EQ(*sequencer_.next_expiry(), now_ + 10s);
+  sequencer_.expire(now_ + 10s, deliver_);
+  EXPECT_EQ(delivered_, (std::vector<std::string>{"cast 2", "cast 4"}));
+  EXPECT_EQ(sequencer_.given_up(), 2u);
+  offer(1);
+  offer(3);
+  EXPECT_EQ(delivered_.size(), 2u);
+  EXPECT_EQ(sequencer_.dropped_late(), 2u);
+}
+
+TEST(RankRuns, CompressMergesConsecutiveRanksWithEqualCounters) {
+  const std::vector<std::size_t> ranks{0, 1, 2, 5, 6, 7, 8};
+  const std::vector<std::uint64_t> counters{4, 4, 4, 4, 4, 9, 9};
+  const auto runs = compress(ranks, counters);
+  EXPECT_EQ(runs, (std::vector<RankRun>{{0, 3, 4}, {5, 2, 4}, {7, 2, 9}}));
+  auto list = expand(runs);
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list->ranks, ranks);
+  EXPECT_EQ(list->counters, counters);
+}
+
+TEST(RankRuns, ExpandRejectsOverlappingOrEmptyRuns) {
+  EXPECT_EQ(expand({{0, 3, 1}, {2, 1, 1}}).error().code, ErrorCode::decode_error);
+  EXPECT_EQ(expand({{0, 0, 1}}).error().code, ErrorCode::decode_error);
+  EXPECT_EQ(expand({{0xffffffffu, 2, 1}}).error().code, ErrorCode::decode_error);
+}
+
+}  // namespace
+}  // namespace zmesh::comm::internal
