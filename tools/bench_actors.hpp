@@ -4,6 +4,7 @@
 // never decodes: the bytes travel as sent, as a user's tensor would.
 // Thread: an actor; its handler never blocks, so it runs on the proc's I/O thread.
 
+#include "zmesh/comm/comm_actor.hpp"
 #include "zmesh/core/actor.hpp"
 #include "zmesh/core/context.hpp"
 #include "zmesh/core/port.hpp"
@@ -48,6 +49,7 @@ class BenchTarget : public Actor {
 inline std::shared_ptr<Registry> tool_registry() {
   auto registry = std::make_shared<Registry>();
   registry->add_actor<BenchTarget>("zmesh-BenchTarget").value();
+  comm::add_comm_actor(*registry).value();  // casts travel the comm tree
   return registry;
 }
 

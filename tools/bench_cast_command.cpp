@@ -359,11 +359,14 @@ int bench_cast(std::span<const std::string> args, std::ostream& out, std::ostrea
     return usage_error;
   }
   const Options& options = *parsed;
-  Runtime runtime(Config::from_environment().value_or(Config{}));
+  Config config = Config::from_environment().value_or(Config{});
+  config.cast_fanout = options.fanout;  // every cast of this client uses the given fan-out
+  Runtime runtime(config);
   std::vector<Row> rows;
-  fmt::print(out, "zmesh bench cast over {}: cast to all N procs, wait for all N replies; raw = a ZeroMQ ROUTER "
-                  "fanning the same payload out to N receiver processes, each replying 8 bytes\n",
-             to_string(options.transport));
+  fmt::print(out, "zmesh bench cast over {}, fan-out {}: cast to all N procs through the comm tree, wait for all "
+                  "N replies; raw = a ZeroMQ ROUTER fanning the same payload out to N receiver processes, each "
+                  "replying 8 bytes\n",
+             to_string(options.transport), options.fanout);
   fmt::print(out, "{:>5} {:>8} {:>8} | {:>10} {:>12} {:>8} {:>9} {:>9} | {:>10} {:>8} {:>9} | {:>7}\n", "procs",
              "payload", "inflight", "casts/s", "deliveries/s", "GB/s", "p50 us", "p99 us", "raw cast/s", "raw GB/s",
              "raw p50", "zm/raw");
