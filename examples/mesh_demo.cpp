@@ -3,6 +3,7 @@
 // gathers replies, kills one proc to show how a failure is reported, and stops cleanly.
 // Run: scripts/demo.sh   (or build/examples/mesh_demo [--transport ipc|tcp])
 #include "zmesh/alloc/bootstrap.hpp"
+#include "zmesh/comm/comm_actor.hpp"
 #include "zmesh/alloc/process_allocator.hpp"
 #include "zmesh/mesh/proc_mesh.hpp"
 #include "zmesh/mesh/selection_text.hpp"
@@ -59,6 +60,7 @@ class Trainer : public zmesh::Actor {
 std::shared_ptr<zmesh::Registry> registry() {
   auto registry = std::make_shared<zmesh::Registry>();
   registry->add_actor<Trainer>("Trainer").value();
+  zmesh::comm::add_comm_actor(*registry).value();  // casts travel a bounded fan-out tree
   return registry;
 }
 
