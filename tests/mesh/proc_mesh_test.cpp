@@ -7,6 +7,7 @@
 #include "zmesh/mesh/selection_text.hpp"
 
 #include "testing/mesh_actors.hpp"
+#include "testing/mesh_testing.hpp"
 #include "testing/wait.hpp"
 
 #include <gtest/gtest.h>
@@ -23,47 +24,23 @@ using testing::Where;
 using testing::WhereReply;
 using testing::WorkerActor;
 
-AllocSpec spec_of(std::vector<std::pair<std::string, std::uint32_t>> dimensions) {
-  AllocSpec spec;
-  spec.dimensions = std::move(dimensions);
-  return spec;
-}
+using testing::spec_of;
 
 Config fast_config() {
-  Config config = Config::from_environment().value();
-  config.heartbeat_interval = 100ms;
-  config.heartbeat_timeout = 15000ms;  // many sanitized processes on two cores start slowly
-  config.delivery_timeout = 5000ms;
-  return config;
+  // Many sanitized processes on two cores start slowly: a patient watchdog.
+  return testing::mesh_test_config(Millis(15000));
 }
-
-// Every pid the alloc reported, to check that none outlives the test.
-struct PidWatch {
-  std::vector<pid_t> pids;
-  bool all_gone() const {
-    for (auto pid : pids) {
-      if (::kill(pid, 0) == 0) return false;
-    }
-    return true;
-  }
-};
 
 enum class Kind { local, process };
 
 class MeshTest : public ::testing::TestWithParam<Kind> {
  protected:
   std::unique_ptr<ProcMesh> allocate(std::vector<std::pair<std::string, std::uint32_t>> dims) {
-    auto spec = spec_of(std::move(dims));
-    auto alloc = GetParam() == Kind::local
-                     ? LocalAllocator::allocate(runtime_, spec, testing::registry())
-                     : ProcessAllocator::allocate(runtime_, spec, testing::registry());
-    EXPECT_TRUE(alloc.ok()) << alloc.error().describe();
-    if (!alloc) return nullptr;
-    auto mesh = ProcMesh::allocate(runtime_, std::move(*alloc), deadline_in(30s));
-    EXPECT_TRUE(mesh.ok()) << mesh.error().describe();
-    if (!mesh) return nullptr;
-    return std::move(*mesh);
+    return testing::allocate_mesh(runtime_, spec_of(std::move(dims)), GetParam() == Kind::local,
+                                  deadline_in(30s));
   }
+  // Every test's meshes are gone by now: so must be every proc they started.
+  void TearDown() override { EXPECT_EQ(testing::child_processes(), std::vector<pid_t>{}); }
 
   Runtime runtime_{fast_config()};
 };

@@ -8,6 +8,7 @@
 #include "zmesh/mesh/selection_text.hpp"
 
 #include "testing/mesh_actors.hpp"
+#include "testing/mesh_testing.hpp"
 #include "testing/wait.hpp"
 
 #include <gtest/gtest.h>
@@ -28,25 +29,11 @@ using testing::Where;
 using testing::WhereReply;
 using testing::WorkerActor;
 
-Config fast_config() {
-  Config config = Config::from_environment().value();
-  config.heartbeat_interval = 100ms;
-  config.heartbeat_timeout = 1500ms;
-  config.delivery_timeout = 5000ms;
-  return config;
-}
+Config fast_config() { return testing::mesh_test_config(Millis(1500)); }
 
 std::unique_ptr<ProcMesh> allocate(Runtime& runtime, std::vector<std::pair<std::string, std::uint32_t>> dims,
                                    bool local = false) {
-  AllocSpec spec;
-  spec.dimensions = std::move(dims);
-  auto alloc = local ? LocalAllocator::allocate(runtime, spec, testing::registry())
-                     : ProcessAllocator::allocate(runtime, spec, testing::registry());
-  EXPECT_TRUE(alloc.ok()) << alloc.error().describe();
-  if (!alloc) return nullptr;
-  auto mesh = ProcMesh::allocate(runtime, std::move(*alloc), deadline_in(60s));
-  EXPECT_TRUE(mesh.ok()) << mesh.error().describe();
-  return mesh ? std::move(*mesh) : nullptr;
+  return testing::allocate_mesh(runtime, testing::spec_of(std::move(dims)), local, deadline_in(60s));
 }
 
 auto where = [](PortRef<WhereReply> reply_to) { return Where{reply_to}; };
@@ -66,6 +53,8 @@ bool process_gone(pid_t pid) {
 
 class SupervisionTest : public ::testing::Test {
  protected:
+  // Each test's meshes are gone by now: so must be every proc they started.
+  void TearDown() override { EXPECT_EQ(testing::child_processes(), std::vector<pid_t>{}); }
   Runtime runtime_{fast_config()};
 };
 
@@ -217,7 +206,7 @@ class ClientProcess {
                   exit_ = exit;
                 }},
                fast_config()) {
-    pid_ = group_.start(0, ChildSpec{ZMESH_MESH_CLIENT, {mode, std::to_string(procs)}, {}}).value();
+    group_.start(0, ChildSpec{ZMESH_MESH_CLIENT, {mode, std::to_string(procs)}, {}}).value();
   }
   std::vector<std::string> out() {
     std::lock_guard lock(mutex_);
@@ -238,7 +227,6 @@ class ClientProcess {
   std::vector<std::string> out_, err_;
   std::optional<ChildExit> exit_;
   ChildProcessGroup group_;
-  pid_t pid_ = 0;
 };
 
 TEST(ClientProcessTest, ProcOutputReachesTheClientPrefixedWithItsRank) {

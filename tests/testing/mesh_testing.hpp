@@ -1,0 +1,65 @@
+#pragma once
+// Helpers shared by the mesh tests: a configuration with quick heartbeats, allocating a
+// local or process mesh with failures reported through GoogleTest, and the child processes
+// this test process still has (each test ends with none).
+// Thread: call from the test's thread.
+
+#include "testing/mesh_actors.hpp"
+#include "zmesh/alloc/local_allocator.hpp"
+#include "zmesh/alloc/process_allocator.hpp"
+#include "zmesh/mesh/proc_mesh.hpp"
+
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace zmesh::testing {
+
+// Quick heartbeats; `heartbeat_timeout` is the watchdog's patience.
+inline Config mesh_test_config(Millis heartbeat_timeout) {
+  Config config = Config::from_environment().value();
+  config.heartbeat_interval = Millis(100);
+  config.heartbeat_timeout = heartbeat_timeout;
+  config.delivery_timeout = Millis(5000);
+  return config;
+}
+
+inline AllocSpec spec_of(std::vector<std::pair<std::string, std::uint32_t>> dimensions) {
+  AllocSpec spec;
+  spec.dimensions = std::move(dimensions);
+  return spec;
+}
+
+// A running mesh of `spec` on the local or the process allocator; null (and a test
+// failure naming why) if it could not be had by `deadline`.
+inline std::unique_ptr<ProcMesh> allocate_mesh(Runtime& runtime, const AllocSpec& spec, bool local,
+                                               Deadline deadline) {
+  auto alloc = local ? LocalAllocator::allocate(runtime, spec, registry())
+                     : ProcessAllocator::allocate(runtime, spec, registry());
+  EXPECT_TRUE(alloc.ok()) << alloc.error().describe();
+  if (!alloc) return nullptr;
+  auto mesh = ProcMesh::allocate(runtime, std::move(*alloc), deadline);
+  EXPECT_TRUE(mesh.ok()) << mesh.error().describe();
+  return mesh ? std::move(*mesh) : nullptr;
+}
+
+// Pids of this process's children (started by any of its threads) that still exist.
+inline std::vector<pid_t> child_processes() {
+  std::vector<pid_t> children;
+  const std::string tasks = "/proc/" + std::to_string(::getpid()) + "/task";
+  DIR* dir = ::opendir(tasks.c_str());
+  if (dir == nullptr) return children;
+  while (dirent* entry = ::readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    std::ifstream file(tasks + "/" + entry->d_name + "/children");
+    for (pid_t pid; file >> pid;) children.push_back(pid);
+  }
+  ::closedir(dir);
+  return children;
+}
+
+}  // namespace zmesh::testing
