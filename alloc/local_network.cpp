@@ -52,4 +52,13 @@ void LocalNetwork::Link::send(Envelope envelope) {
       Error(ErrorCode::undeliverable, fmt::format("no route to {}: it is not running", to)));
 }
 
+Result<void> LocalNetwork::Link::send_bounded(Envelope envelope, Deadline /*room_deadline*/) {
+  send(std::move(envelope));
+  return {};
+}
+
+bool LocalNetwork::Link::has_room(const ProcId& /*proc*/, std::size_t /*bytes*/) const {
+  return true;
+}
+
 }  // namespace zmesh

@@ -27,6 +27,9 @@ class LocalNetwork {
    public:
     Link(LocalNetwork& network, Proc& self) : network_(network), self_(self) {}
     void send(Envelope envelope) override;
+    Result<void> send_bounded(Envelope envelope, Deadline room_deadline) override;
+    bool has_room(const ProcId& proc, std::size_t bytes) const override;
+    void retry_held() override {}
 
    private:
     LocalNetwork& network_;

@@ -62,6 +62,12 @@ const std::vector<Setting>& settings() {
       integer("ZMESH_ACK_EVERY", "acknowledge at least every N messages", &Config::ack_every),
       integer("ZMESH_MAX_UNACKED", "unacknowledged messages per link before sends wait",
               &Config::max_unacked),
+      integer("ZMESH_LINK_WINDOW_MESSAGES",
+              "data messages queued or unacknowledged per link before senders wait",
+              &Config::link_window_messages),
+      integer("ZMESH_LINK_WINDOW_BYTES",
+              "data bytes queued or unacknowledged per link before senders wait",
+              &Config::link_window_bytes),
       integer("ZMESH_MAX_MESSAGE_BYTES", "larger incoming messages are refused",
               &Config::max_message_bytes),
       integer("ZMESH_MAX_FRAMES", "frames per message; more is treated as garbage",
@@ -69,6 +75,10 @@ const std::vector<Setting>& settings() {
       millis("ZMESH_LINGER_MS", "how long a closing socket may flush", &Config::linger),
       integer("ZMESH_PROC_THREADS", "handler threads per proc", &Config::proc_threads),
       integer("ZMESH_MAILBOX_BATCH", "messages an actor handles per turn", &Config::mailbox_batch),
+      integer("ZMESH_MAILBOX_MAX_MESSAGES", "messages queued per actor before it refuses more",
+              &Config::mailbox_max_messages),
+      integer("ZMESH_MAILBOX_MAX_BYTES", "payload bytes queued per actor before it refuses more",
+              &Config::mailbox_max_bytes),
       millis("ZMESH_STOP_TIMEOUT_MS", "drain time before an actor's stop is forced",
              &Config::stop_timeout),
       millis("ZMESH_HEARTBEAT_INTERVAL_MS", "heartbeat period", &Config::heartbeat_interval),
@@ -109,10 +119,13 @@ Result<Config> Config::from_environment() {
     if (auto parsed = setting.parse(config, text); !parsed) return std::move(parsed).error();
   }
   if (config.proc_threads == 0 || config.cast_fanout == 0 || config.ack_every == 0 ||
-      config.max_unacked == 0 || config.mailbox_batch == 0) {
+      config.max_unacked == 0 || config.mailbox_batch == 0 || config.link_window_messages == 0 ||
+      config.link_window_bytes <= 0 || config.mailbox_max_messages == 0 ||
+      config.mailbox_max_bytes <= 0 || config.max_message_bytes <= 0) {
     return Error(ErrorCode::invalid_argument,
-                 "ZMESH_PROC_THREADS, ZMESH_CAST_FANOUT, ZMESH_ACK_EVERY, ZMESH_MAX_UNACKED and "
-                 "ZMESH_MAILBOX_BATCH must be at least 1");
+                 "ZMESH_PROC_THREADS, ZMESH_CAST_FANOUT, ZMESH_ACK_EVERY, ZMESH_MAX_UNACKED, "
+                 "ZMESH_MAILBOX_BATCH, ZMESH_LINK_WINDOW_*, ZMESH_MAILBOX_MAX_* and "
+                 "ZMESH_MAX_MESSAGE_BYTES must be at least 1");
   }
   return config;
 }

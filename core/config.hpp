@@ -27,6 +27,11 @@ struct Config {
   Millis resend_interval{200};      // ZMESH_RESEND_INTERVAL_MS: resend unacked messages this often
   std::uint32_t ack_every = 256;    // ZMESH_ACK_EVERY: ack at least every N messages per link
   std::uint32_t max_unacked = 65536;  // ZMESH_MAX_UNACKED: per link; beyond it sends wait
+  // Per link, data lane: messages and bytes queued or unacknowledged. A sender that finds no
+  // room waits up to its deadline, then gets ErrorCode::backpressure. Control traffic
+  // (heartbeats, agent requests, undeliverables) is not counted and never waits.
+  std::uint32_t link_window_messages = 8192;  // ZMESH_LINK_WINDOW_MESSAGES
+  std::int64_t link_window_bytes = std::int64_t{256} << 20;  // ZMESH_LINK_WINDOW_BYTES
   std::int64_t max_message_bytes = std::int64_t{1} << 31;  // ZMESH_MAX_MESSAGE_BYTES
   std::uint32_t max_frames = 64;    // ZMESH_MAX_FRAMES: frames per message, more is garbage
   Millis linger{2000};              // ZMESH_LINGER_MS: how long closing sockets may flush
@@ -34,6 +39,10 @@ struct Config {
   // -- procs and actors (core) --
   std::uint32_t proc_threads = 2;   // ZMESH_PROC_THREADS: handler threads per proc
   std::uint32_t mailbox_batch = 64; // ZMESH_MAILBOX_BATCH: messages per actor turn
+  // An actor's queued messages; a full mailbox refuses more until it drains (the transport
+  // holds the refused message and its link's later ones, which fills the senders' windows).
+  std::uint32_t mailbox_max_messages = 4096;  // ZMESH_MAILBOX_MAX_MESSAGES
+  std::int64_t mailbox_max_bytes = std::int64_t{256} << 20;  // ZMESH_MAILBOX_MAX_BYTES
   Millis stop_timeout{5000};        // ZMESH_STOP_TIMEOUT_MS: drain before cleanup is forced
 
   // -- supervision and allocation --

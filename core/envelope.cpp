@@ -18,6 +18,20 @@ Error header_error(std::string_view what) {
 
 }  // namespace
 
+Lane lane_of(std::string_view type_name) noexcept {
+  for (std::string_view prefix : {"zmesh.agent.", "zmesh.boot.", "zmesh.Undeliverable"}) {
+    if (type_name.starts_with(prefix)) return Lane::control;
+  }
+  return Lane::data;
+}
+
+std::size_t queued_bytes(const Envelope& envelope) noexcept {
+  // Ids and the type name dominate the header; a fixed estimate keeps this cheap.
+  std::size_t bytes = 64 + envelope.type_name.size();
+  for (const auto& frame : envelope.payload) bytes += frame.size();
+  return bytes;
+}
+
 Frame encode_header(const Envelope& envelope) {
   msgpack::sbuffer buffer(encode_initial_bytes);
   msgpack::packer<msgpack::sbuffer> out(buffer);

@@ -68,6 +68,16 @@ struct Envelope {
   Deadline deadline{};
 };
 
+// Which flow-control lane a message travels in. Control messages (the agent protocol,
+// bootstrap, heartbeats, undeliverable notices) bypass link windows and mailbox bounds and
+// have their own sequence space, so that a flood of data never delays a heartbeat into a
+// watchdog kill.
+enum class Lane : std::uint8_t { data = 0, control = 1 };
+Lane lane_of(std::string_view type_name) noexcept;
+
+// Bytes a message occupies in queues: header estimate plus payload frames.
+std::size_t queued_bytes(const Envelope& envelope) noexcept;
+
 // Builds an envelope carrying `message` to `destination`.
 template <Message T>
 Envelope make_envelope(ActorId sender, PortId destination, const T& message) {

@@ -18,6 +18,8 @@ std::string_view to_string(ErrorCode code) noexcept {
     case ErrorCode::stopped: return "stopped";
     case ErrorCode::cancelled: return "cancelled";
     case ErrorCode::internal: return "internal";
+    case ErrorCode::backpressure: return "backpressure";
+    case ErrorCode::too_large: return "too_large";
   }
   return "unknown";
 }

@@ -31,6 +31,8 @@ enum class ErrorCode : std::uint8_t {
   stopped,               // the target was stopped (or is stopping) and accepts no work
   cancelled,             // the operation was abandoned by its owner
   internal,              // a broken invariant surfaced as a value (a bug: please report)
+  backpressure,          // no room (link window, mailbox) before the deadline: slow down
+  too_large,             // a message exceeds the sender's or the receiver's size limit
 };
 
 // Stable lowercase name of a code, e.g. "not_found".

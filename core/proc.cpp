@@ -212,6 +212,13 @@ void Proc::deliver(Envelope envelope, bool may_run_here) {
   bounce(std::move(envelope), Error(ErrorCode::undeliverable, std::move(reason)));
 }
 
+bool Proc::offer(Envelope& envelope, bool may_run_here) {
+  deliver(std::move(envelope), may_run_here);
+  return true;
+}
+
+void Proc::on_link_room() {}
+
 void Proc::bounce(Envelope envelope, Error reason) {
   if (envelope.type_name == message_name<Undeliverable>()) {
     // Never bounce a bounce: two dead ends would ping-pong forever.

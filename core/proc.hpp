@@ -93,6 +93,13 @@ class Proc {
   // that actor promised its handlers never block (Actor::handlers_never_block); the
   // transport's I/O thread passes true.
   void deliver(Envelope envelope, bool may_run_here = false);
+  // Delivers an envelope that arrived from the network, unless its actor's mailbox is full
+  // (data lane only): then returns false, leaves `envelope` untouched and calls the remote
+  // link's retry_held() once that mailbox has drained. The transport holds the refused
+  // message, which stalls its link and so pushes back on the sender.
+  bool offer(Envelope& envelope, bool may_run_here = false);
+  // The transport's windows have room again: actors that paused on backpressure resume.
+  void on_link_room();
   // Returns `envelope`, which a local sender sent and could not be delivered, to it.
   void return_undeliverable(Envelope envelope, Error reason);
 

@@ -1336,6 +1336,15 @@ void Endpoint::send(Envelope envelope) {
   impl_->post(std::move(envelope));
 }
 
+Result<void> Endpoint::send_bounded(Envelope envelope, Deadline /*room_deadline*/) {
+  impl_->post(std::move(envelope));
+  return {};
+}
+
+bool Endpoint::has_room(const ProcId& /*proc*/, std::size_t /*bytes*/) const { return true; }
+
+void Endpoint::retry_held() {}
+
 Result<void> Endpoint::add_route(const ProcId& proc, std::string_view address) {
   return impl_->route(proc, address);
 }

@@ -69,6 +69,10 @@ class Endpoint final : public RemoteLink {
   // close(), the envelope is returned through Inbound::undeliverable on the calling thread.
   // Thread-safe.
   void send(Envelope envelope) override;
+  // See RemoteLink. Thread-safe.
+  Result<void> send_bounded(Envelope envelope, Deadline room_deadline) override;
+  bool has_room(const ProcId& proc, std::size_t bytes) const override;
+  void retry_held() override;
 
   // Where `proc` listens. Messages to a proc without a route wait for one until their
   // deadline. A new address for a known proc redials and resends what is unacked.
