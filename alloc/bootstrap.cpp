@@ -45,8 +45,11 @@ std::pair<std::string, std::string> local_addresses(const ProcId& id, const std:
     if (host.empty()) host = "127.0.0.1";
     return {fmt::format("tcp://{}:0", host), fmt::format("tcp://{}:0", host)};
   }
-  const auto base = fmt::format("/tmp/zmesh-{}-{}-{}", id.world.name, id.rank, ::getpid());
-  return {fmt::format("ipc://{}.sock", base), fmt::format("ipc://{}-sup.sock", base)};
+  // Linux's abstract socket namespace ("@name"): no file exists, so a proc or client killed
+  // with SIGKILL leaves nothing behind in /tmp. Such sockets are reachable from the whole
+  // network namespace (no file permissions): CURVE (issue 9) is what authenticates peers.
+  const auto base = fmt::format("@zmesh-{}-{}-{}", id.world.name, id.rank, ::getpid());
+  return {fmt::format("ipc://{}", base), fmt::format("ipc://{}-sup", base)};
 }
 
 int run_proc(std::shared_ptr<const Registry> registry) {

@@ -24,11 +24,6 @@ std::string self_executable() {
   return std::string(path, static_cast<std::size_t>(length));
 }
 
-void remove_ipc_file(const std::string& address) {
-  constexpr std::string_view scheme = "ipc://";
-  if (address.rfind(scheme, 0) == 0) ::unlink(address.substr(scheme.size()).c_str());
-}
-
 class ProcessAlloc final : public Alloc {
  public:
   ProcessAlloc(Runtime& runtime, AllocSpec spec, std::shared_ptr<const Registry> registry,
@@ -55,10 +50,6 @@ class ProcessAlloc final : public Alloc {
     client_.reset();  // what it still held comes back to the mailbox, which ignores it
     receiver_.reset();
     mailbox_.reset();
-    for (const auto& proc : procs_) {
-      remove_ipc_file(proc.address);
-      remove_ipc_file(proc.supervision_address);
-    }
   }
 
   Result<void> start() {
@@ -80,7 +71,7 @@ class ProcessAlloc final : public Alloc {
     const std::string client_address =
         spec_.transport == AllocTransport::tcp
             ? fmt::format("tcp://{}:0", bind_host)
-            : fmt::format("ipc:///tmp/zmesh-{}-client.sock", world_.name);
+            : fmt::format("ipc://@zmesh-{}-client", world_.name);  // abstract: see bootstrap.cpp
     auto client = Node::start(runtime_,
                               ProcOptions{ProcId{WorldId{world_.name + "-client"}, 0}, registry_,
                                           config_, nullptr, nullptr},
@@ -109,7 +100,10 @@ class ProcessAlloc final : public Alloc {
                        {std::string(env_bootstrap_port), port_.to_string()},
                        {std::string(env_bootstrap_transport), std::string(transport)},
                        {std::string(env_bootstrap_host), bind_host}}};
-      {
+      // The client's settings, so that both sides agree on limits and timeouts even when
+      // the client set them in code rather than in its environment.
+      const auto settings = config_.to_environment();
+      child.environment.insert(child.environment.begin(), settings.begin(), settings.end());      {
         std::lock_guard lock(mutex_);
         procs_[rank].started_at = Clock::now();
         procs_[rank].state = State::starting;
@@ -288,8 +282,6 @@ class ProcessAlloc final : public Alloc {
     } else {
       reason = StopReason{StopReason::Kind::killed, 0, exit.signal, exit.core_dumped, exit.stderr_tail, ""};
     }
-    remove_ipc_file(proc.address);
-    remove_ipc_file(proc.supervision_address);
     const auto description = reason.describe();
     events_.push(ProcStopped{static_cast<std::uint32_t>(index), std::move(reason)});
     // Messages still on their way to it come back now, not at their deadline.

@@ -45,7 +45,8 @@ void zmesh_cast(benchmark::State& state) {
   std::uint64_t seq = 0;
   for (auto _ : state) {
     ++seq;
-    targets.cast_frames(Selection::all(), type, Frames{encode(tools::BenchCast{seq, reply_to}), payload}).value();
+    targets.cast_frames(Selection::all(), type, Frames{encode(tools::BenchCast{seq, reply_to}), payload},
+                        targets.room_deadline()).value();
     for (std::uint32_t i = 0; i < procs; ++i) benchmark::DoNotOptimize(replies.recv(deadline_in(30s)).value());
   }
   state.SetItemsProcessed(state.iterations());

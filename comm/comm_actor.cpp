@@ -68,13 +68,14 @@ Result<Shape> CommActor::shape_of(const std::string& text) {
 }
 
 Result<void> CommActor::cast(Context& ctx, Envelope& envelope) {
-  ++counters_.casts;
   if (envelope.payload.empty()) {
     return Error(ErrorCode::decode_error, "a cast arrived without its control frame");
   }
   auto control = decode<CastControl>(envelope.payload.front());
   if (!control) return std::move(control).error();
-  auto list = internal::expand(control->ranks);
+  auto shape = shape_of(control->shape);
+  if (!shape) return std::move(shape).error();
+  auto list = internal::expand(control->ranks, *shape);
   if (!list) return std::move(list).error();
   if (list->ranks.empty() || list->ranks.front() != rank_) {
     return Error(ErrorCode::undeliverable,
@@ -83,14 +84,22 @@ Result<void> CommActor::cast(Context& ctx, Envelope& envelope) {
                              control->cast_id, control->mesh, rank_,
                              list->ranks.empty() ? 0 : list->ranks.front()));
   }
-  auto shape = shape_of(control->shape);
-  if (!shape) return std::move(shape).error();
   auto view_rank = shape->view_rank_of(rank_);
   if (!view_rank) return std::move(view_rank).error();
 
+  // Flow control: a cast this proc's actor or a child link has no room for waits in this
+  // mailbox (the cell retries it when room appears), which in turn fills and pushes back on
+  // whoever sends to us. Nothing is sent before there is room for all of it.
+  const PortId local{ActorId{ctx.proc().id(), control->actor, 0},
+                     message_port_index(control->type_name)};
+  if (!ctx.proc().has_room(local, queued_bytes(envelope))) {
+    ++counters_.stalls;
+    return Error(ErrorCode::backpressure, "the local actor's mailbox is full");
+  }
   // Children first: they need not wait for this proc's actor.
   auto parts = forward(ctx, *control, *list, envelope);
   if (!parts) return std::move(parts).error();
+  ++counters_.casts;  // after the room checks: a stalled cast is counted once, when it goes
   const CastKey key{control->origin, control->actor, control->cast_id};
   const bool reducing = control->reduce && start_reduction(*control, *shape, list->ranks, *parts);
 
@@ -131,6 +140,18 @@ Result<std::vector<internal::Reduction::Part>> CommActor::forward(Context& ctx,
         spec.budget_ms > spec.margin_ms ? spec.budget_ms - spec.margin_ms : 0;
   }
   const auto port = message_port_index(message_name<CastControl>());
+  auto comm_port = [&](std::size_t rank) {
+    return PortId{ActorId{ProcId{ctx.proc().id().world, static_cast<std::uint32_t>(rank)},
+                          std::string(comm_actor_name), 0},
+                  port};
+  };
+  const std::size_t bytes = queued_bytes(envelope);
+  for (std::size_t head : plan->root_children()) {
+    if (!ctx.proc().has_room(comm_port(head), bytes)) {
+      ++counters_.stalls;
+      return Error(ErrorCode::backpressure, fmt::format("the link to rank {} is full", head));
+    }
+  }
   for (std::size_t head : plan->root_children()) {
     auto subtree = plan->subtree_of(head).value();
     const auto begin = static_cast<std::size_t>(subtree.data() - plan->ranks().data()) + 1;
@@ -138,10 +159,7 @@ Result<std::vector<internal::Reduction::Part>> CommActor::forward(Context& ctx,
         internal::compress(subtree, std::span(list.counters).subspan(begin, subtree.size()));
     parts.push_back({static_cast<std::uint32_t>(head), begin, begin + subtree.size()});
     Envelope forwarded;
-    forwarded.destination =
-        PortId{ActorId{ProcId{ctx.proc().id().world, static_cast<std::uint32_t>(head)},
-                       std::string(comm_actor_name), 0},
-               port};
+    forwarded.destination = comm_port(head);
     forwarded.type_name = envelope.type_name;
     forwarded.payload.reserve(envelope.payload.size());
     forwarded.payload.push_back(encode(child));

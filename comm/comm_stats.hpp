@@ -21,8 +21,9 @@ struct CommStats {
   std::uint64_t dropped_late = 0;      // casts and replies that came after their turn
   std::uint64_t gaps_given_up = 0;     // casts never received, given up after the gap timeout
   std::uint64_t forward_failures = 0;  // casts a child could not be sent
+  std::uint64_t stalls = 0;  // times a cast waited for room (a full mailbox or link downstream)
   MSGPACK_DEFINE(rank, casts, reductions, held, arrived_early, streams, dropped_late, gaps_given_up,
-                 forward_failures);
+                 forward_failures, stalls);
 };
 
 struct CommStatsQuery {

@@ -12,7 +12,9 @@
 // keeps several casts in flight from several threads; tree_stats() shows the state held.
 // Thread: thread-safe like ActorMesh; reduce blocks its caller until its deadline at the latest.
 // Failure: Result errors for bad requests (a selection that does not fit the mesh's shape, no
-// comm actors on its procs); ranks that gave nothing are in Reduced::missing, with the reason.
+// comm actors on its procs), too_large for a message over the size limit, backpressure when
+// the links stay full (cast: for Config::delivery_timeout; reduce: until its deadline); ranks
+// that gave nothing are in Reduced::missing, with the reason.
 
 #include "zmesh/comm/reducer.hpp"
 #include "zmesh/comm/reply_port.hpp"
@@ -71,9 +73,11 @@ Result<CastResult> cast(ActorMeshBase& mesh, const Selection& selection, const M
   auto plan = mesh.plan_cast(selection);
   if (!plan) return std::move(plan).error();
   const Frames payload{encode(message)};
-  tree->send(CastOrder{mesh.name(), mesh.shape(), plan->result.cast_id, plan->base_ranks,
-                       message_name<M>(), payload, false},
-             options);
+  if (auto fits = mesh.check_size(message_name<M>(), payload); !fits) return std::move(fits).error();
+  auto sent = tree->send(CastOrder{mesh.name(), mesh.shape(), plan->result.cast_id,
+                                   plan->base_ranks, message_name<M>(), payload, false},
+                         options, mesh.room_deadline());
+  if (!sent) return std::move(sent).error();
   return std::move(plan->result);
 }
 
@@ -92,6 +96,7 @@ Result<Reduced<typename R::Value>> reduce(ActorMeshBase& mesh, const Selection& 
   const auto message = make_message(ReplyPort<typename R::Input>{plan->result.cast_id});
   using M = std::decay_t<decltype(message)>;
   const Frames payload{encode(message)};
+  if (auto fits = mesh.check_size(message_name<M>(), payload); !fits) return std::move(fits).error();
   auto folded = tree->reduce(CastOrder{mesh.name(), mesh.shape(), plan->result.cast_id,
                                        plan->base_ranks, message_name<M>(), payload, true},
                              *ops, plan->result.skipped, deadline, options);

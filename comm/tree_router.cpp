@@ -38,9 +38,8 @@ ActorId TreeRouter::comm_actor(std::uint32_t rank) const {
   return ActorId{state_.proc(rank).proc, std::string(comm_actor_name), 0};
 }
 
-std::optional<DeliveryPlan> TreeRouter::send(const CastOrder& order, const CastOptions& options,
-                                             const internal::ReduceSpec* reduction,
-                                             Deadline deadline) {
+Result<DeliveryPlan> TreeRouter::send(const CastOrder& order, const CastOptions& options,
+                                      const internal::ReduceSpec* reduction, Deadline deadline) {
   // A fan-out of 0 could reach no one; Config does not forbid it, so it means a chain.
   const std::size_t fanout = std::max<std::uint32_t>(
       1, options.fanout != 0 ? options.fanout : state_.config().cast_fanout);
@@ -51,7 +50,9 @@ std::optional<DeliveryPlan> TreeRouter::send(const CastOrder& order, const CastO
     // The ranks come from plan_cast, sorted and distinct: this is a bug.
     state_.client().log().error("ZM-CAST-PLAN cast {} of {}: {}", order.cast_id, order.mesh_name,
                                 plan.error().describe());
-    return std::nullopt;
+    return Error(ErrorCode::internal,
+                 fmt::format("cast {} of {} could not be planned: {}", order.cast_id,
+                             order.mesh_name, plan.error().message));
   }
   const auto& ranks = plan->ranks();
   std::vector<std::uint64_t> counters(ranks.size());
@@ -97,7 +98,21 @@ std::optional<DeliveryPlan> TreeRouter::send(const CastOrder& order, const CastO
     envelope.payload.reserve(order.payload.size() + 1);
     envelope.payload.push_back(encode(control));
     envelope.payload.insert(envelope.payload.end(), order.payload.begin(), order.payload.end());
-    state_.mailbox().send(std::move(envelope));
+    if (auto sent = state_.mailbox().send_bounded(std::move(envelope), deadline); !sent) {
+      // This subtree and the ones after it never get the cast: their counters must not hold
+      // up later casts (finish() does that for a tracked cast).
+      if (!order.tracked) {
+        for (std::size_t i = begin; i < ranks.size(); ++i) {
+          const auto rank = static_cast<std::uint32_t>(ranks[i]);
+          state_.mailbox().send(comm_actor(rank), internal::SkipCasts{state_.mailbox().self(),
+                                                                      std::string(order.mesh_name),
+                                                                      {counters[i]}});
+        }
+      }
+      return Error(sent.error().code,
+                   fmt::format("cast {} of {} reached {} of {} ranks: {}", order.cast_id,
+                               order.mesh_name, begin, ranks.size(), sent.error().message));
+    }
   }
   return std::move(*plan);
 }
@@ -137,22 +152,25 @@ TreeRouter::Folded TreeRouter::reduce(const CastOrder& order, const ReducerOps& 
   CastOrder tracked_order = order;
   tracked_order.tracked = true;
   auto plan = send(tracked_order, options, &spec, deadline);
+  if (!plan) {
+    state_.end_gather(watch);
+    Folded failed{std::nullopt, 0, skipped};
+    std::vector<std::uint32_t> unanswered;
+    for (auto base : order.ranks) {
+      unanswered.push_back(base);
+      failed.missing.insert_or_assign(
+          static_cast<std::uint32_t>(order.shape.view_rank_of(base).value()), plan.error());
+    }
+    finish(order.cast_id, unanswered);
+    return failed;
+  }
 
   std::vector<std::uint32_t> view_ranks;
   for (auto base : order.ranks) {
     view_ranks.push_back(static_cast<std::uint32_t>(order.shape.view_rank_of(base).value()));
   }
-  // Without a plan nothing was sent (a bug, logged by send): one part, lost at once.
-  const std::vector<internal::Reduction::Part> parts =
-      plan ? root_parts(*plan) : std::vector<internal::Reduction::Part>{{0, 0, view_ranks.size()}};
-  internal::Reduction root(&ops, view_ranks, parts);
-  if (!plan) {
-    root.lose(0,
-              Error(ErrorCode::internal,
-                    fmt::format("cast {} of {} could not be planned; see ZM-CAST-PLAN in the log",
-                                order.cast_id, mesh)));
-  }
-  while (plan && !root.complete()) {
+  internal::Reduction root(&ops, view_ranks, root_parts(*plan));
+  while (!root.complete()) {
     auto envelope = replies.recv_envelope(deadline);
     if (!envelope) break;  // the deadline passed
     if (envelope->payload.empty()) continue;

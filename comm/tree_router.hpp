@@ -42,8 +42,14 @@ class TreeRouter final : public CastRouter {
   static TreeRouter* of(const ActorMeshBase& mesh);
 
   // -- casting --
-  void send(const CastOrder& order) override { send(order, CastOptions{}, nullptr); }
-  void send(const CastOrder& order, const CastOptions& options) { send(order, options, nullptr); }
+  Result<void> send(const CastOrder& order, Deadline room_deadline) override {
+    return send(order, CastOptions{}, room_deadline);
+  }
+  Result<void> send(const CastOrder& order, const CastOptions& options, Deadline room_deadline) {
+    auto sent = send(order, options, nullptr, room_deadline);
+    if (!sent) return std::move(sent).error();
+    return {};
+  }
   void finish(std::uint64_t cast_id, const std::vector<std::uint32_t>& unanswered) override;
 
   // -- reducing --
@@ -74,9 +80,11 @@ class TreeRouter final : public CastRouter {
   };
 
   // Numbers and sends `order`; with `reduction`, as a reducing cast whose root children report
-  // to reduction->reply_to, with budgets that end before `deadline`. Returns the plan it used.
-  std::optional<DeliveryPlan> send(const CastOrder& order, const CastOptions& options,
-                                   const internal::ReduceSpec* reduction, Deadline deadline = {});
+  // to reduction->reply_to, with budgets that end before `deadline`, which also bounds the
+  // wait for room in the links. Returns the plan it used. On backpressure, an untracked cast
+  // tells the ranks it did not reach to skip it (a tracked one leaves that to finish()).
+  Result<DeliveryPlan> send(const CastOrder& order, const CastOptions& options,
+                            const internal::ReduceSpec* reduction, Deadline deadline);
   // A rank of a reduce can no longer answer: marks its part lost here, or tells the comm
   // actor that holds its part.
   void rank_failed(const CastOrder& order, const DeliveryPlan& plan, internal::Reduction& root,

@@ -1,10 +1,14 @@
 #include "zmesh/core/actor.hpp"
 
 #include "zmesh/core/context.hpp"
+#include "zmesh/core/port.hpp"
 
 namespace zmesh {
 
 void Actor::on_undeliverable(Context&, const Undeliverable& returned) {
+  // A reply (to a port, not a handler) that found no one waiting: its caller gave up or
+  // ended. Normal after timeouts, so never this actor's failure.
+  if (!is_handler_port(returned.destination.index)) return;
   throw Exception(Error(ErrorCode::undeliverable,
                         fmt::format("{} to {} was undeliverable: {}", returned.type_name,
                                     returned.destination.to_string(), returned.reason.describe())));

@@ -41,7 +41,8 @@ class Actor {
   // (and from a root actor to the proc's owner).
   virtual bool on_child_event(Context&, const SupervisionEvent&) { return false; }
   // A message this actor sent came back. The default fails this actor, which turns the
-  // loss into a supervision event instead of letting it pass unnoticed.
+  // loss into a supervision event instead of letting it pass unnoticed; a returned reply
+  // (sent to a port, whose caller gave up or ended) is ignored: late replies are normal.
   virtual void on_undeliverable(Context&, const Undeliverable& returned);
 
   // -- dispatch (used by the runtime) --

@@ -1,11 +1,14 @@
 #pragma once
 // BlockingQueue<T>: a closable multi-producer queue whose pop waits up to a deadline.
-// Backs port receivers, event streams and undeliverable lists.
+// Backs port receivers, event streams and undeliverable lists. A queue made with a
+// capacity refuses (and counts) what would go past it, so that a stream nobody reads
+// cannot grow without bound.
 // Thread: every member is thread-safe.
 
 #include "zmesh/core/config.hpp"
 
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -15,11 +18,18 @@ namespace zmesh {
 template <class T>
 class BlockingQueue {
  public:
-  // False (and `value` dropped) when the queue is closed.
+  BlockingQueue() = default;
+  explicit BlockingQueue(std::size_t capacity) : capacity_(capacity) {}
+
+  // False (and `value` dropped) when the queue is closed or full; a full queue counts it.
   bool push(T value) {
     {
       std::lock_guard lock(mutex_);
       if (closed_) return false;
+      if (items_.size() >= capacity_) {
+        ++refused_;
+        return false;
+      }
       items_.push_back(std::move(value));
     }
     ready_.notify_one();
@@ -53,6 +63,11 @@ class BlockingQueue {
     std::lock_guard lock(mutex_);
     return items_.size();
   }
+  // Pushes refused because the queue was full.
+  std::uint64_t refused() const {
+    std::lock_guard lock(mutex_);
+    return refused_;
+  }
 
  private:
   std::optional<T> take(std::unique_lock<std::mutex>&) {
@@ -65,6 +80,8 @@ class BlockingQueue {
   mutable std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<T> items_;
+  std::size_t capacity_ = static_cast<std::size_t>(-1);
+  std::uint64_t refused_ = 0;
   bool closed_ = false;
 };
 

@@ -130,6 +130,14 @@ Result<Config> Config::from_environment() {
   return config;
 }
 
+std::vector<std::pair<std::string, std::string>> Config::to_environment() const {
+  std::vector<std::pair<std::string, std::string>> variables;
+  for (const auto& setting : settings()) {
+    variables.emplace_back(std::string(setting.variable), setting.print(*this));
+  }
+  return variables;
+}
+
 std::vector<std::string> Config::describe() const {
   const Config defaults;
   std::vector<std::string> lines;

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace zmesh {
@@ -61,6 +62,10 @@ struct Config {
 
   // Defaults overridden by ZMESH_* variables; a malformed value is an error naming it.
   static Result<Config> from_environment();
+
+  // Every setting as (ZMESH_NAME, value): what a parent puts in a child proc's environment
+  // so that both sides agree on timeouts and limits (message size, windows).
+  std::vector<std::pair<std::string, std::string>> to_environment() const;
 
   // One line per setting: "ZMESH_NAME=value  (default D) meaning", for `zmesh doctor`.
   std::vector<std::string> describe() const;

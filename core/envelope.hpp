@@ -66,6 +66,10 @@ struct Envelope {
   // When the transport stops trying and returns the message as undeliverable. Local only
   // (not sent); the time_point's epoch means "the configured delivery timeout".
   Deadline deadline{};
+  // Local only: set by Proc::offer for messages that came in over the network, so that
+  // messages only this process may make (e.g. a gather's rank-failed notice) can refuse
+  // forged copies.
+  bool from_network = false;
 };
 
 // Which flow-control lane a message travels in. Control messages (the agent protocol,

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <spdlog/logger.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -49,17 +50,18 @@ class Logger {
 };
 
 // Lets one repeated line through per interval and counts the ones it held back.
+// Thread-safe: warnings a peer can trigger come from several threads.
 class RateLimiter {
  public:
   explicit RateLimiter(std::chrono::milliseconds interval) : interval_(interval) {}
   // True when a line may be logged now; `suppressed()` then tells how many were skipped.
   bool allow();
-  std::uint64_t suppressed() const { return suppressed_; }
+  std::uint64_t suppressed() const { return suppressed_.load(std::memory_order_relaxed); }
 
  private:
-  std::chrono::milliseconds interval_;
-  std::chrono::steady_clock::time_point next_{};
-  std::uint64_t suppressed_ = 0;
+  std::chrono::steady_clock::duration interval_;
+  std::atomic<std::chrono::steady_clock::rep> next_{0};  // ticks since the clock's epoch
+  std::atomic<std::uint64_t> suppressed_{0};
 };
 
 }  // namespace zmesh

@@ -159,12 +159,21 @@ void Proc::send(Envelope envelope) {
 }
 
 void Proc::deliver(Envelope envelope, bool may_run_here) {
+  [[maybe_unused]] const bool admitted = admit(envelope, may_run_here, /*bounded=*/false);
+}
+
+bool Proc::offer(Envelope& envelope, bool may_run_here) {
+  envelope.from_network = true;
+  return admit(envelope, may_run_here, lane_of(envelope.type_name) == Lane::data);
+}
+
+bool Proc::admit(Envelope& envelope, bool may_run_here, bool bounded) {
   const PortId& to = envelope.destination;
   if (to.actor.proc != id()) {
     auto reason = fmt::format("{} arrived at {}, which is not its proc", to.to_string(),
                               id().to_string());
     bounce(std::move(envelope), Error(ErrorCode::undeliverable, std::move(reason)));
-    return;
+    return true;
   }
   if (envelope.type_name == message_name<Undeliverable>() &&
       to.index == message_port_index(message_name<Undeliverable>())) {
@@ -172,31 +181,37 @@ void Proc::deliver(Envelope envelope, bool may_run_here) {
                         ? Result<Undeliverable>(Error(ErrorCode::decode_error, "no payload"))
                         : decode<Undeliverable>(envelope.payload.front());
     if (!returned) {
-      log_.warn("ZM-BAD-UNDELIVERABLE from {}: {}", envelope.sender.to_string(),
-                returned.error().message);
-      return;
+      if (warn_limiter_.allow()) {
+        log_.warn("ZM-BAD-UNDELIVERABLE from {}: {}", envelope.sender.to_string(),
+                  returned.error().message);
+      }
+      return true;
     }
     Envelope original;
     original.sender = returned->sender;
     original.destination = returned->destination;
     original.type_name = returned->type_name;
     return_undeliverable(std::move(original), returned->reason);
-    return;
+    return true;
   }
-  if (!is_handler_port(to.index) && ports_->deliver(envelope)) return;
-
+  if (!is_handler_port(to.index)) {
+    if (ports_->deliver(envelope)) return true;
+    // A reply whose caller gave up (deadline passed, port closed) or a reply to a port that
+    // never existed: normal after timeouts, never the replying actor's fault.
+    late_replies_dropped_.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
   if (auto cell = find_cell(to.actor)) {
-    if (!is_handler_port(to.index)) {
-      auto reason = fmt::format("port {} is not open (closed, once-port already used, or "
-                                "never opened)",
-                                to.to_string());
-      bounce(std::move(envelope), Error(ErrorCode::undeliverable, std::move(reason)));
-      return;
+    switch (cell->enqueue_message(envelope, may_run_here, bounded)) {
+      case internal::ActorCell::Admission::accepted: return true;
+      case internal::ActorCell::Admission::full:
+        mailbox_refusals_.fetch_add(1, std::memory_order_relaxed);
+        return false;
+      case internal::ActorCell::Admission::closed: break;
     }
-    if (cell->enqueue_message(envelope, may_run_here)) return;
     bounce(std::move(envelope),
            Error(ErrorCode::stopped, fmt::format("{} is stopping", to.actor.to_string())));
-    return;
+    return true;
   }
   std::string reason;
   {
@@ -210,20 +225,88 @@ void Proc::deliver(Envelope envelope, bool may_run_here) {
     }
   }
   bounce(std::move(envelope), Error(ErrorCode::undeliverable, std::move(reason)));
-}
-
-bool Proc::offer(Envelope& envelope, bool may_run_here) {
-  deliver(std::move(envelope), may_run_here);
   return true;
 }
 
-void Proc::on_link_room() {}
+bool Proc::has_room(const PortId& to, std::size_t bytes) const {
+  if (to.actor.proc != id()) {
+    RemoteLink* remote = remote_.load(std::memory_order_acquire);
+    return remote == nullptr || remote->has_room(to.actor.proc, bytes);
+  }
+  if (!is_handler_port(to.index)) return true;
+  auto cell = find_cell(to.actor);
+  return !cell || cell->has_room(bytes);
+}
+
+Result<void> Proc::send_bounded(Envelope envelope, Deadline room_deadline) {
+  if (envelope.destination.actor.proc != id()) {
+    if (RemoteLink* remote = remote_.load(std::memory_order_acquire)) {
+      return remote->send_bounded(std::move(envelope), room_deadline);
+    }
+    send(std::move(envelope));  // no transport: bounces with the reason
+    return {};
+  }
+  return deliver_bounded(std::move(envelope), room_deadline);
+}
+
+Result<void> Proc::deliver_bounded(Envelope envelope, Deadline room_deadline) {
+  const std::size_t bytes = queued_bytes(envelope);
+  std::unique_lock lock(room_mutex_);
+  while (true) {
+    const auto seen = room_generation_;
+    lock.unlock();
+    if (admit(envelope, /*may_run_here=*/false, /*bounded=*/true)) return {};
+    lock.lock();
+    // Room may have appeared between the refusal and taking the lock: then try again.
+    if (room_generation_ != seen) continue;
+    if (Clock::now() >= room_deadline ||
+        !room_changed_.wait_until(lock, room_deadline, [&] { return room_generation_ != seen; })) {
+      return Error(ErrorCode::backpressure,
+                   fmt::format("{} to {}: the mailbox stayed full ({} messages or {} bytes, "
+                               "ZMESH_MAILBOX_MAX_*) until the deadline; the actor is slow or "
+                               "blocked, {} bytes were to be added",
+                               envelope.type_name, envelope.destination.actor.to_string(),
+                               options_.config.mailbox_max_messages,
+                               options_.config.mailbox_max_bytes, bytes));
+    }
+  }
+}
+
+void Proc::add_stalled(std::shared_ptr<internal::ActorCell> cell) {
+  {
+    std::lock_guard lock(room_mutex_);
+    stalled_.push_back(std::move(cell));
+  }
+  // Room may have appeared while the handler ran: a notification since would be lost.
+  notify_room();
+}
+
+void Proc::notify_room() {
+  std::vector<std::shared_ptr<internal::ActorCell>> stalled;
+  {
+    std::lock_guard lock(room_mutex_);
+    ++room_generation_;
+    stalled.swap(stalled_);
+    room_changed_.notify_all();
+  }
+  for (auto& cell : stalled) cell->resume();
+  if (RemoteLink* remote = remote_.load(std::memory_order_acquire)) remote->retry_held();
+}
+
+void Proc::on_link_room() { notify_room(); }
+
+Proc::Stats Proc::stats() const {
+  return Stats{late_replies_dropped_.load(std::memory_order_relaxed),
+               mailbox_refusals_.load(std::memory_order_relaxed)};
+}
 
 void Proc::bounce(Envelope envelope, Error reason) {
   if (envelope.type_name == message_name<Undeliverable>()) {
     // Never bounce a bounce: two dead ends would ping-pong forever.
-    log_.warn("ZM-UNDELIVERABLE-LOST undeliverable notice for {} dropped: {}",
-              envelope.destination.to_string(), reason.describe());
+    if (warn_limiter_.allow()) {
+      log_.warn("ZM-UNDELIVERABLE-LOST undeliverable notice for {} dropped: {}",
+                envelope.destination.to_string(), reason.describe());
+    }
     return;
   }
   if (envelope.sender.proc == id()) {
@@ -274,9 +357,13 @@ void Proc::return_undeliverable(Envelope envelope, Error reason) {
               returned.reason.describe());
     return;
   }
-  log_.warn("ZM-UNDELIVERABLE-ORPHAN {} to {} came back but its sender {} is unknown: {}",
-            returned.type_name, returned.destination.to_string(), returned.sender.to_string(),
-            returned.reason.describe());
+  // A peer can send these at will: counted, and logged at a bounded rate.
+  if (warn_limiter_.allow()) {
+    log_.warn("ZM-UNDELIVERABLE-ORPHAN {} to {} came back but its sender {} is unknown: {} "
+              "(further ones within a second are not logged)",
+              returned.type_name, returned.destination.to_string(), returned.sender.to_string(),
+              returned.reason.describe());
+  }
 }
 
 void Proc::emit_event(const SupervisionEvent& event) {
@@ -337,6 +424,11 @@ Result<void> Proc::stop(Deadline deadline) {
 void Sender::send(Envelope envelope) {
   envelope.sender = self_;
   proc_->send(std::move(envelope));
+}
+
+Result<void> Sender::send_bounded(Envelope envelope, Deadline room_deadline) {
+  envelope.sender = self_;
+  return proc_->send_bounded(std::move(envelope), room_deadline);
 }
 
 std::pair<PortId, std::shared_ptr<internal::PortQueue>> Sender::open_port_queue(bool once) {

@@ -26,6 +26,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
+#include <vector>
 
 namespace zmesh {
 
@@ -86,9 +87,17 @@ class Proc {
                          std::function<void(Undeliverable)> on_undeliverable = nullptr);
 
   // -- messages --
-  // Sends from any local sender: delivered locally, or through the remote link.
+  // Sends from any local sender: delivered locally, or through the remote link. Not
+  // flow-controlled: for replies, control traffic, and actors on the transport's thread.
   void send(Envelope envelope);
-  // Delivers an envelope addressed to this proc (called by the transport, and by send).
+  // Sends with flow control: waits until `room_deadline` for room in the link window (or
+  // the local mailbox), then fails with backpressure; too_large when over a size limit.
+  // Nothing is queued on error. A past deadline never waits.
+  Result<void> send_bounded(Envelope envelope, Deadline room_deadline);
+  // Whether a flow-controlled message of `bytes` to `to` would be taken now.
+  bool has_room(const PortId& to, std::size_t bytes) const;
+  // Delivers an envelope addressed to this proc (called by local senders and send), whatever
+  // the mailbox holds.
   // `may_run_here`: the calling thread may run the receiving actor's handler at once, if
   // that actor promised its handlers never block (Actor::handlers_never_block); the
   // transport's I/O thread passes true.
@@ -100,6 +109,15 @@ class Proc {
   bool offer(Envelope& envelope, bool may_run_here = false);
   // The transport's windows have room again: actors that paused on backpressure resume.
   void on_link_room();
+  // Local delivery with the mailbox bound: waits for room until `room_deadline`.
+  Result<void> deliver_bounded(Envelope envelope, Deadline room_deadline);
+
+  // Counters since the proc started; thread-safe snapshot.
+  struct Stats {
+    std::uint64_t late_replies_dropped = 0;  // replies to closed ports (the caller gave up)
+    std::uint64_t mailbox_refusals = 0;      // messages a full mailbox refused (sender retries)
+  };
+  Stats stats() const;
   // Returns `envelope`, which a local sender sent and could not be delivered, to it.
   void return_undeliverable(Envelope envelope, Error reason);
 
@@ -118,6 +136,14 @@ class Proc {
   Result<ActorId> register_actor(ActorId id, std::unique_ptr<Actor> actor,
                                  std::shared_ptr<internal::ActorCell> parent);
   std::shared_ptr<internal::ActorCell> find_cell(const ActorId& id) const;
+  // Delivers `envelope`, or returns false (envelope intact) when `bounded` and its
+  // mailbox is full. Everything else that goes wrong bounces to the sender.
+  bool admit(Envelope& envelope, bool may_run_here, bool bounded);
+  // A cell whose handler found no room: resumed on the next notify_room().
+  void add_stalled(std::shared_ptr<internal::ActorCell> cell);
+  // Room appeared (a refusing mailbox drained, or a link window opened): stalled cells
+  // resume, bounded local senders retry, and the transport retries what it holds.
+  void notify_room();
   // Called by a cell once it stopped or failed: drops it from the table.
   void forget_cell(const ActorId& id, ActorStatus final_status, std::string end_reason);
   // Sends an undeliverable back to the sender of `envelope`, local or remote.
@@ -147,6 +173,14 @@ class Proc {
   std::deque<ActorId> ended_order_;  // bounds ended_
   std::uint32_t next_pid_ = 1;
   std::condition_variable_any table_changed_;
+
+  std::mutex room_mutex_;  // guards stalled_ and room_generation_
+  std::condition_variable room_changed_;
+  std::vector<std::shared_ptr<internal::ActorCell>> stalled_;
+  std::uint64_t room_generation_ = 0;
+  std::atomic<std::uint64_t> late_replies_dropped_{0};
+  std::atomic<std::uint64_t> mailbox_refusals_{0};
+  RateLimiter warn_limiter_{std::chrono::seconds(1)};  // warnings a peer can trigger
 
   std::mutex turns_mutex_;  // guards turns_in_flight_
   std::condition_variable turns_done_;

@@ -35,13 +35,26 @@ Result<std::unique_ptr<Actor>> Registry::create(std::string_view type_name,
                  fmt::format("no actor type registered under \"{}\" (registered: {})", type_name,
                              actor_types().empty() ? "none" : fmt::format("{}", fmt::join(actor_types(), ", "))));
   }
-  auto actor = it->second.factory(params);
+  // The factory runs the user's constructor: what it throws is a spawn error, never the
+  // death of the agent (and with it the proc) that asked.
+  std::optional<Result<std::unique_ptr<Actor>>> made;
+  try {
+    made.emplace(it->second.factory(params));
+  } catch (const std::exception& e) {
+    return Error(ErrorCode::actor_failed,
+                 fmt::format("the constructor of actor type \"{}\" threw: {}", type_name, e.what()));
+  } catch (...) {
+    return Error(ErrorCode::actor_failed,
+                 fmt::format("the constructor of actor type \"{}\" threw a non-standard exception",
+                             type_name));
+  }
+  auto& actor = *made;
   if (!actor) {
     return Error(ErrorCode::decode_error,
                  fmt::format("parameters for actor type \"{}\" do not decode: {}", type_name,
                              actor.error().message));
   }
-  return actor;
+  return std::move(actor);
 }
 
 bool Registry::has_actor(std::string_view type_name) const {

@@ -32,6 +32,13 @@ class Sender {
   }
   // Sends a prepared envelope; its sender becomes this sender.
   void send(Envelope envelope);
+  // As send(), with flow control (Proc::send_bounded): waits for room until
+  // `room_deadline`, then fails with backpressure; too_large over a size limit.
+  Result<void> send_bounded(Envelope envelope, Deadline room_deadline);
+  template <Message M>
+  Result<void> send_bounded(const ActorId& to, const M& message, Deadline room_deadline) {
+    return send_bounded(make_envelope(self_, handler_port<M>(to).id, message), room_deadline);
+  }
 
   // Opens a reply port owned by this sender. A once port takes one message then closes.
   template <Message M>

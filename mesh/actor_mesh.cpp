@@ -30,12 +30,28 @@ Result<ActorMeshBase::CastPlan> ActorMeshBase::plan_cast(const Selection& select
   return plan;
 }
 
-void ActorMeshBase::send_cast(const CastPlan& plan, const std::string& type_name,
-                              const Frames& payload, bool tracked) {
+Result<void> ActorMeshBase::check_size(std::string_view type_name, const Frames& payload) const {
+  std::size_t bytes = 0;
+  for (const auto& frame : payload) bytes += frame.size();
+  const auto limit = state_->config().max_message_bytes;
+  if (bytes > static_cast<std::size_t>(limit)) {
+    return Error(ErrorCode::too_large,
+                 fmt::format("{} to actor mesh \"{}\" is {} bytes, over the limit of {} bytes "
+                             "(ZMESH_MAX_MESSAGE_BYTES); send it in parts or raise the limit on "
+                             "every proc",
+                             type_name, name_, bytes, limit));
+  }
+  return {};
+}
+
+Result<void> ActorMeshBase::send_cast(const CastPlan& plan, const std::string& type_name,
+                                      const Frames& payload, bool tracked,
+                                      Deadline room_deadline) {
+  if (auto fits = check_size(type_name, payload); !fits) return fits;
   if (CastRouter* router = cast_router()) {
-    router->send(CastOrder{name_, shape_, plan.result.cast_id, plan.base_ranks, type_name, payload,
-                           tracked});
-    return;
+    return router->send(CastOrder{name_, shape_, plan.result.cast_id, plan.base_ranks, type_name,
+                                  payload, tracked},
+                        room_deadline);
   }
   CastHeader header;
   header.mesh = state_->world().name + "/" + name_;
@@ -52,15 +68,24 @@ void ActorMeshBase::send_cast(const CastPlan& plan, const std::string& type_name
     envelope.type_name = type_name;
     envelope.headers.set(std::string(cast_header_key), header);
     envelope.payload = payload;  // shares the encoded bytes
-    state_->mailbox().send(std::move(envelope));
+    if (auto sent = state_->mailbox().send_bounded(std::move(envelope), room_deadline); !sent) {
+      return Error(sent.error().code,
+                   fmt::format("cast {} to \"{}\" reached {} of {} ranks: {}",
+                               plan.result.cast_id, name_, i, plan.base_ranks.size(),
+                               sent.error().message));
+    }
   }
+  return {};
 }
 
 Result<CastResult> ActorMeshBase::cast_frames(const Selection& selection,
-                                              const std::string& type_name, const Frames& payload) {
+                                              const std::string& type_name, const Frames& payload,
+                                              Deadline room_deadline) {
   auto plan = plan_cast(selection);
   if (!plan) return std::move(plan).error();
-  send_cast(*plan, type_name, payload, /*tracked=*/false);
+  if (auto sent = send_cast(*plan, type_name, payload, /*tracked=*/false, room_deadline); !sent) {
+    return std::move(sent).error();
+  }
   return std::move(plan->result);
 }
 
@@ -75,7 +100,8 @@ std::map<std::uint32_t, Error> ActorMeshBase::cast_and_collect(
   std::map<std::uint32_t, Error> missing = plan.result.skipped;
   auto base_missing = state_->collect(
       name_, port, std::set<std::uint32_t>(plan.base_ranks.begin(), plan.base_ranks.end()),
-      [&] { send_cast(plan, type_name, payload, /*tracked=*/true); }, reply_type, deadline, next,
+      [&] { return send_cast(plan, type_name, payload, /*tracked=*/true, deadline); }, reply_type,
+      deadline, next,
       [&](std::uint32_t base, const Envelope& envelope) { return accept(to_view(base), envelope); });
   if (CastRouter* router = cast_router()) {
     std::vector<std::uint32_t> unanswered;
@@ -89,7 +115,8 @@ std::map<std::uint32_t, Error> ActorMeshBase::cast_and_collect(
 Result<void> ActorMeshBase::stop(Deadline deadline) {
   auto [reply_to, receiver] = state_->mailbox().open_port<StopActorResult>();
   auto missing = state_->ask_all_agents(
-      reply_to.id, [&](std::uint32_t rank) {
+      reply_to.id,
+      [&](std::uint32_t rank) {
         state_->mailbox().send(state_->proc(rank).agent, StopActor{name_, reply_to});
       },
       message_name<StopActorResult>(), deadline,

@@ -5,6 +5,10 @@
 //       [](PortRef<Loss> reply_to) { return Query{reply_to}; }, deadline_in(5s));
 // A call returns every reply by rank plus the ranks that did not answer and why (their
 // proc died, the actor failed, or the deadline passed): it never waits past its deadline.
+// Flow control: a cast waits for room in the links (a slow or blocked receiver fills them)
+// until its deadline (Config::delivery_timeout when none is given; try_cast: not at all),
+// then fails with ErrorCode::backpressure; a message over ZMESH_MAX_MESSAGE_BYTES fails at
+// once with too_large. Memory stays bounded whatever the send rate.
 // Thread: casts and calls are thread-safe; events are for one consumer.
 
 #include "zmesh/core/port.hpp"
@@ -48,13 +52,20 @@ class ActorMeshBase {
 
   // The next event about this actor mesh (failures, stops, undeliverables), or nothing.
   std::optional<ActorEvent> next_event(Deadline deadline) { return events_->pop(deadline); }
+  // Events not queued because the queue was full (nobody read them); see ZM-EVENTS-DROPPED.
+  std::uint64_t dropped_events() const { return events_->refused(); }
 
   // Stops the actors on every live proc of the base mesh; waits for the agents' answers.
   Result<void> stop(Deadline deadline);
 
-  // Sends one payload (an encoded M) to the handler for `type_name` of each chosen actor.
+  // Sends one payload (an encoded M) to the handler for `type_name` of each chosen actor,
+  // waiting for room in the links until `room_deadline`.
   Result<CastResult> cast_frames(const Selection& selection, const std::string& type_name,
-                                 const Frames& payload);
+                                 const Frames& payload, Deadline room_deadline);
+  // Config::delivery_timeout from now: how long a cast given no deadline waits for room.
+  Deadline room_deadline() const { return deadline_in(state_->config().delivery_timeout); }
+  // too_large, naming the size and the limit, when `payload` cannot travel.
+  Result<void> check_size(std::string_view type_name, const Frames& payload) const;
 
   // A cast decided but not sent: the live base ranks chosen, and what the caller is told.
   // Layers above (comm/) plan with it and send through cast_router() themselves.
@@ -72,8 +83,8 @@ class ActorMeshBase {
       : state_(std::move(state)), name_(std::move(name)), shape_(std::move(shape)), events_(std::move(events)) {}
 
   // `tracked`: a gather waits for it, and tells the router when it is over.
-  void send_cast(const CastPlan& plan, const std::string& type_name, const Frames& payload,
-                 bool tracked);
+  Result<void> send_cast(const CastPlan& plan, const std::string& type_name,
+                         const Frames& payload, bool tracked, Deadline room_deadline);
 
   // Casts `payload` as planned and collects one `reply_type` per rank (MeshState::collect),
   // in this mesh's view ranks.
@@ -96,14 +107,25 @@ class ActorMesh : public ActorMeshBase {
             std::shared_ptr<BlockingQueue<ActorEvent>> events)
       : ActorMeshBase(std::move(state), std::move(name), std::move(shape), std::move(events)) {}
 
-  // Sends `message` to every actor `selection` chooses in this mesh's shape.
+  // Sends `message` to every actor `selection` chooses in this mesh's shape; waits for room
+  // until `room_deadline` (backpressure after it).
+  template <Message M>
+  Result<CastResult> cast(const Selection& selection, const M& message, Deadline room_deadline) {
+    return cast_frames(selection, std::string(message_name<M>()), Frames{encode(message)},
+                       room_deadline);
+  }
   template <Message M>
   Result<CastResult> cast(const Selection& selection, const M& message) {
-    return cast_frames(selection, std::string(message_name<M>()), Frames{encode(message)});
+    return cast(selection, message, room_deadline());
   }
   template <Message M>
   Result<CastResult> cast(const M& message) {
     return cast(Selection::all(), message);
+  }
+  // cast() that never waits: backpressure at once when a link or mailbox is full.
+  template <Message M>
+  Result<CastResult> try_cast(const Selection& selection, const M& message) {
+    return cast(selection, message, Deadline::min());
   }
 
   // Casts make_message(reply port) and gathers one Reply from each chosen actor.

@@ -7,8 +7,10 @@
 // every proc by ProcMesh::allocate, and also implements CastRouterFactory, which gives the
 // client its half of the tree (the root). Without that registration casts stay direct.
 // Thread: a router is called from any client thread at once; implementations are thread-safe.
-// Failure: send() and finish() never block and never fail; what cannot be delivered comes
-// back to the mesh's mailbox as undeliverable, like a direct send.
+// Failure: send() waits for room in the links (flow control) until its room deadline and
+// then fails with backpressure (or too_large), having told the ranks it did not reach to
+// stop waiting for that cast; what cannot be delivered later comes back to the mesh's
+// mailbox as undeliverable, like a direct send. finish() never blocks and never fails.
 
 #include "zmesh/core/frame.hpp"
 #include "zmesh/mesh/shape.hpp"
@@ -50,7 +52,7 @@ class CastRouter {
  public:
   virtual ~CastRouter() = default;
   // Sends one cast down the tree. Per (client, actor) FIFO order holds across casts.
-  virtual void send(const CastOrder& order) = 0;
+  virtual Result<void> send(const CastOrder& order, Deadline room_deadline) = 0;
   // A tracked cast is over; `unanswered` (base ranks) may never have received it, so the
   // router lets later casts to them stop waiting for it.
   virtual void finish(std::uint64_t cast_id, const std::vector<std::uint32_t>& unanswered) = 0;

@@ -174,22 +174,27 @@ Result<std::shared_ptr<BlockingQueue<ActorEvent>>> ProcMesh::spawn_by_name(
   if (!events) return std::move(events).error();
   auto [reply_to, receiver] = state_->mailbox().open_port<SpawnResult>();
   const SpawnActor request{type_name, name, std::string(params.view()), reply_to};
-  std::set<std::uint32_t> spawned;
   auto failures = state_->ask_all_agents(
       reply_to.id, [&](std::uint32_t rank) { state_->mailbox().send(state_->proc(rank).agent, request); },
       message_name<SpawnResult>(), deadline,
       [&receiver](Deadline until) { return receiver.recv_envelope(until); },
-      [&](std::uint32_t rank, const Envelope& envelope) -> Result<void> {
+      [&](std::uint32_t, const Envelope& envelope) -> Result<void> {
         auto result = decode<SpawnResult>(envelope.payload.front());
         if (!result) return std::move(result).error();
         if (!result->ok) return result->error;
-        spawned.insert(rank);
         return {};
       });
   if (failures.empty()) return events;
 
-  // All or nothing: the actors that did start are stopped, the name is free again.
-  for (auto rank : spawned) state_->mailbox().send(state_->proc(rank).agent, StopActor{name, {}});
+  // All or nothing: the actors that did start are stopped, the name is free again. Ranks
+  // that did not answer in time may still spawn later: their agent gets the stop right after
+  // the spawn (one link, one order), so a late arrival is stopped too and nothing leaks.
+  for (std::uint32_t rank = 0; rank < state_->size(); ++rank) {
+    if (state_->dead(rank)) continue;
+    const auto failed = failures.find(rank);
+    if (failed != failures.end() && failed->second.code != ErrorCode::timeout) continue;
+    state_->mailbox().send(state_->proc(rank).agent, StopActor{name, {}});
+  }
   state_->remove_actor_mesh(name);
   std::vector<std::string> lines;
   for (const auto& [rank, error] : failures) {

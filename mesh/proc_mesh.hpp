@@ -59,6 +59,8 @@ class ProcMesh {
 
   // The next proc event, or nothing by the deadline.
   std::optional<ProcEvent> next_event(Deadline deadline) { return state_->proc_events().pop(deadline); }
+  // Events not queued because the queue was full (nobody read them); see ZM-EVENTS-DROPPED.
+  std::uint64_t dropped_events() const { return state_->proc_events().refused(); }
 
   // Stops every proc (ask, then SIGTERM, then SIGKILL) and waits for each to report.
   Result<void> stop(Deadline deadline);

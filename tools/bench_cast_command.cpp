@@ -147,7 +147,8 @@ class MeshBench {
         procs, inflight, seconds,
         [&](std::uint64_t seq) -> Result<void> {
           auto cast = targets_.cast_frames(Selection::all(), type,
-                                           Frames{encode(BenchCast{seq, reply_to}), payload});
+                                           Frames{encode(BenchCast{seq, reply_to}), payload},
+                                           targets_.room_deadline());
           if (!cast) return std::move(cast).error();
           return {};
         },

@@ -208,8 +208,11 @@ void SupervisionSubscriber::catch_up(const ProcId& proc, Watched& watched, std::
 
 void SupervisionSubscriber::check_silence() {
   const auto now = Clock::now();
+  // Half the watchdog's deadline: "unresponsive, may still recover" is a warning, useful only
+  // while there is time left before the watchdog stops the proc.
+  const auto warn_after = config_.heartbeat_timeout / 2;
   for (auto& [proc, watched] : watched_) {
-    if (!watched.silent && now - watched.last_heard > config_.heartbeat_timeout) {
+    if (!watched.silent && now - watched.last_heard > warn_after) {
       watched.silent = true;
       callbacks_.on_silence(proc);
     }

@@ -65,7 +65,8 @@ class SupervisionSubscriber {
     std::function<void(const ProcId&, const SequencedEvent&)> on_event;
     // Fetches the events of `proc` from `from_seq` on (blocking; may fail).
     std::function<Result<std::vector<SequencedEvent>>(const ProcId&, std::uint64_t from_seq)> fetch;
-    // `proc` has been silent past the heartbeat deadline (once per silence).
+    // `proc` has been silent for half the heartbeat deadline (once per silence), which
+    // leaves the other half before a watchdog stops it.
     std::function<void(const ProcId&)> on_silence;
   };
 

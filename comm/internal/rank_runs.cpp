@@ -21,18 +21,38 @@ std::vector<RankRun> compress(std::span<const std::size_t> ranks,
   return runs;
 }
 
-Result<RankList> expand(const std::vector<RankRun>& runs) {
-  RankList list;
+Result<RankList> expand(const std::vector<RankRun>& runs, const Shape& shape) {
+  std::uint64_t total = 0;
+  std::uint64_t next_free = 0;  // runs must start at or after this
   for (const auto& run : runs) {
-    if (run.count == 0 || (!list.ranks.empty() && run.first <= list.ranks.back()) ||
-        std::uint64_t{run.first} + run.count > (std::uint64_t{1} << 32)) {
+    const std::uint64_t end = std::uint64_t{run.first} + run.count;
+    if (run.count == 0 || run.first < next_free || end > (std::uint64_t{1} << 32)) {
       return Error(ErrorCode::decode_error,
                    fmt::format("bad rank run {}+{} in a cast: runs must be non-empty, ascending "
                                "and disjoint",
                                run.first, run.count));
     }
+    next_free = end;
+    total += run.count;
+  }
+  if (total > shape.num_ranks() || total > max_cast_ranks) {
+    return Error(ErrorCode::decode_error,
+                 fmt::format("a cast carries {} ranks, more than its shape {} has ({}) or than "
+                             "one cast may carry ({})",
+                             total, shape.to_string(), shape.num_ranks(), max_cast_ranks));
+  }
+  RankList list;
+  list.ranks.reserve(total);
+  list.counters.reserve(total);
+  for (const auto& run : runs) {
     for (std::uint32_t i = 0; i < run.count; ++i) {
-      list.ranks.push_back(std::size_t{run.first} + i);
+      const std::size_t rank = std::size_t{run.first} + i;
+      if (!shape.slice().contains(rank)) {
+        return Error(ErrorCode::decode_error,
+                     fmt::format("rank {} in a cast is not in its shape {}", rank,
+                                 shape.to_string()));
+      }
+      list.ranks.push_back(rank);
       list.counters.push_back(run.counter);
     }
   }

@@ -28,8 +28,13 @@ struct RankList {
 std::vector<RankRun> compress(std::span<const std::size_t> ranks,
                               std::span<const std::uint64_t> counters);
 
-// The ranks and counters of `runs`, which must be non-empty, ascending and disjoint.
-Result<RankList> expand(const std::vector<RankRun>& runs);
+// Most ranks one cast may carry: a bound on what a forged cast can make a proc allocate.
+inline constexpr std::size_t max_cast_ranks = std::size_t{1} << 20;
+
+// The ranks and counters of `runs`, which must be non-empty, ascending, disjoint, and all
+// ranks of `shape` (the cast's shape), at most max_cast_ranks. Everything is checked
+// before anything is allocated: the runs come from the wire.
+Result<RankList> expand(const std::vector<RankRun>& runs, const Shape& shape);
 
 // "rank 5 (x=1/2,y=1/4)": a base rank as errors name it, by its rank and point in the cast's
 // shape (a view's own numbering for a cast to a view).

@@ -5,6 +5,22 @@
 #include <fmt/format.h>
 
 namespace zmesh::internal {
+namespace {
+
+// Runs user code (a handler or hook); what it throws, of any type, comes back as text.
+template <class Call>
+std::optional<std::string> contained(Call&& call) {
+  try {
+    std::forward<Call>(call)();
+    return std::nullopt;
+  } catch (const std::exception& e) {
+    return std::string(e.what());
+  } catch (...) {
+    return std::string("a non-standard exception was thrown");
+  }
+}
+
+}  // namespace
 
 ActorCell::ActorCell(Proc& proc, ActorId id, std::unique_ptr<Actor> actor,
                      std::weak_ptr<ActorCell> parent)
@@ -17,15 +33,10 @@ ActorCell::ActorCell(Proc& proc, ActorId id, std::unique_ptr<Actor> actor,
 
 Result<void> ActorCell::initialize() {
   status_.store(ActorStatus::initializing, std::memory_order_release);
-  try {
-    actor_->init(context_);
-  } catch (const std::exception& e) {
-    status_.store(ActorStatus::failed, std::memory_order_release);
-    return Error(ErrorCode::actor_failed, fmt::format("init of {} threw: {}", id_.to_string(), e.what()));
-  } catch (...) {
+  if (auto thrown = contained([&] { actor_->init(context_); })) {
     status_.store(ActorStatus::failed, std::memory_order_release);
     return Error(ErrorCode::actor_failed,
-                 fmt::format("init of {} threw a non-standard exception", id_.to_string()));
+                 fmt::format("init of {} threw: {}", id_.to_string(), *thrown));
   }
   status_.store(ActorStatus::idle, std::memory_order_release);
   bool schedule = false;
@@ -48,21 +59,55 @@ void ActorCell::push(Item item, bool front) {
     } else {
       queue_.push_back(std::move(item));
     }
+    stalled_ = false;  // anything new is a chance to retry (and stops must get through)
     if (!scheduled_ && !held_) schedule = scheduled_ = true;
   }
   if (schedule) proc_.schedule(shared_from_this());
 }
 
-bool ActorCell::enqueue_message(Envelope& envelope, bool may_run_here) {
+bool ActorCell::full_locked(std::size_t extra_bytes) const {
+  const Config& config = proc_.config();
+  return queued_messages_ >= config.mailbox_max_messages ||
+         queued_bytes_ + extra_bytes > static_cast<std::size_t>(config.mailbox_max_bytes);
+}
+
+bool ActorCell::has_room(std::size_t bytes) {
+  std::lock_guard lock(mutex_);
+  return !full_locked(bytes);
+}
+
+bool ActorCell::count_out_locked(const Envelope& envelope) {
+  --queued_messages_;
+  queued_bytes_ -= std::min(queued_bytes_, queued_bytes(envelope));
+  if (!refused_) return false;
+  const Config& config = proc_.config();
+  if (queued_messages_ > config.mailbox_max_messages / 2 ||
+      queued_bytes_ > static_cast<std::size_t>(config.mailbox_max_bytes / 2)) {
+    return false;
+  }
+  refused_ = false;
+  return true;
+}
+
+ActorCell::Admission ActorCell::enqueue_message(Envelope& envelope, bool may_run_here,
+                                                bool bounded) {
   bool schedule = false;
   bool run_here = false;
   {
     std::lock_guard lock(mutex_);
-    if (!accepting_ || finished_) return false;
-    if (may_run_here && actor_->never_blocks() && !scheduled_ && !held_ && queue_.empty()) {
+    if (!accepting_ || finished_) return Admission::closed;
+    const std::size_t bytes = queued_bytes(envelope);
+    if (bounded && full_locked(bytes)) {
+      refused_ = true;
+      return Admission::full;
+    }
+    if (may_run_here && actor_->never_blocks() && !scheduled_ && !held_ && !stalled_ &&
+        queue_.empty()) {
       run_here = scheduled_ = true;  // this thread owns the turn
     } else {
       queue_.push_back(std::move(envelope));
+      ++queued_messages_;
+      queued_bytes_ += bytes;
       if (!scheduled_ && !held_) schedule = scheduled_ = true;
     }
   }
@@ -73,14 +118,36 @@ bool ActorCell::enqueue_message(Envelope& envelope, bool may_run_here) {
     process(item);
     end_turn();
   }
-  return true;
+  return Admission::accepted;
+}
+
+void ActorCell::resume() {
+  bool schedule = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (!stalled_ || finished_) return;
+    stalled_ = false;
+    if (!scheduled_ && !held_ && !queue_.empty()) schedule = scheduled_ = true;
+  }
+  if (schedule) proc_.schedule(shared_from_this());
+}
+
+void ActorCell::stall(Envelope&& envelope) {
+  {
+    std::lock_guard lock(mutex_);
+    queued_bytes_ += queued_bytes(envelope);
+    ++queued_messages_;
+    queue_.push_front(std::move(envelope));
+    stalled_ = true;
+  }
+  proc_.add_stalled(shared_from_this());
 }
 
 void ActorCell::end_turn() {
   bool more = false;
   {
     std::lock_guard lock(mutex_);
-    if (queue_.empty() || finished_) {
+    if (queue_.empty() || finished_ || stalled_) {
       scheduled_ = false;
     } else {
       more = true;
@@ -125,6 +192,9 @@ void ActorCell::request_kill(std::string reason) {
       dropped.push_back(std::move(item));
     }
     std::erase_if(queue_, [](const Item& item) { return !std::holds_alternative<ChildEvent>(item); });
+    queued_messages_ = 0;
+    queued_bytes_ = 0;
+    stalled_ = false;
   }
   for (auto& item : dropped) {
     if (auto* envelope = std::get_if<Envelope>(&item)) {
@@ -146,12 +216,15 @@ void ActorCell::run() {
   const auto batch = proc_.config().mailbox_batch;
   for (std::uint32_t handled = 0; handled < batch; ++handled) {
     Item item;
+    bool drained = false;
     {
       std::lock_guard lock(mutex_);
-      if (queue_.empty() || finished_) break;
+      if (queue_.empty() || finished_ || stalled_) break;
       item = std::move(queue_.front());
       queue_.pop_front();
+      if (auto* envelope = std::get_if<Envelope>(&item)) drained = count_out_locked(*envelope);
     }
+    if (drained) proc_.notify_room();
     process(item);
   }
   // After a full batch, other actors get the pool before we come back.
@@ -173,10 +246,8 @@ void ActorCell::process(Item& item) {
           handle_child_event(value);
         } else if constexpr (std::is_same_v<T, Undeliverable>) {
           if (ending_) return;
-          try {
-            actor_->on_undeliverable(context_, value);
-          } catch (const std::exception& e) {
-            fail(std::string(message_name<Undeliverable>()), e.what());
+          if (auto thrown = contained([&] { actor_->on_undeliverable(context_, value); })) {
+            fail(std::string(message_name<Undeliverable>()), "on_undeliverable threw: " + *thrown);
           }
         } else {
           if (!ending_) begin_ending(Ending{SupervisionKind::actor_stopped, "", value.reason});
@@ -197,24 +268,23 @@ void ActorCell::handle_message(Envelope& envelope) {
   status_.store(ActorStatus::processing, std::memory_order_release);
   context_.current_ = &envelope;
   Result<void> handled;
-  try {
-    handled = (*handler)(context_, envelope);
-  } catch (const std::exception& e) {
-    context_.current_ = nullptr;
-    fail(envelope.type_name, e.what());
-    return;
-  } catch (...) {
-    context_.current_ = nullptr;
-    fail(envelope.type_name, "a non-standard exception was thrown");
-    return;
-  }
+  auto thrown = contained([&] { handled = (*handler)(context_, envelope); });
   context_.current_ = nullptr;
-  if (!ending_) status_.store(ActorStatus::idle, std::memory_order_release);
-  if (!handled) {
-    // The message itself was bad (it did not decode): the sender hears about it, the
-    // receiving actor carries on.
-    proc_.bounce(std::move(envelope), std::move(handled).error());
+  if (thrown) {
+    fail(envelope.type_name, std::move(*thrown));
+    return;
   }
+  if (!ending_) status_.store(ActorStatus::idle, std::memory_order_release);
+  if (handled) return;
+  if (handled.error().code == ErrorCode::backpressure) {
+    // No room downstream yet (raw handlers that forward check first): retry this message
+    // once room appears, keeping the order of what follows.
+    stall(std::move(envelope));
+    return;
+  }
+  // The message itself was bad (it did not decode): the sender hears about it, the
+  // receiving actor carries on.
+  proc_.bounce(std::move(envelope), std::move(handled).error());
 }
 
 void ActorCell::handle_child_event(ChildEvent& child) {
@@ -233,10 +303,8 @@ void ActorCell::handle_child_event(ChildEvent& child) {
     return;
   }
   bool handled = false;
-  try {
-    handled = actor_->on_child_event(context_, child.event);
-  } catch (const std::exception& e) {
-    fail(std::string(message_name<SupervisionEvent>()), e.what());
+  if (auto thrown = contained([&] { handled = actor_->on_child_event(context_, child.event); })) {
+    fail(std::string(message_name<SupervisionEvent>()), "on_child_event threw: " + *thrown);
     return;
   }
   if (handled) return;
@@ -272,11 +340,10 @@ void ActorCell::begin_ending(Ending ending) {
 }
 
 void ActorCell::finish() {
-  try {
-    actor_->cleanup(context_);
-  } catch (const std::exception& e) {
+  if (auto thrown = contained([&] { actor_->cleanup(context_); })) {
+    proc_.log().warn("ZM-ACTOR-CLEANUP {} cleanup threw: {}", id_.to_string(), *thrown);
     if (ending_->kind == SupervisionKind::actor_stopped) {
-      ending_ = Ending{SupervisionKind::actor_failed, "", fmt::format("cleanup threw: {}", e.what())};
+      ending_ = Ending{SupervisionKind::actor_failed, "", "cleanup threw: " + *thrown};
     }
   }
   const ActorStatus final_status =
@@ -286,11 +353,15 @@ void ActorCell::finish() {
     std::lock_guard lock(mutex_);
     finished_ = true;
     leftover.swap(queue_);
+    queued_messages_ = 0;
+    queued_bytes_ = 0;
+    stalled_ = false;
   }
   status_.store(final_status, std::memory_order_release);
   SupervisionEvent event{ending_->kind, id_, ending_->message_type, ending_->reason,
                          unix_time_now_ns()};
   proc_.forget_cell(id_, final_status, event.describe());
+  proc_.notify_room();  // senders this mailbox refused now hear that it is gone
   for (auto& item : leftover) {
     if (auto* envelope = std::get_if<Envelope>(&item)) {
       proc_.bounce(std::move(*envelope),

@@ -4,6 +4,10 @@
 // Thread: enqueue_* and request_* are thread-safe (mutex_ guards the queue and flags);
 // everything that touches the Actor runs inside run(), which the scheduler never runs
 // twice at once for one cell (scheduled_ ensures it).
+// Flow control: the mailbox is bounded (Config::mailbox_max_*) for bounded enqueues; a
+// refused sender hears through Proc::notify_room() once the queue drained to half. A raw
+// handler that returns ErrorCode::backpressure stalls the cell: the message goes back to
+// the front and is retried on the next room notification (or when anything else arrives).
 
 #include "zmesh/core/actor.hpp"
 #include "zmesh/core/context.hpp"
@@ -36,10 +40,17 @@ class ActorCell final : public Runnable, public std::enable_shared_from_this<Act
   // Runs init() on the calling thread; on success the mailbox starts being served.
   Result<void> initialize();
 
-  // False when the actor no longer accepts messages; `envelope` is then left intact.
-  // With `may_run_here`, an idle actor whose handlers never block handles it at once on
-  // the calling thread instead of waking a pool thread.
-  bool enqueue_message(Envelope& envelope, bool may_run_here = false);
+  enum class Admission : std::uint8_t { accepted, full, closed };
+  // `closed` when the actor no longer accepts messages, `full` when `bounded` and the
+  // mailbox is at its bound; `envelope` is then left intact. With `may_run_here`, an idle
+  // actor whose handlers never block handles it at once on the calling thread instead of
+  // waking a pool thread.
+  Admission enqueue_message(Envelope& envelope, bool may_run_here, bool bounded);
+  // Whether a bounded enqueue of `bytes` more would be accepted now.
+  bool has_room(std::size_t bytes);
+  // Room appeared somewhere (a mailbox drained, a link window opened): a stalled cell
+  // retries its front message.
+  void resume();
   void enqueue_child_event(SupervisionEvent event, bool from_direct_child);
   void enqueue_undeliverable(Undeliverable returned);
   // Stop after the messages already queued (drain).
@@ -67,6 +78,11 @@ class ActorCell final : public Runnable, public std::enable_shared_from_this<Act
   };
 
   void push(Item item, bool front = false);
+  bool full_locked(std::size_t extra_bytes) const;
+  // Takes a popped message off the counters; true when a refused sender should hear of room.
+  bool count_out_locked(const Envelope& envelope);
+  // Puts the message a handler could not take yet back in front; returns false if ending.
+  void stall(Envelope&& envelope);
   // Ends a turn: hands the rest of the mailbox (if any) to the pool.
   void end_turn();
   void process(Item& item);
@@ -84,8 +100,12 @@ class ActorCell final : public Runnable, public std::enable_shared_from_this<Act
   Context context_;
   std::atomic<ActorStatus> status_{ActorStatus::created};
 
-  std::mutex mutex_;  // guards queue_, scheduled_, held_, accepting_, finished_, children_
+  std::mutex mutex_;  // guards queue_, the counters, the flags below and children_
   std::deque<Item> queue_;
+  std::size_t queued_messages_ = 0;
+  std::size_t queued_bytes_ = 0;
+  bool refused_ = false;  // a bounded enqueue was refused since the mailbox last drained
+  bool stalled_ = false;  // the front message waits for room elsewhere
   bool scheduled_ = false;
   bool held_ = true;  // until init() returned
   bool accepting_ = true;

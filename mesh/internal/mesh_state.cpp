@@ -56,7 +56,7 @@ Result<std::shared_ptr<BlockingQueue<ActorEvent>>> MeshState::add_actor_mesh(con
                              "is untouched",
                              name, world().to_string()));
   }
-  auto events = std::make_shared<BlockingQueue<ActorEvent>>();
+  auto events = std::make_shared<BlockingQueue<ActorEvent>>(event_queue_capacity);
   actor_meshes_[name] = ActorMeshEntry{events, false};
   return events;
 }
@@ -87,7 +87,7 @@ void MeshState::proc_stopped(std::uint32_t rank, const StopReason& reason, bool 
   event.rank = rank;
   event.point = point_text(rank);
   event.reason = reason;
-  proc_events_.push(std::move(event));
+  push_proc_event(std::move(event));
 }
 
 void MeshState::proc_silent(std::uint32_t rank) {
@@ -95,12 +95,28 @@ void MeshState::proc_silent(std::uint32_t rank) {
   event.kind = ProcEvent::Kind::unresponsive;
   event.rank = rank;
   event.point = point_text(rank);
-  event.detail = fmt::format("no heartbeat for {} ms", config().heartbeat_timeout.count());
-  proc_events_.push(std::move(event));
+  event.detail = fmt::format("no heartbeat for {} ms; it is stopped if none comes within {} ms",
+                             config().heartbeat_timeout.count() / 2,
+                             config().heartbeat_timeout.count());
+  push_proc_event(std::move(event));
 }
 
 void MeshState::actor_event(std::uint32_t rank, const SupervisionEvent& event) {
-  if (event.actor.name == agent_actor_name) return;  // agents stop with their procs
+  if (event.actor.name == agent_actor_name) {
+    // Agents stop with their procs (that stop is the proc's event). An agent that fails
+    // leaves a proc that can no longer spawn, stop or answer heartbeats: say so now, before
+    // the watchdog does.
+    if (event.kind != SupervisionKind::actor_failed) return;
+    ProcEvent failed;
+    failed.kind = ProcEvent::Kind::actor_failed;
+    failed.rank = rank;
+    failed.point = point_text(rank);
+    failed.detail = fmt::format("the proc's agent failed, so the proc cannot be managed any "
+                                "more: {}",
+                                event.describe());
+    push_proc_event(std::move(failed));
+    return;
+  }
   std::shared_ptr<BlockingQueue<ActorEvent>> queue;
   {
     std::lock_guard lock(mutex_);
@@ -113,7 +129,7 @@ void MeshState::actor_event(std::uint32_t rank, const SupervisionEvent& event) {
                                                               point_text(rank), event.describe())));
     }
   }
-  if (queue) queue->push(ActorEvent{rank, point_text(rank), event});
+  if (queue) push_actor_event(*queue, ActorEvent{rank, point_text(rank), event});
   // Failures also reach the proc mesh's owner, named by rank, whichever actor mesh they
   // belong to (or none).
   if (event.kind == SupervisionKind::actor_failed) {
@@ -122,7 +138,7 @@ void MeshState::actor_event(std::uint32_t rank, const SupervisionEvent& event) {
     failed.rank = rank;
     failed.point = point_text(rank);
     failed.detail = event.describe();
-    proc_events_.push(std::move(failed));
+    push_proc_event(std::move(failed));
   }
 }
 
@@ -146,7 +162,28 @@ void MeshState::undeliverable(const Undeliverable& returned) {
                        fmt::format("rank {} ({}): {} undeliverable: {}", *rank, point_text(*rank),
                                    returned.type_name, returned.reason.describe())));
   }
-  if (queue && !proc_died) queue->push(ActorEvent{*rank, point_text(*rank), std::move(event)});
+  if (queue && !proc_died) {
+    push_actor_event(*queue, ActorEvent{*rank, point_text(*rank), std::move(event)});
+  }
+}
+
+void MeshState::push_proc_event(ProcEvent event) {
+  if (proc_events_.push(std::move(event)) || proc_events_.closed()) return;
+  if (events_dropped_limiter_.allow()) {
+    client().log().warn("ZM-EVENTS-DROPPED {} proc events of {} dropped so far: the queue holds {} "
+                        "and nobody reads it; call ProcMesh::next_event()",
+                        proc_events_.refused(), world().to_string(), event_queue_capacity);
+  }
+}
+
+void MeshState::push_actor_event(BlockingQueue<ActorEvent>& queue, ActorEvent event) {
+  const std::string name = event.event.actor.name;
+  if (queue.push(std::move(event)) || queue.closed()) return;
+  if (events_dropped_limiter_.allow()) {
+    client().log().warn("ZM-EVENTS-DROPPED {} events of actor mesh \"{}\" dropped so far: the "
+                        "queue holds {} and nobody reads it; call ActorMesh::next_event()",
+                        queue.refused(), name, event_queue_capacity);
+  }
 }
 
 bool MeshState::wait_all_stopped(Deadline deadline) {
@@ -156,24 +193,36 @@ bool MeshState::wait_all_stopped(Deadline deadline) {
 
 std::map<std::uint32_t, Error> MeshState::collect(
     const std::string& mesh_name, const PortId& port, const std::set<std::uint32_t>& ranks,
-    const std::function<void()>& send, std::string_view type_name, Deadline deadline,
+    const std::function<Result<void>()>& send, std::string_view type_name, Deadline deadline,
     const std::function<Result<Envelope>(Deadline)>& next,
     const std::function<Result<void>(std::uint32_t, const Envelope&)>& accept) {
   std::map<std::uint32_t, Error> missing;
   std::set<std::uint32_t> pending = ranks;
   const auto started = Clock::now();
   const auto handle = begin_gather(mesh_name, port, ranks);
-  send();
+  if (auto sent = send(); !sent) {
+    end_gather(handle);
+    for (auto rank : ranks) missing.emplace(rank, sent.error());
+    return missing;
+  }
+  const std::string_view expected_actor = mesh_name.empty() ? agent_actor_name : mesh_name;
   while (!pending.empty()) {
     auto envelope = next(deadline);
     if (!envelope) break;  // deadline passed, or the port closed with the client
+    if (envelope->payload.empty()) continue;
     if (envelope->type_name == message_name<RankFailed>()) {
+      if (envelope->from_network) continue;  // only this client makes these
       auto failed = decode<RankFailed>(envelope->payload.front());
       if (failed && pending.erase(failed->rank) > 0) missing.emplace(failed->rank, failed->reason);
       continue;
     }
     auto rank = rank_of(envelope->sender.proc);
-    if (envelope->type_name != type_name || !rank || !pending.contains(*rank)) continue;
+    // A reply counts only from the actor that was asked, and once: anything else that
+    // names this port (a forged or misdirected message) is dropped.
+    if (envelope->type_name != type_name || !rank || !pending.contains(*rank) ||
+        envelope->sender.name != expected_actor || envelope->sender.pid != 0) {
+      continue;
+    }
     pending.erase(*rank);
     if (auto accepted = accept(*rank, *envelope); !accepted) {
       missing.emplace(*rank, std::move(accepted).error());
@@ -204,8 +253,12 @@ std::map<std::uint32_t, Error> MeshState::ask_all_agents(
     }
   }
   missing.merge(collect(
-      "", port, live, [&] { for (auto rank : live) send(rank); }, type_name, deadline, next,
-      accept));
+      "", port, live,
+      [&]() -> Result<void> {
+        for (auto rank : live) send(rank);
+        return {};
+      },
+      type_name, deadline, next, accept));
   return missing;
 }
 

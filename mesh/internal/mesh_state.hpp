@@ -8,6 +8,7 @@
 #include "zmesh/alloc/alloc.hpp"
 #include "zmesh/alloc/agent_messages.hpp"
 #include "zmesh/core/blocking_queue.hpp"
+#include "zmesh/core/log.hpp"
 #include "zmesh/core/mailbox.hpp"
 #include "zmesh/mesh/cast_router.hpp"
 #include "zmesh/mesh/mesh_events.hpp"
@@ -38,6 +39,10 @@ struct RankFailed {
 
 class MeshState {
  public:
+  // Events kept per stream for a consumer that does not read them; more are counted
+  // (ProcMesh/ActorMesh::dropped_events) and logged as ZM-EVENTS-DROPPED.
+  static constexpr std::size_t event_queue_capacity = 65536;
+
   MeshState(std::unique_ptr<Alloc> alloc, Shape shape, std::vector<ProcRunning> procs);
   ~MeshState();
 
@@ -82,15 +87,18 @@ class MeshState {
   void undeliverable(const Undeliverable& returned);
 
   // -- gathers --
-  // Calls `send` (which sends the requests), then waits for one reply of `type_name` on
+  // Calls `send` (which sends the requests; its error makes every rank missing with it),
+  // then waits for one reply of `type_name` on
   // `port` (read through `next`) from each of `ranks` (base ranks), until each answered or
   // can no longer answer (its proc died, or the actor of mesh `mesh_name` failed: such news
   // arrives on the port as RankFailed at once), or the deadline passed. `accept(rank,
-  // reply)` takes each reply; an error it returns counts the rank as missing. Returns the
-  // missing ranks and why. The wait is registered before `send`, so no failure is missed.
+  // reply)` takes each reply; an error it returns counts the rank as missing. Only a reply
+  // from the actor that was asked (`mesh_name` on that rank's proc; the agent when
+  // `mesh_name` is empty) counts, once. Returns the missing ranks and why. The wait is
+  // registered before `send`, so no failure is missed.
   std::map<std::uint32_t, Error> collect(
       const std::string& mesh_name, const PortId& port, const std::set<std::uint32_t>& ranks,
-      const std::function<void()>& send, std::string_view type_name, Deadline deadline,
+      const std::function<Result<void>()>& send, std::string_view type_name, Deadline deadline,
       const std::function<Result<Envelope>(Deadline)>& next,
       const std::function<Result<void>(std::uint32_t, const Envelope&)>& accept);
   // collect() for one request to the agent of every proc: `send(rank)` sends it to the live
@@ -124,6 +132,9 @@ class MeshState {
     PortId port;
     std::set<std::uint32_t> ranks;
   };
+  // Queue an event unless its queue is full (then it is counted and logged, rate-limited).
+  void push_proc_event(ProcEvent event);
+  void push_actor_event(BlockingQueue<ActorEvent>& queue, ActorEvent event);
   // Ends the waits on `rank` (of `mesh_name`, or of every mesh when empty). Requires mutex_.
   void fail_gathers(std::uint32_t rank, const std::string& mesh_name, const Error& reason);
 
@@ -134,7 +145,8 @@ class MeshState {
   std::optional<Mailbox> mailbox_;
   std::atomic<std::uint64_t> cast_ids_{0};
   std::shared_ptr<CastRouter> router_;
-  BlockingQueue<ProcEvent> proc_events_;
+  BlockingQueue<ProcEvent> proc_events_{event_queue_capacity};
+  RateLimiter events_dropped_limiter_{std::chrono::seconds(1)};
 
   mutable std::mutex mutex_;  // guards dead_, actor_meshes_, gathers_, next_gather_
   std::condition_variable dead_changed_;

@@ -110,16 +110,31 @@ TEST(RankRuns, CompressMergesConsecutiveRanksWithEqualCounters) {
   const std::vector<std::uint64_t> counters{4, 4, 4, 4, 4, 9, 9};
   const auto runs = compress(ranks, counters);
   EXPECT_EQ(runs, (std::vector<RankRun>{{0, 3, 4}, {5, 2, 4}, {7, 2, 9}}));
-  auto list = expand(runs);
+  auto list = expand(runs, Shape::parse("{rank=9}").value());
   ASSERT_TRUE(list.ok());
   EXPECT_EQ(list->ranks, ranks);
   EXPECT_EQ(list->counters, counters);
 }
 
 TEST(RankRuns, ExpandRejectsOverlappingOrEmptyRuns) {
-  EXPECT_EQ(expand({{0, 3, 1}, {2, 1, 1}}).error().code, ErrorCode::decode_error);
-  EXPECT_EQ(expand({{0, 0, 1}}).error().code, ErrorCode::decode_error);
-  EXPECT_EQ(expand({{0xffffffffu, 2, 1}}).error().code, ErrorCode::decode_error);
+  const auto shape = Shape::parse("{rank=8}").value();
+  EXPECT_EQ(expand({{0, 3, 1}, {2, 1, 1}}, shape).error().code, ErrorCode::decode_error);
+  EXPECT_EQ(expand({{0, 0, 1}}, shape).error().code, ErrorCode::decode_error);
+  EXPECT_EQ(expand({{0xffffffffu, 2, 1}}, shape).error().code, ErrorCode::decode_error);
+}
+
+// A forged cast (73 bytes on the wire) once claimed 2^32-1 ranks and made a proc allocate
+// gigabytes: runs are checked against the cast's shape before anything is allocated.
+TEST(RankRuns, ExpandRejectsRunsBeyondTheShapeBeforeAllocating) {
+  const auto shape = Shape::parse("{host=2,gpu=4}").value();
+  auto huge = expand({{0, 0xffffffffu, 1}}, shape);
+  ASSERT_FALSE(huge.ok());
+  EXPECT_EQ(huge.error().code, ErrorCode::decode_error);
+  EXPECT_NE(huge.error().message.find("4294967295 ranks"), std::string::npos) << huge.error().message;
+  auto outside = expand({{6, 3, 1}}, shape);
+  ASSERT_FALSE(outside.ok());
+  EXPECT_NE(outside.error().message.find("rank 8"), std::string::npos) << outside.error().message;
+  EXPECT_TRUE(expand({{0, 8, 1}}, shape).ok());
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <future>
 #include <memory>
+#include <thread>
 
 namespace zmesh::testing {
 
@@ -95,12 +96,87 @@ class WorkerActor : public Actor {
   std::uint64_t received_ = 0;
 };
 
+// The rank of the proc this process runs as (from its bootstrap environment), or -1.
+inline std::int64_t own_proc_rank() {
+  const char* text = std::getenv("ZMESH_BOOTSTRAP_PROC");  // "world[rank]"
+  if (text == nullptr) return -1;
+  const std::string proc(text);
+  const auto open = proc.rfind('[');
+  return open == std::string::npos ? -1 : std::atoll(proc.c_str() + open + 1);
+}
+
+// Replies to Where after `delay_ms` (a slow actor, e.g. one whose host swaps).
+struct SlowWhere {
+  ZMESH_MESSAGE("test.SlowWhere");
+  std::uint32_t delay_ms = 0;
+  PortRef<WhereReply> reply_to;
+  MSGPACK_DEFINE(delay_ms, reply_to);
+};
+
+// Sends `copies` forged replies to `port` (a port some call of another mesh waits on).
+struct Forge {
+  ZMESH_MESSAGE("test.Forge");
+  PortRef<WhereReply> port;
+  std::uint32_t copies = 1;
+  MSGPACK_DEFINE(port, copies);
+};
+
+// Takes `micros` to handle: a slow consumer. `padding` sets the message's size.
+struct Nap {
+  ZMESH_MESSAGE("test.Nap");
+  std::uint32_t micros = 0;
+  std::string padding;
+  MSGPACK_DEFINE(micros, padding);
+};
+
+// Misbehaves on the ranks it is told to: a constructor that throws, an init that is slow.
+class TroubleActor : public Actor {
+ public:
+  struct Params {
+    std::int64_t throw_in_constructor_on = -1;  // rank
+    std::int64_t slow_init_on = -1;             // rank
+    std::uint32_t slow_init_ms = 0;
+    MSGPACK_DEFINE(throw_in_constructor_on, slow_init_on, slow_init_ms);
+  };
+  explicit TroubleActor(const Params& params) : params_(params) {
+    if (params.throw_in_constructor_on == own_proc_rank()) throw 42;  // not even a std::exception
+    on<Where>([](Context& ctx, const Where& request) {
+      ctx.send(request.reply_to, WhereReply{0, "", "", 1, ctx.proc().id().to_string(), ::getpid()});
+    });
+    on<SlowWhere>([](Context& ctx, const SlowWhere& request) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(request.delay_ms));
+      ctx.send(request.reply_to, WhereReply{0, "", "", 1, ctx.proc().id().to_string(), ::getpid()});
+    });
+    on<Nap>([](Context&, const Nap& nap) {
+      std::this_thread::sleep_for(std::chrono::microseconds(nap.micros));
+    });
+    on<Forge>([](Context& ctx, const Forge& forge) {
+      for (std::uint32_t i = 0; i < forge.copies; ++i) {
+        ctx.send(forge.port, WhereReply{999, "forged", "", 0, "forged", 0});
+      }
+    });
+    on<Hang>([](Context&, const Hang&) {
+      std::promise<void> never;
+      never.get_future().wait();
+    });
+  }
+  void init(Context& ctx) override {
+    if (params_.slow_init_on == static_cast<std::int64_t>(ctx.proc().id().rank)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(params_.slow_init_ms));
+    }
+  }
+
+ private:
+  Params params_;
+};
+
 inline std::shared_ptr<Registry> registry() {
   auto registry = std::make_shared<Registry>();
   registry->add_actor<WorkerActor>("Worker").value();
   registry->add_actor<EchoActor>("Echo").value();
   registry->add_actor<FailingInitActor>("FailingInit").value();
   registry->add_actor<TallyActor>("Tally").value();
+  registry->add_actor<TroubleActor>("Trouble").value();
   comm::add_comm_actor<Joined>(*registry).value();
   return registry;
 }

@@ -1,0 +1,275 @@
+// The README's promises on a bad day, on real process meshes: late replies after timeouts
+// and pauses, throwing constructors, spawns that time out, oversized messages, forged
+// replies, a blocked actor, a client that casts as fast as it can, and kill -9 leaving no
+// socket file. Each case was a failure on the earlier main (issue 8).
+#include "zmesh/mesh/internal/mesh_state.hpp"
+#include "zmesh/mesh/proc_mesh.hpp"
+#include "zmesh/mesh/selection_text.hpp"
+
+#include "testing/mesh_actors.hpp"
+#include "testing/mesh_testing.hpp"
+#include "testing/wait.hpp"
+
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <set>
+
+using namespace std::chrono_literals;
+
+namespace zmesh {
+namespace {
+
+using testing::Forge;
+using testing::SlowWhere;
+using testing::TroubleActor;
+using testing::wait_until;
+using testing::Where;
+using testing::WhereReply;
+
+// Resident memory of this process, in bytes.
+std::int64_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::int64_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * ::sysconf(_SC_PAGESIZE);
+}
+
+// Files in /tmp whose names start with `prefix`.
+std::set<std::string> temp_files(const std::string& prefix) {
+  std::set<std::string> names;
+  if (DIR* dir = ::opendir("/tmp")) {
+    while (dirent* entry = ::readdir(dir)) {
+      if (std::string(entry->d_name).rfind(prefix, 0) == 0) names.insert(entry->d_name);
+    }
+    ::closedir(dir);
+  }
+  return names;
+}
+
+class RobustnessTest : public ::testing::Test {
+ protected:
+  void TearDown() override { EXPECT_EQ(testing::child_processes(), std::vector<pid_t>{}); }
+
+  std::unique_ptr<ProcMesh> allocate(Runtime& runtime, std::uint32_t procs) {
+    return testing::allocate_mesh(runtime, testing::spec_of({{"gpu", procs}}), /*local=*/false,
+                                  deadline_in(60s));
+  }
+  // Every actor of `mesh` answers a plain call: none of them failed.
+  static void expect_all_answer(ActorMesh<TroubleActor>& mesh) {
+    auto replies = mesh.call<WhereReply>(
+        Selection::all(), [](PortRef<WhereReply> r) { return Where{r}; }, deadline_in(20s));
+    ASSERT_TRUE(replies.ok()) << replies.error().describe();
+    EXPECT_EQ(replies->replies.size(), mesh.size());
+    for (const auto& [rank, error] : replies->missing) ADD_FAILURE() << rank << ": " << error.describe();
+  }
+
+  Runtime runtime_{testing::mesh_test_config(Millis(3000))};
+};
+
+TEST_F(RobustnessTest, RepliesAfterACallTimedOutAreDroppedAndTheActorsLive) {
+  auto mesh = allocate(runtime_, 2);
+  ASSERT_TRUE(mesh);
+  auto slow = mesh->spawn<TroubleActor>("slow", {}, deadline_in(20s)).value();
+  const auto dropped_before = mesh->client().stats().late_replies_dropped;
+  auto timed_out = slow.call<WhereReply>(
+      Selection::all(), [](PortRef<WhereReply> r) { return SlowWhere{500, r}; }, deadline_in(100ms));
+  ASSERT_TRUE(timed_out.ok());
+  EXPECT_EQ(timed_out->missing.size(), 2u);
+  // A deadline already past: the call returns at once, the replies come later.
+  auto past = slow.call<WhereReply>(
+      Selection::all(), [](PortRef<WhereReply> r) { return Where{r}; }, Clock::now() - 1s);
+  ASSERT_TRUE(past.ok());
+  EXPECT_EQ(past->missing.size(), 2u);
+  // All four late replies arrive at closed ports and are counted there, not bounced.
+  ASSERT_TRUE(wait_until(20s, [&] {
+    return mesh->client().stats().late_replies_dropped >= dropped_before + 4;
+  })) << "dropped: " << mesh->client().stats().late_replies_dropped - dropped_before;
+  expect_all_answer(slow);
+  EXPECT_FALSE(slow.next_event(Clock::now()).has_value()) << "a late reply was reported";
+}
+
+TEST_F(RobustnessTest, APausedProcsLateRepliesDoNotFailItsActor) {
+  auto mesh = allocate(runtime_, 2);
+  ASSERT_TRUE(mesh);
+  auto actors = mesh->spawn<TroubleActor>("paused", {}, deadline_in(20s)).value();
+  ASSERT_TRUE(mesh->kill(1, SIGSTOP).ok());
+  auto during_pause = actors.call<WhereReply>(
+      Selection::all(), [](PortRef<WhereReply> r) { return Where{r}; }, deadline_in(300ms));
+  ASSERT_TRUE(mesh->kill(1, SIGCONT).ok());
+  ASSERT_TRUE(during_pause.ok());
+  EXPECT_TRUE(during_pause->missing.contains(1));
+  ASSERT_TRUE(wait_until(20s, [&] { return mesh->client().stats().late_replies_dropped >= 1; }));
+  expect_all_answer(actors);
+}
+
+TEST_F(RobustnessTest, AThrowingConstructorFailsTheSpawnOnThatRankOnly) {
+  auto mesh = allocate(runtime_, 3);
+  ASSERT_TRUE(mesh);
+  TroubleActor::Params params;
+  params.throw_in_constructor_on = 1;
+  auto spawned = mesh->spawn<TroubleActor>("fragile", params, deadline_in(20s));
+  ASSERT_FALSE(spawned.ok());
+  EXPECT_EQ(spawned.error().code, ErrorCode::actor_failed) << spawned.error().describe();
+  EXPECT_NE(spawned.error().message.find("failed on 1 of 3 ranks: rank 1"), std::string::npos)
+      << spawned.error().message;
+  EXPECT_NE(spawned.error().message.find("threw a non-standard exception"), std::string::npos)
+      << spawned.error().message;
+  // Every proc lives, and the name is free on every rank (ranks 0 and 2 were cleaned up).
+  auto again = mesh->spawn<TroubleActor>("fragile", {}, deadline_in(20s));
+  ASSERT_TRUE(again.ok()) << again.error().describe();
+  expect_all_answer(*again);
+}
+
+TEST_F(RobustnessTest, ASpawnThatTimesOutStopsLateActorsAndFreesTheName) {
+  auto mesh = allocate(runtime_, 2);
+  ASSERT_TRUE(mesh);
+  TroubleActor::Params params;
+  params.slow_init_on = 1;
+  params.slow_init_ms = 1500;
+  auto spawned = mesh->spawn<TroubleActor>("late", params, deadline_in(300ms));
+  ASSERT_FALSE(spawned.ok());
+  EXPECT_EQ(spawned.error().code, ErrorCode::timeout) << spawned.error().describe();
+  EXPECT_NE(spawned.error().message.find("rank 1"), std::string::npos) << spawned.error().message;
+  // Rank 1's actor comes up after the spawn gave up; the stop sent behind the spawn ends it.
+  // Its stop drains asynchronously, so the name frees up shortly after: a leaked actor would
+  // keep it taken forever.
+  std::optional<ActorMesh<TroubleActor>> again;
+  ASSERT_TRUE(wait_until(20s, [&] {
+    auto attempt = mesh->spawn<TroubleActor>("late", {}, deadline_in(10s));
+    if (attempt) again.emplace(std::move(*attempt));
+    return again.has_value();
+  }));
+  expect_all_answer(*again);
+}
+
+TEST_F(RobustnessTest, OversizedCastsAndCallsFailAtOnceNamingTheSize) {
+  Config config = testing::mesh_test_config(Millis(3000));
+  config.max_message_bytes = 64 * 1024;
+  Runtime runtime(config);
+  auto mesh = allocate(runtime, 2);
+  ASSERT_TRUE(mesh);
+  auto actors = mesh->spawn<TroubleActor>("sized", {}, deadline_in(20s)).value();
+  const testing::Print huge{std::string(100 * 1024, 'x'), false};
+  auto cast = actors.cast(huge);
+  ASSERT_FALSE(cast.ok());
+  EXPECT_EQ(cast.error().code, ErrorCode::too_large);
+  EXPECT_NE(cast.error().message.find("over the limit of 65536 bytes"), std::string::npos)
+      << cast.error().message;
+  auto call = actors.call<WhereReply>(
+      Selection::all(), [&](PortRef<WhereReply>) { return huge; }, deadline_in(30s));
+  ASSERT_TRUE(call.ok());
+  ASSERT_EQ(call->missing.size(), 2u);
+  EXPECT_EQ(call->missing.begin()->second.code, ErrorCode::too_large);
+  // Nothing was sent, so nothing stalls: the next call answers at once.
+  expect_all_answer(actors);
+}
+
+TEST_F(RobustnessTest, OnlyTheAddressedActorsRepliesCountOnce) {
+  auto mesh = allocate(runtime_, 2);
+  ASSERT_TRUE(mesh);
+  auto actors = mesh->spawn<TroubleActor>("honest", {}, deadline_in(20s)).value();
+  auto forgers = mesh->spawn<TroubleActor>("forger", {}, deadline_in(20s)).value();
+  auto replies = actors.call<WhereReply>(
+      Selection::all(),
+      [&](PortRef<WhereReply> reply_to) {
+        // Forged replies from other actors reach the port long before the real ones.
+        EXPECT_TRUE(forgers.cast(Forge{reply_to, 5}).ok());
+        return SlowWhere{300, reply_to};
+      },
+      deadline_in(20s));
+  ASSERT_TRUE(replies.ok());
+  EXPECT_TRUE(replies->complete());
+  ASSERT_EQ(replies->replies.size(), 2u);
+  for (const auto& [rank, reply] : replies->replies) {
+    EXPECT_NE(reply.proc, "forged") << "rank " << rank << " took a forged reply";
+  }
+}
+
+TEST_F(RobustnessTest, ABlockedActorPushesBackOnItsSenderAndTheMeshSurvives) {
+  Config config = testing::mesh_test_config(Millis(1500));
+  config.mailbox_max_messages = 16;
+  config.link_window_messages = 32;
+  Runtime runtime(config);
+  auto mesh = allocate(runtime, 2);
+  ASSERT_TRUE(mesh);
+  auto actors = mesh->spawn<TroubleActor>("blocked", {}, deadline_in(20s)).value();
+  const auto rank0 = parse_selection("0").value();
+  ASSERT_TRUE(actors.cast(rank0, testing::Hang{}).ok());
+  auto [reply_to, replies] = mesh->client().attach("sink").value().open_port<WhereReply>();
+  std::optional<Error> pushed_back;
+  for (int i = 0; i < 100000 && !pushed_back; ++i) {
+    auto cast = actors.cast(rank0, Where{reply_to}, deadline_in(200ms));
+    if (!cast) pushed_back = cast.error();
+  }
+  ASSERT_TRUE(pushed_back.has_value()) << "100000 casts to a blocked actor were all taken";
+  EXPECT_EQ(pushed_back->code, ErrorCode::backpressure) << pushed_back->describe();
+  // Control traffic still flows to the blocked proc: its agent spawns and stops actors, and
+  // heartbeats keep the watchdog (1.5 s) quiet for twice its deadline.
+  const auto until = Clock::now() + 2 * config.heartbeat_timeout;
+  int rounds = 0;
+  while (Clock::now() < until) {
+    auto other = mesh->spawn<TroubleActor>("other" + std::to_string(rounds++), {}, deadline_in(10s));
+    ASSERT_TRUE(other.ok()) << other.error().describe();
+    ASSERT_TRUE(other->stop(deadline_in(10s)).ok());
+  }
+  while (auto event = mesh->next_event(Clock::now())) {
+    EXPECT_NE(event->kind, ProcEvent::Kind::crashed) << "a healthy proc was killed: " << event->describe();
+  }
+}
+
+TEST_F(RobustnessTest, ACastingLoopKeepsMemoryBoundedAndLosesNoProc) {
+  Config config = testing::mesh_test_config(Millis(3000));
+  config.link_window_messages = 1024;
+  Runtime runtime(config);
+  auto mesh = allocate(runtime, 4);
+  ASSERT_TRUE(mesh);
+  auto actors = mesh->spawn<TroubleActor>("flooded", {}, deadline_in(20s)).value();
+  // ZMESH_SOAK_SECONDS makes the long form (20 s in the issue); CI runs 4 s.
+  const char* soak = std::getenv("ZMESH_SOAK_SECONDS");
+  const auto seconds = std::chrono::seconds(soak ? std::atoi(soak) : 4);
+  const testing::Nap payload{1000, std::string(1024, 'x')};
+  std::int64_t peak = 0;
+  std::uint64_t casts = 0, pushed_back = 0;
+  const auto started_rss = resident_bytes();
+  for (const auto until = Clock::now() + seconds; Clock::now() < until;) {
+    // 1 ms per message: the procs cannot keep up with the client.
+    auto cast = actors.cast(Selection::all(), payload, deadline_in(100ms));
+    cast ? ++casts : ++pushed_back;
+    if ((casts + pushed_back) % 256 == 0) peak = std::max(peak, resident_bytes());
+  }
+  RecordProperty("casts", static_cast<int>(casts));
+  RecordProperty("peak_growth_mb", static_cast<int>((peak - started_rss) >> 20));
+  EXPECT_GT(casts, 0u);
+  EXPECT_GT(pushed_back, 0u) << "the procs kept up: no flow control was needed";
+  // Without flow control this grew by about 250 MB in 4 s. The bound leaves room for the
+  // address sanitizer's quarantine of freed memory (256 MB by default).
+  EXPECT_LT(peak - started_rss, std::int64_t{512} << 20)
+      << casts << " casts, " << pushed_back << " pushed back";
+  expect_all_answer(actors);
+  while (auto event = mesh->next_event(Clock::now())) {
+    EXPECT_NE(event->kind, ProcEvent::Kind::crashed) << event->describe();
+  }
+}
+
+TEST_F(RobustnessTest, KillingProcsWithSigkillLeavesNoSocketFile) {
+  const auto before = temp_files("zmesh-procs");
+  {
+    auto mesh = allocate(runtime_, 3);
+    ASSERT_TRUE(mesh);
+    ASSERT_TRUE(mesh->kill(0, SIGKILL).ok());
+    ASSERT_TRUE(mesh->kill(2, SIGKILL).ok());
+    std::set<std::uint32_t> crashed;
+    while (crashed.size() < 2) {
+      auto event = mesh->next_event(deadline_in(10s));
+      ASSERT_TRUE(event.has_value());
+      if (event->kind == ProcEvent::Kind::crashed) crashed.insert(event->rank);
+    }
+  }
+  EXPECT_EQ(temp_files("zmesh-procs"), before);
+}
+
+}  // namespace
+}  // namespace zmesh
