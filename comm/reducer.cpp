@@ -2,6 +2,8 @@
 
 #include <fmt/ranges.h>
 
+#include <cstring>
+
 namespace zmesh::comm {
 namespace {
 
@@ -76,8 +78,20 @@ Result<Number> number_of(std::string_view reducer, std::string_view bytes) {
   }
 }
 
+// A msgpack float64 written directly: msgpack-cxx 4.1's pack_double converts the value to an
+// integer to test whether it is one, which is undefined behaviour from 2^64 on (a sum of two
+// forged replies reaches it; found by fuzz_comm_messages).
+std::string pack_float64(double value) {
+  std::uint64_t bits = 0;
+  std::memcpy(&bits, &value, sizeof bits);
+  std::string bytes(9, '\0');
+  bytes[0] = static_cast<char>(0xcb);
+  for (int i = 0; i < 8; ++i) bytes[1 + i] = static_cast<char>(bits >> (56 - 8 * i));
+  return bytes;
+}
+
 Result<std::string> pack_number(std::string_view reducer, const Number& number) {
-  if (number.kind == Number::Kind::floating) return pack_bytes(number.floating);
+  if (number.kind == Number::Kind::floating) return pack_float64(number.floating);
   if (number.integer >= 0 && number.integer <= std::numeric_limits<std::uint64_t>::max()) {
     return pack_bytes(static_cast<std::uint64_t>(number.integer));
   }

@@ -258,7 +258,8 @@ std::map<std::uint32_t, Result<CommStats>> TreeRouter::stats(Deadline deadline) 
         if (!decoded) return std::move(decoded).error();
         stats.emplace(rank, std::move(*decoded));
         return {};
-      });
+      },
+      comm_actor_name);
   for (auto& [rank, error] : missing) stats.emplace(rank, std::move(error));
   return stats;
 }

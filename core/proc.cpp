@@ -56,6 +56,12 @@ Result<ActorId> Proc::register_actor(ActorId actor_id, std::unique_ptr<Actor> ac
   {
     std::unique_lock lock(table_mutex_);
     if (parent) actor_id.pid = next_pid_++;
+    // An actor of that name that is stopping (a stop drains asynchronously) frees the name
+    // shortly: a spawn right after a stop, or after a failed spawn's cleanup, waits for it.
+    table_changed_.wait_until(lock, deadline_in(options_.config.stop_timeout), [&] {
+      auto it = cells_.find(actor_id);
+      return it == cells_.end() || !it->second->ending();
+    });
     if (cells_.contains(actor_id) || mailboxes_.contains(actor_id)) {
       return Error(ErrorCode::duplicate,
                    fmt::format("an actor named \"{}\" already runs on {}; pick another name or "

@@ -1,5 +1,7 @@
 #include "zmesh/comm/internal/reduction.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 namespace zmesh::comm::internal {
@@ -40,9 +42,39 @@ void Reduction::contribute(std::uint32_t head, std::uint32_t rank, std::string_v
   --waiting_;
 }
 
+Result<void> Reduction::check(const Part& part, const Partial& partial) const {
+  const std::size_t size = part.end - part.begin;
+  std::uint64_t missing = 0;
+  for (const auto& run : partial.missing) missing += run.count;
+  if (partial.contributors > size || missing > size || partial.contributors + missing > size) {
+    return Error(ErrorCode::decode_error,
+                 fmt::format("a partial result from rank {} counts {} contributors and {} missing "
+                             "ranks for a part of {} ranks",
+                             part.head, partial.contributors, missing, size));
+  }
+  const auto first = view_ranks_.begin() + static_cast<std::ptrdiff_t>(part.begin);
+  const auto last = view_ranks_.begin() + static_cast<std::ptrdiff_t>(part.end);
+  for (const auto& run : partial.missing) {
+    for (std::uint64_t rank = run.first; rank < std::uint64_t{run.first} + run.count; ++rank) {
+      if (!std::binary_search(first, last, rank)) {
+        return Error(ErrorCode::decode_error,
+                     fmt::format("a partial result from rank {} names rank {} missing, which is "
+                                 "not in its part",
+                                 part.head, rank));
+      }
+    }
+  }
+  return {};
+}
+
 void Reduction::report(std::uint32_t head, Partial partial) {
   auto part = waiting_part(head);
   if (!part) return;
+  // It came over the network: a part that does not add up is lost, not trusted.
+  if (auto valid = check(parts_[*part], partial); !valid) {
+    lose(head, valid.error());
+    return;
+  }
   Report& report = reports_[*part];
   report.done = true;
   if (partial.has_value) report.value = std::move(partial.value);

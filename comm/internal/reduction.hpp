@@ -49,7 +49,9 @@ class Reduction {
   bool waiting_for(std::uint32_t head) const;
   // The reply of the actor heading part `head`, whose rank in the cast's shape is `rank`.
   void contribute(std::uint32_t head, std::uint32_t rank, std::string_view input);
-  // The folded subtree of the child heading part `head`.
+  // The folded subtree of the child heading part `head`. One that does not add up (more
+  // contributors or missing ranks than the part has, or ranks outside it: a forged or
+  // corrupt message) loses the part instead.
   void report(std::uint32_t head, Partial partial);
   // Part `head` will never report.
   void lose(std::uint32_t head, const Error& reason);
@@ -68,6 +70,8 @@ class Reduction {
 
   // The index of the part headed by `head`, if it has not reported yet.
   std::optional<std::size_t> waiting_part(std::uint32_t head) const;
+  // Whether `partial` fits `part`: checked before anything is allocated for its runs.
+  Result<void> check(const Part& part, const Partial& partial) const;
   // The part's ranks as missing runs, all for `reason`.
   std::vector<MissingRun> missing_runs(const Part& part, const Error& reason) const;
 

@@ -71,6 +71,11 @@ bool ActorCell::full_locked(std::size_t extra_bytes) const {
          queued_bytes_ + extra_bytes > static_cast<std::size_t>(config.mailbox_max_bytes);
 }
 
+bool ActorCell::ending() {
+  std::lock_guard lock(mutex_);
+  return !accepting_;
+}
+
 bool ActorCell::has_room(std::size_t bytes) {
   std::lock_guard lock(mutex_);
   return !full_locked(bytes);

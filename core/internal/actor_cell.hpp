@@ -46,6 +46,8 @@ class ActorCell final : public Runnable, public std::enable_shared_from_this<Act
   // actor whose handlers never block handles it at once on the calling thread instead of
   // waking a pool thread.
   Admission enqueue_message(Envelope& envelope, bool may_run_here, bool bounded);
+  // True once a stop, kill or failure began: the actor takes no more messages.
+  bool ending();
   // Whether a bounded enqueue of `bytes` more would be accepted now.
   bool has_room(std::size_t bytes);
   // Room appeared somewhere (a mailbox drained, a link window opened): a stalled cell

@@ -195,7 +195,8 @@ std::map<std::uint32_t, Error> MeshState::collect(
     const std::string& mesh_name, const PortId& port, const std::set<std::uint32_t>& ranks,
     const std::function<Result<void>()>& send, std::string_view type_name, Deadline deadline,
     const std::function<Result<Envelope>(Deadline)>& next,
-    const std::function<Result<void>(std::uint32_t, const Envelope&)>& accept) {
+    const std::function<Result<void>(std::uint32_t, const Envelope&)>& accept,
+    std::string_view answerer) {
   std::map<std::uint32_t, Error> missing;
   std::set<std::uint32_t> pending = ranks;
   const auto started = Clock::now();
@@ -205,7 +206,8 @@ std::map<std::uint32_t, Error> MeshState::collect(
     for (auto rank : ranks) missing.emplace(rank, sent.error());
     return missing;
   }
-  const std::string_view expected_actor = mesh_name.empty() ? agent_actor_name : mesh_name;
+  const std::string_view expected_actor =
+      !answerer.empty() ? answerer : !mesh_name.empty() ? std::string_view(mesh_name) : agent_actor_name;
   while (!pending.empty()) {
     auto envelope = next(deadline);
     if (!envelope) break;  // deadline passed, or the port closed with the client
@@ -242,7 +244,8 @@ std::map<std::uint32_t, Error> MeshState::ask_all_agents(
     const PortId& port, const std::function<void(std::uint32_t)>& send,
     std::string_view type_name, Deadline deadline,
     const std::function<Result<Envelope>(Deadline)>& next,
-    const std::function<Result<void>(std::uint32_t, const Envelope&)>& accept) {
+    const std::function<Result<void>(std::uint32_t, const Envelope&)>& accept,
+    std::string_view answerer) {
   std::set<std::uint32_t> live;
   std::map<std::uint32_t, Error> missing;
   for (std::uint32_t rank = 0; rank < size(); ++rank) {
@@ -258,7 +261,7 @@ std::map<std::uint32_t, Error> MeshState::ask_all_agents(
         for (auto rank : live) send(rank);
         return {};
       },
-      type_name, deadline, next, accept));
+      type_name, deadline, next, accept, answerer));
   return missing;
 }
 

@@ -7,6 +7,7 @@
 
 #include "zmesh/alloc/alloc.hpp"
 #include "zmesh/alloc/agent_messages.hpp"
+#include "zmesh/alloc/proc_agent.hpp"
 #include "zmesh/core/blocking_queue.hpp"
 #include "zmesh/core/log.hpp"
 #include "zmesh/core/mailbox.hpp"
@@ -93,21 +94,24 @@ class MeshState {
   // can no longer answer (its proc died, or the actor of mesh `mesh_name` failed: such news
   // arrives on the port as RankFailed at once), or the deadline passed. `accept(rank,
   // reply)` takes each reply; an error it returns counts the rank as missing. Only a reply
-  // from the actor that was asked (`mesh_name` on that rank's proc; the agent when
-  // `mesh_name` is empty) counts, once. Returns the missing ranks and why. The wait is
+  // from the actor that was asked (`answerer`, or else `mesh_name`, or else the agent, on
+  // that rank's proc) counts, once. Returns the missing ranks and why. The wait is
   // registered before `send`, so no failure is missed.
   std::map<std::uint32_t, Error> collect(
       const std::string& mesh_name, const PortId& port, const std::set<std::uint32_t>& ranks,
       const std::function<Result<void>()>& send, std::string_view type_name, Deadline deadline,
       const std::function<Result<Envelope>(Deadline)>& next,
-      const std::function<Result<void>(std::uint32_t, const Envelope&)>& accept);
-  // collect() for one request to the agent of every proc: `send(rank)` sends it to the live
-  // ones; dead ranks are missing with the reason their proc died.
+      const std::function<Result<void>(std::uint32_t, const Envelope&)>& accept,
+      std::string_view answerer = {});
+  // collect() for one request to the agent (or the actor named `answerer`) of every proc:
+  // `send(rank)` sends it to the live ones; dead ranks are missing with the reason their
+  // proc died.
   std::map<std::uint32_t, Error> ask_all_agents(
       const PortId& port, const std::function<void(std::uint32_t)>& send,
       std::string_view type_name, Deadline deadline,
       const std::function<Result<Envelope>(Deadline)>& next,
-      const std::function<Result<void>(std::uint32_t, const Envelope&)>& accept);
+      const std::function<Result<void>(std::uint32_t, const Envelope&)>& accept,
+      std::string_view answerer = agent_actor_name);
   // Blocks until every proc has been reported stopped, or the deadline.
   bool wait_all_stopped(Deadline deadline);
 

@@ -161,6 +161,24 @@ TEST_F(ReductionTest, AReplyOfTheWrongTypeMakesItsRankMissing) {
   EXPECT_EQ(folded.missing[0].reason.code, ErrorCode::decode_error);
 }
 
+// Found by fuzz_comm_messages: a Partial is wire input, and its missing runs once made the
+// client loop 2^32 times or throw for ranks outside the cast.
+TEST_F(ReductionTest, APartialThatDoesNotAddUpLosesItsPartInsteadOfBeingTrusted) {
+  auto reduction = make(&joined_);
+  reduction.report(12, partial(12, "x", 1, {{1, 0xffffffffu, Error(ErrorCode::timeout, "forged")}}));
+  reduction.report(14, partial(14, "y", 1, {{99, 1, Error(ErrorCode::timeout, "not mine")}}));
+  reduction.contribute(10, 0, bytes(std::string("0")));
+  ASSERT_TRUE(reduction.complete());
+  auto folded = reduction.finish([](const Reduction::Part&) { return Error(); });
+  EXPECT_EQ(unpack_bytes<std::string>(*folded.value, "joined").value(), "0");
+  ASSERT_EQ(folded.missing.size(), 2u);
+  EXPECT_EQ(folded.missing[0].first, 1u);
+  EXPECT_EQ(folded.missing[0].count, 3u);
+  EXPECT_EQ(folded.missing[0].reason.code, ErrorCode::decode_error);
+  EXPECT_NE(folded.missing[1].reason.message.find("rank 99"), std::string::npos)
+      << folded.missing[1].reason.message;
+}
+
 TEST(Budget, LevelsTogetherUseAtMostAQuarterOfTheTimeLeft) {
   EXPECT_EQ(internal::level_margin(5000, 1), 100u) << "at most 100 ms a level";
   EXPECT_EQ(internal::level_margin(1000, 10), 25u) << "a deep tree still leaves its leaves 750 ms";
