@@ -126,11 +126,12 @@ TEST_P(EndpointConformance, RepliesSentFromTheDeliverCallbackTravelBack) {
   // arrives before a_ has a route to it, which is added after `echo` is set.
   Inbox echo_inbox;
   std::atomic<Endpoint*> echo{nullptr};
-  Endpoint::Inbound inbound{[&](Envelope&& envelope) {
+  Endpoint::Inbound inbound{[&](Envelope& envelope) {
                               Envelope reply =
                                   make_message(envelope.destination.actor.proc,
                                                envelope.sender.proc, std::move(envelope.payload));
                               echo.load()->send(std::move(reply));
+                              return true;
                             },
                             echo_inbox.inbound().undeliverable};
   const ProcId echo_id = proc("conformance", 2);
@@ -228,13 +229,14 @@ TEST(EndpointTest, HundredThousandMessagesArriveCompleteAndInOrder) {
   constexpr std::uint64_t count = 100000;
   std::atomic<std::uint64_t> received{0};
   std::atomic<std::uint64_t> out_of_order{0};
-  Endpoint::Inbound inbound{[&](Envelope&& envelope) {
+  Endpoint::Inbound inbound{[&](Envelope& envelope) {
                               std::uint64_t value = 0;
                               std::memcpy(&value, envelope.payload[0].data(), sizeof value);
                               if (value != received.load(std::memory_order_relaxed)) {
                                 out_of_order.fetch_add(1);
                               }
                               received.fetch_add(1);
+                              return true;
                             },
                             [](Envelope&&, Error) {}};
   Inbox sender_inbox;
