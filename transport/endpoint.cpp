@@ -52,6 +52,8 @@ Endpoint::Impl::Impl(zmq::context_t& context_in, ProcId self_in, Inbound inbound
       window{config.link_window_messages, static_cast<std::uint64_t>(config.link_window_bytes)},
       data_unacked(std::min(config.max_unacked, config.link_window_messages)),
       control_unacked(config.max_unacked),
+      send_backlog_limit(4 * std::uint64_t{std::max(config.max_unacked,
+                                                    config.link_window_messages)}),
       log("zmesh.transport", "proc=" + self_text, config.log_level),
       sessions(internal::max_receive_sessions,
                std::max<Clock::duration>(2 * config.delivery_timeout, std::chrono::minutes(1))) {}

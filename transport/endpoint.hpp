@@ -87,8 +87,9 @@ class Endpoint final : public RemoteLink {
   // max_message_bytes fails at once with too_large. Control-lane messages (lane_of) are
   // not counted, are sent before queued data and travel in their own sequence space.
   // send() is not counted either; what bounds it: per link and lane, at most max_unacked
-  // messages in flight and max_unacked more waiting; beyond, they come back through
-  // Inbound::undeliverable (backpressure), as oversized ones do (too_large), at once.
+  // messages in flight and 4 * max(max_unacked, link_window_messages) more waiting;
+  // beyond, they come back through Inbound::undeliverable (backpressure), as oversized
+  // ones do (too_large), at once.
   // Thread-safe.
   Result<void> send_bounded(Envelope envelope, Deadline room_deadline) override;
   // Also marks the link so that Inbound::link_room is called once it drains. Thread-safe.

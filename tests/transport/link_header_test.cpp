@@ -112,11 +112,13 @@ TEST(LinkHeaderTest, ControlLaneRoundTripsAndDataLaneKeepsVersionOneBytes) {
   EXPECT_EQ(data->lane, 1u);
   EXPECT_EQ(data->seq, 300u);
   EXPECT_EQ(data->floor, 200u);
-  auto ack = parse_link_header(encode_ack(LinkKind::nack, 5, 77, 1));
+  const std::string ack_bytes = encode_ack(LinkKind::nack, 5, 77, 1);
+  auto ack = parse_link_header(ack_bytes);  // views into ack_bytes
   ASSERT_TRUE(ack.ok()) << ack.error().describe();
   EXPECT_EQ(ack->lane, 1u);
   EXPECT_EQ(ack->seq, 77u);
-  auto reject = parse_link_header(encode_reject(5, 8, "no", 1));
+  const std::string reject_bytes = encode_reject(5, 8, "no", 1);
+  auto reject = parse_link_header(reject_bytes);
   ASSERT_TRUE(reject.ok()) << reject.error().describe();
   EXPECT_EQ(reject->lane, 1u);
   EXPECT_EQ(reject->reason, "no");

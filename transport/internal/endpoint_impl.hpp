@@ -168,6 +168,10 @@ struct Endpoint::Impl {
   const internal::WindowLimits window;
   const std::uint32_t data_unacked;     // per link: min(max_unacked, link_window_messages)
   const std::uint32_t control_unacked;  // per link: max_unacked
+  // Per link and lane, uncounted messages (send()) that may wait beyond those in flight:
+  // 4 * max(max_unacked, link_window_messages). Replies and control traffic stay far
+  // below it; it only stops a runaway sender from growing memory without bound.
+  const std::uint64_t send_backlog_limit;
   const Logger log;
   std::string bound_address;
   bool inproc = false;  // bound to inproc://: received frames are the senders' buffers

@@ -299,14 +299,14 @@ void Endpoint::Impl::enqueue(Posted&& posted) {
     return;
   }
   internal::SendWindow& lane = link.lane(posted.lane);
-  // send() does not wait for room, so what bounds it is this: beyond max_unacked messages
-  // in flight, at most max_unacked more wait per lane; further ones come back at once.
+  // send() does not wait for room, so what bounds it is this: beyond the messages in
+  // flight, at most send_backlog_limit more wait per lane; further ones come back at once.
   // (Counted messages are bounded by the window before they get here.)
-  if (!message.counted && lane.backlog() >= config.max_unacked) {
+  if (!message.counted && lane.backlog() >= send_backlog_limit) {
     give_back(link, std::move(message),
               Error(ErrorCode::backpressure,
-                    fmt::format("link to {} full: {} messages wait beyond the {} in flight "
-                                "(ZMESH_MAX_UNACKED); the receiver is slow or stopped",
+                    fmt::format("link to {} full: {} messages wait beyond the {} in flight; "
+                                "the receiver is slow or stopped",
                                 link.peer_text, lane.backlog(), lane.unacked())));
     return;
   }
