@@ -3,10 +3,12 @@
 // reliable sessions on top. Thread: one I/O thread owns every socket and runs the callbacks.
 // Failure: every message sent is acked by its receiver or returned through undeliverable.
 //
-// Guarantees, per (sender proc, receiver proc): FIFO order; each message delivered at most
-// once per receiver incarnation (a restarted receiver may get again what its predecessor
-// received but had not acked); a message not acked by its deadline comes back as
-// undeliverable with the reason. Wire format: transport/internal/link_header.hpp. Pieces:
+// Guarantees, per (sender proc, receiver proc, lane): FIFO order; each message delivered at
+// most once per receiver incarnation (a restarted receiver may get again what its
+// predecessor received but had not acked; so may a sender whose session the receiver
+// dropped to stay within max_receive_sessions); a message not acked by its deadline comes
+// back as undeliverable with the reason. Lanes (lane_of): control messages have their own
+// sequence space and go first, so a full or held data lane never delays them. Wire format: transport/internal/link_header.hpp. Pieces:
 // internal/send_window.hpp and internal/receive_session.hpp (the protocol, pure),
 // internal/io_loop.cpp (the I/O thread), endpoint.cpp (the calling threads' side).
 
@@ -50,9 +52,10 @@ class Endpoint final : public RemoteLink {
   struct Stats {
     std::uint64_t sent = 0;                // messages handed to ZeroMQ the first time
     std::uint64_t resent = 0;              // further transmissions (no ack in time, gap, reroute)
-    std::uint64_t delivered = 0;           // messages passed to Inbound::deliver
-    std::uint64_t duplicates_dropped = 0;  // arrived again after delivery (resends): re-acked
-    std::uint64_t gaps_dropped = 0;        // arrived ahead of a missing one; resent later
+    std::uint64_t delivered = 0;           // messages Inbound::deliver accepted
+    std::uint64_t duplicates_dropped = 0;  // arrived again after delivery (resends): re-acked;
+                                           // also copies of a held message
+    std::uint64_t gaps_dropped = 0;        // arrived ahead of a missing or held one; resent later
     std::uint64_t garbage_dropped = 0;     // malformed input (ZM-GARBAGE)
     std::uint64_t undeliverable = 0;       // own messages returned through Inbound::undeliverable
     std::uint64_t acks_sent = 0;           // acks and nacks sent to senders

@@ -27,7 +27,7 @@ Outgoing message(Clock::duration lifetime = 30s, bool counted = false, std::uint
 std::vector<std::int64_t> send_all(SendWindow& window, Clock::time_point now) {
   std::vector<std::int64_t> seqs;
   while (Outgoing* next = window.to_send()) {
-    const auto seq = static_cast<std::int64_t>(window.cursor());
+    const auto seq = static_cast<std::int64_t>(window.send_seq());
     seqs.push_back(next->live ? seq : -seq);
     window.sent(now);
   }
@@ -75,8 +75,8 @@ TEST(SendWindowTest, LossIsResentAfterTheIntervalWithExponentialBackoff) {
   EXPECT_EQ(window.backoff(), 1);
   EXPECT_EQ(send_all(window, t0 + 200ms), (Seqs{1, 2, 3}));
   EXPECT_EQ(window.resend_due(), t0 + 200ms + 400ms);
-  window.resend_now();
-  send_all(window, t0 + 600ms);
+  window.resend_now();  // still nothing: only the front goes out, as a probe
+  EXPECT_EQ(send_all(window, t0 + 600ms), (Seqs{1}));
   EXPECT_EQ(window.resend_due(), t0 + 600ms + 800ms);
   // Karn: an ack of resent copies says nothing about the delay and keeps the backoff.
   window.on_ack(1, false, t0 + 700ms);
@@ -87,6 +87,28 @@ TEST(SendWindowTest, LossIsResentAfterTheIntervalWithExponentialBackoff) {
   window.on_ack(4, false, t0 + 810ms);
   EXPECT_EQ(window.backoff(), 0);
   EXPECT_TRUE(window.idle());
+}
+
+TEST(SendWindowTest, AReceiverThatMakesNoProgressIsProbedWithOneMessage) {
+  SendWindow window(100, resend_interval);
+  for (int i = 0; i < 5; ++i) window.push(message());
+  send_all(window, t0);
+  window.resend_now();
+  EXPECT_EQ(send_all(window, t0 + 200ms), (Seqs{1, 2, 3, 4, 5}));
+  // A receiver that holds (full mailbox) or is stopped: one copy per backed-off interval.
+  for (int i = 0; i < 3; ++i) {
+    window.resend_now();
+    EXPECT_EQ(send_all(window, t0 + 1s * (i + 1)), (Seqs{1}));
+  }
+  EXPECT_EQ(window.cursor(), 6u);  // new messages still go out after the others
+  window.push(message());
+  EXPECT_EQ(send_all(window, t0 + 4s), (Seqs{6}));
+  // It releases the held one and nacks the rest: everything after it goes out at once.
+  window.on_ack(1, true, t0 + 5s);
+  EXPECT_EQ(send_all(window, t0 + 5s), (Seqs{2, 3, 4, 5, 6}));
+  // Progress since the last resend: the next timer resends everything again.
+  window.resend_now();
+  EXPECT_EQ(send_all(window, t0 + 9s), (Seqs{2, 3, 4, 5, 6}));
 }
 
 TEST(SendWindowTest, SlowAcksStretchTheResendWait) {

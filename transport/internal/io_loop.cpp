@@ -130,7 +130,10 @@ void Endpoint::Impl::iterate() {
       }
     }
   }
-  if (retry_requested.exchange(false) && !held_sessions.empty()) retry_held_now();
+  if (retry_requested.load(std::memory_order_relaxed) && retry_requested.exchange(false) &&
+      !held_sessions.empty()) {
+    retry_held_now();
+  }
   run_timers();
   settle_credits();
 }
@@ -426,7 +429,7 @@ bool Endpoint::Impl::transmit(Link& link, Lane which, Outgoing& message) {
   const bool data = message.live;
   const auto index = static_cast<std::size_t>(which);
   const std::string& prefix = data ? data_prefix[index] : skip_prefix[index];
-  const std::uint64_t seq = lane.cursor();
+  const std::uint64_t seq = lane.send_seq();
   const std::uint64_t floor = lane.front_seq();
   const bool control = which == Lane::control;
   zmq::message_t head(prefix.size() + internal::uint_size(seq) + internal::uint_size(floor) +

@@ -38,13 +38,21 @@ void SendWindow::push(Outgoing message) {
 }
 
 Outgoing* SendWindow::to_send() noexcept {
+  if (probe_) {
+    if (!unacked_.empty()) return &unacked_.front();
+    probe_ = false;
+  }
   if (cursor_ >= next_seq()) return nullptr;
   return &unacked_[cursor_ - front_seq_];
 }
 
 bool SendWindow::sent(Clock::time_point now) noexcept {
-  Outgoing& message = unacked_[cursor_ - front_seq_];
-  ++cursor_;
+  Outgoing& message = probe_ ? unacked_.front() : unacked_[cursor_ - front_seq_];
+  if (probe_) {
+    probe_ = false;
+  } else {
+    ++cursor_;
+  }
   const bool first = message.sent_at == Clock::time_point{};
   if (!first) message.resent = true;
   message.sent_at = now;
@@ -78,6 +86,7 @@ SendWindow::Acked SendWindow::on_ack(std::uint64_t through, bool nack, Clock::ti
     unacked_.pop_front();
     ++front_seq_;
     last_progress_ = now;
+    progress_since_resend_ = true;
   }
   settle();
   if (sample_sent_at != Clock::time_point{}) {
@@ -102,7 +111,7 @@ SendWindow::Acked SendWindow::on_ack(std::uint64_t through, bool nack, Clock::ti
       !(nack_resent_from_ == front_seq_ && now < nack_resent_at_ + resend_interval_)) {
     nack_resent_from_ = front_seq_;
     nack_resent_at_ = now;
-    cursor_ = front_seq_;
+    rewind();
   }
   return result;
 }
@@ -155,8 +164,13 @@ Clock::time_point SendWindow::resend_due() const noexcept {
 }
 
 void SendWindow::resend_now() noexcept {
+  if (progress_since_resend_) {
+    rewind();
+  } else {
+    probe_ = true;
+  }
+  progress_since_resend_ = false;
   backoff_ = std::min(backoff_ + 1, max_resend_backoff);
-  cursor_ = front_seq_;
 }
 
 std::vector<Outgoing> SendWindow::expire(Clock::time_point now) {
@@ -195,8 +209,8 @@ std::vector<Outgoing> SendWindow::take_all() {
   }
   for (auto& message : backlog_) taken.push_back(std::move(message));
   front_seq_ += unacked_.size();
-  cursor_ = front_seq_;
   unacked_.clear();
+  rewind();
   backlog_.clear();
   counted_messages_ = 0;
   counted_bytes_ = 0;

@@ -70,12 +70,18 @@ class SendWindow {
   void push(Outgoing message);
 
   // -- transmission --
-  // The message at the cursor (a tombstone goes out as skip), or null when all is out.
+  // The next message to transmit (a tombstone goes out as skip), or null when all is out:
+  // the front when a probe is due (see resend_now), else the one at the cursor.
   Outgoing* to_send() noexcept;
-  // The message at the cursor went out at `now`. Returns whether it was the first time.
+  // The seq of the message to_send() returned.
+  std::uint64_t send_seq() const noexcept { return probe_ ? front_seq_ : cursor_; }
+  // The message to_send() returned went out at `now`. Returns whether it was the first time.
   bool sent(Clock::time_point now) noexcept;
   // A new connection has seen nothing: everything unacked goes out again, in order.
-  void rewind() noexcept { cursor_ = front_seq_; }
+  void rewind() noexcept {
+    cursor_ = front_seq_;
+    probe_ = false;
+  }
 
   // -- feedback from the receiver --
   struct Acked {
@@ -100,7 +106,10 @@ class SendWindow {
   // Something transmitted waits for its ack.
   bool resend_armed() const noexcept { return cursor_ > front_seq_; }
   Clock::time_point resend_due() const noexcept;
-  // The resend timer fired: back off and send everything unacked again.
+  // The resend timer fired: back off and send everything unacked again; or, when the last
+  // such resend brought no progress at all, only the front message, as a probe. A receiver
+  // that holds (a full mailbox) or is stopped then costs one message per backed-off
+  // interval instead of a whole window; its ack or nack brings the rest at once.
   void resend_now() noexcept;
   // The connection came back: resend at the usual pace, not the backed-off one.
   void reset_backoff() noexcept { backoff_ = 0; }
@@ -132,6 +141,8 @@ class SendWindow {
   Clock::duration smoothed_ack_delay_{};
   Clock::duration ack_delay_variation_{};
   int backoff_ = 0;  // resends in a row without progress
+  bool progress_since_resend_ = true;  // an ack released something since the last resend
+  bool probe_ = false;                 // the front is due as a probe; the cursor stays
 };
 
 }  // namespace zmesh::internal
