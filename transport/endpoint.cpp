@@ -216,8 +216,12 @@ Result<void> Endpoint::Impl::post_bounded(Envelope&& envelope, Deadline room_dea
         if (!io) {
           ++credit->waiters;
           ++handoff.room_waiters;
-          handoff.room.wait_until(lock, room_deadline,
-                                  [&] { return handoff.closed || room(); });
+          const auto ready = [&] { return handoff.closed || room(); };
+          if (room_deadline == Deadline::max()) {
+            handoff.room.wait(lock, ready);  // "no deadline", written out by the caller
+          } else {
+            handoff.room.wait_until(lock, room_deadline, ready);
+          }
           --credit->waiters;
           --handoff.room_waiters;
           if (handoff.closed) return closed_error();
