@@ -52,8 +52,8 @@ Endpoint::Impl::Impl(zmq::context_t& context_in, ProcId self_in, Inbound inbound
       window{config.link_window_messages, static_cast<std::uint64_t>(config.link_window_bytes)},
       data_unacked(std::min(config.max_unacked, config.link_window_messages)),
       control_unacked(config.max_unacked),
-      send_backlog_limit(4 * std::uint64_t{std::max(config.max_unacked,
-                                                    config.link_window_messages)}),
+      send_backlog_limit(4 *
+                         std::uint64_t{std::max(config.max_unacked, config.link_window_messages)}),
       log("zmesh.transport", "proc=" + self_text, config.log_level),
       sessions(internal::max_receive_sessions,
                std::max<Clock::duration>(2 * config.delivery_timeout, std::chrono::minutes(1))) {}
@@ -132,15 +132,15 @@ Posted Endpoint::Impl::prepare(Envelope&& envelope) {
 
 Error Endpoint::Impl::too_large(const ProcId& to, std::uint64_t bytes,
                                 std::int64_t peer_limit) const {
-  const std::int64_t limit = peer_limit > 0 ? std::min(peer_limit, config.max_message_bytes)
-                                            : config.max_message_bytes;
-  return Error(ErrorCode::too_large,
-               fmt::format("message of {} bytes to {} exceeds the limit of {} bytes "
-                           "(ZMESH_MAX_MESSAGE_BYTES: {} at proc {}, {} at {}); send less per "
-                           "message or raise the limit on both sides",
-                           bytes, to.to_string(), limit, config.max_message_bytes, self_text,
-                           peer_limit > 0 ? std::to_string(peer_limit) : "unknown",
-                           to.to_string()));
+  const std::int64_t limit =
+      peer_limit > 0 ? std::min(peer_limit, config.max_message_bytes) : config.max_message_bytes;
+  return Error(
+      ErrorCode::too_large,
+      fmt::format("message of {} bytes to {} exceeds the limit of {} bytes "
+                  "(ZMESH_MAX_MESSAGE_BYTES: {} at proc {}, {} at {}); send less per "
+                  "message or raise the limit on both sides",
+                  bytes, to.to_string(), limit, config.max_message_bytes, self_text,
+                  peer_limit > 0 ? std::to_string(peer_limit) : "unknown", to.to_string()));
 }
 
 void Endpoint::Impl::post(Envelope&& envelope) {
@@ -336,6 +336,7 @@ Endpoint::Stats Endpoint::Impl::snapshot() const {
   out.acks_sent = stats.acks_sent.load(relaxed);
   out.acks_received = stats.acks_received.load(relaxed);
   out.sessions = stats.sessions.load(relaxed);
+  out.links = stats.links.load(relaxed);
   // finished first: both only grow, so pending never comes out negative.
   const auto finished = stats.finished.load(relaxed);
   out.pending = stats.accepted.load(relaxed) - finished;

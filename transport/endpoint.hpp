@@ -8,9 +8,10 @@
 // predecessor received but had not acked; so may a sender whose session the receiver
 // dropped to stay within max_receive_sessions); a message not acked by its deadline comes
 // back as undeliverable with the reason. Lanes (lane_of): control messages have their own
-// sequence space and go first, so a full or held data lane never delays them. Wire format: transport/internal/link_header.hpp. Pieces:
-// internal/send_window.hpp and internal/receive_session.hpp (the protocol, pure),
-// internal/io_loop.cpp (the I/O thread), endpoint.cpp (the calling threads' side).
+// sequence space and go first, so a full or held data lane never delays them.
+// Wire format: transport/internal/link_header.hpp. Pieces: internal/send_window.hpp and
+// internal/receive_session.hpp (the protocol, pure), internal/io_loop.cpp (the I/O thread),
+// endpoint.cpp (the calling threads' side).
 
 #include "zmesh/core/config.hpp"
 #include "zmesh/core/envelope.hpp"
@@ -61,7 +62,10 @@ class Endpoint final : public RemoteLink {
     std::uint64_t acks_sent = 0;           // acks and nacks sent to senders
     std::uint64_t acks_received = 0;       // acks and nacks received from receivers
     std::uint64_t pending = 0;             // accepted by send(), neither acked nor returned yet
-    std::uint64_t sessions = 0;  // receive sessions kept (bounded: internal::max_receive_sessions)
+    std::uint64_t sessions = 0;  // receive sessions kept (bounded: internal::max_receive_sessions;
+                                 // idle ones expire after 2 * delivery_timeout, at least 1 min)
+    std::uint64_t links = 0;     // peers with sending state; one never routed and idle for a
+                                 // delivery_timeout (made to answer an unknown proc) is dropped
   };
 
   // -- construction --

@@ -90,7 +90,8 @@ TEST_F(FlowControlTest, AHeldReceiverFillsTheWindowThenEverythingArrivesOnceInOr
   auto refused = send_data("late", deadline_in(200ms));
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code, ErrorCode::backpressure);
-  EXPECT_NE(refused.error().message.find("link to " + receiver_id_.to_string() + " full: 8 "
+  EXPECT_NE(refused.error().message.find("link to " + receiver_id_.to_string() +
+                                         " full: 8 "
                                          "messages"),
             std::string::npos)
       << refused.error().message;
@@ -125,8 +126,8 @@ TEST_F(FlowControlTest, ControlMessagesFlowWhileTheDataLaneIsHeld) {
         make_text(sender_id_, receiver_id_, "c" + std::to_string(i), std::string(control_type)),
         Deadline{});
     ASSERT_TRUE(sent.ok()) << sent.error().describe();
-    sender_->send(make_text(sender_id_, receiver_id_, "s" + std::to_string(i),
-                            std::string(control_type)));
+    sender_->send(
+        make_text(sender_id_, receiver_id_, "s" + std::to_string(i), std::string(control_type)));
   }
   ASSERT_TRUE(wait_until(10s, [&] { return receiver_inbox_.delivered_count() == 40; }))
       << receiver_inbox_.delivered_count();
@@ -161,6 +162,26 @@ TEST_F(FlowControlTest, AnOversizedMessageFailsAtOnceNamingBothSizesAndTheNextOn
   EXPECT_EQ(data_delivered()[0], "small");
   EXPECT_EQ(sender_->stats().sent, 1u);
   EXPECT_EQ(sender_->stats().resent, 0u);
+}
+
+TEST(FlowControlFloodTest, LinksToProcsWithoutARouteExpireOnceIdle) {
+  zmq::context_t context;
+  Inbox inbox;
+  Config config = test_config();
+  config.delivery_timeout = Millis(300);
+  const ProcId self = proc("lonely", 0);
+  auto endpoint = Endpoint::bind(context, self, "ipc://" + unique_temp_path("routeless"),
+                                 inbox.inbound(), config);
+  ASSERT_TRUE(endpoint.ok()) << endpoint.error().describe();
+  // Answers to 50 procs nobody told us about (forged senders, say).
+  for (std::uint32_t rank = 0; rank < 50; ++rank) {
+    (*endpoint)->send(make_text(self, proc("unknown", rank), "reply"));
+  }
+  ASSERT_TRUE(wait_until(10s, [&] { return inbox.returned_count() == 50; }));
+  EXPECT_NE(inbox.returned()[0].second.message.find("no route to"), std::string::npos);
+  ASSERT_TRUE(wait_until(10s, [&] { return (*endpoint)->stats().links == 0; }))
+      << (*endpoint)->stats().links;
+  (*endpoint)->close();
 }
 
 TEST(FlowControlFloodTest, HundredThousandForgedSendersLeaveSessionsBounded) {

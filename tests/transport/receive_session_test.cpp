@@ -157,11 +157,10 @@ TEST(SessionTableTest, KeepsAtMostTheBoundDroppingTheLeastRecentlyHeard) {
   const std::string busy = "busy";
   for (int i = 0; i < 100; ++i) {
     ASSERT_NE(table.find_or_create(header_of(busy, 1), t0 + i * 1ms).session, nullptr);
-    ASSERT_NE(table.find_or_create(header_of(senders[i], 1000 + i), t0 + i * 1ms).session,
-              nullptr);
+    ASSERT_NE(table.find_or_create(header_of(senders[i], 1000 + i), t0 + i * 1ms).session, nullptr);
     EXPECT_LE(table.size(), 4u);
   }
-  EXPECT_EQ(table.evicted(), 97u);  // 101 sessions made, 4 kept
+  EXPECT_EQ(table.evicted(), 97u);    // 101 sessions made, 4 kept
   EXPECT_NE(table.find(1), nullptr);  // heard all along: kept
   EXPECT_EQ(table.find(1000), nullptr);
 }

@@ -49,15 +49,15 @@ struct Link {
 
   ProcId peer;
   std::string peer_text;
-  std::string address;      // empty until add_route()
-  bool inproc = false;      // the address is inproc://: frames are shared, not copied
+  std::string address;       // empty until add_route()
+  bool inproc = false;       // the address is inproc://: frames are shared, not copied
   bool ever_dialed = false;  // the peer may have seen our seqs: the link must be kept
-  std::string dial_error;   // why the last dial failed, for the undeliverable reason
-  std::string gone_reason;  // set by forget(): sends fail at once until a new route comes
+  std::string dial_error;    // why the last dial failed, for the undeliverable reason
+  std::string gone_reason;   // set by forget(): sends fail at once until a new route comes
   std::int64_t peer_max_message_bytes = 0;  // 0: unknown
   std::optional<zmq::socket_t> dealer;
-  std::size_t poll_index = 0;  // 0: not polled
-  bool blocked = false;        // ZeroMQ refused (no connection, or full): wait for POLLOUT
+  std::size_t poll_index = 0;       // 0: not polled
+  bool blocked = false;             // ZeroMQ refused (no connection, or full): wait for POLLOUT
   std::array<SendWindow, 2> lanes;  // indexed by Lane: data, control
   Clock::time_point last_used{};
   // Window credit to give back to the senders at the end of this I/O round.
@@ -86,7 +86,7 @@ struct Credit {
 // stats() from any thread.
 struct AtomicStats {
   std::atomic<std::uint64_t> sent{0}, resent{0}, delivered{0}, duplicates_dropped{0},
-      gaps_dropped{0}, garbage_dropped{0}, acks_sent{0}, acks_received{0}, sessions{0};
+      gaps_dropped{0}, garbage_dropped{0}, acks_sent{0}, acks_received{0}, sessions{0}, links{0};
   // Written from any thread (send() after close), so incremented atomically.
   std::atomic<std::uint64_t> undeliverable{0}, accepted{0}, finished{0};
 };
@@ -136,6 +136,7 @@ struct Endpoint::Impl {
   void run_timers();
   void expire(internal::Link& link);
   void sweep();
+  Clock::duration sweep_interval() const;
   void give_back(internal::Link& link, internal::Outgoing&& message, Error error);
   void release(internal::Link& link, std::uint64_t messages, std::uint64_t bytes);
   void settle_credits();
@@ -146,8 +147,7 @@ struct Endpoint::Impl {
   void retry_held_now();
   void mark_dirty(internal::ReceiveSession& session);
   void flush_acks();
-  void send_ack(internal::ReceiveSession& session, Lane lane,
-                internal::ReceiveSession::AckDue due);
+  void send_ack(internal::ReceiveSession& session, Lane lane, internal::ReceiveSession::AckDue due);
   void send_reject(internal::ReceiveSession& session, Lane lane, std::uint64_t seq,
                    std::string_view reason);
   bool reply(const internal::ReceiveSession& session, const std::string& header);
@@ -190,14 +190,14 @@ struct Endpoint::Impl {
   };
   struct Handoff {
     std::mutex mutex;
-    std::vector<internal::Posted> posted;                 // guarded by mutex
-    std::vector<Route> routes;                            // guarded by mutex
-    std::vector<std::pair<ProcId, std::string>> forgets;  // guarded by mutex
+    std::vector<internal::Posted> posted;                  // guarded by mutex
+    std::vector<Route> routes;                             // guarded by mutex
+    std::vector<std::pair<ProcId, std::string>> forgets;   // guarded by mutex
     std::unordered_map<ProcId, internal::Credit> credits;  // guarded by mutex
     std::uint32_t room_waiters = 0;  // guarded: send_bounded calls waiting on `room`
-    bool signaled = false;  // guarded: a wake-up is written and not yet consumed
-    bool closed = false;    // guarded: close() was called; send() no longer queues
-    std::condition_variable room;  // credits were released, or the endpoint closed
+    bool signaled = false;           // guarded: a wake-up is written and not yet consumed
+    bool closed = false;             // guarded: close() was called; send() no longer queues
+    std::condition_variable room;    // credits were released, or the endpoint closed
   } handoff;
   std::atomic<bool> retry_requested{false};  // retry_held() was called
   std::atomic<std::thread::id> io_thread{};
@@ -218,8 +218,8 @@ struct Endpoint::Impl {
   std::vector<Route> taken_routes;
   std::vector<std::pair<ProcId, std::string>> taken_forgets;
   std::vector<internal::Link*> released_links;  // with credit to give back this round
-  std::vector<zmq::message_t> parts;      // one received message
-  std::vector<zmq::message_t> out_parts;  // envelope frames of one transmission
+  std::vector<zmq::message_t> parts;            // one received message
+  std::vector<zmq::message_t> out_parts;        // envelope frames of one transmission
   zmq::message_t scratch;
   internal::SessionTable sessions;
   std::vector<std::uint64_t> dirty_sessions;

@@ -34,12 +34,11 @@ constexpr int max_receive_batch = 4096;
 constexpr int reconnect_interval_ms = 10;
 constexpr int reconnect_interval_max_ms = 1000;
 constexpr int ack_high_water_mark = 10000;
-// How often idle state is looked for: receive sessions not heard from for long, and links
-// that were only ever created to answer a proc we have no route for.
-constexpr auto sweep_interval = 5s;
-// A link that never had a route (it was made to bounce or answer a proc nobody told us
-// about) is dropped once it has been idle this long: its peer never saw its seqs.
-constexpr auto routeless_link_idle = 10s;
+// How often idle state is looked for (receive sessions not heard from for long, links that
+// were only ever created to answer a proc we have no route for): half the delivery
+// timeout, within these bounds.
+constexpr Clock::duration min_sweep_interval = 10ms;
+constexpr Clock::duration max_sweep_interval = 5s;
 constexpr Lane lanes_in_send_order[] = {Lane::control, Lane::data};
 
 std::string hex(const zmq::message_t& bytes) {
@@ -85,7 +84,7 @@ void fill(zmq::message_t& message, const Frame& frame) {
 void Endpoint::Impl::run() {
   io_thread.store(std::this_thread::get_id());
   pthread_setname_np(pthread_self(), "zmesh-io");
-  next_sweep = Clock::now() + sweep_interval;
+  next_sweep = Clock::now() + sweep_interval();
   while (!closing || (!settled() && now < linger_deadline)) {
     try {
       iterate();
@@ -269,6 +268,7 @@ Link& Endpoint::Impl::link_for(const ProcId& proc) {
   if (!slot) {
     slot = std::make_unique<Link>(proc, data_unacked, control_unacked, config.resend_interval);
     slot->last_used = now;
+    stats.links.store(links.size(), std::memory_order_relaxed);
   }
   last_link = slot.get();
   return *slot;
@@ -422,8 +422,8 @@ bool Endpoint::Impl::transmit(Link& link, Lane which, Outgoing& message) {
       // Now a tombstone: it goes out as a skip.
       give_back(link, lane.give_up(message),
                 Error(ErrorCode::undeliverable,
-                      fmt::format("message to {} could not be handed to ZeroMQ: {}",
-                                  link.peer_text, e.what())));
+                      fmt::format("message to {} could not be handed to ZeroMQ: {}", link.peer_text,
+                                  e.what())));
     }
   }
   const bool data = message.live;
@@ -463,10 +463,10 @@ bool Endpoint::Impl::transmit(Link& link, Lane which, Outgoing& message) {
   } catch (const zmq::error_t& e) {
     out_parts.clear();
     if (message.live) {
-      give_back(link, lane.give_up(message),
-                Error(ErrorCode::undeliverable,
-                      fmt::format("sending to {} at {} failed in ZeroMQ: {}", link.peer_text,
-                                  link.address, e.what())));
+      give_back(
+          link, lane.give_up(message),
+          Error(ErrorCode::undeliverable, fmt::format("sending to {} at {} failed in ZeroMQ: {}",
+                                                      link.peer_text, link.address, e.what())));
     }
     // A socket left inside a half-sent message would glue the next message onto it.
     if (error_limiter.allow()) {
@@ -556,7 +556,8 @@ void Endpoint::Impl::settle_credits() {
     try {
       inbound.link_room();
     } catch (const std::exception& e) {
-      if (error_limiter.allow()) log.error("ZM-CALLBACK-THREW Inbound::link_room threw: {}", e.what());
+      if (error_limiter.allow())
+        log.error("ZM-CALLBACK-THREW Inbound::link_room threw: {}", e.what());
     }
   }
 }
@@ -630,9 +631,8 @@ void Endpoint::Impl::receive_acks(Link& link) {
       case LinkKind::reject:
         if (auto refused = lane.on_reject(header->seq)) {
           give_back(link, std::move(*refused),
-                    Error(ErrorCode::undeliverable,
-                          fmt::format("{} refused the message: {}", link.peer_text,
-                                      header->reason)));
+                    Error(ErrorCode::undeliverable, fmt::format("{} refused the message: {}",
+                                                                link.peer_text, header->reason)));
         }
         break;
       default:
@@ -672,16 +672,24 @@ void Endpoint::Impl::expire(Link& link) {
   pump(link);
 }
 
+Clock::duration Endpoint::Impl::sweep_interval() const {
+  return std::clamp<Clock::duration>(config.delivery_timeout / 2, min_sweep_interval,
+                                     max_sweep_interval);
+}
+
 void Endpoint::Impl::sweep() {
-  next_sweep = now + sweep_interval;
+  next_sweep = now + sweep_interval();
   settle_credits();  // released_links may point at links dropped below
   sessions.expire_idle(now);
   stats.sessions.store(sessions.size(), std::memory_order_relaxed);
   bool dropped = false;
   for (auto it = links.begin(); it != links.end();) {
     const Link& link = *it->second;
-    if (!link.ever_dialed && link.gone_reason.empty() && link.idle() &&
-        now - link.last_used > routeless_link_idle) {
+    // Never routed nor dialed: the peer never saw its seqs, so a later link to it can start
+    // afresh.
+    // Idle for a delivery timeout: whatever waited for a route has expired meanwhile.
+    if (!link.ever_dialed && link.address.empty() && link.gone_reason.empty() && link.idle() &&
+        now - link.last_used > config.delivery_timeout) {
       if (last_link == it->second.get()) last_link = nullptr;
       it = links.erase(it);
       dropped = true;
@@ -690,6 +698,7 @@ void Endpoint::Impl::sweep() {
     }
   }
   if (dropped) poll_dirty = true;
+  stats.links.store(links.size(), std::memory_order_relaxed);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -815,8 +824,8 @@ void Endpoint::Impl::on_data(std::size_t count) {
     const Frame envelope_header = Frame::wrap(nullptr, parts[2].data(), parts[2].size());
     auto envelope = decode_envelope(envelope_header, std::move(payload));
     if (!envelope) {
-      garbage(hex(parts[0]), fmt::format("message {} from {}: {}", header->seq,
-                                         state.sender_text(), envelope.error().message));
+      garbage(hex(parts[0]), fmt::format("message {} from {}: {}", header->seq, state.sender_text(),
+                                         envelope.error().message));
       ack_due = state.rejected(lane, header->seq, envelope.error().message, config.ack_every);
       send_reject(state, lane, header->seq, state.rejected_reason(lane));
     } else if (offer(*envelope)) {
@@ -887,8 +896,7 @@ void Endpoint::Impl::flush_acks() {
   dirty_sessions.clear();
 }
 
-void Endpoint::Impl::send_ack(ReceiveSession& state, Lane lane,
-                              ReceiveSession::AckDue due) {
+void Endpoint::Impl::send_ack(ReceiveSession& state, Lane lane, ReceiveSession::AckDue due) {
   // Full or gone (EHOSTUNREACH with router_mandatory): a later ack, or the answer to the
   // sender's resend, covers this one.
   if (reply(state, internal::encode_ack(due.kind, state.id(), due.through,

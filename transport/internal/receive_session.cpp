@@ -4,8 +4,8 @@
 
 namespace zmesh::internal {
 
-ReceiveSession::ReceiveSession(std::uint64_t id, std::string sender_bytes,
-                               std::string sender_text, std::uint64_t floor)
+ReceiveSession::ReceiveSession(std::uint64_t id, std::string sender_bytes, std::string sender_text,
+                               std::uint64_t floor)
     : id_(id), sender_bytes_(std::move(sender_bytes)), sender_text_(std::move(sender_text)) {
   // Only the data lane's floor is known; the control lane learns its own from its first
   // message (arrive() moves `expected` up to the floor).
@@ -126,10 +126,9 @@ SessionTable::Found SessionTable::find_or_create(const LinkHeader& header, Clock
     session_of_sender_[sender] = header.session;
     recency_.push_front(header.session);
     it = sessions_
-             .emplace(header.session,
-                      Entry{ReceiveSession(header.session, std::move(sender), std::move(text),
-                                           header.floor),
-                            recency_.begin()})
+             .emplace(header.session, Entry{ReceiveSession(header.session, std::move(sender),
+                                                           std::move(text), header.floor),
+                                            recency_.begin()})
              .first;
   } else if (it->second.session.sender_bytes() != header.sender_bytes) {
     return Found{nullptr, false, &it->second.session};

@@ -114,8 +114,8 @@ class SessionTable {
   SessionTable(std::size_t max_sessions, Clock::duration idle_limit);
 
   struct Found {
-    ReceiveSession* session = nullptr;  // null: drop the message
-    bool retired = false;               // a previous incarnation of a restarted sender
+    ReceiveSession* session = nullptr;           // null: drop the message
+    bool retired = false;                        // a previous incarnation of a restarted sender
     const ReceiveSession* claimed_by = nullptr;  // the session id belongs to another sender
   };
   // The session `header` belongs to, created at the header's floor when new (a sender

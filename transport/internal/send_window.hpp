@@ -29,9 +29,9 @@ struct Outgoing {
   Clock::time_point queued_at{};
   Clock::time_point sent_at{};  // last transmission; the epoch until the first
   std::uint64_t bytes = 0;      // header plus payload
-  bool counted = false;  // occupies the link's data window (send_bounded) until it leaves
-  bool live = true;      // false: given up; still occupies its seq and goes out as "skip"
-  bool resent = false;   // transmitted more than once: its ack delay is ambiguous
+  bool counted = false;         // occupies the link's data window (send_bounded) until it leaves
+  bool live = true;             // false: given up; still occupies its seq and goes out as "skip"
+  bool resent = false;          // transmitted more than once: its ack delay is ambiguous
 };
 
 // Room in a flow-control window holding `messages` and `bytes` for one more message of
@@ -85,7 +85,7 @@ class SendWindow {
 
   // -- feedback from the receiver --
   struct Acked {
-    bool valid = true;          // false: acks more than was sent (garbage); nothing changed
+    bool valid = true;           // false: acks more than was sent (garbage); nothing changed
     std::uint64_t released = 0;  // live messages settled by this ack
     std::uint64_t counted_messages = 0;  // ... of which occupied the window
     std::uint64_t counted_bytes = 0;
@@ -140,7 +140,7 @@ class SendWindow {
   // not be sent copies of a window it is still working through.
   Clock::duration smoothed_ack_delay_{};
   Clock::duration ack_delay_variation_{};
-  int backoff_ = 0;  // resends in a row without progress
+  int backoff_ = 0;                    // resends in a row without progress
   bool progress_since_resend_ = true;  // an ack released something since the last resend
   bool probe_ = false;                 // the front is due as a probe; the cursor stays
 };
