@@ -11,6 +11,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
+#include <optional>
 #include <random>
 #include <zmq.hpp>
 
@@ -41,6 +43,10 @@ class FlowControlTest : public ::testing::Test {
     ASSERT_TRUE(receiver.ok()) << receiver.error().describe();
     receiver_ = std::move(receiver).value();
     Endpoint::Inbound inbound = sender_inbox_.inbound();
+    inbound.deliver = [this, record = inbound.deliver](Envelope& envelope) {
+      if (on_sender_io_) on_sender_io_(envelope);
+      return record(envelope);
+    };
     inbound.link_room = [this] { link_room_calls_.fetch_add(1); };
     config.max_message_bytes = std::int64_t{1} << 30;  // the sender's own limit is larger
     auto sender = Endpoint::bind(context_, sender_id_, "ipc://" + unique_temp_path("flow"),
@@ -73,6 +79,9 @@ class FlowControlTest : public ::testing::Test {
   const ProcId sender_id_ = proc("flow", 1);
   Inbox receiver_inbox_, sender_inbox_;
   std::atomic<int> link_room_calls_{0};
+  // Runs on the sender's I/O thread for each message the sender receives; set before any
+  // message is sent to the sender.
+  std::function<void(Envelope&)> on_sender_io_;
   std::unique_ptr<Endpoint> receiver_, sender_;
 };
 
@@ -111,6 +120,32 @@ TEST_F(FlowControlTest, AHeldReceiverFillsTheWindowThenEverythingArrivesOnceInOr
   EXPECT_EQ(data_delivered(), expected);  // once each, in order
   ASSERT_TRUE(wait_until(10s, [&] { return sender_->stats().pending == 0; }));
   EXPECT_EQ(sender_inbox_.returned_count(), 0u);
+}
+
+TEST_F(FlowControlTest, OnTheIoThreadSendBoundedNeverWaits) {
+  std::atomic<bool> answered{false};
+  std::optional<Error> result;  // written on the sender's I/O thread before `answered`
+  on_sender_io_ = [&](Envelope&) {
+    auto sent = send_data("from a handler", deadline_in(60s));
+    if (!sent) result = sent.error();
+    answered.store(true);
+  };
+  receiver_inbox_.set_open(false);
+  for (std::uint32_t i = 0; i < window_messages; ++i) {
+    ASSERT_TRUE(send_data("m" + std::to_string(i), deadline_in(10s)).ok());
+  }
+  ASSERT_TRUE(wait_until(10s, [&] { return receiver_inbox_.refused_count() > 0; }));
+  // The receiver answers on the control lane (it holds data): the sender's handler, on its
+  // I/O thread, finds the link full and must fail at once, not wait 60 s for room only that
+  // thread could make.
+  ASSERT_TRUE(receiver_->add_route(sender_id_, sender_->address()).ok());
+  receiver_->send(make_text(receiver_id_, sender_id_, "poke", std::string(control_type)));
+  ASSERT_TRUE(wait_until(10s, [&] { return answered.load(); }));
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->code, ErrorCode::backpressure);
+  receiver_inbox_.set_open(true);
+  receiver_->retry_held();
+  ASSERT_TRUE(wait_until(10s, [&] { return data_delivered().size() == window_messages; }));
 }
 
 TEST_F(FlowControlTest, ControlMessagesFlowWhileTheDataLaneIsHeld) {
