@@ -15,8 +15,8 @@ using namespace std::chrono_literals;
 const Clock::time_point t0 = Clock::time_point{} + 1h;
 constexpr std::uint32_t ack_every = 4;
 
-ReceiveSession fresh(std::uint64_t floor = 1) {
-  return ReceiveSession(7, "sender-bytes", "sender/0", floor);
+ReceiveSession fresh(std::uint64_t floor = 1, Lane lane = Lane::data) {
+  return ReceiveSession(7, "sender-bytes", "sender/0", lane, floor);
 }
 
 Envelope text(std::string_view value) {
@@ -137,6 +137,18 @@ TEST(ReceiveSessionTest, LanesHaveTheirOwnSequencesAndAHeldDataLaneLeavesControl
   EXPECT_EQ(ack_of(session, Lane::control), Ack(std::pair{LinkKind::ack, 3u}));
   EXPECT_EQ(ack_of(session, Lane::data), Ack{});
   EXPECT_EQ(session.expected(Lane::data), 1u);
+}
+
+TEST(ReceiveSessionTest, EachLaneStartsAtItsOwnFloorAfterARestart) {
+  // We restarted; the sender's data lane is far ahead of its control lane.
+  ReceiveSession session = fresh(990, Lane::data);
+  EXPECT_EQ(session.arrive(Lane::control, 3, 3), Arrival::deliver);
+  session.consumed(Lane::control, ack_every);
+  EXPECT_EQ(ack_of(session, Lane::control), Ack(std::pair{LinkKind::ack, 3u}));
+  EXPECT_EQ(session.arrive(Lane::data, 990, 990), Arrival::deliver);
+  // And the other way round.
+  ReceiveSession other = fresh(3, Lane::control);
+  EXPECT_EQ(other.arrive(Lane::data, 990, 990), Arrival::deliver);
 }
 
 LinkHeader header_of(const std::string& sender, std::uint64_t session, std::uint64_t floor = 1) {

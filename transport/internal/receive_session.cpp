@@ -5,14 +5,14 @@
 namespace zmesh::internal {
 
 ReceiveSession::ReceiveSession(std::uint64_t id, std::string sender_bytes, std::string sender_text,
-                               std::uint64_t floor)
+                               Lane lane, std::uint64_t floor)
     : id_(id), sender_bytes_(std::move(sender_bytes)), sender_text_(std::move(sender_text)) {
-  // Only the data lane's floor is known; the control lane learns its own from its first
-  // message (arrive() moves `expected` up to the floor).
-  for (auto& lane : lanes_) {
-    lane.expected = std::max<std::uint64_t>(floor, 1);
-    lane.acked = lane.expected - 1;
-  }
+  // Only the first message's lane has a known floor; the other lane learns its own from
+  // its first message (arrive() moves `expected` up to the floor). Starting it at this
+  // lane's floor instead would drop its messages as duplicates.
+  LaneState& state = lane_(lane);
+  state.expected = std::max<std::uint64_t>(floor, 1);
+  state.acked = state.expected - 1;
 }
 
 Arrival ReceiveSession::arrive(Lane lane, std::uint64_t seq, std::uint64_t floor) {
@@ -126,9 +126,10 @@ SessionTable::Found SessionTable::find_or_create(const LinkHeader& header, Clock
     session_of_sender_[sender] = header.session;
     recency_.push_front(header.session);
     it = sessions_
-             .emplace(header.session, Entry{ReceiveSession(header.session, std::move(sender),
-                                                           std::move(text), header.floor),
-                                            recency_.begin()})
+             .emplace(header.session,
+                      Entry{ReceiveSession(header.session, std::move(sender), std::move(text),
+                                           static_cast<Lane>(header.lane), header.floor),
+                            recency_.begin()})
              .first;
   } else if (it->second.session.sender_bytes() != header.sender_bytes) {
     return Found{nullptr, false, &it->second.session};

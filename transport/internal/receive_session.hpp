@@ -42,7 +42,8 @@ enum class Arrival : std::uint8_t {
 
 class ReceiveSession {
  public:
-  ReceiveSession(std::uint64_t id, std::string sender_bytes, std::string sender_text,
+  // Starts `lane` at `floor`, the floor of the first message heard (on that lane).
+  ReceiveSession(std::uint64_t id, std::string sender_bytes, std::string sender_text, Lane lane,
                  std::uint64_t floor);
 
   std::uint64_t id() const noexcept { return id_; }
