@@ -3,10 +3,15 @@
 // reliable sessions on top. Thread: one I/O thread owns every socket and runs the callbacks.
 // Failure: every message sent is acked by its receiver or returned through undeliverable.
 //
-// Guarantees, per (sender proc, receiver proc): FIFO order; each message delivered at most
-// once per receiver incarnation (a restarted receiver may get again what its predecessor
-// received but had not acked); a message not acked by its deadline comes back as
-// undeliverable with the reason. Wire format: transport/internal/link_header.hpp.
+// Guarantees, per (sender proc, receiver proc, lane): FIFO order; each message delivered at
+// most once per receiver incarnation (a restarted receiver may get again what its
+// predecessor received but had not acked; so may a sender whose session the receiver
+// dropped to stay within max_receive_sessions); a message not acked by its deadline comes
+// back as undeliverable with the reason. Lanes (lane_of): control messages have their own
+// sequence space and go first, so a full or held data lane never delays them.
+// Wire format: transport/internal/link_header.hpp. Pieces: internal/send_window.hpp and
+// internal/receive_session.hpp (the protocol, pure), internal/io_loop.cpp (the I/O thread),
+// endpoint.cpp (the calling threads' side).
 
 #include "zmesh/core/config.hpp"
 #include "zmesh/core/envelope.hpp"
@@ -28,26 +33,39 @@ namespace zmesh {
 
 class Endpoint final : public RemoteLink {
  public:
-  // Both run on the I/O thread and must not block for long: they hold up every link.
+  // All run on the I/O thread and must not block for long: they hold up every link.
   struct Inbound {
-    // Each arriving message, in order per sender.
-    std::function<void(Envelope&&)> deliver;
+    // Each arriving message, in order per sender and lane. Returns false when the proc has
+    // no room for it now (a full mailbox), leaving `envelope` untouched: the endpoint then
+    // holds it, delivers nothing later from that sender's lane and acks nothing past it
+    // (so the sender's window fills and pushes back), and offers it again after
+    // retry_held() or, as a safety net, every config.resend_interval. On true the callee
+    // may have moved from `envelope`.
+    std::function<bool(Envelope&)> deliver;
     // One of our own sent messages that failed; the Error says why and names the proc.
     std::function<void(Envelope&&, Error)> undeliverable;
+    // Optional. A data link that was full (a send_bounded found no room, or has_room said
+    // no) drained to half its window: senders that paused may resume.
+    std::function<void()> link_room;
   };
 
   // Counters since bind(); a snapshot, read without stopping the I/O thread.
   struct Stats {
     std::uint64_t sent = 0;                // messages handed to ZeroMQ the first time
     std::uint64_t resent = 0;              // further transmissions (no ack in time, gap, reroute)
-    std::uint64_t delivered = 0;           // messages passed to Inbound::deliver
-    std::uint64_t duplicates_dropped = 0;  // arrived again after delivery (resends): re-acked
-    std::uint64_t gaps_dropped = 0;        // arrived ahead of a missing one; resent later
+    std::uint64_t delivered = 0;           // messages Inbound::deliver accepted
+    std::uint64_t duplicates_dropped = 0;  // arrived again after delivery (resends): re-acked;
+                                           // also copies of a held message
+    std::uint64_t gaps_dropped = 0;        // arrived ahead of a missing or held one; resent later
     std::uint64_t garbage_dropped = 0;     // malformed input (ZM-GARBAGE)
     std::uint64_t undeliverable = 0;       // own messages returned through Inbound::undeliverable
     std::uint64_t acks_sent = 0;           // acks and nacks sent to senders
     std::uint64_t acks_received = 0;       // acks and nacks received from receivers
     std::uint64_t pending = 0;             // accepted by send(), neither acked nor returned yet
+    std::uint64_t sessions = 0;  // receive sessions kept (bounded: internal::max_receive_sessions;
+                                 // idle ones expire after 2 * delivery_timeout, at least 1 min)
+    std::uint64_t links = 0;     // peers with sending state; one never routed and idle for a
+                                 // delivery_timeout (made to answer an unknown proc) is dropped
   };
 
   // -- construction --
@@ -69,15 +87,30 @@ class Endpoint final : public RemoteLink {
   // close(), the envelope is returned through Inbound::undeliverable on the calling thread.
   // Thread-safe.
   void send(Envelope envelope) override;
-  // See RemoteLink. Thread-safe.
+  // Flow control (see RemoteLink). Data-lane messages queued or unacked per peer count
+  // against config.link_window_messages and link_window_bytes (header plus payload bytes);
+  // send_bounded waits for room until `room_deadline` (never on the I/O thread), then
+  // fails with backpressure; a message over this endpoint's or the peer's
+  // max_message_bytes fails at once with too_large. Control-lane messages (lane_of) are
+  // not counted, are sent before queued data and travel in their own sequence space.
+  // send() is not counted either; what bounds it: per link and lane, at most max_unacked
+  // messages in flight and 4 * max(max_unacked, link_window_messages) more waiting;
+  // beyond, they come back through Inbound::undeliverable (backpressure), as oversized
+  // ones do (too_large), at once.
+  // Thread-safe.
   Result<void> send_bounded(Envelope envelope, Deadline room_deadline) override;
+  // Also marks the link so that Inbound::link_room is called once it drains. Thread-safe.
   bool has_room(const ProcId& proc, std::size_t bytes) const override;
+  // Offers held messages again (the proc has room now). Wakes the I/O thread; cheap when
+  // nothing is held. Thread-safe.
   void retry_held() override;
 
-  // Where `proc` listens. Messages to a proc without a route wait for one until their
-  // deadline. A new address for a known proc redials and resends what is unacked.
-  // Thread-safe. Fails (parse_error) only on a malformed address.
-  Result<void> add_route(const ProcId& proc, std::string_view address);
+  // Where `proc` listens, and the largest message it accepts (its max_message_bytes, from
+  // the bootstrap handshake; 0: unknown, only ours applies). Messages to a proc without a
+  // route wait for one until their deadline. A new address for a known proc redials and
+  // resends what is unacked. Thread-safe. Fails (parse_error) only on a malformed address.
+  Result<void> add_route(const ProcId& proc, std::string_view address,
+                         std::int64_t peer_max_message_bytes = 0);
 
   // `proc` is known dead (its process exited): what is still unacknowledged or queued for
   // it comes back now as undeliverable (ErrorCode::proc_failed, naming `reason`) instead

@@ -11,10 +11,14 @@ Result<std::unique_ptr<Node>> Node::start(Runtime& runtime, ProcOptions options,
   Proc* proc = node->proc_.get();
   Endpoint::Inbound inbound{
       // On the I/O thread: actors whose handlers never block run right here.
-      [proc](Envelope&& envelope) { proc->deliver(std::move(envelope), /*may_run_here=*/true); },
+      // False: a full mailbox; the endpoint holds the message until proc->offer has room
+      // (the proc calls retry_held()).
+      [proc](Envelope& envelope) { return proc->offer(envelope, /*may_run_here=*/true); },
       [proc](Envelope&& envelope, Error reason) {
         proc->return_undeliverable(std::move(envelope), std::move(reason));
-      }};
+      },
+      // A data link that was full has room again: actors paused on backpressure resume.
+      [proc] { proc->on_link_room(); }};
   auto endpoint = Endpoint::bind(runtime.context(), id, address, std::move(inbound), config);
   if (!endpoint) return std::move(endpoint).error();
   node->endpoint_ = std::move(*endpoint);

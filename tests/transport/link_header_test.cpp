@@ -98,5 +98,37 @@ TEST(LinkHeaderTest, RefusesForgedAndTruncatedInput) {
                  "sender rank 4294967296 is too large");
 }
 
+TEST(LinkHeaderTest, ControlLaneRoundTripsAndDataLaneKeepsVersionOneBytes) {
+  // Data: no lane item, so the hot path's header is byte for byte what it was.
+  EXPECT_EQ(encode_data_prefix(LinkKind::data, sender, 5)[0], '\x96');
+  EXPECT_EQ(encode_ack(LinkKind::ack, 5, 1)[0], '\x94');
+  EXPECT_EQ(parse_link_header(data_header(LinkKind::data, 5, 2, 1))->lane, 0u);
+
+  std::string bytes = encode_data_prefix(LinkKind::data, sender, 5, 1);
+  char buffer[27];
+  bytes.append(buffer, put_uint(put_uint(put_uint(buffer, 300), 200), 1));
+  auto data = parse_link_header(bytes);
+  ASSERT_TRUE(data.ok()) << data.error().describe();
+  EXPECT_EQ(data->lane, 1u);
+  EXPECT_EQ(data->seq, 300u);
+  EXPECT_EQ(data->floor, 200u);
+  const std::string ack_bytes = encode_ack(LinkKind::nack, 5, 77, 1);
+  auto ack = parse_link_header(ack_bytes);  // views into ack_bytes
+  ASSERT_TRUE(ack.ok()) << ack.error().describe();
+  EXPECT_EQ(ack->lane, 1u);
+  EXPECT_EQ(ack->seq, 77u);
+  const std::string reject_bytes = encode_reject(5, 8, "no", 1);
+  auto reject = parse_link_header(reject_bytes);
+  ASSERT_TRUE(reject.ok()) << reject.error().describe();
+  EXPECT_EQ(reject->lane, 1u);
+  EXPECT_EQ(reject->reason, "no");
+}
+
+TEST(LinkHeaderTest, RefusesUnknownLane) {
+  std::string ack = encode_ack(LinkKind::ack, 5, 77, 1);
+  ack.back() = 2;
+  expect_refused(ack, "unknown lane 2");
+}
+
 }  // namespace
 }  // namespace zmesh::internal

@@ -88,10 +88,10 @@ int main(int argc, char** argv) {
   std::atomic<zmesh::Endpoint*> endpoint{nullptr};
   std::uint64_t count = 0;  // I/O thread only
   zmesh::Endpoint::Inbound inbound{
-      [&](zmesh::Envelope&& envelope) {
+      [&](zmesh::Envelope& envelope) {
         if (envelope.type_name == stop_type) {
           ::kill(::getpid(), SIGUSR1);
-          return;
+          return true;
         }
         zmesh::Endpoint* out = endpoint.load();
         if (mode == "sink") {
@@ -110,6 +110,7 @@ int main(int argc, char** argv) {
         } else {
           ++count;
         }
+        return true;
       },
       [&](zmesh::Envelope&& envelope, zmesh::Error error) {
         std::fprintf(stderr, "transport_peer %s: %s to %s undeliverable: %s\n", argv[2],

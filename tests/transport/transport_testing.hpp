@@ -18,18 +18,32 @@
 
 namespace zmesh::testing {
 
-// Records every delivered and returned envelope.
+// Records every delivered and returned envelope. While closed (set_open(false)) it refuses
+// data-lane messages as a full mailbox does, counting the refusals.
 class Inbox {
  public:
   Endpoint::Inbound inbound() {
-    return {[this](Envelope&& envelope) {
+    return {[this](Envelope& envelope) {
               std::lock_guard lock(mutex_);
+              if (!open_ && lane_of(envelope.type_name) == Lane::data) {
+                ++refused_;
+                return false;
+              }
               delivered_.push_back(std::move(envelope));
+              return true;
             },
             [this](Envelope&& envelope, Error error) {
               std::lock_guard lock(mutex_);
               returned_.emplace_back(std::move(envelope), std::move(error));
             }};
+  }
+  void set_open(bool open) {
+    std::lock_guard lock(mutex_);
+    open_ = open;
+  }
+  std::size_t refused_count() const {
+    std::lock_guard lock(mutex_);
+    return refused_;
   }
   std::size_t delivered_count() const {
     std::lock_guard lock(mutex_);
@@ -61,6 +75,8 @@ class Inbox {
   mutable std::mutex mutex_;
   std::vector<Envelope> delivered_;
   std::vector<std::pair<Envelope, Error>> returned_;
+  bool open_ = true;
+  std::size_t refused_ = 0;
 };
 
 // A unique ipc:// address for a socket the test binds itself; removes the socket file

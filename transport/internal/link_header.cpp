@@ -173,9 +173,11 @@ Result<LinkHeader> parse_link_header(std::string_view bytes) {
       expected_items = 5;
       break;
   }
-  if (items != expected_items) {
-    return bad_header(fmt::format("a {} header is an array of {} items, expected {}",
-                                  to_string(header.kind), items, expected_items));
+  // One more item: the lane.
+  if (items != expected_items && items != expected_items + 1) {
+    return bad_header(fmt::format("a {} header is an array of {} items, expected {} or {}",
+                                  to_string(header.kind), items, expected_items,
+                                  expected_items + 1));
   }
   if (header.kind == LinkKind::data || header.kind == LinkKind::skip) {
     if (auto sender = parse_sender(in, header); !sender) return std::move(sender).error();
@@ -191,15 +193,21 @@ Result<LinkHeader> parse_link_header(std::string_view bytes) {
     ZMESH_READ(reason, in.str("the reason"));
     header.reason = reason;
   }
+  if (items > expected_items) {
+    ZMESH_READ(lane, in.uint("the lane"));
+    if (lane > 1) return bad_header(fmt::format("unknown lane {} (0 data, 1 control)", lane));
+    header.lane = static_cast<std::uint8_t>(lane);
+  }
   if (!in.at_end()) return bad_header("bytes left over after the last field");
   return header;
 }
 
 #undef ZMESH_READ
 
-std::string encode_data_prefix(LinkKind kind, const ProcId& sender, std::uint64_t session) {
+std::string encode_data_prefix(LinkKind kind, const ProcId& sender, std::uint64_t session,
+                               std::uint8_t lane) {
   std::string out;
-  put_array(out, 6);
+  put_array(out, lane == 0 ? 6 : 7);
   put_str(out, magic);
   append_uint(out, static_cast<std::uint64_t>(kind));
   put_array(out, 2);
@@ -230,24 +238,28 @@ char* put_uint(char* out, std::uint64_t value) noexcept {
   return out;
 }
 
-std::string encode_ack(LinkKind kind, std::uint64_t session, std::uint64_t acked_through) {
+std::string encode_ack(LinkKind kind, std::uint64_t session, std::uint64_t acked_through,
+                       std::uint8_t lane) {
   std::string out;
-  put_array(out, 4);
+  put_array(out, lane == 0 ? 4 : 5);
   put_str(out, magic);
   append_uint(out, static_cast<std::uint64_t>(kind));
   append_uint(out, session);
   append_uint(out, acked_through);
+  if (lane != 0) append_uint(out, lane);
   return out;
 }
 
-std::string encode_reject(std::uint64_t session, std::uint64_t seq, std::string_view reason) {
+std::string encode_reject(std::uint64_t session, std::uint64_t seq, std::string_view reason,
+                          std::uint8_t lane) {
   std::string out;
-  put_array(out, 5);
+  put_array(out, lane == 0 ? 5 : 6);
   put_str(out, magic);
   append_uint(out, static_cast<std::uint64_t>(LinkKind::reject));
   append_uint(out, session);
   append_uint(out, seq);
   put_str(out, reason);
+  if (lane != 0) append_uint(out, lane);
   return out;
 }
 

@@ -5,12 +5,17 @@
 // the first field that is wrong; it never reads past the frame or allocates for a forged length.
 //
 // Wire format (each a msgpack array whose first item is the magic "zm1"):
-//   data   ["zm1", 0, sender, session, seq, floor]  then the envelope header and payload frames
-//   skip   ["zm1", 4, sender, session, seq, floor]  alone: seq was given up, count it as consumed
-//   ack    ["zm1", 1, session, acked_through]       receiver -> sender, cumulative
-//   nack   ["zm1", 2, session, acked_through]       as ack, and "a gap was seen: resend now"
-//   reject ["zm1", 3, session, seq, reason]         seq arrived but cannot be used; reason says why
+//   data   ["zm1", 0, sender, session, seq, floor(, lane)]  then the envelope header and payload
+//   skip   ["zm1", 4, sender, session, seq, floor(, lane)]  alone: seq was given up, count it
+//                                                           as consumed
+//   ack    ["zm1", 1, session, acked_through(, lane)]       receiver -> sender, cumulative
+//   nack   ["zm1", 2, session, acked_through(, lane)]       as ack, and "a gap was seen: resend
+//                                                           now"
+//   reject ["zm1", 3, session, seq, reason(, lane)]         seq arrived but cannot be used
 // sender is the ProcId as msgpack ([[world], rank]); integers use msgpack's shortest form.
+// lane (optional last item, 0 when absent): 0 data, 1 control (zmesh::Lane). Each lane of a
+// session has its own sequence space, acks and resends, so control traffic never waits
+// behind data. Data-lane headers leave it out: the hot path's bytes are those of version 1.
 
 #include "zmesh/core/error.hpp"
 #include "zmesh/core/ids.hpp"
@@ -35,14 +40,17 @@ struct LinkHeader {
   std::uint64_t seq = 0;    // data/skip/reject: the sequence number; ack/nack: acked_through
   std::uint64_t floor = 0;  // data/skip: lowest seq the sender still holds
   std::string_view reason;  // reject only
+  std::uint8_t lane = 0;    // every kind: 0 data, 1 control (static_cast of zmesh::Lane)
 };
 
 // Parses one link-header frame; the views point into `bytes`.
 Result<LinkHeader> parse_link_header(std::string_view bytes);
 
 // The fixed start of a data or skip header for one sender and session: ["zm1", kind, sender,
-// session. Append seq and floor with append_uint to complete it.
-std::string encode_data_prefix(LinkKind kind, const ProcId& sender, std::uint64_t session);
+// session. Append seq and floor with put_uint to complete it, and then, for lane 1 only, the
+// lane (one byte: put_uint(out, lane)).
+std::string encode_data_prefix(LinkKind kind, const ProcId& sender, std::uint64_t session,
+                               std::uint8_t lane = 0);
 
 // Bytes msgpack needs for `value` in its shortest unsigned form (1, 2, 3, 5 or 9).
 std::size_t uint_size(std::uint64_t value) noexcept;
@@ -50,8 +58,10 @@ std::size_t uint_size(std::uint64_t value) noexcept;
 char* put_uint(char* out, std::uint64_t value) noexcept;
 
 // An ack or nack header.
-std::string encode_ack(LinkKind kind, std::uint64_t session, std::uint64_t acked_through);
+std::string encode_ack(LinkKind kind, std::uint64_t session, std::uint64_t acked_through,
+                       std::uint8_t lane = 0);
 // A reject header.
-std::string encode_reject(std::uint64_t session, std::uint64_t seq, std::string_view reason);
+std::string encode_reject(std::uint64_t session, std::uint64_t seq, std::string_view reason,
+                          std::uint8_t lane = 0);
 
 }  // namespace zmesh::internal

@@ -1,0 +1,237 @@
+#pragma once
+// Endpoint::Impl: the state behind the Endpoint facade. endpoint.cpp holds the calling
+// threads' side (hand-off to the I/O thread, flow-control credits, close); io_loop.cpp holds
+// the I/O thread's side (sockets, links, receive sessions, timers). The reliability protocol
+// itself lives in send_window.hpp and receive_session.hpp.
+// Thread: fields are grouped by owner below. The hand-off block is guarded by its mutex;
+// everything under "owned by the I/O thread" is touched by that thread only.
+// Failure: nothing here throws across a thread: ZeroMQ errors become undeliverables or
+// rate-limited warnings, and the loop goes on.
+
+#include "zmesh/core/log.hpp"
+#include "zmesh/transport/address.hpp"
+#include "zmesh/transport/endpoint.hpp"
+#include "zmesh/transport/internal/link_header.hpp"
+#include "zmesh/transport/internal/receive_session.hpp"
+#include "zmesh/transport/internal/send_window.hpp"
+
+#include <sys/types.h>
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+#include <zmq.hpp>
+
+namespace zmesh {
+namespace internal {
+
+// The sending side of this proc -> one peer proc: one DEALER, a SendWindow per lane.
+struct Link {
+  Link(ProcId peer_in, std::uint32_t data_unacked, std::uint32_t control_unacked,
+       Clock::duration resend_interval)
+      : peer(std::move(peer_in)),
+        peer_text(peer.to_string()),
+        lanes{SendWindow(data_unacked, resend_interval),
+              SendWindow(control_unacked, resend_interval)} {}
+
+  SendWindow& lane(Lane which) { return lanes[static_cast<std::size_t>(which)]; }
+  bool idle() const { return lanes[0].idle() && lanes[1].idle(); }
+  Deadline earliest_deadline() const {
+    return std::min(lanes[0].earliest_deadline(), lanes[1].earliest_deadline());
+  }
+
+  ProcId peer;
+  std::string peer_text;
+  std::string address;       // empty until add_route()
+  bool inproc = false;       // the address is inproc://: frames are shared, not copied
+  bool ever_dialed = false;  // the peer may have seen our seqs: the link must be kept
+  std::string dial_error;    // why the last dial failed, for the undeliverable reason
+  std::string gone_reason;   // set by forget(): sends fail at once until a new route comes
+  std::int64_t peer_max_message_bytes = 0;  // 0: unknown
+  std::optional<zmq::socket_t> dealer;
+  std::size_t poll_index = 0;       // 0: not polled
+  bool blocked = false;             // ZeroMQ refused (no connection, or full): wait for POLLOUT
+  std::array<SendWindow, 2> lanes;  // indexed by Lane: data, control
+  Clock::time_point last_used{};
+  // Window credit to give back to the senders at the end of this I/O round.
+  std::uint64_t release_messages = 0;
+  std::uint64_t release_bytes = 0;
+  bool release_listed = false;
+};
+
+// A message handed over by send(), on its way to the I/O thread.
+struct Posted {
+  ProcId to;
+  Lane lane = Lane::data;
+  Outgoing message;
+};
+
+// A link's data window as the sending threads see it (guarded by the hand-off mutex).
+struct Credit {
+  std::uint64_t messages = 0;  // counted messages accepted and not yet acked or returned
+  std::uint64_t bytes = 0;
+  std::int64_t peer_max_message_bytes = 0;  // 0: unknown
+  std::uint32_t waiters = 0;                // send_bounded calls waiting for room
+  bool pressed = false;  // someone found it full: Inbound::link_room once it is half empty
+};
+
+// Counters written by the I/O thread (relaxed, no read-modify-write needed) and read by
+// stats() from any thread.
+struct AtomicStats {
+  std::atomic<std::uint64_t> sent{0}, resent{0}, delivered{0}, duplicates_dropped{0},
+      gaps_dropped{0}, garbage_dropped{0}, acks_sent{0}, acks_received{0}, sessions{0}, links{0};
+  // Written from any thread (send() after close), so incremented atomically.
+  std::atomic<std::uint64_t> undeliverable{0}, accepted{0}, finished{0};
+};
+
+inline void bump(std::atomic<std::uint64_t>& counter) {
+  counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+}  // namespace internal
+
+struct Endpoint::Impl {
+  Impl(zmq::context_t& context_in, ProcId self_in, Inbound inbound_in, const Config& config_in);
+  ~Impl();
+
+  // -- calling threads (endpoint.cpp) --
+  Result<void> open(const Address& address);
+  internal::Posted prepare(Envelope&& envelope);
+  void post(Envelope&& envelope);
+  Result<void> post_bounded(Envelope&& envelope, Deadline room_deadline);
+  bool has_room(const ProcId& proc, std::size_t bytes);
+  void request_retry();
+  Result<void> route(const ProcId& proc, std::string_view address,
+                     std::int64_t peer_max_message_bytes);
+  void forget(const ProcId& proc, std::string reason);
+  void close();
+  Stats snapshot() const;
+  void wake();
+  Error too_large(const ProcId& to, std::uint64_t bytes, std::int64_t peer_limit) const;
+  bool on_io_thread() const;
+
+  // -- the I/O thread (io_loop.cpp) --
+  void run();
+  void iterate();
+  void rebuild_poll_items();
+  int poll_timeout_ms();
+  void take_handoff();
+  void process_local_posts();
+  void enqueue(internal::Posted&& posted);
+  internal::Link& link_for(const ProcId& proc);
+  void apply_route(const ProcId& proc, const Address& address, std::int64_t peer_max);
+  void apply_forget(const ProcId& proc, const std::string& reason);
+  void dial(internal::Link& link);
+  void set_blocked(internal::Link& link, bool blocked);
+  void pump(internal::Link& link);
+  bool transmit(internal::Link& link, Lane lane, internal::Outgoing& message);
+  void receive_acks(internal::Link& link);
+  void run_timers();
+  void expire(internal::Link& link);
+  void sweep();
+  Clock::duration sweep_interval() const;
+  void give_back(internal::Link& link, internal::Outgoing&& message, Error error);
+  void release(internal::Link& link, std::uint64_t messages, std::uint64_t bytes);
+  void settle_credits();
+  Error deadline_error(const internal::Link& link, const internal::Outgoing& message) const;
+  void receive_data();
+  void on_data(std::size_t count);
+  bool offer(Envelope& envelope);
+  void retry_held_now();
+  void mark_dirty(internal::ReceiveSession& session);
+  void flush_acks();
+  void send_ack(internal::ReceiveSession& session, Lane lane, internal::ReceiveSession::AckDue due);
+  void send_reject(internal::ReceiveSession& session, Lane lane, std::uint64_t seq,
+                   std::string_view reason);
+  bool reply(const internal::ReceiveSession& session, const std::string& header);
+  void garbage(std::string_view peer, std::string_view reason);
+  bool settled() const;
+  void finish();
+
+  // -- immutable after bind --
+  zmq::context_t& context;
+  const ProcId self;
+  const std::string self_text;
+  const Inbound inbound;
+  const Config config;
+  const std::uint64_t session;
+  // Link header up to seq and floor, by lane: for data, and for given-up messages (skip).
+  const std::array<std::string, 2> data_prefix;
+  const std::array<std::string, 2> skip_prefix;
+  const internal::WindowLimits window;
+  const std::uint32_t data_unacked;     // per link: min(max_unacked, link_window_messages)
+  const std::uint32_t control_unacked;  // per link: max_unacked
+  // Per link and lane, uncounted messages (send()) that may wait beyond those in flight:
+  // 4 * max(max_unacked, link_window_messages). Replies and control traffic stay far
+  // below it; it only stops a runaway sender from growing memory without bound.
+  const std::uint64_t send_backlog_limit;
+  const Logger log;
+  std::string bound_address;
+  bool inproc = false;  // bound to inproc://: received frames are the senders' buffers
+  // ipc:// only: the socket file we created, removed on close (libzmq 4.3 leaves it) unless
+  // a successor bound the same path since (then it is another file).
+  std::string socket_path;
+  ino_t socket_inode = 0;
+  dev_t socket_device = 0;
+  int wake_fd = -1;
+
+  // -- shared with other threads --
+  struct Route {
+    ProcId proc;
+    Address address;
+    std::int64_t peer_max_message_bytes = 0;
+  };
+  struct Handoff {
+    std::mutex mutex;
+    std::vector<internal::Posted> posted;                  // guarded by mutex
+    std::vector<Route> routes;                             // guarded by mutex
+    std::vector<std::pair<ProcId, std::string>> forgets;   // guarded by mutex
+    std::unordered_map<ProcId, internal::Credit> credits;  // guarded by mutex
+    std::uint32_t room_waiters = 0;  // guarded: send_bounded calls waiting on `room`
+    bool signaled = false;           // guarded: a wake-up is written and not yet consumed
+    bool closed = false;             // guarded: close() was called; send() no longer queues
+    std::condition_variable room;    // credits were released, or the endpoint closed
+  } handoff;
+  std::atomic<bool> retry_requested{false};  // retry_held() was called
+  std::atomic<std::thread::id> io_thread{};
+  internal::AtomicStats stats;
+  std::mutex close_mutex;  // one close() joins the thread; others wait for it
+  std::thread thread;
+
+  // -- owned by the I/O thread --
+  std::optional<zmq::socket_t> router;
+  std::unordered_map<ProcId, std::unique_ptr<internal::Link>> links;
+  internal::Link* last_link = nullptr;  // most senders talk to one peer at a time
+  std::vector<zmq_pollitem_t> poll_items;
+  std::vector<internal::Link*> polled_links;  // poll_items[i + 2] belongs to polled_links[i]
+  bool poll_dirty = true;
+  std::vector<internal::Posted> taken;         // swapped with handoff.posted, keeps capacity
+  std::vector<internal::Posted> local_posted;  // send() from the Inbound callbacks
+  std::vector<internal::Posted> local_taken;
+  std::vector<Route> taken_routes;
+  std::vector<std::pair<ProcId, std::string>> taken_forgets;
+  std::vector<internal::Link*> released_links;  // with credit to give back this round
+  std::vector<zmq::message_t> parts;            // one received message
+  std::vector<zmq::message_t> out_parts;        // envelope frames of one transmission
+  zmq::message_t scratch;
+  internal::SessionTable sessions;
+  std::vector<std::uint64_t> dirty_sessions;
+  std::vector<std::uint64_t> held_sessions;  // sessions holding a refused message
+  Clock::time_point next_held_retry{};
+  Clock::time_point next_sweep{};
+  RateLimiter garbage_limiter{std::chrono::seconds(1)};
+  RateLimiter error_limiter{std::chrono::seconds(1)};
+  Clock::time_point now = Clock::now();
+  bool closing = false;
+  Clock::time_point linger_deadline{};
+  bool io_finished = false;  // finish() is returning what is left
+};
+
+}  // namespace zmesh

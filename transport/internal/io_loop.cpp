@@ -1,0 +1,939 @@
+// The I/O thread of an Endpoint: the poll loop over the ROUTER, the DEALERs and the wake-up
+// eventfd; links (a SendWindow per lane) and receive sessions driven by what arrives; timers
+// (resends, deadlines, held-message retries, expiry of idle state). See endpoint_impl.hpp.
+#include "zmesh/transport/internal/endpoint_impl.hpp"
+#include "zmesh/transport/internal/handoff_annotations.hpp"
+
+#include <fmt/format.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+
+namespace zmesh {
+namespace {
+
+using internal::Link;
+using internal::LinkHeader;
+using internal::LinkKind;
+using internal::Outgoing;
+using internal::Posted;
+using internal::ReceiveSession;
+using namespace std::chrono_literals;
+
+// Frames smaller than this are copied into ZeroMQ: a copy is cheaper than the two
+// allocations and the atomic reference counting of lending ZeroMQ a shared buffer.
+constexpr std::size_t zero_copy_threshold = 512;
+// Messages read from one socket per turn, so that a flood on one link cannot starve acks,
+// sends and timers.
+constexpr int max_receive_batch = 4096;
+// ZeroMQ redials a lost peer after 10 ms, backing off to 1 s while it stays away.
+constexpr int reconnect_interval_ms = 10;
+constexpr int reconnect_interval_max_ms = 1000;
+constexpr int ack_high_water_mark = 10000;
+// How often idle state is looked for (receive sessions not heard from for long, links that
+// were only ever created to answer a proc we have no route for): half the delivery
+// timeout, within these bounds.
+constexpr Clock::duration min_sweep_interval = 10ms;
+constexpr Clock::duration max_sweep_interval = 5s;
+constexpr Lane lanes_in_send_order[] = {Lane::control, Lane::data};
+
+std::string hex(const zmq::message_t& bytes) {
+  std::string text;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    text += fmt::format("{:02x}", bytes.data<unsigned char>()[i]);
+  }
+  return text;
+}
+
+long long millis_between(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::round<std::chrono::milliseconds>(to - from).count();
+}
+
+// ZeroMQ calls this when it is done with a lent frame, possibly on its own I/O thread.
+void release_owner(void* /*data*/, void* hint) {
+  delete static_cast<std::shared_ptr<const void>*>(hint);
+}
+
+// Fills `message` with `frame`: copied if small, else lent to ZeroMQ with a reference to
+// the frame's owner so that the bytes live until ZeroMQ has written them.
+void fill(zmq::message_t& message, const Frame& frame) {
+  if (frame.empty()) {
+    message.rebuild(std::size_t{0});
+  } else if (frame.size() < zero_copy_threshold || !frame.owner()) {
+    message.rebuild(frame.data(), frame.size());
+  } else {
+    auto* keeper = new std::shared_ptr<const void>(frame.owner());
+    try {
+      message.rebuild(const_cast<char*>(frame.data()), frame.size(), release_owner, keeper);
+    } catch (...) {
+      delete keeper;
+      throw;
+    }
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// the loop
+
+void Endpoint::Impl::run() {
+  io_thread.store(std::this_thread::get_id());
+  pthread_setname_np(pthread_self(), "zmesh-io");
+  next_sweep = Clock::now() + sweep_interval();
+  while (!closing || (!settled() && now < linger_deadline)) {
+    try {
+      iterate();
+    } catch (const std::exception& e) {
+      // Every ZeroMQ call handles its own errors; this is the last line for the unexpected
+      // (allocation failure, a throwing std::function). The loop must go on serving.
+      if (error_limiter.allow()) log.error("ZM-IO-ERROR the I/O loop caught: {}", e.what());
+    }
+  }
+  finish();
+}
+
+void Endpoint::Impl::iterate() {
+  process_local_posts();
+  if (poll_dirty) rebuild_poll_items();
+  const int ready =
+      zmq_poll(poll_items.data(), static_cast<int>(poll_items.size()), poll_timeout_ms());
+  now = Clock::now();
+  if (ready < 0) {
+    if (zmq_errno() == ETERM) {
+      // The context was shut down under us: nothing can be sent any more.
+      log.error("ZM-CONTEXT-GONE the ZeroMQ context was terminated while the endpoint was open");
+      closing = true;
+      linger_deadline = now;
+    }
+    return;  // EINTR: just poll again
+  }
+  if (poll_items[0].revents & ZMQ_POLLIN) take_handoff();
+  if (poll_items[1].revents & ZMQ_POLLIN) receive_data();
+  if (!poll_dirty) {
+    for (std::size_t i = 2; i < poll_items.size(); ++i) {
+      const short revents = poll_items[i].revents;
+      if (revents == 0) continue;
+      Link& link = *polled_links[i - 2];
+      if (revents & ZMQ_POLLIN) receive_acks(link);
+      if ((revents & ZMQ_POLLOUT) && link.blocked) {
+        // Often a reconnection: what the old connection lost is due for resending now,
+        // not after a backed-off wait.
+        for (auto& lane : link.lanes) lane.reset_backoff();
+        set_blocked(link, false);
+        pump(link);
+      }
+    }
+  }
+  if (retry_requested.load(std::memory_order_relaxed) && retry_requested.exchange(false) &&
+      !held_sessions.empty()) {
+    retry_held_now();
+  }
+  run_timers();
+  settle_credits();
+}
+
+void Endpoint::Impl::rebuild_poll_items() {
+  poll_items.clear();
+  polled_links.clear();
+  poll_items.push_back({nullptr, wake_fd, ZMQ_POLLIN, 0});
+  poll_items.push_back({router->handle(), 0, ZMQ_POLLIN, 0});
+  for (auto& [proc, link] : links) {
+    link->poll_index = 0;
+    if (!link->dealer) continue;
+    link->poll_index = poll_items.size();
+    const short events = static_cast<short>(ZMQ_POLLIN | (link->blocked ? ZMQ_POLLOUT : 0));
+    poll_items.push_back({link->dealer->handle(), 0, events, 0});
+    polled_links.push_back(link.get());
+  }
+  poll_dirty = false;
+}
+
+int Endpoint::Impl::poll_timeout_ms() {
+  if (!local_posted.empty() || retry_requested.load(std::memory_order_relaxed)) return 0;
+  Clock::time_point next = Clock::time_point::max();
+  for (const auto& [proc, link] : links) {
+    next = std::min(next, link->earliest_deadline());
+    if (!link->dealer || link->blocked) continue;
+    for (const auto& lane : link->lanes) {
+      if (lane.resend_armed()) next = std::min(next, lane.resend_due());
+    }
+  }
+  if (!held_sessions.empty()) next = std::min(next, next_held_retry);
+  if (sessions.size() > 0 || !links.empty()) next = std::min(next, next_sweep);
+  if (closing) next = std::min(next, linger_deadline);
+  if (next == Clock::time_point::max()) return -1;
+  const auto current = Clock::now();
+  if (next <= current) return 0;
+  const auto wait = std::chrono::ceil<std::chrono::milliseconds>(next - current).count();
+  return static_cast<int>(std::min<long long>(wait, INT_MAX));
+}
+
+void Endpoint::Impl::take_handoff() {
+  std::uint64_t count = 0;
+  // Consume the wake-up before taking the queue: a send() racing with us then either
+  // lands in this batch or writes a fresh wake-up.
+  [[maybe_unused]] const auto read = ::read(wake_fd, &count, sizeof count);
+  bool closed = false;
+  taken.clear();  // left over only if an exception cut the last round short
+  taken_routes.clear();
+  taken_forgets.clear();
+  {
+    std::lock_guard lock(handoff.mutex);
+    taken.swap(handoff.posted);
+    taken_routes.swap(handoff.routes);
+    taken_forgets.swap(handoff.forgets);
+    handoff.signaled = false;
+    closed = handoff.closed;
+  }
+  for (auto& route : taken_routes) {
+    apply_route(route.proc, route.address, route.peer_max_message_bytes);
+  }
+  taken_routes.clear();
+  for (auto& [proc, reason] : taken_forgets) apply_forget(proc, reason);
+  taken_forgets.clear();
+  for (auto& posted : taken) enqueue(std::move(posted));
+  taken.clear();
+  if (closed && !closing) {
+    closing = true;
+    linger_deadline = now + config.linger;
+  }
+}
+
+void Endpoint::Impl::process_local_posts() {
+  // Undeliverables returned while enqueuing run callbacks that may post again: loop.
+  while (!local_posted.empty()) {
+    local_taken.clear();
+    local_taken.swap(local_posted);
+    for (auto& posted : local_taken) enqueue(std::move(posted));
+    local_taken.clear();
+  }
+}
+
+bool Endpoint::Impl::settled() const {
+  if (!local_posted.empty()) return false;
+  for (const auto& [proc, link] : links) {
+    if (link->dealer && !link->idle()) return false;
+  }
+  return true;
+}
+
+void Endpoint::Impl::finish() {
+  // Nothing more goes out: whatever is still queued anywhere is returned below.
+  {
+    std::lock_guard lock(handoff.mutex);
+    handoff.closed = true;  // already, unless the context died under us
+    taken.clear();
+    taken.swap(handoff.posted);
+  }
+  handoff.room.notify_all();
+  for (auto& posted : taken) {
+    link_for(posted.to).lane(posted.lane).push(std::move(posted.message));
+  }
+  taken.clear();
+  for (auto& posted : local_posted) {
+    link_for(posted.to).lane(posted.lane).push(std::move(posted.message));
+  }
+  local_posted.clear();
+  io_finished = true;  // send() from the callbacks below now takes the closed path
+  for (auto& [proc, link] : links) {
+    const Error closed(ErrorCode::undeliverable,
+                       fmt::format("the endpoint of proc {} closed before {} acknowledged the "
+                                   "message",
+                                   self_text, link->peer_text));
+    for (auto& lane : link->lanes) {
+      for (auto& message : lane.take_all()) give_back(*link, std::move(message), closed);
+    }
+    link->dealer.reset();
+  }
+  settle_credits();
+  router.reset();
+  struct stat file {};
+  if (!socket_path.empty() && ::stat(socket_path.c_str(), &file) == 0 &&
+      file.st_ino == socket_inode && file.st_dev == socket_device) {
+    ::unlink(socket_path.c_str());
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// sending
+
+Link& Endpoint::Impl::link_for(const ProcId& proc) {
+  if (last_link != nullptr && last_link->peer == proc) return *last_link;
+  auto& slot = links[proc];
+  if (!slot) {
+    slot = std::make_unique<Link>(proc, data_unacked, control_unacked, config.resend_interval);
+    slot->last_used = now;
+    stats.links.store(links.size(), std::memory_order_relaxed);
+  }
+  last_link = slot.get();
+  return *slot;
+}
+
+void Endpoint::Impl::enqueue(Posted&& posted) {
+  Link& link = link_for(posted.to);
+  link.last_used = now;
+  Outgoing& message = posted.message;
+  // Refuse here what the peer would refuse: an oversized frame makes its ZeroMQ drop the
+  // connection, which would repeat on every resend until the deadline.
+  if (message.payload.size() + 1 > config.max_frames) {
+    give_back(link, std::move(message),
+              Error(ErrorCode::undeliverable,
+                    fmt::format("message to {} has {} frames, more than max_frames={} "
+                                "(ZMESH_MAX_FRAMES)",
+                                link.peer_text, message.payload.size() + 1, config.max_frames)));
+    return;
+  }
+  const std::int64_t peer_limit = link.peer_max_message_bytes;
+  if ((config.max_message_bytes >= 0 &&
+       message.bytes > static_cast<std::uint64_t>(config.max_message_bytes)) ||
+      (peer_limit > 0 && message.bytes > static_cast<std::uint64_t>(peer_limit))) {
+    give_back(link, std::move(message), too_large(link.peer, message.bytes, peer_limit));
+    return;
+  }
+  if (!link.gone_reason.empty()) {
+    give_back(link, std::move(message),
+              Error(ErrorCode::proc_failed,
+                    fmt::format("{} is gone: {}", link.peer_text, link.gone_reason)));
+    return;
+  }
+  internal::SendWindow& lane = link.lane(posted.lane);
+  // send() does not wait for room, so what bounds it is this: beyond the messages in
+  // flight, at most send_backlog_limit more wait per lane; further ones come back at once.
+  // (Counted messages are bounded by the window before they get here.)
+  if (!message.counted && lane.backlog() >= send_backlog_limit) {
+    give_back(link, std::move(message),
+              Error(ErrorCode::backpressure,
+                    fmt::format("link to {} full: {} messages wait beyond the {} in flight; "
+                                "the receiver is slow or stopped",
+                                link.peer_text, lane.backlog(), lane.unacked())));
+    return;
+  }
+  lane.push(std::move(message));
+  pump(link);
+}
+
+void Endpoint::Impl::apply_forget(const ProcId& proc, const std::string& reason) {
+  Link& link = link_for(proc);
+  link.gone_reason = reason;
+  const Error gone(ErrorCode::proc_failed, fmt::format("{} is gone: {}", link.peer_text, reason));
+  link.dealer.reset();
+  link.address.clear();
+  link.blocked = false;
+  poll_dirty = true;
+  // Their seqs stay used: a successor at a new route starts from the floor after them.
+  for (auto& lane : link.lanes) {
+    for (auto& message : lane.take_all()) give_back(link, std::move(message), gone);
+  }
+}
+
+void Endpoint::Impl::apply_route(const ProcId& proc, const Address& address,
+                                 std::int64_t peer_max) {
+  Link& link = link_for(proc);
+  link.gone_reason.clear();
+  if (peer_max > 0) link.peer_max_message_bytes = peer_max;
+  std::string text = address.to_string();
+  if (link.dealer && link.address == text) return;
+  link.address = std::move(text);
+  link.inproc = address.scheme == Scheme::inproc;
+  dial(link);
+  pump(link);
+}
+
+void Endpoint::Impl::dial(Link& link) {
+  if (link.dealer) link.dealer.reset();
+  poll_dirty = true;
+  try {
+    zmq::socket_t dealer(context, zmq::socket_type::dealer);
+    dealer.set(zmq::sockopt::linger, static_cast<int>(config.linger.count()));
+    // Queue only on completed connections: while the peer is away, sends fail at once
+    // (we keep the messages anyway) and POLLOUT tells us when it is back.
+    dealer.set(zmq::sockopt::immediate, 1);
+    // Both lanes share this connection, so its queue holds everything both may have in
+    // flight: a full data window can then never make ZeroMQ refuse a control message
+    // (which the pump sends first anyway). Only copies resent while the old ones still
+    // wait in the queue (a stopped receiver) can fill it; then nothing would reach that
+    // receiver either.
+    dealer.set(zmq::sockopt::sndhwm,
+               static_cast<int>(std::min<std::uint64_t>(
+                   std::uint64_t{data_unacked} + control_unacked + 1000, INT32_MAX)));
+    dealer.set(zmq::sockopt::rcvhwm, ack_high_water_mark);
+    dealer.set(zmq::sockopt::reconnect_ivl, reconnect_interval_ms);
+    dealer.set(zmq::sockopt::reconnect_ivl_max, reconnect_interval_max_ms);
+    dealer.connect(link.address);
+    link.dealer.emplace(std::move(dealer));
+    link.dial_error.clear();
+    link.ever_dialed = true;
+  } catch (const zmq::error_t& e) {
+    link.dial_error = e.what();
+    if (error_limiter.allow()) {
+      log.warn(
+          "ZM-DIAL-FAIL proc={} {}: {}; its messages wait for another add_route() until "
+          "their deadline",
+          link.peer_text, link.address, e.what());
+    }
+    return;
+  }
+  // A new connection has seen nothing yet: everything unacked goes out again, in order,
+  // once the caller pumps.
+  for (auto& lane : link.lanes) lane.rewind();
+  link.blocked = false;
+}
+
+void Endpoint::Impl::set_blocked(Link& link, bool blocked) {
+  link.blocked = blocked;
+  if (link.poll_index != 0 && !poll_dirty) {
+    poll_items[link.poll_index].events =
+        static_cast<short>(ZMQ_POLLIN | (blocked ? ZMQ_POLLOUT : 0));
+  }
+}
+
+void Endpoint::Impl::pump(Link& link) {
+  if (!link.dealer || link.blocked) return;
+  // Control first: a heartbeat never waits behind queued data.
+  for (const Lane which : lanes_in_send_order) {
+    internal::SendWindow& lane = link.lane(which);
+    while (Outgoing* message = lane.to_send()) {
+      if (!transmit(link, which, *message)) {
+        if (link.dealer) set_blocked(link, true);
+        return;
+      }
+    }
+  }
+}
+
+// Hands the message at `lane`'s cursor to the DEALER. False when ZeroMQ cannot take it now
+// (no connection, or full), in which case nothing was sent.
+bool Endpoint::Impl::transmit(Link& link, Lane which, Outgoing& message) {
+  internal::SendWindow& lane = link.lane(which);
+  if (message.live) {
+    try {
+      out_parts.resize(message.payload.size() + 1);
+      out_parts[0].copy(message.header);  // shares the bytes (ZeroMQ reference-counts them)
+      for (std::size_t i = 0; i < message.payload.size(); ++i) {
+        fill(out_parts[i + 1], message.payload[i]);
+      }
+    } catch (const std::exception& e) {
+      out_parts.clear();
+      // Now a tombstone: it goes out as a skip.
+      give_back(link, lane.give_up(message),
+                Error(ErrorCode::undeliverable,
+                      fmt::format("message to {} could not be handed to ZeroMQ: {}", link.peer_text,
+                                  e.what())));
+    }
+  }
+  const bool data = message.live;
+  const auto index = static_cast<std::size_t>(which);
+  const std::string& prefix = data ? data_prefix[index] : skip_prefix[index];
+  const std::uint64_t seq = lane.send_seq();
+  const std::uint64_t floor = lane.front_seq();
+  const bool control = which == Lane::control;
+  zmq::message_t head(prefix.size() + internal::uint_size(seq) + internal::uint_size(floor) +
+                      (control ? 1 : 0));
+  char* out = head.data<char>();
+  std::memcpy(out, prefix.data(), prefix.size());
+  out = internal::put_uint(internal::put_uint(out + prefix.size(), seq), floor);
+  if (control) internal::put_uint(out, static_cast<std::uint64_t>(Lane::control));
+
+  zmq::socket_t& dealer = *link.dealer;
+  std::size_t sent_parts = 0;
+  try {
+    const auto head_flags =
+        data ? zmq::send_flags::sndmore | zmq::send_flags::dontwait : zmq::send_flags::dontwait;
+    if (link.inproc) {
+      internal::released_to_zeromq(head.data());
+      for (auto& part : out_parts) internal::released_to_zeromq(part.data());
+    }
+    if (!dealer.send(head, head_flags)) {
+      out_parts.clear();
+      return false;
+    }
+    // The rest of a multipart message always follows its first part (ZeroMQ queues whole
+    // messages), so these do not block.
+    for (std::size_t i = 0; data && i < out_parts.size(); ++i) {
+      const bool last = i + 1 == out_parts.size();
+      dealer.send(out_parts[i], last ? zmq::send_flags::dontwait
+                                     : zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+      ++sent_parts;
+    }
+  } catch (const zmq::error_t& e) {
+    out_parts.clear();
+    if (message.live) {
+      give_back(
+          link, lane.give_up(message),
+          Error(ErrorCode::undeliverable, fmt::format("sending to {} at {} failed in ZeroMQ: {}",
+                                                      link.peer_text, link.address, e.what())));
+    }
+    // A socket left inside a half-sent message would glue the next message onto it.
+    if (error_limiter.allow()) {
+      log.warn("ZM-SEND-FAIL proc={} {}: {} after {} frames; redialing", link.peer_text,
+               link.address, e.what(), sent_parts);
+    }
+    dial(link);
+    return false;
+  }
+  out_parts.clear();
+  // Not the loop's `now`: pumping a large batch takes a while, and a stale stamp would
+  // make the message look overdue early.
+  if (lane.sent(Clock::now())) {
+    internal::bump(stats.sent);
+  } else {
+    internal::bump(stats.resent);
+  }
+  return true;
+}
+
+// Returns `message` to its sender through Inbound::undeliverable, and its window credit.
+void Endpoint::Impl::give_back(Link& link, Outgoing&& message, Error error) {
+  if (message.counted) release(link, 1, message.bytes);
+  stats.undeliverable.fetch_add(1, std::memory_order_relaxed);
+  stats.finished.fetch_add(1, std::memory_order_relaxed);
+  const Frame header = Frame::wrap(nullptr, message.header.data(), message.header.size());
+  auto envelope = decode_envelope(header, std::move(message.payload));
+  if (!envelope) {
+    if (error_limiter.allow()) {
+      log.error("ZM-INTERNAL cannot rebuild an undeliverable envelope ({}): {}",
+                envelope.error().message, error.message);
+    }
+    return;
+  }
+  envelope->deadline = message.deadline;
+  try {
+    inbound.undeliverable(std::move(*envelope), std::move(error));
+  } catch (const std::exception& e) {
+    if (error_limiter.allow()) {
+      log.error("ZM-CALLBACK-THREW Inbound::undeliverable threw: {}", e.what());
+    }
+  }
+}
+
+void Endpoint::Impl::release(Link& link, std::uint64_t messages, std::uint64_t bytes) {
+  if (messages == 0) return;
+  link.release_messages += messages;
+  link.release_bytes += bytes;
+  if (!link.release_listed) {
+    link.release_listed = true;
+    released_links.push_back(&link);
+  }
+}
+
+// Gives the window credit released this round back to the sending threads: one lock per
+// round, not per message.
+void Endpoint::Impl::settle_credits() {
+  if (released_links.empty()) return;
+  bool room = false;
+  bool notify = false;
+  {
+    std::lock_guard lock(handoff.mutex);
+    for (Link* link : released_links) {
+      auto it = handoff.credits.find(link->peer);
+      if (it != handoff.credits.end()) {
+        internal::Credit& credit = it->second;
+        credit.messages -= std::min(credit.messages, link->release_messages);
+        credit.bytes -= std::min(credit.bytes, link->release_bytes);
+        if (credit.pressed && internal::window_half_empty(credit.messages, credit.bytes, window)) {
+          credit.pressed = false;
+          room = true;
+        }
+        if (credit.messages == 0 && credit.waiters == 0 && credit.peer_max_message_bytes == 0 &&
+            !credit.pressed) {
+          handoff.credits.erase(it);
+        }
+      }
+      link->release_messages = 0;
+      link->release_bytes = 0;
+      link->release_listed = false;
+    }
+    notify = handoff.room_waiters > 0;
+  }
+  released_links.clear();
+  if (notify) handoff.room.notify_all();
+  if (room && inbound.link_room) {
+    try {
+      inbound.link_room();
+    } catch (const std::exception& e) {
+      if (error_limiter.allow())
+        log.error("ZM-CALLBACK-THREW Inbound::link_room threw: {}", e.what());
+    }
+  }
+}
+
+Error Endpoint::Impl::deadline_error(const Link& link, const Outgoing& message) const {
+  const auto budget = millis_between(message.queued_at, message.deadline);
+  if (link.address.empty()) {
+    return Error(ErrorCode::undeliverable,
+                 fmt::format("no route to {}: delivery deadline passed ({} ms) before "
+                             "add_route() named its address",
+                             link.peer_text, budget));
+  }
+  if (!link.dealer) {
+    return Error(ErrorCode::undeliverable,
+                 fmt::format("cannot dial {} at {} ({}): delivery deadline passed ({} ms)",
+                             link.peer_text, link.address, link.dial_error, budget));
+  }
+  return Error(ErrorCode::undeliverable,
+               fmt::format("{} at {} did not acknowledge the message: delivery deadline passed "
+                           "({} ms); is that proc alive?",
+                           link.peer_text, link.address, budget));
+}
+
+void Endpoint::Impl::receive_acks(Link& link) {
+  for (int n = 0; n < max_receive_batch && link.dealer; ++n) {
+    try {
+      if (!link.dealer->recv(scratch, zmq::recv_flags::dontwait)) break;
+      if (link.inproc) internal::acquired_from_zeromq(scratch.data());
+      if (scratch.more()) {
+        std::size_t frames = 1;
+        zmq::message_t rest;
+        do {
+          (void)link.dealer->recv(rest);
+          ++frames;
+        } while (rest.more());
+        garbage(link.peer_text, fmt::format("a reply of {} frames; acks have one", frames));
+        continue;
+      }
+    } catch (const zmq::error_t& e) {
+      if (error_limiter.allow()) {
+        log.warn("ZM-RECV-FAIL proc={} {}: {}", link.peer_text, link.address, e.what());
+      }
+      break;
+    }
+    auto header = internal::parse_link_header(scratch.to_string_view());
+    if (!header) {
+      garbage(link.peer_text, header.error().message);
+      continue;
+    }
+    if (header->session != session) {
+      garbage(link.peer_text,
+              fmt::format("a {} for session {:016x}, ours is {:016x}",
+                          internal::to_string(header->kind), header->session, session));
+      continue;
+    }
+    internal::SendWindow& lane = link.lane(static_cast<Lane>(header->lane));
+    switch (header->kind) {
+      case LinkKind::ack:
+      case LinkKind::nack: {
+        const auto acked = lane.on_ack(header->seq, header->kind == LinkKind::nack, now);
+        if (!acked.valid) {
+          garbage(link.peer_text, fmt::format("an ack through {}, but only {} were sent",
+                                              header->seq, lane.next_seq() - 1));
+          break;
+        }
+        internal::bump(stats.acks_received);
+        stats.finished.fetch_add(acked.released, std::memory_order_relaxed);
+        release(link, acked.counted_messages, acked.counted_bytes);
+        break;
+      }
+      case LinkKind::reject:
+        if (auto refused = lane.on_reject(header->seq)) {
+          give_back(link, std::move(*refused),
+                    Error(ErrorCode::undeliverable, fmt::format("{} refused the message: {}",
+                                                                link.peer_text, header->reason)));
+        }
+        break;
+      default:
+        garbage(link.peer_text,
+                fmt::format("a {} header sent to a DEALER", internal::to_string(header->kind)));
+    }
+  }
+  pump(link);
+}
+
+// ---------------------------------------------------------------------------------------
+// timers
+
+void Endpoint::Impl::run_timers() {
+  for (auto& [proc, link_pointer] : links) {
+    Link& link = *link_pointer;
+    if (now >= link.earliest_deadline()) expire(link);
+    if (!link.dealer || link.blocked) continue;
+    for (auto& lane : link.lanes) {
+      if (lane.resend_armed() && now >= lane.resend_due()) {
+        lane.resend_now();
+        pump(link);
+      }
+    }
+  }
+  if (!held_sessions.empty() && now >= next_held_retry) retry_held_now();
+  if (now >= next_sweep) sweep();
+}
+
+void Endpoint::Impl::expire(Link& link) {
+  for (auto& lane : link.lanes) {
+    for (auto& message : lane.expire(now)) {
+      const Error error = deadline_error(link, message);
+      give_back(link, std::move(message), error);
+    }
+  }
+  pump(link);
+}
+
+Clock::duration Endpoint::Impl::sweep_interval() const {
+  return std::clamp<Clock::duration>(config.delivery_timeout / 2, min_sweep_interval,
+                                     max_sweep_interval);
+}
+
+void Endpoint::Impl::sweep() {
+  next_sweep = now + sweep_interval();
+  settle_credits();  // released_links may point at links dropped below
+  sessions.expire_idle(now);
+  stats.sessions.store(sessions.size(), std::memory_order_relaxed);
+  bool dropped = false;
+  for (auto it = links.begin(); it != links.end();) {
+    const Link& link = *it->second;
+    // Never routed nor dialed: the peer never saw its seqs, so a later link to it can start
+    // afresh.
+    // Idle for a delivery timeout: whatever waited for a route has expired meanwhile.
+    if (!link.ever_dialed && link.address.empty() && link.gone_reason.empty() && link.idle() &&
+        now - link.last_used > config.delivery_timeout) {
+      if (last_link == it->second.get()) last_link = nullptr;
+      it = links.erase(it);
+      dropped = true;
+    } else {
+      ++it;
+    }
+  }
+  if (dropped) poll_dirty = true;
+  stats.links.store(links.size(), std::memory_order_relaxed);
+}
+
+// ---------------------------------------------------------------------------------------
+// receiving
+
+void Endpoint::Impl::receive_data() {
+  for (int n = 0; n < max_receive_batch; ++n) {
+    std::size_t count = 0;
+    std::size_t total = 0;
+    try {
+      if (!router->recv(parts[0], zmq::recv_flags::dontwait)) break;
+      if (inproc) internal::acquired_from_zeromq(parts[0].data());
+      count = total = 1;
+      // The other parts of a message arrive with its first, so these never block.
+      while (parts[count - 1].more()) {
+        if (count == parts.size()) {
+          do {
+            (void)router->recv(scratch);
+            ++total;
+          } while (scratch.more());
+          break;
+        }
+        (void)router->recv(parts[count]);
+        if (inproc) internal::acquired_from_zeromq(parts[count].data());
+        ++count;
+        ++total;
+      }
+    } catch (const zmq::error_t& e) {
+      if (error_limiter.allow()) log.warn("ZM-RECV-FAIL {}: {}", bound_address, e.what());
+      break;
+    }
+    if (total > count) {
+      garbage(hex(parts[0]), fmt::format("{} frames, more than the {} allowed (max_frames={} plus "
+                                         "routing id and link header)",
+                                         total, parts.size(), config.max_frames));
+      continue;
+    }
+    on_data(count);
+  }
+  flush_acks();
+  stats.sessions.store(sessions.size(), std::memory_order_relaxed);
+}
+
+void Endpoint::Impl::on_data(std::size_t count) {
+  const zmq::message_t& routing_id = parts[0];
+  if (count < 2) {
+    garbage(hex(routing_id), "an empty message (no link header)");
+    return;
+  }
+  auto header = internal::parse_link_header(parts[1].to_string_view());
+  if (!header) {
+    garbage(hex(routing_id), header.error().message);
+    return;
+  }
+  if (header->kind != LinkKind::data && header->kind != LinkKind::skip) {
+    garbage(hex(routing_id),
+            fmt::format("a {} header sent to a ROUTER", internal::to_string(header->kind)));
+    return;
+  }
+  if (header->kind == LinkKind::data && count < 3) {
+    garbage(hex(routing_id), "a data message without an envelope header");
+    return;
+  }
+  if (header->kind == LinkKind::skip && count != 2) {
+    garbage(hex(routing_id), fmt::format("a skip with {} extra frames", count - 2));
+    return;
+  }
+  if (header->seq == 0) {
+    garbage(hex(routing_id), "sequence number 0 (they start at 1)");
+    return;
+  }
+  const auto found = sessions.find_or_create(*header, now);
+  if (found.retired) {
+    internal::bump(stats.duplicates_dropped);  // from a previous incarnation of a restarted sender
+    return;
+  }
+  if (found.session == nullptr) {
+    garbage(hex(routing_id),
+            fmt::format("session {:016x} belongs to {}, but the message claims another sender",
+                        header->session, found.claimed_by->sender_text()));
+    return;
+  }
+  ReceiveSession& state = *found.session;
+  const std::string_view id(routing_id.data<char>(), routing_id.size());
+  if (state.routing_id != id) state.routing_id.assign(id);
+  const auto lane = static_cast<Lane>(header->lane);
+  switch (state.arrive(lane, header->seq, header->floor)) {
+    case internal::Arrival::duplicate:
+      internal::bump(stats.duplicates_dropped);
+      mark_dirty(state);
+      return;
+    case internal::Arrival::reject_again:
+      internal::bump(stats.duplicates_dropped);
+      send_reject(state, lane, header->seq, state.rejected_reason(lane));
+      return;
+    case internal::Arrival::held:
+      internal::bump(stats.duplicates_dropped);
+      return;
+    case internal::Arrival::gap:
+      internal::bump(stats.gaps_dropped);
+      mark_dirty(state);
+      return;
+    case internal::Arrival::deliver:
+      break;
+  }
+  bool ack_due = false;
+  if (header->kind == LinkKind::skip) {
+    ack_due = state.consumed(lane, config.ack_every);
+  } else {
+    Frames payload;
+    payload.reserve(count - 3);
+    for (std::size_t i = 3; i < count; ++i) {
+      if (parts[i].size() == 0) {
+        payload.emplace_back();
+        continue;
+      }
+      // The received buffer becomes the Frame: no copy.
+      auto owner = std::make_shared<zmq::message_t>(std::move(parts[i]));
+      const void* data = owner->data();
+      const std::size_t size = owner->size();
+      payload.push_back(Frame::wrap(std::move(owner), data, size));
+    }
+    const Frame envelope_header = Frame::wrap(nullptr, parts[2].data(), parts[2].size());
+    auto envelope = decode_envelope(envelope_header, std::move(payload));
+    if (!envelope) {
+      garbage(hex(parts[0]), fmt::format("message {} from {}: {}", header->seq, state.sender_text(),
+                                         envelope.error().message));
+      ack_due = state.rejected(lane, header->seq, envelope.error().message, config.ack_every);
+      send_reject(state, lane, header->seq, state.rejected_reason(lane));
+    } else if (offer(*envelope)) {
+      // The callback can only post (send() from this thread queues locally), so `state`
+      // stays valid across it.
+      ack_due = state.consumed(lane, config.ack_every);
+    } else {
+      // No room in the proc: keep it, and nothing after it, until retry_held().
+      const bool was_holding = state.holding();
+      state.hold(lane, std::move(*envelope));
+      if (held_sessions.empty()) next_held_retry = now + config.resend_interval;
+      if (!was_holding) held_sessions.push_back(state.id());
+      mark_dirty(state);  // acks what came before
+      return;
+    }
+  }
+  if (ack_due) {
+    send_ack(state, lane, state.ack_now(lane));
+  } else {
+    mark_dirty(state);
+  }
+}
+
+bool Endpoint::Impl::offer(Envelope& envelope) {
+  bool taken = true;
+  try {
+    taken = inbound.deliver(envelope);
+  } catch (const std::exception& e) {
+    // Counted as delivered: it reached the proc, which failed on it; resending would fail
+    // the same way.
+    if (error_limiter.allow()) log.error("ZM-CALLBACK-THREW Inbound::deliver threw: {}", e.what());
+  }
+  if (taken) internal::bump(stats.delivered);
+  return taken;
+}
+
+void Endpoint::Impl::retry_held_now() {
+  next_held_retry = now + config.resend_interval;
+  std::erase_if(held_sessions, [&](std::uint64_t id) {
+    ReceiveSession* state = sessions.find(id);
+    if (state == nullptr) return true;  // expired or pushed out: the sender resends
+    for (const Lane lane : lanes_in_send_order) {
+      Envelope* held = state->held(lane);
+      if (held == nullptr || !offer(*held)) continue;
+      state->release(lane);
+      mark_dirty(*state);
+    }
+    return !state->holding();
+  });
+  flush_acks();
+}
+
+void Endpoint::Impl::mark_dirty(ReceiveSession& state) {
+  if (state.dirty) return;
+  state.dirty = true;
+  dirty_sessions.push_back(state.id());
+}
+
+void Endpoint::Impl::flush_acks() {
+  for (const std::uint64_t id : dirty_sessions) {
+    ReceiveSession* state = sessions.find(id);
+    if (state == nullptr) continue;
+    state->dirty = false;
+    for (const Lane lane : lanes_in_send_order) {
+      if (auto due = state->take_ack(lane)) send_ack(*state, lane, *due);
+    }
+  }
+  dirty_sessions.clear();
+}
+
+void Endpoint::Impl::send_ack(ReceiveSession& state, Lane lane, ReceiveSession::AckDue due) {
+  // Full or gone (EHOSTUNREACH with router_mandatory): a later ack, or the answer to the
+  // sender's resend, covers this one.
+  if (reply(state, internal::encode_ack(due.kind, state.id(), due.through,
+                                        static_cast<std::uint8_t>(lane)))) {
+    internal::bump(stats.acks_sent);
+  }
+}
+
+void Endpoint::Impl::send_reject(ReceiveSession& state, Lane lane, std::uint64_t seq,
+                                 std::string_view reason) {
+  // If it is lost, the sender's resend of `seq` is refused again (reject_again).
+  (void)reply(state,
+              internal::encode_reject(state.id(), seq, reason, static_cast<std::uint8_t>(lane)));
+}
+
+bool Endpoint::Impl::reply(const ReceiveSession& state, const std::string& header) {
+  try {
+    zmq::message_t body(header.data(), header.size());
+    if (inproc) internal::released_to_zeromq(body.data());
+    if (!router->send(zmq::buffer(state.routing_id),
+                      zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      return false;
+    }
+    (void)router->send(body, zmq::send_flags::dontwait);
+    return true;
+  } catch (const zmq::error_t&) {
+    return false;
+  }
+}
+
+void Endpoint::Impl::garbage(std::string_view peer, std::string_view reason) {
+  internal::bump(stats.garbage_dropped);
+  if (!garbage_limiter.allow()) return;
+  log.warn(
+      "ZM-GARBAGE peer={} at {} (lines suppressed so far: {}): dropped a malformed "
+      "message: {}",
+      peer, bound_address, garbage_limiter.suppressed(), reason);
+}
+
+}  // namespace zmesh
