@@ -32,7 +32,10 @@ struct BootstrapHello {
   ProcId proc;
   std::string address;  // the child's endpoint
   ActorId agent;
-  MSGPACK_DEFINE(rank, pid, proc, address, agent);
+  // The largest message the child accepts (its ZMESH_MAX_MESSAGE_BYTES): the client checks
+  // sends against it, so a message the child would refuse fails where it is sent.
+  std::int64_t max_message_bytes = 0;
+  MSGPACK_DEFINE(rank, pid, proc, address, agent, max_message_bytes);
 };
 
 struct AgentStart {

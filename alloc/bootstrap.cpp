@@ -106,7 +106,8 @@ int run_proc(std::shared_ptr<const Registry> registry) {
   {
     auto boot = or_fail(node->proc().attach("boot"), "boot mailbox");
     boot.send(PortRef<BootstrapHello>{hello_port},
-              BootstrapHello{id.rank, ::getpid(), id, node->address(), agent});
+              BootstrapHello{id.rank, ::getpid(), id, node->address(), agent,
+                             config.max_message_bytes});
   }
 
   // Heartbeats out, client liveness in, until told to stop.

@@ -259,7 +259,7 @@ Result<void> Proc::deliver_bounded(Envelope envelope, Deadline room_deadline) {
   const std::size_t bytes = queued_bytes(envelope);
   std::unique_lock lock(room_mutex_);
   while (true) {
-    const auto seen = room_generation_;
+    const std::uint64_t seen = room_generation_;
     lock.unlock();
     if (admit(envelope, /*may_run_here=*/false, /*bounded=*/true)) return {};
     lock.lock();
@@ -278,20 +278,25 @@ Result<void> Proc::deliver_bounded(Envelope envelope, Deadline room_deadline) {
   }
 }
 
-void Proc::add_stalled(std::shared_ptr<internal::ActorCell> cell) {
+void Proc::add_stalled(std::shared_ptr<internal::ActorCell> cell, std::uint64_t room_generation) {
   {
     std::lock_guard lock(room_mutex_);
-    stalled_.push_back(std::move(cell));
+    if (room_generation_ == room_generation) {
+      stalled_.push_back(std::move(cell));
+      return;
+    }
   }
-  // Room may have appeared while the handler ran: a notification since would be lost.
-  notify_room();
+  // Room appeared while the handler ran: its notification found no one waiting.
+  cell->resume();
 }
+
+std::uint64_t Proc::room_generation() { return room_generation_.load(std::memory_order_acquire); }
 
 void Proc::notify_room() {
   std::vector<std::shared_ptr<internal::ActorCell>> stalled;
   {
     std::lock_guard lock(room_mutex_);
-    ++room_generation_;
+    room_generation_.fetch_add(1, std::memory_order_acq_rel);
     stalled.swap(stalled_);
     room_changed_.notify_all();
   }

@@ -139,8 +139,10 @@ class Proc {
   // Delivers `envelope`, or returns false (envelope intact) when `bounded` and its
   // mailbox is full. Everything else that goes wrong bounces to the sender.
   bool admit(Envelope& envelope, bool may_run_here, bool bounded);
-  // A cell whose handler found no room: resumed on the next notify_room().
-  void add_stalled(std::shared_ptr<internal::ActorCell> cell);
+  // A cell whose handler found no room: resumed on the next notify_room(), or at once if one
+  // came since `room_generation` (room_generation() read before the handler ran).
+  void add_stalled(std::shared_ptr<internal::ActorCell> cell, std::uint64_t room_generation);
+  std::uint64_t room_generation();
   // Room appeared (a refusing mailbox drained, or a link window opened): stalled cells
   // resume, bounded local senders retry, and the transport retries what it holds.
   void notify_room();
@@ -177,7 +179,8 @@ class Proc {
   std::mutex room_mutex_;  // guards stalled_ and room_generation_
   std::condition_variable room_changed_;
   std::vector<std::shared_ptr<internal::ActorCell>> stalled_;
-  std::uint64_t room_generation_ = 0;
+  // Changed under room_mutex_; read without it on the hot path (one per handled message).
+  std::atomic<std::uint64_t> room_generation_{0};
   std::atomic<std::uint64_t> late_replies_dropped_{0};
   std::atomic<std::uint64_t> mailbox_refusals_{0};
   RateLimiter warn_limiter_{std::chrono::seconds(1)};  // warnings a peer can trigger

@@ -78,7 +78,9 @@ bool ActorCell::ending() {
 
 bool ActorCell::has_room(std::size_t bytes) {
   std::lock_guard lock(mutex_);
-  return !full_locked(bytes);
+  if (!full_locked(bytes)) return true;
+  refused_ = true;  // whoever asked hears through notify_room() once this drains
+  return false;
 }
 
 bool ActorCell::count_out_locked(const Envelope& envelope) {
@@ -137,7 +139,7 @@ void ActorCell::resume() {
   if (schedule) proc_.schedule(shared_from_this());
 }
 
-void ActorCell::stall(Envelope&& envelope) {
+void ActorCell::stall(Envelope&& envelope, std::uint64_t room_generation) {
   {
     std::lock_guard lock(mutex_);
     queued_bytes_ += queued_bytes(envelope);
@@ -145,7 +147,7 @@ void ActorCell::stall(Envelope&& envelope) {
     queue_.push_front(std::move(envelope));
     stalled_ = true;
   }
-  proc_.add_stalled(shared_from_this());
+  proc_.add_stalled(shared_from_this(), room_generation);
 }
 
 void ActorCell::end_turn() {
@@ -272,6 +274,8 @@ void ActorCell::handle_message(Envelope& envelope) {
   }
   status_.store(ActorStatus::processing, std::memory_order_release);
   context_.current_ = &envelope;
+  // Room that appears while the handler runs must not be missed if it then stalls.
+  const auto room_generation = proc_.room_generation();
   Result<void> handled;
   auto thrown = contained([&] { handled = (*handler)(context_, envelope); });
   context_.current_ = nullptr;
@@ -284,7 +288,7 @@ void ActorCell::handle_message(Envelope& envelope) {
   if (handled.error().code == ErrorCode::backpressure) {
     // No room downstream yet (raw handlers that forward check first): retry this message
     // once room appears, keeping the order of what follows.
-    stall(std::move(envelope));
+    stall(std::move(envelope), room_generation);
     return;
   }
   // The message itself was bad (it did not decode): the sender hears about it, the

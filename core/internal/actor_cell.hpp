@@ -48,7 +48,8 @@ class ActorCell final : public Runnable, public std::enable_shared_from_this<Act
   Admission enqueue_message(Envelope& envelope, bool may_run_here, bool bounded);
   // True once a stop, kill or failure began: the actor takes no more messages.
   bool ending();
-  // Whether a bounded enqueue of `bytes` more would be accepted now.
+  // Whether a bounded enqueue of `bytes` more would be accepted now. If not, the proc's
+  // notify_room() runs once the mailbox drained to half, as for a refused enqueue.
   bool has_room(std::size_t bytes);
   // Room appeared somewhere (a mailbox drained, a link window opened): a stalled cell
   // retries its front message.
@@ -83,8 +84,9 @@ class ActorCell final : public Runnable, public std::enable_shared_from_this<Act
   bool full_locked(std::size_t extra_bytes) const;
   // Takes a popped message off the counters; true when a refused sender should hear of room.
   bool count_out_locked(const Envelope& envelope);
-  // Puts the message a handler could not take yet back in front; returns false if ending.
-  void stall(Envelope&& envelope);
+  // Puts the message a handler could not take yet back in front, until room appears (any
+  // notification after `room_generation`, which was read before the handler ran).
+  void stall(Envelope&& envelope, std::uint64_t room_generation);
   // Ends a turn: hands the rest of the mailbox (if any) to the pool.
   void end_turn();
   void process(Item& item);

@@ -235,8 +235,8 @@ TEST_F(RobustnessTest, ACastingLoopKeepsMemoryBoundedAndLosesNoProc) {
   std::uint64_t casts = 0, pushed_back = 0;
   const auto started_rss = resident_bytes();
   for (const auto until = Clock::now() + seconds; Clock::now() < until;) {
-    // 1 ms per message: the procs cannot keep up with the client.
-    auto cast = actors.cast(Selection::all(), payload, deadline_in(100ms));
+    // 1 ms per message: the procs cannot keep up with a client that never waits.
+    auto cast = actors.try_cast(Selection::all(), payload);
     cast ? ++casts : ++pushed_back;
     if ((casts + pushed_back) % 256 == 0) peak = std::max(peak, resident_bytes());
   }
