@@ -4,19 +4,21 @@
 // fold (comm/reducer.hpp), which relays run on the msgpack values of Contribution and Partial,
 // and the CastHeader (mesh/cast_info.hpp) each cast delivery carries. The first byte picks what
 // is fed, the rest is the frame.
-// A CastControl that decodes goes down the comm actor's cast path without sockets: expand its
-// rank runs, parse its shape, find the first rank's view rank, plan its subtree
+// A CastControl that decodes goes down the comm actor's cast path without sockets: parse its
+// shape, expand its rank runs, find the first rank's view rank, plan its subtree
 // (DeliveryPlan::over_ranks), cut it into children's runs (compress), name ranks (rank_text),
 // and build the delivery's header (encode_header of its header entries).
 // Asserts: no crash, leak, UB or runaway allocation (run with -malloc_limit_mb) on any bytes;
 // a failed decode is decode_error; whatever decodes re-encodes stably (fuzz::decode_stable);
-// expand(compress(x)) == x for the ranks a cast carries.
+// expand(compress(x)) == x for the ranks a cast carries. With ZMESH_FUZZ_CLIENT_REDUCE set, a
+// Partial also goes through the client's root reduction (client_reduce below).
 
 #include "fuzz_check.hpp"
 
 #include "zmesh/comm/comm_stats.hpp"
 #include "zmesh/comm/internal/messages.hpp"
 #include "zmesh/comm/internal/rank_runs.hpp"
+#include "zmesh/comm/internal/reduction.hpp"
 #include "zmesh/comm/reducer.hpp"
 #include "zmesh/comm/routing.hpp"
 #include "zmesh/comm/value_mesh.hpp"
@@ -24,11 +26,14 @@
 #include "zmesh/mesh/cast_info.hpp"
 #include "zmesh/mesh/extent.hpp"
 #include "zmesh/mesh/point.hpp"
+#include "zmesh/mesh/selection.hpp"
 #include "zmesh/mesh/shape.hpp"
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdlib>
 #include <cstdint>
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -53,23 +58,45 @@ void feed(const Frame& frame, std::string_view what, Use use) {
   use(*decoded);
 }
 
+template <class Runs>
+Result<RankList> expand_runs(const Runs& runs, const Shape& shape);
+const Shape& huge_shape();
+
 void check_runs_round_trip(const RankList& list) {
   const auto runs = compress(list.ranks, list.counters);
-  auto again = expand(runs);
+  auto again = expand_runs(runs, huge_shape());
   FUZZ_CHECK(again.ok(), "compress() produced runs that expand() rejects");
   FUZZ_CHECK(again->ranks == list.ranks && again->counters == list.counters,
              "expand(compress(ranks)) differs from the ranks");
 }
 
+// expand() of the runs; it takes the cast's shape since comm validates ranks against it (the
+// fuzz target builds against either form, so it merges whichever way comm/ has it).
+template <class Runs>
+Result<RankList> expand_runs(const Runs& runs, const Shape& shape) {
+  if constexpr (requires { expand(runs, shape); }) {
+    return expand(runs, shape);
+  } else {
+    (void)shape;
+    return expand(runs);
+  }
+}
+
+// A shape with 2^32 ranks: expand()'s own limits, not the shape's, bound the runs fed to it.
+const Shape& huge_shape() {
+  static const Shape shape = Shape::parse("{a=65536,b=65536}").value();
+  return shape;
+}
+
 // What CommActor::cast does with a control frame, minus the sockets and the sequencer.
 void cast_path(const CastControl& control) {
-  auto list = expand(control.ranks);
-  if (!list) return;
-  check_runs_round_trip(*list);
-  if (list->ranks.empty()) return;
   auto shape = Shape::parse(control.shape);
   if (!shape) return;
   (void)shape->to_string();
+  auto list = expand_runs(control.ranks, *shape);
+  if (!list) return;
+  check_runs_round_trip(*list);
+  if (list->ranks.empty()) return;
   const std::size_t self = list->ranks.front();
   auto view_rank = shape->view_rank_of(self);
   if (!view_rank) return;
@@ -88,7 +115,7 @@ void cast_path(const CastControl& control) {
                    "a subtree runs past the cast's ranks");
         const auto runs =
             compress(*subtree, std::span(list->counters).subspan(begin, subtree->size()));
-        FUZZ_CHECK(expand(runs).ok(), "a child's rank runs do not expand");
+        FUZZ_CHECK(expand_runs(runs, *shape).ok(), "a child's rank runs do not expand");
         (void)rank_text(*shape, head);
       }
     }
@@ -128,6 +155,40 @@ void cast_header(const CastHeader& header) {
   if (point) (void)point->to_string();
 }
 
+// What the client (comm/tree_router.cpp, TreeRouter::reduce) does with a Partial from one of
+// its root children: report it to the root Reduction, finish, and name every missing rank by
+// its base rank. Off unless ZMESH_FUZZ_CLIENT_REDUCE is set: it finds a known bug at once (the
+// client trusts Partial.missing; see tests/fuzz/findings/README.md), which would hide the rest.
+void client_reduce(const Partial& partial) {
+  static const bool enabled = std::getenv("ZMESH_FUZZ_CLIENT_REDUCE") != nullptr;
+  if (!enabled) return;
+  static const Shape shape = Shape::parse("{host=2,gpu=4}").value();
+  static const DeliveryPlan plan =
+      DeliveryPlan::create(shape, Selection::all(), 2).value();
+  static const auto ops = builtin_reducer("zmesh.sum").value();
+  std::vector<std::uint32_t> view_ranks;
+  for (std::size_t rank : plan.ranks()) view_ranks.push_back(static_cast<std::uint32_t>(rank));
+  std::vector<Reduction::Part> parts;
+  for (std::size_t head : plan.root_children()) {
+    auto subtree = plan.subtree_of(head).value();
+    const auto begin = static_cast<std::size_t>(subtree.data() - plan.ranks().data());
+    parts.push_back({static_cast<std::uint32_t>(head), begin, begin + subtree.size()});
+  }
+  Reduction root(&ops, view_ranks, parts);
+  root.report(partial.from, partial);
+  auto folded = root.finish([](const Reduction::Part&) {
+    return Error(ErrorCode::timeout, "no reply");
+  });
+  std::map<std::uint32_t, Error> missing;
+  for (const auto& run : folded.missing) {
+    for (std::uint32_t i = 0; i < run.count; ++i) {
+      const std::uint32_t rank = run.first + i;
+      (void)shape.base_rank_of(rank).value();  // as tree_router.cpp does
+      missing.insert_or_assign(rank, run.reason);
+    }
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -146,6 +207,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       feed<Partial>(frame, "Partial", [](const Partial& m) {
         if (m.has_value) reduce(m.from, m.value, m.value);
         for (const auto& run : m.missing) (void)run.reason.describe();
+        client_reduce(m);
       });
       break;
     case 3:
@@ -157,7 +219,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 7: feed<CommStatsQuery>(frame, "CommStatsQuery", [](const CommStatsQuery&) {}); break;
     case 8:
       feed<std::vector<RankRun>>(frame, "rank runs", [](const std::vector<RankRun>& runs) {
-        auto list = expand(runs);
+        auto list = expand_runs(runs, huge_shape());
         if (list) check_runs_round_trip(*list);
       });
       break;
