@@ -12,6 +12,8 @@
 # Each run's corpus lives in build-fuzz/fuzz-corpus/<target> (kept between runs, refilled from
 # the committed seeds each time), crashes in build-fuzz/fuzz-artifacts/<target>/, logs in
 # build-fuzz/fuzz-logs/<target>.log. Reproduce a crash: build-fuzz/tests/fuzz/<target> <file>.
+# ZMESH_FUZZ_ARGS adds libFuzzer flags, e.g. "-fork=1 -ignore_ooms=1" to keep going past a
+# known out-of-memory finding.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,7 +29,7 @@ while [ $# -gt 0 ]; do
     --merge) merge=1 ;;
     --seeds) seeds=1 ;;
     --jobs) jobs="$2"; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) t="$1"; [[ "$t" == fuzz_* ]] || t="fuzz_$t"
        if [[ ! " ${all_targets[*]} " == *" $t "* ]]; then
@@ -106,8 +108,10 @@ for target in "${targets[@]}"; do
   [ -f "tests/fuzz/dict/$target.dict" ] && dict=(-dict="tests/fuzz/dict/$target.dict")
   echo "fuzz.sh: running $target for $seconds s (log: $log)"
   status=0
+  # shellcheck disable=SC2086 # ZMESH_FUZZ_ARGS: extra libFuzzer flags, split on spaces
   nice -n 10 "$build/tests/fuzz/$target" "${limits[@]}" "${dict[@]}" -max_total_time="$seconds" \
-    -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" >"$log" 2>&1 || status=$?
+    -print_final_stats=1 -artifact_prefix="$artifacts/" ${ZMESH_FUZZ_ARGS:-} "$corpus" >"$log" 2>&1 ||
+    status=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
   found=$(sed -n 's/^stat::new_units_added: *//p' "$log" | tail -n 1)
@@ -116,8 +120,11 @@ for target in "${targets[@]}"; do
   if [ "$status" -ne 0 ] || [ -n "$crash" ]; then
     crashed=1
     echo "fuzz.sh: $target CRASHED (exit $status); the report:"
-    grep -E -m 1 -A 25 'ERROR: |runtime error|FUZZ_CHECK failed|out-of-memory|malloc\(|deadly signal|timeout after' \
-      "$log" | grep -v -E '^(MS:|0x|\\)' | head -n 30 || tail -n 30 "$log"
+    # The first report line and the frames in zmesh code (full report in the log).
+    grep -m 1 -E 'ERROR: |runtime error|FUZZ_CHECK failed' "$log" || tail -n 20 "$log"
+    grep -E '^ +#[0-9]+ .* in ' "$log" |
+      grep -v -E ' in (fuzzer::|__sanitizer|__asan|__ubsan|__interceptor|std::|__gnu_cxx|operator new|main |__libc)' |
+      sed -E 's/ \(BuildId: [0-9a-f]+\)//; s/^ +/      /' | awk '!seen[$0]++' | head -n 10 || true
     echo "fuzz.sh: reproducer: ${crash:-none written (see $log)}"
     echo "fuzz.sh: reproduce with: $build/tests/fuzz/$target ${crash:-<input>}"
     summary+=("$(printf '%-20s CRASH  %10s execs %8s/s  %-22s %s' "$target" "${execs:-?}" \
