@@ -114,6 +114,12 @@ for target in "${targets[@]}"; do
     status=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
+  if [ -z "$execs" ]; then  # -fork=N prints no final stats: its last progress line instead
+    execs=$(sed -n 's/^#\([0-9]*\): cov:.*/\1/p' "$log" | tail -n 1)
+    [ -z "$execs" ] || rate=$((execs / seconds))
+    ooms=$(grep -o 'oom/timeout/crash: [0-9/]*' "$log" | tail -n 1 || true)
+    [ -z "$ooms" ] || found="(fork mode, ${ooms}) 0"
+  fi
   found=$(sed -n 's/^stat::new_units_added: *//p' "$log" | tail -n 1)
   cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -n 1 || true)
   crash=$(sed -n 's/.*Test unit written to //p' "$log" | tail -n 1)
@@ -122,8 +128,7 @@ for target in "${targets[@]}"; do
     echo "fuzz.sh: $target CRASHED (exit $status); the report:"
     # The first report line and the frames in zmesh code (full report in the log).
     grep -m 1 -E 'ERROR: |runtime error|FUZZ_CHECK failed' "$log" || tail -n 20 "$log"
-    grep -E '^ +#[0-9]+ .* in ' "$log" |
-      grep -v -E ' in (fuzzer::|__sanitizer|__asan|__ubsan|__interceptor|std::|__gnu_cxx|operator new|main |__libc)' |
+    grep -E '^ +#[0-9]+ .* in .*(zmesh|tests/fuzz)' "$log" | grep -v -E ' /usr/(bin|include|lib)/\S+$' |
       sed -E 's/ \(BuildId: [0-9a-f]+\)//; s/^ +/      /' | awk '!seen[$0]++' | head -n 10 || true
     echo "fuzz.sh: reproducer: ${crash:-none written (see $log)}"
     echo "fuzz.sh: reproduce with: $build/tests/fuzz/$target ${crash:-<input>}"

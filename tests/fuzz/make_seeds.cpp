@@ -185,7 +185,7 @@ void comm_messages() {
   message(t, 0, "cast", cast);
   CastControl view = cast;
   view.shape = "{host=2,gpu=2}@1[8,2]";
-  view.ranks = {RankRun{1, 1, 4}, RankRun{3, 1, 5}, RankRun{9, 2, 5}};
+  view.ranks = {RankRun{1, 1, 4}, RankRun{3, 1, 5}, RankRun{9, 1, 5}, RankRun{11, 1, 5}};
   view.headers = {{"trace", packed(std::string("abc"))}};
   view.reduce = true;
   view.reduction = ReduceSpec{"zmesh.sum", handler_port<Partial>(client).id, 1000, 50};
