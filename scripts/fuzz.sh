@@ -114,13 +114,13 @@ for target in "${targets[@]}"; do
     status=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
+  found=$(sed -n 's/^stat::new_units_added: *//p' "$log" | tail -n 1)
   if [ -z "$execs" ]; then  # -fork=N prints no final stats: its last progress line instead
     execs=$(sed -n 's/^#\([0-9]*\): cov:.*/\1/p' "$log" | tail -n 1)
     [ -z "$execs" ] || rate=$((execs / seconds))
     ooms=$(grep -o 'oom/timeout/crash: [0-9/]*' "$log" | tail -n 1 || true)
-    [ -z "$ooms" ] || found="(fork mode, ${ooms}) 0"
+    [ -z "$ooms" ] || found="? (fork mode, ${ooms})"
   fi
-  found=$(sed -n 's/^stat::new_units_added: *//p' "$log" | tail -n 1)
   cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -n 1 || true)
   crash=$(sed -n 's/.*Test unit written to //p' "$log" | tail -n 1)
   if [ "$status" -ne 0 ] || [ -n "$crash" ]; then
