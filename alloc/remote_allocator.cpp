@@ -132,7 +132,10 @@ class RemoteAlloc final : public Alloc {
         all_exited_.wait_until(lock, deadline_in(config_.term_timeout + config_.kill_timeout + Millis(3000)),
                                [this] { return all_exited_locked(); });
       }
-      for (std::size_t host = 0; host < hosts_.size(); ++host) post(host, internal::launcher_frames(Release{}));
+      std::lock_guard lock(mutex_);
+      for (std::size_t host = 0; host < hosts_.size(); ++host) {
+        if (!hosts_[host].refused) outgoing_.emplace_back(host, internal::launcher_frames(Release{}));
+      }
     }
     {
       std::lock_guard lock(mutex_);
@@ -292,6 +295,7 @@ class RemoteAlloc final : public Alloc {
     std::pair<std::string, std::string> request;
     Clock::time_point last_heard;
     bool replied = false;
+    bool refused = false;  // it refused the request: nothing more is sent to it
     bool lost = false;
   };
 
@@ -310,7 +314,7 @@ class RemoteAlloc final : public Alloc {
     }
     const auto grace = static_cast<std::uint32_t>(config_.term_timeout.count());
     for (std::size_t host = 0; host < hosts_.size(); ++host) {
-      outgoing_.emplace_back(host, internal::launcher_frames(StopProcs{grace}));
+      if (!hosts_[host].refused) outgoing_.emplace_back(host, internal::launcher_frames(StopProcs{grace}));
     }
     wake();
   }
@@ -375,12 +379,12 @@ class RemoteAlloc final : public Alloc {
         next_beat = now + config_.heartbeat_interval;
         ++beats;
         for (std::size_t host = 0; host < sockets.size(); ++host) {
-          bool lost = false;
+          bool quiet = false;
           {
             std::lock_guard lock(mutex_);
-            lost = hosts_[host].lost;
+            quiet = hosts_[host].lost || hosts_[host].refused;
           }
-          if (!lost) send(sockets[host], internal::launcher_frames(ClientBeat{beats}));
+          if (!quiet) send(sockets[host], internal::launcher_frames(ClientBeat{beats}));
         }
         check_launchers(now);
       }
@@ -429,6 +433,7 @@ class RemoteAlloc final : public Alloc {
       link.replied = true;
       link.name = reply->host;
       if (reply->ok) return;
+      link.refused = true;
       for (auto& proc : procs_) {
         if (proc.host == host && (proc.state == State::requested)) proc.state = State::never_started;
       }
@@ -465,6 +470,7 @@ class RemoteAlloc final : public Alloc {
       proc_gone(note->rank, std::move(reason));
     } else if (type == message_name<LauncherError>()) {
       auto note = internal::decode_launcher_body<LauncherError>(body);
+      if (link.refused) return;  // it forgot us after refusing: our stop crossed its reply
       log_.warn("ZM-LAUNCHER-ERROR {}: {}", link.address, note ? note->error.message : "(undecodable)");
     } else {
       log_.warn("ZM-LAUNCHER-GARBAGE {} sent an unknown message type \"{}\"", link.address, type.substr(0, 100));

@@ -155,8 +155,8 @@ TEST_F(RemoteAllocatorTest, KilledLauncherIsAHostLostOncePerProcAndEndsPendingCa
   auto mesh = allocate(spec(3, 2), options());
   ASSERT_TRUE(mesh);
   auto workers = mesh->spawn<WorkerActor>("worker", {""}, deadline_in(30s)).value();
-  // Rank 2 (host 1) hangs, so the call waits on it until its host goes.
-  ASSERT_TRUE(workers.cast(parse_selection("1,0").value(), testing::Hang{}).ok());
+  // Host 1's ranks (2 and 3) hang, so the call waits on them until their host goes.
+  ASSERT_TRUE(workers.cast(parse_selection("1,*").value(), testing::Hang{}).ok());
   auto pending = std::async(std::launch::async, [&] {
     return workers.call<WhereReply>(Selection::all(), where, deadline_in(60s));
   });
