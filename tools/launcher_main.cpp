@@ -84,6 +84,10 @@ int main(int argc, char** argv) {
                 server.advertise().c_str(), proc_ports.empty() ? "any" : proc_ports.c_str());
     std::fflush(stdout);
     server.run(signal_fd);
+  } catch (const zmesh::Exception& e) {
+    std::fprintf(stderr, "%s\n", e.error().message.c_str());
+    ::close(signal_fd);
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "zmesh-launcher: %s\n", e.what());
     ::close(signal_fd);

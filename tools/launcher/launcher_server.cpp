@@ -151,7 +151,7 @@ struct LauncherServer::Impl {
   RateLimiter garbage_log{Millis(1000)};
 
   Impl(LauncherOptions opts, Config cfg)
-      : options(std::move(opts)), config(std::move(cfg)), log("zmesh.launcher", "", "info") {
+      : options(std::move(opts)), config(std::move(cfg)), log("zmesh.launcher", "launcher=" + options.listen, "info") {
     auto listen = parse_listen_address(options.listen);
     if (!listen) throw Exception(listen.error());
     const auto& [listen_host, port] = *listen;
@@ -165,7 +165,6 @@ struct LauncherServer::Impl {
     router.set(zmq::sockopt::linger, 500);
     router.set(zmq::sockopt::router_mandatory, 1);
     router.set(zmq::sockopt::maxmsgsize, max_message_bytes);
-    secure_socket();
     const std::string endpoint = fmt::format("tcp://{}:{}", wildcard ? "*" : listen_host, port);
     try {
       router.bind(endpoint);
@@ -181,9 +180,11 @@ struct LauncherServer::Impl {
     }
     address = router.get(zmq::sockopt::last_endpoint);
     if (wildcard) address = fmt::format("tcp://{}:{}", options.advertise, port);
+    secure_socket();
   }
 
-  // Where CURVE keys go (next step). Today: plain tcp, said once, loudly.
+  // Where CURVE keys go (next step: set curve_server and the secret key before bind, with a
+  // ZAP handler). Today: plain tcp, said once, loudly, once the socket is listening.
   void secure_socket() {
     log.warn("ZM-LAUNCHER-INSECURE listening without CURVE: anyone who can reach this port can "
              "start processes as this user; keep it on a trusted network (keys come with --key)");
@@ -221,7 +222,7 @@ struct LauncherServer::Impl {
 
   // -- main thread: the loop --
   void run(int signal_fd) {
-    log.info("zmesh-launcher on {} serving (heartbeat {} ms)", host, config.heartbeat_interval.count());
+    log.info("zmesh-launcher on {} serving at {}", host, address);
     while (!stop) {
       zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0},
                                  {nullptr, signal_fd, ZMQ_POLLIN, 0},
@@ -446,8 +447,7 @@ struct LauncherServer::Impl {
         config);
     Client& added = *client;
     clients.emplace(identity, std::move(client));
-    log.info("client {} ({}): {} procs (ranks {}) of {} args [{}]", added.name, printable(identity),
-             request.ranks.size(), fmt::join(request.ranks, ","), request.executable, fmt::join(request.args, " "));
+    log.info("client {}: {} procs (ranks {}) of {} args [{}]", added.name, request.ranks.size(), fmt::join(request.ranks, ","), request.executable, fmt::join(request.args, " "));
 
     std::vector<std::pair<std::string, std::string>> environment = request.environment;
     environment.emplace_back(std::string(env_bootstrap_client), request.client_proc);
