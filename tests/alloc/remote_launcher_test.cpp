@@ -3,6 +3,7 @@
 // (the client hears host_lost for each, once).
 #include "zmesh/alloc/remote_allocator.hpp"
 #include "zmesh/mesh/proc_mesh.hpp"
+#include "zmesh/mesh/selection_text.hpp"
 
 #include "remote_test_support.hpp"
 #include "testing/mesh_actors.hpp"
@@ -147,6 +148,46 @@ TEST_F(RemoteLauncherTest, SigtermStopsTheLauncherAndEveryProcItStarted) {
   for (const auto& [rank, reply] : replies->replies) {
     EXPECT_NE(::kill(static_cast<pid_t>(reply.pid), 0), 0) << "rank " << rank << " outlived its launcher";
   }
+}
+
+// Stop reasons cross the launcher as they are: an exit code with its stderr tail, a kill
+// signal, and the client's watchdog verdict on a frozen proc.
+TEST_F(RemoteLauncherTest, PreciseStopReasonsAreRelayed) {
+  ASSERT_GT(launchers_.start(0, "", {"--listen", listen_}), 0);
+  auto alloc = RemoteAllocator::allocate(runtime_, spec(3), testing::registry(), options());
+  ASSERT_TRUE(alloc.ok()) << alloc.error().describe();
+  auto mesh = ProcMesh::allocate(runtime_, std::move(*alloc), deadline_in(60s));
+  ASSERT_TRUE(mesh.ok()) << mesh.error().describe();
+  auto workers = (*mesh)->spawn<testing::WorkerActor>("worker", {""}, deadline_in(30s)).value();
+  auto next_crash = [&] {
+    while (auto event = (*mesh)->next_event(deadline_in(15s))) {
+      if (event->kind == ProcEvent::Kind::crashed) return std::optional<ProcEvent>(event);
+    }
+    return std::optional<ProcEvent>();
+  };
+  ASSERT_TRUE(workers.cast(parse_selection("0,0").value(), testing::Print{"last words", true}).ok());
+  ASSERT_TRUE(workers.cast(parse_selection("0,0").value(), testing::Exit{3}).ok());
+  auto exited = next_crash();
+  ASSERT_TRUE(exited.has_value());
+  EXPECT_EQ(exited->rank, 0u);
+  EXPECT_EQ(exited->reason.kind, StopReason::Kind::exited) << exited->describe();
+  EXPECT_EQ(exited->reason.code, 3);
+  EXPECT_NE(exited->reason.describe().find("last words"), std::string::npos) << exited->describe();
+
+  ASSERT_TRUE((*mesh)->kill(1, SIGKILL).ok());
+  auto killed = next_crash();
+  ASSERT_TRUE(killed.has_value());
+  EXPECT_EQ(killed->rank, 1u);
+  EXPECT_EQ(killed->reason.kind, StopReason::Kind::killed) << killed->describe();
+  EXPECT_EQ(killed->reason.signal, SIGKILL);
+
+  ASSERT_TRUE((*mesh)->kill(2, SIGSTOP).ok());
+  auto frozen = next_crash();
+  ASSERT_TRUE(frozen.has_value());
+  EXPECT_EQ(frozen->rank, 2u);
+  EXPECT_EQ(frozen->reason.kind, StopReason::Kind::watchdog) << frozen->describe();
+  EXPECT_NE(frozen->reason.detail.find("no heartbeat answer"), std::string::npos) << frozen->describe();
+  EXPECT_TRUE((*mesh)->stop(deadline_in(30s)).ok());
 }
 
 }  // namespace
