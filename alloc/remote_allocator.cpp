@@ -341,6 +341,7 @@ class RemoteAlloc final : public Alloc {
       socket.set(zmq::sockopt::linger, 1000);
       socket.set(zmq::sockopt::routing_id, identity);
       socket.set(zmq::sockopt::maxmsgsize, std::int64_t{16} << 20);
+      socket.set(zmq::sockopt::rcvhwm, 100000);  // bursts of proc output
       // CURVE keys slot in here (client side of the launcher link).
       socket.connect(host.address);
       send(socket, host.request);

@@ -150,6 +150,21 @@ TEST_F(RemoteLauncherTest, SigtermStopsTheLauncherAndEveryProcItStarted) {
   }
 }
 
+// No launcher at the address: the allocation fails within the heartbeat deadline, saying so.
+TEST_F(RemoteLauncherTest, MissingLauncherFailsTheAllocationSayingWhere) {
+  auto alloc = RemoteAllocator::allocate(runtime_, spec(1), testing::registry(), options());
+  ASSERT_TRUE(alloc.ok()) << alloc.error().describe();
+  const auto started = Clock::now();
+  auto mesh = ProcMesh::allocate(runtime_, std::move(*alloc), deadline_in(30s));
+  ASSERT_FALSE(mesh.ok());
+  EXPECT_LT(Clock::now() - started, runtime_.config().heartbeat_timeout + 2s);
+  EXPECT_NE(mesh.error().message.find("host lost"), std::string::npos) << mesh.error().message;
+  EXPECT_NE(mesh.error().message.find(fmt::format("no answer from the launcher at tcp://127.0.0.1:{}", port_)),
+            std::string::npos)
+      << mesh.error().message;
+  EXPECT_NE(mesh.error().message.find("is zmesh-launcher running there"), std::string::npos) << mesh.error().message;
+}
+
 // Stop reasons cross the launcher as they are: an exit code with its stderr tail, a kill
 // signal, and the client's watchdog verdict on a frozen proc.
 TEST_F(RemoteLauncherTest, PreciseStopReasonsAreRelayed) {

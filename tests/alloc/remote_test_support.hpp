@@ -14,6 +14,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <mutex>
 #include <set>
 #include <string>

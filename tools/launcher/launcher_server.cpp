@@ -149,6 +149,7 @@ struct LauncherServer::Impl {
   std::uint64_t dropped_sends = 0;
   bool shutting_down = false;
   RateLimiter garbage_log{Millis(1000)};
+  RateLimiter drop_log{Millis(1000)};
 
   Impl(LauncherOptions opts, Config cfg)
       : options(std::move(opts)), config(std::move(cfg)), log("zmesh.launcher", "launcher=" + options.listen, "info") {
@@ -165,6 +166,7 @@ struct LauncherServer::Impl {
     router.set(zmq::sockopt::linger, 500);
     router.set(zmq::sockopt::router_mandatory, 1);
     router.set(zmq::sockopt::maxmsgsize, max_message_bytes);
+    router.set(zmq::sockopt::sndhwm, 100000);  // bursts of proc output; beyond: dropped, counted, logged
     const std::string endpoint = fmt::format("tcp://{}:{}", wildcard ? "*" : listen_host, port);
     try {
       router.bind(endpoint);
@@ -208,10 +210,22 @@ struct LauncherServer::Impl {
       if (!router.send(zmq::buffer(identity), zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
           !router.send(zmq::buffer(type), zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
           !router.send(zmq::buffer(body), zmq::send_flags::dontwait)) {
-        ++dropped_sends;  // full: the client is far behind (output lines)
+        dropped(identity, type, "the client is far behind (send queue full)");
       }
-    } catch (const zmq::error_t&) {
-      ++dropped_sends;  // EHOSTUNREACH: the client is gone; its lease will lapse
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EHOSTUNREACH) {
+        ++dropped_sends;  // the client is gone (expected): its lease will lapse; only counted
+      } else {
+        dropped(identity, type, e.what());
+      }
+    }
+  }
+
+  void dropped(const std::string& identity, std::string_view type, std::string_view why) {
+    ++dropped_sends;
+    if (drop_log.allow()) {
+      log.warn("ZM-LAUNCHER-SEND-DROPPED {} to {}: {} ({} dropped so far)", type, printable(identity), why,
+               dropped_sends);
     }
   }
 
@@ -227,7 +241,7 @@ struct LauncherServer::Impl {
       zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0},
                                  {nullptr, signal_fd, ZMQ_POLLIN, 0},
                                  {nullptr, wake_fd.get(), ZMQ_POLLIN, 0}};
-      zmq::poll(items, signal_fd >= 0 ? 3 : 3, next_timeout());
+      zmq::poll(items, 3, next_timeout());  // poll() skips a negative signal_fd
       if (signal_fd >= 0 && (items[1].revents & ZMQ_POLLIN)) {
         signalfd_siginfo info{};
         if (::read(signal_fd, &info, sizeof info) == sizeof info) {
