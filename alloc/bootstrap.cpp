@@ -38,17 +38,6 @@ T or_fail(Result<T> result, std::string_view what) {
   return std::move(*result);
 }
 
-// Addresses for this proc's endpoint and supervision publisher.
-std::pair<std::string, std::string> local_addresses(const ProcId& id, const std::string& transport) {
-  if (transport == "tcp") {
-    std::string host = getenv_string(env_bootstrap_host);
-    if (host.empty()) host = "127.0.0.1";
-    return {fmt::format("tcp://{}:0", host), fmt::format("tcp://{}:0", host)};
-  }
-  const auto base = fmt::format("/tmp/zmesh-{}-{}-{}", id.world.name, id.rank, ::getpid());
-  return {fmt::format("ipc://{}.sock", base), fmt::format("ipc://{}-sup.sock", base)};
-}
-
 // Binds through `bind(address)`; for "tcp://HOST:0" with ZMESH_BOOTSTRAP_PORTS=A-B set (a
 // launcher's --proc-ports), the first port of A-B that binds instead of any port.
 template <class Bind>
@@ -67,6 +56,17 @@ auto bind_in_port_range(const std::string& address, Bind bind) -> decltype(bind(
                                                   result.error().message));
   }
   return result;
+}
+
+// Addresses for this proc's endpoint and supervision publisher.
+std::pair<std::string, std::string> local_addresses(const ProcId& id, const std::string& transport) {
+  if (transport == "tcp") {
+    std::string host = getenv_string(env_bootstrap_host);
+    if (host.empty()) host = "127.0.0.1";
+    return {fmt::format("tcp://{}:0", host), fmt::format("tcp://{}:0", host)};
+  }
+  const auto base = fmt::format("/tmp/zmesh-{}-{}-{}", id.world.name, id.rank, ::getpid());
+  return {fmt::format("ipc://{}.sock", base), fmt::format("ipc://{}-sup.sock", base)};
 }
 
 int run_proc(std::shared_ptr<const Registry> registry) {
