@@ -204,6 +204,7 @@ class RemoteAlloc final : public Alloc {
       auto variables = proc_environment(options_.environment_names);
       variables.emplace_back("ZMESH_HEARTBEAT_INTERVAL_MS", std::to_string(config_.heartbeat_interval.count()));
       variables.emplace_back("ZMESH_HEARTBEAT_TIMEOUT_MS", std::to_string(config_.heartbeat_timeout.count()));
+      variables.emplace_back("ZMESH_BOOTSTRAP_TIMEOUT_MS", std::to_string(config_.bootstrap_timeout.count()));
       return variables;
     }();
     const std::string client_name = fmt::format("pid {} on {}", ::getpid(), host_name());

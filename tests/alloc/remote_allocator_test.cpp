@@ -82,11 +82,12 @@ class RemoteAllocatorTest : public ::testing::Test {
     return spec;
   }
 
-  std::unique_ptr<ProcMesh> allocate(const AllocSpec& spec, RemoteAllocatorOptions opts) {
-    auto alloc = RemoteAllocator::allocate(runtime_, spec, testing::registry(), std::move(opts));
+  std::unique_ptr<ProcMesh> allocate(const AllocSpec& spec, RemoteAllocatorOptions opts, Runtime* runtime = nullptr) {
+    if (!runtime) runtime = &runtime_;
+    auto alloc = RemoteAllocator::allocate(*runtime, spec, testing::registry(), std::move(opts));
     EXPECT_TRUE(alloc.ok()) << alloc.error().describe();
     if (!alloc) return nullptr;
-    auto mesh = ProcMesh::allocate(runtime_, std::move(*alloc), deadline_in(60s));
+    auto mesh = ProcMesh::allocate(*runtime, std::move(*alloc), deadline_in(60s));
     EXPECT_TRUE(mesh.ok()) << mesh.error().describe();
     return mesh ? std::move(*mesh) : nullptr;
   }
@@ -200,6 +201,74 @@ TEST_F(RemoteAllocatorTest, KilledLauncherIsAHostLostOncePerProcAndEndsPendingCa
   while (auto event = mesh->next_event(deadline_in(1s))) {
     if (event->kind == ProcEvent::Kind::unresponsive) continue;
     EXPECT_TRUE(event->rank != 2 && event->rank != 3) << "reported twice: " << event->describe();
+  }
+}
+
+TEST_F(RemoteAllocatorTest, LauncherKilledDuringAllocationIsAHostLostForItsProcsOnly) {
+  auto alloc = RemoteAllocator::allocate(runtime_, spec(3, 2), testing::registry(), options());
+  ASSERT_TRUE(alloc.ok()) << alloc.error().describe();
+  std::set<std::uint32_t> running;
+  std::map<std::uint32_t, int> stopped;
+  bool killed = false;
+  while (running.size() < 4 || stopped.size() < 2) {
+    auto event = (*alloc)->next_event(deadline_in(30s));
+    ASSERT_TRUE(event.has_value()) << "running " << running.size() << ", stopped " << stopped.size();
+    if (auto* created = std::get_if<ProcCreated>(&*event); created && created->rank == 2 && !killed) {
+      ASSERT_TRUE(launchers_.signal(1, SIGKILL).ok());  // while host 1's procs bootstrap
+      killed = true;
+    } else if (auto* up = std::get_if<ProcRunning>(&*event)) {
+      running.insert(up->rank);
+    } else if (auto* down = std::get_if<ProcStopped>(&*event)) {
+      EXPECT_EQ(down->reason.kind, StopReason::Kind::host_lost) << describe(*event);
+      ++stopped[down->rank];
+    } else if (std::holds_alternative<AllocFailed>(*event)) {
+      FAIL() << describe(*event);
+    }
+  }
+  EXPECT_EQ(stopped, (std::map<std::uint32_t, int>{{2, 1}, {3, 1}}));
+  for (std::uint32_t rank : {0u, 1u, 4u, 5u}) EXPECT_TRUE(running.contains(rank)) << rank;
+  (*alloc)->stop();
+  while (!(*alloc)->ended()) {
+    auto event = (*alloc)->next_event(deadline_in(30s));
+    ASSERT_TRUE(event.has_value()) << "the alloc did not end";
+    if (auto* down = std::get_if<ProcStopped>(&*event)) {
+      EXPECT_TRUE(down->rank != 2 && down->rank != 3) << "reported twice: " << describe(*event);
+      EXPECT_EQ(down->reason.kind, StopReason::Kind::stopped) << describe(*event);
+    }
+  }
+}
+
+// SIGSTOP is silence, not death: the client reports host_lost by the deadline, the frozen
+// host's procs exit on their own once the client stops talking to them (a proc gives its
+// client at least the bootstrap deadline from its start, shortened here), and the launcher,
+// resumed, forgets the client: nothing is left.
+TEST_F(RemoteAllocatorTest, FrozenLauncherIsAHostLostAndItsProcsDoNotOutliveIt) {
+  Config config = runtime_.config();
+  config.bootstrap_timeout = Millis(4000);
+  Runtime runtime(config);
+  auto mesh = allocate(spec(3, 1), options(), &runtime);
+  ASSERT_TRUE(mesh);
+  ASSERT_TRUE(launchers_.signal(1, SIGSTOP).ok());
+  std::optional<ProcEvent> lost;
+  while (auto event = mesh->next_event(deadline_in(15s))) {
+    if (event->kind == ProcEvent::Kind::crashed) {
+      lost = event;
+      break;
+    }
+  }
+  ASSERT_TRUE(lost.has_value());
+  EXPECT_EQ(lost->rank, 1u);
+  EXPECT_EQ(lost->reason.kind, StopReason::Kind::host_lost) << lost->describe();
+  EXPECT_NE(lost->reason.detail.find("silent"), std::string::npos) << lost->describe();
+  EXPECT_TRUE(testing::wait_until(15s, [&] { return hosts_pids(1) == std::set<pid_t>{launchers_.pid(1)}; }))
+      << hosts_.name(1) << " still runs " << pids_text(hosts_pids(1));
+  ASSERT_TRUE(launchers_.signal(1, SIGCONT).ok());
+  EXPECT_TRUE(testing::wait_until(15s, [&] { return launchers_.output.contains(1, "ZM-LAUNCHER-CLIENT-LOST"); }))
+      << launchers_.output.dump(1);
+  EXPECT_TRUE(mesh->stop(deadline_in(30s)).ok());
+  while (auto event = mesh->next_event(deadline_in(500ms))) {
+    if (event->kind == ProcEvent::Kind::unresponsive) continue;
+    EXPECT_NE(event->rank, 1u) << "reported twice: " << event->describe();
   }
 }
 
