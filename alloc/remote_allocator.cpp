@@ -467,6 +467,11 @@ class RemoteAlloc final : public Alloc {
         reason.signal = note->signal;
         reason.core_dumped = note->core_dumped;
         reason.detail = note->detail;
+        // We asked it to stop (straight to its agent, which can beat our StopProcs to the
+        // launcher): a clean exit is then a stop.
+        if (reason.kind == StopReason::Kind::exited && reason.code == 0 && stop_requested_) {
+          reason.kind = StopReason::Kind::stopped;
+        }
       }
       reason.stderr_tail = note->stderr_tail;
       proc_gone(note->rank, std::move(reason));
@@ -541,6 +546,13 @@ class RemoteAlloc final : public Alloc {
       if (!hello || hello->rank >= procs_.size() || hello->proc != ProcId{world_, hello->rank}) return;
       std::lock_guard lock(mutex_);
       RemoteProc& proc = procs_[hello->rank];
+      if (proc.state == State::requested) {
+        // Its hello overtook the launcher's ProcStartedNote (they travel different
+        // connections): the hello proves it started, and carries its pid.
+        proc.state = State::starting;
+        proc.started_at = Clock::now();
+        events_.push(ProcCreated{hello->rank, spec_.coordinates(hello->rank), static_cast<pid_t>(hello->pid)});
+      }
       if (proc.state != State::starting || proc.hello_seen) return;
       proc.hello_seen = true;
       proc.agent = hello->agent;
