@@ -38,6 +38,26 @@ T or_fail(Result<T> result, std::string_view what) {
   return std::move(*result);
 }
 
+// Binds through `bind(address)`; for "tcp://HOST:0" with ZMESH_BOOTSTRAP_PORTS=A-B set (a
+// launcher's --proc-ports), the first port of A-B that binds instead of any port.
+template <class Bind>
+auto bind_in_port_range(const std::string& address, Bind bind) -> decltype(bind(address)) {
+  const std::string range = getenv_string("ZMESH_BOOTSTRAP_PORTS");
+  unsigned low = 0, high = 0;
+  if (range.empty() || address.size() < 2 || address.compare(address.size() - 2, 2, ":0") != 0 ||
+      std::sscanf(range.c_str(), "%u-%u", &low, &high) != 2 || low == 0 || high > 65535 || low > high) {
+    return bind(address);
+  }
+  const std::string base = address.substr(0, address.size() - 1);
+  auto result = bind(base + std::to_string(low));
+  for (unsigned port = low + 1; !result && port <= high; ++port) result = bind(base + std::to_string(port));
+  if (!result) {
+    return Error(result.error().code, fmt::format("no free port in {} (ZMESH_BOOTSTRAP_PORTS): {}", range,
+                                                  result.error().message));
+  }
+  return result;
+}
+
 // Addresses for this proc's endpoint and supervision publisher.
 std::pair<std::string, std::string> local_addresses(const ProcId& id, const std::string& transport) {
   if (transport == "tcp") {
@@ -70,15 +90,22 @@ int run_proc(std::shared_ptr<const Registry> registry) {
   const auto [address, supervision_address] = local_addresses(id, getenv_string(env_bootstrap_transport));
 
   Runtime runtime(config);
-  auto publisher = or_fail(SupervisionPublisher::bind(runtime.context(), id, supervision_address, config),
+  auto publisher = or_fail(bind_in_port_range(supervision_address,
+                                              [&](const std::string& at) {
+                                                return SupervisionPublisher::bind(runtime.context(), id, at, config);
+                                              }),
                            "supervision publisher");
   EventLog events(publisher.get());
-  auto node = or_fail(
-      Node::start(runtime,
-                  ProcOptions{id, std::move(registry), config, nullptr,
-                              [&events](const SupervisionEvent& event) { events.append(event); }},
-                  address),
-      "endpoint");
+  auto node = or_fail(bind_in_port_range(address,
+                                         [&](const std::string& at) {
+                                           return Node::start(runtime,
+                                                              ProcOptions{id, registry, config, nullptr,
+                                                                          [&events](const SupervisionEvent& event) {
+                                                                            events.append(event);
+                                                                          }},
+                                                              at);
+                                         }),
+                      "endpoint");
   if (auto routed = node->endpoint().add_route(client, client_address); !routed) {
     fail_boot(fmt::format("client address {}: {}", client_address, routed.error().describe()));
   }

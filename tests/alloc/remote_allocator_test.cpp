@@ -1,0 +1,438 @@
+// Remote allocation across three fake hosts (network namespaces), one zmesh-launcher each:
+// a {host=3,gpu=2} mesh casts, calls and forwards output; a launcher killed with SIGKILL is
+// a lost host (once per proc, pending calls end naming the ranks, nothing left on it); a
+// client killed with SIGKILL is reaped by the launchers; bad requests are refused with clear
+// errors while the launcher keeps serving. Needs root (label "root"); skips otherwise.
+#include "zmesh/alloc/internal/launcher_protocol.hpp"
+#include "zmesh/alloc/remote_allocator.hpp"
+#include "zmesh/mesh/proc_mesh.hpp"
+#include "zmesh/mesh/selection_text.hpp"
+
+#include "remote_test_support.hpp"
+#include "testing/mesh_actors.hpp"
+#include "testing/mesh_testing.hpp"
+#include "testing/wait.hpp"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <zmq.hpp>
+
+#include <future>
+
+using namespace std::chrono_literals;
+
+namespace zmesh {
+namespace {
+
+using testing::Where;
+using testing::WhereReply;
+using testing::WorkerActor;
+
+auto where = [](PortRef<WhereReply> reply_to) { return Where{reply_to}; };
+
+std::string pids_text(const std::set<pid_t>& pids) {
+  std::string text;
+  for (auto pid : pids) text += std::to_string(pid) + " ";
+  return text.empty() ? "(none)" : text;
+}
+
+class RemoteAllocatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (auto why = hosts_.unavailable(); !why.empty()) GTEST_SKIP() << why;
+    for (std::uint32_t i = 0; i < hosts_.count; ++i) {
+      ASSERT_GT(launchers_.start(i, hosts_.name(i),
+                                 {"--listen", fmt::format("tcp://{}:26600", hosts_.ip(i)), "--foreground"}),
+                0);
+    }
+  }
+
+  // Every test ends with nothing but the launchers on the hosts, then nothing at all.
+  void TearDown() override {
+    if (IsSkipped()) return;
+    for (std::uint32_t i = 0; i < hosts_.count; ++i) {
+      std::set<pid_t> expected;
+      if (!launchers_.exited(i)) expected.insert(launchers_.pid(i));
+      EXPECT_TRUE(testing::wait_until(10s, [&] { return hosts_pids(i) == expected; }))
+          << hosts_.name(i) << " still runs " << pids_text(hosts_pids(i)) << "besides its launcher";
+    }
+    EXPECT_TRUE(launchers_.stop_all());
+    for (std::uint32_t i = 0; i < hosts_.count; ++i) {
+      EXPECT_TRUE(testing::wait_until(10s, [&] { return hosts_pids(i).empty(); }))
+          << hosts_.name(i) << " still runs " << pids_text(hosts_pids(i));
+    }
+    EXPECT_EQ(testing::child_processes(), std::vector<pid_t>{});
+  }
+
+  std::set<pid_t> hosts_pids(std::uint32_t i) const { return testing::namespace_pids(hosts_.name(i)); }
+
+  RemoteAllocatorOptions options() const {
+    RemoteAllocatorOptions options;
+    for (std::uint32_t i = 0; i < hosts_.count; ++i) options.hosts.push_back({hosts_.ip(i), 26600, 0});
+    options.client_host = hosts_.bridge_ip();
+    return options;
+  }
+
+  static AllocSpec spec(std::uint32_t hosts, std::uint32_t per_host) {
+    AllocSpec spec;
+    spec.transport = AllocTransport::tcp;
+    spec.dimensions = {{"host", hosts}, {"gpu", per_host}};
+    return spec;
+  }
+
+  std::unique_ptr<ProcMesh> allocate(const AllocSpec& spec, RemoteAllocatorOptions opts, Runtime* runtime = nullptr) {
+    if (!runtime) runtime = &runtime_;
+    auto alloc = RemoteAllocator::allocate(*runtime, spec, testing::registry(), std::move(opts));
+    EXPECT_TRUE(alloc.ok()) << alloc.error().describe();
+    if (!alloc) return nullptr;
+    auto mesh = ProcMesh::allocate(*runtime, std::move(*alloc), deadline_in(60s));
+    EXPECT_TRUE(mesh.ok()) << mesh.error().describe();
+    return mesh ? std::move(*mesh) : nullptr;
+  }
+
+  testing::FakeHosts hosts_;
+  Runtime runtime_{testing::mesh_test_config(Millis(1500))};
+  testing::Launchers launchers_;
+};
+
+TEST_F(RemoteAllocatorTest, ThreeHostsRunOneMeshThatCastsAndCalls) {
+  const auto started = Clock::now();
+  auto mesh = allocate(spec(3, 2), options());
+  ASSERT_TRUE(mesh);
+  const auto took = std::chrono::duration_cast<Millis>(Clock::now() - started).count();
+  std::printf("[ MEASURE  ] allocation of {host=3,gpu=2} through 3 launchers: %lld ms\n",
+              static_cast<long long>(took));
+  RecordProperty("allocation_ms", std::to_string(took));
+
+  auto workers = mesh->spawn<WorkerActor>("worker", {""}, deadline_in(30s)).value();
+  auto replies = workers.call<WhereReply>(Selection::all(), where, deadline_in(30s));
+  ASSERT_TRUE(replies.ok()) << replies.error().describe();
+  ASSERT_TRUE(replies->complete());
+  ASSERT_EQ(replies->replies.size(), 6u);
+  for (const auto& [rank, reply] : replies->replies) {
+    // Rank r runs on host r / 2: its pid lives in that host's namespace.
+    EXPECT_TRUE(hosts_pids(rank / 2).contains(static_cast<pid_t>(reply.pid)))
+        << "rank " << rank << " (pid " << reply.pid << ") is not on " << hosts_.name(rank / 2);
+    EXPECT_EQ(reply.point, fmt::format("host={}/3,gpu={}/2", rank / 2, rank % 2));
+  }
+  // A slice of one host: only its two procs answer (each for the second time).
+  auto host1 = workers.slice("host", 1, 2).value().call<WhereReply>(Selection::all(), where, deadline_in(30s));
+  ASSERT_TRUE(host1.ok() && host1->complete());
+  ASSERT_EQ(host1->replies.size(), 2u);
+  for (const auto& [rank, reply] : host1->replies) {
+    EXPECT_EQ(reply.proc, mesh->proc(2 + rank).to_string());
+    EXPECT_EQ(reply.received, 2u);
+  }
+  EXPECT_TRUE(mesh->stop(deadline_in(30s)).ok());
+  while (auto event = mesh->next_event(deadline_in(1s))) {
+    if (event->kind != ProcEvent::Kind::unresponsive) {
+      EXPECT_EQ(event->kind, ProcEvent::Kind::stopped) << event->describe();
+    }
+  }
+}
+
+TEST_F(RemoteAllocatorTest, ProcOutputReachesTheClientWithRankPrefixes) {
+  testing::CapturedOutput output;
+  ChildProcessGroup client(
+      {[&](std::size_t index, std::string_view line, bool is_stderr) { output.add(index, line, is_stderr); },
+       nullptr},
+      runtime_.config());
+  const std::string hosts = fmt::format("{},{},{}", hosts_.ip(0), hosts_.ip(1), hosts_.ip(2));
+  ASSERT_TRUE(client.start(0, {ZMESH_REMOTE_CLIENT, {"print", hosts, hosts_.bridge_ip(), "2"}, {}}).ok());
+  ASSERT_TRUE(client.wait_all_exited(deadline_in(90s))) << output.dump(0);
+  for (std::uint32_t rank = 0; rank < 6; ++rank) {
+    const auto out = output.of(0, false);
+    const auto err = output.of(0, true);
+    EXPECT_NE(std::find(out.begin(), out.end(), fmt::format("[{}] out line from rank {}", rank, rank)), out.end())
+        << output.dump(0);
+    EXPECT_NE(std::find(err.begin(), err.end(), fmt::format("[{}] err line from rank {}", rank, rank)), err.end())
+        << output.dump(0);
+  }
+}
+
+TEST_F(RemoteAllocatorTest, KilledLauncherIsAHostLostOncePerProcAndEndsPendingCalls) {
+  auto mesh = allocate(spec(3, 2), options());
+  ASSERT_TRUE(mesh);
+  auto workers = mesh->spawn<WorkerActor>("worker", {""}, deadline_in(30s)).value();
+  // Host 1's ranks (2 and 3) hang, so the call waits on them until their host goes.
+  ASSERT_TRUE(workers.cast(parse_selection("1,*").value(), testing::Hang{}).ok());
+  auto pending = std::async(std::launch::async, [&] {
+    return workers.call<WhereReply>(Selection::all(), where, deadline_in(60s));
+  });
+  ASSERT_EQ(pending.wait_for(300ms), std::future_status::timeout) << "the call did not wait";
+
+  const auto killed_at = Clock::now();
+  ASSERT_TRUE(launchers_.signal(1, SIGKILL).ok());
+  std::map<std::uint32_t, int> lost;
+  Clock::time_point first_lost;
+  while (lost.size() < 2) {
+    auto event = mesh->next_event(deadline_in(15s));
+    ASSERT_TRUE(event.has_value()) << "host_lost did not come";
+    if (event->kind == ProcEvent::Kind::unresponsive) continue;
+    ASSERT_EQ(event->kind, ProcEvent::Kind::crashed) << event->describe();
+    EXPECT_EQ(event->reason.kind, StopReason::Kind::host_lost) << event->describe();
+    EXPECT_NE(event->reason.detail.find(hosts_.ip(1)), std::string::npos) << event->describe();
+    if (lost.empty()) first_lost = Clock::now();
+    ++lost[event->rank];
+  }
+  const auto to_lost = std::chrono::duration_cast<Millis>(first_lost - killed_at).count();
+  std::printf("[ MEASURE  ] launcher kill -9 -> host_lost: %lld ms (heartbeat timeout %lld ms)\n",
+              static_cast<long long>(to_lost), static_cast<long long>(runtime_.config().heartbeat_timeout.count()));
+  RecordProperty("host_lost_ms", std::to_string(to_lost));
+  EXPECT_EQ(lost, (std::map<std::uint32_t, int>{{2, 1}, {3, 1}}));
+  EXPECT_LT(to_lost, runtime_.config().heartbeat_timeout.count() + 1500);
+
+  auto replies = pending.get();
+  ASSERT_TRUE(replies.ok()) << replies.error().describe();
+  EXPECT_EQ(replies->replies.size(), 4u);
+  ASSERT_EQ(replies->missing.size(), 2u);
+  for (std::uint32_t rank : {2u, 3u}) {
+    ASSERT_TRUE(replies->missing.contains(rank));
+    EXPECT_NE(replies->missing.at(rank).message.find("host lost"), std::string::npos)
+        << replies->missing.at(rank).message;
+  }
+  // Nothing is left on the lost host: its procs died with their launcher.
+  EXPECT_TRUE(testing::wait_until(10s, [&] { return hosts_pids(1).empty(); }))
+      << hosts_.name(1) << " still runs " << pids_text(hosts_pids(1));
+  // No second report for the lost procs; the others stop cleanly.
+  EXPECT_TRUE(mesh->stop(deadline_in(30s)).ok());
+  while (auto event = mesh->next_event(deadline_in(1s))) {
+    if (event->kind == ProcEvent::Kind::unresponsive) continue;
+    EXPECT_TRUE(event->rank != 2 && event->rank != 3) << "reported twice: " << event->describe();
+  }
+}
+
+TEST_F(RemoteAllocatorTest, LauncherKilledDuringAllocationIsAHostLostForItsProcsOnly) {
+  auto alloc = RemoteAllocator::allocate(runtime_, spec(3, 2), testing::registry(), options());
+  ASSERT_TRUE(alloc.ok()) << alloc.error().describe();
+  std::set<std::uint32_t> running;
+  std::map<std::uint32_t, int> stopped;
+  bool killed = false;
+  while (running.size() < 4 || stopped.size() < 2) {
+    auto event = (*alloc)->next_event(deadline_in(30s));
+    ASSERT_TRUE(event.has_value()) << "running " << running.size() << ", stopped " << stopped.size();
+    if (auto* created = std::get_if<ProcCreated>(&*event); created && created->rank == 2 && !killed) {
+      ASSERT_TRUE(launchers_.signal(1, SIGKILL).ok());  // while host 1's procs bootstrap
+      killed = true;
+    } else if (auto* up = std::get_if<ProcRunning>(&*event)) {
+      running.insert(up->rank);
+    } else if (auto* down = std::get_if<ProcStopped>(&*event)) {
+      EXPECT_EQ(down->reason.kind, StopReason::Kind::host_lost) << describe(*event);
+      ++stopped[down->rank];
+    } else if (std::holds_alternative<AllocFailed>(*event)) {
+      FAIL() << describe(*event);
+    }
+  }
+  EXPECT_EQ(stopped, (std::map<std::uint32_t, int>{{2, 1}, {3, 1}}));
+  for (std::uint32_t rank : {0u, 1u, 4u, 5u}) EXPECT_TRUE(running.contains(rank)) << rank;
+  (*alloc)->stop();
+  while (!(*alloc)->ended()) {
+    auto event = (*alloc)->next_event(deadline_in(30s));
+    ASSERT_TRUE(event.has_value()) << "the alloc did not end";
+    if (auto* down = std::get_if<ProcStopped>(&*event)) {
+      EXPECT_TRUE(down->rank != 2 && down->rank != 3) << "reported twice: " << describe(*event);
+      EXPECT_EQ(down->reason.kind, StopReason::Kind::stopped) << describe(*event);
+    }
+  }
+}
+
+// SIGSTOP is silence, not death: the client reports host_lost by the deadline, the frozen
+// host's procs exit on their own once the client stops talking to them (a proc gives its
+// client at least the bootstrap deadline from its start, shortened here), and the launcher,
+// resumed, forgets the client: nothing is left.
+TEST_F(RemoteAllocatorTest, FrozenLauncherIsAHostLostAndItsProcsDoNotOutliveIt) {
+  Config config = runtime_.config();
+  config.bootstrap_timeout = Millis(4000);
+  Runtime runtime(config);
+  auto mesh = allocate(spec(3, 1), options(), &runtime);
+  ASSERT_TRUE(mesh);
+  ASSERT_TRUE(launchers_.signal(1, SIGSTOP).ok());
+  std::optional<ProcEvent> lost;
+  while (auto event = mesh->next_event(deadline_in(15s))) {
+    if (event->kind == ProcEvent::Kind::crashed) {
+      lost = event;
+      break;
+    }
+  }
+  ASSERT_TRUE(lost.has_value());
+  EXPECT_EQ(lost->rank, 1u);
+  EXPECT_EQ(lost->reason.kind, StopReason::Kind::host_lost) << lost->describe();
+  EXPECT_NE(lost->reason.detail.find("silent"), std::string::npos) << lost->describe();
+  EXPECT_TRUE(testing::wait_until(15s, [&] { return hosts_pids(1) == std::set<pid_t>{launchers_.pid(1)}; }))
+      << hosts_.name(1) << " still runs " << pids_text(hosts_pids(1));
+  ASSERT_TRUE(launchers_.signal(1, SIGCONT).ok());
+  EXPECT_TRUE(testing::wait_until(15s, [&] { return launchers_.output.contains(1, "ZM-LAUNCHER-CLIENT-LOST"); }))
+      << launchers_.output.dump(1);
+  EXPECT_TRUE(mesh->stop(deadline_in(30s)).ok());
+  while (auto event = mesh->next_event(deadline_in(500ms))) {
+    if (event->kind == ProcEvent::Kind::unresponsive) continue;
+    EXPECT_NE(event->rank, 1u) << "reported twice: " << event->describe();
+  }
+}
+
+TEST_F(RemoteAllocatorTest, KilledClientIsReapedByTheLaunchers) {
+  testing::CapturedOutput output;
+  ChildProcessGroup client(
+      {[&](std::size_t index, std::string_view line, bool is_stderr) { output.add(index, line, is_stderr); },
+       nullptr},
+      runtime_.config());
+  const std::string hosts = fmt::format("{},{},{}", hosts_.ip(0), hosts_.ip(1), hosts_.ip(2));
+  ASSERT_TRUE(client.start(0, {ZMESH_REMOTE_CLIENT, {"hold", hosts, hosts_.bridge_ip(), "2"}, {}}).ok());
+  ASSERT_TRUE(testing::wait_until(90s, [&] { return output.contains(0, "ready") || client.running() == 0; }))
+      << output.dump(0);
+  ASSERT_TRUE(output.contains(0, "ready")) << output.dump(0);
+  for (std::uint32_t i = 0; i < 3; ++i) EXPECT_EQ(hosts_pids(i).size(), 3u) << "launcher + 2 procs";
+  const auto killed_at = Clock::now();
+  ASSERT_TRUE(client.signal(0, SIGKILL).ok());
+  ASSERT_TRUE(client.wait_all_exited(deadline_in(10s)));
+  for (std::uint32_t i = 0; i < 3; ++i) {
+    EXPECT_TRUE(testing::wait_until(15s, [&] { return hosts_pids(i) == std::set<pid_t>{launchers_.pid(i)}; }))
+        << hosts_.name(i) << " still runs " << pids_text(hosts_pids(i));
+    EXPECT_TRUE(testing::wait_until(5s, [&] { return launchers_.output.contains(i, "ZM-LAUNCHER-CLIENT-LOST"); }))
+        << launchers_.output.dump(i);
+  }
+  std::printf("[ MEASURE  ] client kill -9 -> every proc reaped: %lld ms\n",
+              static_cast<long long>(std::chrono::duration_cast<Millis>(Clock::now() - killed_at).count()));
+}
+
+// A raw ZeroMQ peer of a launcher, to send it what no zmesh client would.
+class RawPeer {
+ public:
+  explicit RawPeer(const std::string& address) {
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.connect(address);
+  }
+  void send(const std::vector<std::string>& frames) {
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      socket_.send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    }
+  }
+  template <class T>
+  void send(const T& message) {
+    const auto [type, body] = internal::launcher_frames(message);
+    send({type, body});
+  }
+  // The next [type][body] from the launcher that is not a beat.
+  std::optional<std::pair<std::string, std::string>> receive(Millis timeout) {
+    const auto deadline = deadline_in(timeout);
+    while (Clock::now() < deadline) {
+      zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+      zmq::poll(&item, 1, std::chrono::duration_cast<Millis>(deadline - Clock::now()) + Millis(1));
+      if (!(item.revents & ZMQ_POLLIN)) continue;
+      std::vector<std::string> frames;
+      zmq::message_t frame;
+      do {
+        (void)socket_.recv(frame);
+        frames.push_back(frame.to_string());
+      } while (frame.more());
+      if (frames.size() == 2 && frames[0] == message_name<internal::LauncherBeat>()) continue;
+      if (frames.size() == 2) return std::make_pair(frames[0], frames[1]);
+    }
+    return std::nullopt;
+  }
+  std::string error_text(Millis timeout) {
+    auto reply = receive(timeout);
+    if (!reply) return "(no answer)";
+    if (reply->first == message_name<internal::LauncherError>()) {
+      return internal::decode_launcher_body<internal::LauncherError>(reply->second).value().error.message;
+    }
+    if (reply->first == message_name<internal::LaunchReply>()) {
+      auto launch = internal::decode_launcher_body<internal::LaunchReply>(reply->second).value();
+      return launch.ok ? "(accepted)" : launch.error.message;
+    }
+    return "(unexpected " + reply->first + ")";
+  }
+
+ private:
+  zmq::context_t context_{1};
+  zmq::socket_t socket_{context_, zmq::socket_type::dealer};
+};
+
+TEST_F(RemoteAllocatorTest, BadRequestsAreRefusedClearlyWhileTheLauncherServesOthers) {
+  const std::string address = fmt::format("tcp://{}:26600", hosts_.ip(0));
+  RawPeer peer(address);
+  peer.send(std::vector<std::string>{"one lonely frame"});
+  EXPECT_NE(peer.error_text(5s).find("garbage: expected 2 frames"), std::string::npos);
+  peer.send(std::vector<std::string>{"zmesh.launcher.Nonsense", "x"});
+  EXPECT_NE(peer.error_text(5s).find("unknown message type \"zmesh.launcher.Nonsense\""), std::string::npos);
+  peer.send(std::vector<std::string>{std::string(message_name<internal::LaunchRequest>()), "\xc1\xc1 not msgpack"});
+  EXPECT_NE(peer.error_text(5s).find("garbage"), std::string::npos);
+  peer.send(internal::ClientBeat{1});
+  EXPECT_NE(peer.error_text(5s).find("does not know"), std::string::npos);
+
+  internal::LaunchRequest request;
+  request.client = "raw test peer";
+  request.world = "raw";
+  request.executable = ZMESH_REMOTE_CLIENT;
+  request.client_proc = "raw-client[0]";
+  request.client_address = "tcp://127.0.0.1:1";
+  request.hello_port = "raw-client[0].allocator[0][0]";
+  peer.send(request);  // no ranks
+  EXPECT_NE(peer.error_text(5s).find("0 procs"), std::string::npos);
+  for (std::uint32_t rank = 0; rank < 100000; ++rank) request.ranks.push_back(rank);
+  peer.send(request);
+  EXPECT_NE(peer.error_text(5s).find("asks for 100000 procs"), std::string::npos);
+  request.ranks = {0};
+  request.executable = "/no/such/zmesh-proc";
+  peer.send(request);
+  auto missing = peer.error_text(5s);
+  EXPECT_NE(missing.find("/no/such/zmesh-proc"), std::string::npos) << missing;
+  EXPECT_NE(missing.find(hosts_.ip(0)), std::string::npos) << "names the host: " << missing;
+  request.executable = "/etc/hostname";
+  peer.send(request);
+  EXPECT_NE(peer.error_text(5s).find("not executable"), std::string::npos);
+  request.executable = ZMESH_REMOTE_CLIENT;
+  request.version = 99;
+  peer.send(request);
+  EXPECT_NE(peer.error_text(5s).find("protocol 99"), std::string::npos);
+
+  // Through the allocator: a missing executable fails the allocation naming host and path.
+  auto bad = options();
+  bad.executable = "/no/such/zmesh-proc";
+  auto alloc = RemoteAllocator::allocate(runtime_, spec(3, 1), testing::registry(), bad);
+  ASSERT_TRUE(alloc.ok()) << alloc.error().describe();
+  auto refused = ProcMesh::allocate(runtime_, std::move(*alloc), deadline_in(30s));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("/no/such/zmesh-proc"), std::string::npos) << refused.error().message;
+  EXPECT_NE(refused.error().message.find("refused"), std::string::npos) << refused.error().message;
+
+  // The launcher still serves everyone else.
+  auto mesh = allocate(spec(3, 1), options());
+  ASSERT_TRUE(mesh);
+  auto workers = mesh->spawn<WorkerActor>("worker", {""}, deadline_in(30s)).value();
+  auto replies = workers.call<WhereReply>(Selection::all(), where, deadline_in(30s));
+  ASSERT_TRUE(replies.ok() && replies->complete());
+  EXPECT_TRUE(mesh->stop(deadline_in(30s)).ok());
+  EXPECT_FALSE(launchers_.exited(0));
+}
+
+TEST_F(RemoteAllocatorTest, TwoClientsOfOneLauncherEachSeeAndStopOnlyTheirOwnProcs) {
+  auto first = allocate(spec(3, 1), options());
+  auto second = allocate(spec(3, 1), options());
+  ASSERT_TRUE(first && second);
+  for (std::uint32_t i = 0; i < 3; ++i) EXPECT_EQ(hosts_pids(i).size(), 3u) << "launcher + one proc per client";
+  ASSERT_TRUE(first->kill(1, SIGKILL).ok());
+  std::optional<ProcEvent> killed;
+  while (auto event = first->next_event(deadline_in(10s))) {
+    if (event->kind == ProcEvent::Kind::crashed) {
+      killed = event;
+      break;
+    }
+  }
+  ASSERT_TRUE(killed.has_value());
+  EXPECT_EQ(killed->rank, 1u);
+  EXPECT_EQ(killed->reason.kind, StopReason::Kind::killed) << killed->describe();
+  EXPECT_EQ(killed->reason.signal, SIGKILL);
+  EXPECT_TRUE(first->stop(deadline_in(30s)).ok());
+  // The second client's procs are untouched.
+  auto workers = second->spawn<WorkerActor>("worker", {""}, deadline_in(30s)).value();
+  auto replies = workers.call<WhereReply>(Selection::all(), where, deadline_in(30s));
+  ASSERT_TRUE(replies.ok() && replies->complete());
+  EXPECT_FALSE(second->next_event(deadline_in(200ms)).has_value());
+  EXPECT_TRUE(second->stop(deadline_in(30s)).ok());
+}
+
+}  // namespace
+}  // namespace zmesh

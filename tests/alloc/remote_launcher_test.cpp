@@ -1,0 +1,209 @@
+// zmesh-launcher on loopback (no root needed): a busy port and bad options fail clearly,
+// --proc-ports is honoured, and SIGTERM stops the launcher with every proc it started
+// (the client hears host_lost for each, once).
+#include "zmesh/alloc/remote_allocator.hpp"
+#include "zmesh/mesh/proc_mesh.hpp"
+#include "zmesh/mesh/selection_text.hpp"
+
+#include "remote_test_support.hpp"
+#include "testing/mesh_actors.hpp"
+#include "testing/mesh_testing.hpp"
+#include "testing/wait.hpp"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+using namespace std::chrono_literals;
+
+namespace zmesh {
+namespace {
+
+// A tcp port on 127.0.0.1 that was free a moment ago.
+std::uint16_t free_port() {
+  const int probe = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  socklen_t length = sizeof address;
+  ::getsockname(probe, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(probe);
+  return ntohs(address.sin_port);
+}
+
+class RemoteLauncherTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    launchers_.stop_all();
+    EXPECT_EQ(testing::child_processes(), std::vector<pid_t>{});
+  }
+  AllocSpec spec(std::uint32_t per_host) const {
+    AllocSpec spec;
+    spec.transport = AllocTransport::tcp;
+    spec.dimensions = {{"host", 1}, {"gpu", per_host}};
+    return spec;
+  }
+  RemoteAllocatorOptions options() const {
+    RemoteAllocatorOptions options;
+    options.hosts = {{"127.0.0.1", port_, 0}};
+    options.client_host = "127.0.0.1";
+    return options;
+  }
+  std::uint16_t port_ = free_port();
+  std::string listen_ = fmt::format("tcp://127.0.0.1:{}", port_);
+  Runtime runtime_{testing::mesh_test_config(Millis(1500))};
+  testing::Launchers launchers_;
+};
+
+TEST_F(RemoteLauncherTest, SecondLauncherOnABusyPortFailsClearly) {
+  ASSERT_GT(launchers_.start(0, "", {"--listen", listen_, "--foreground"}), 0);
+  testing::CapturedOutput output;
+  ChildProcessGroup group({[&](std::size_t i, std::string_view line, bool err) { output.add(i, line, err); },
+                           nullptr},
+                          runtime_.config());
+  ASSERT_TRUE(group.start(0, {ZMESH_LAUNCHER, {"--listen", listen_}, {}}).ok());
+  ASSERT_TRUE(group.wait_all_exited(deadline_in(20s)));
+  EXPECT_TRUE(output.contains(0, "cannot listen on " + listen_)) << output.dump(0);
+  EXPECT_TRUE(output.contains(0, "another zmesh-launcher")) << output.dump(0);
+  EXPECT_FALSE(launchers_.exited(0)) << "the first launcher keeps serving";
+}
+
+TEST_F(RemoteLauncherTest, BadOptionsAreRefusedNamingTheOption) {
+  testing::CapturedOutput output;
+  std::optional<ChildExit> exits[3];
+  ChildProcessGroup group({[&](std::size_t i, std::string_view line, bool err) { output.add(i, line, err); },
+                           [&](std::size_t i, pid_t, const ChildExit& exit) { exits[i] = exit; }},
+                          runtime_.config());
+  ASSERT_TRUE(group.start(0, {ZMESH_LAUNCHER, {"--listen", "udp://1.2.3.4:5"}, {}}).ok());
+  ASSERT_TRUE(group.start(1, {ZMESH_LAUNCHER, {"--proc-ports", "9000-8000"}, {}}).ok());
+  ASSERT_TRUE(group.start(2, {ZMESH_LAUNCHER, {"--no-such-option"}, {}}).ok());
+  ASSERT_TRUE(group.wait_all_exited(deadline_in(20s)));
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(exits[i].has_value());
+    EXPECT_EQ(exits[i]->code, 2) << output.dump(i);
+  }
+  EXPECT_TRUE(output.contains(0, "only tcp://HOST:PORT")) << output.dump(0);
+  EXPECT_TRUE(output.contains(1, "--proc-ports")) << output.dump(1);
+  EXPECT_TRUE(output.contains(2, "no-such-option")) << output.dump(2);
+}
+
+TEST_F(RemoteLauncherTest, ProcsBindInTheLaunchersPortRange) {
+  const std::uint16_t low = free_port();
+  const auto range = fmt::format("{}-{}", low, low + 20);
+  ASSERT_GT(launchers_.start(0, "", {"--listen", listen_, "--proc-ports", range}), 0);
+  auto alloc = RemoteAllocator::allocate(runtime_, spec(2), testing::registry(), options()).value();
+  int running = 0;
+  while (running < 2) {
+    auto event = alloc->next_event(deadline_in(30s));
+    ASSERT_TRUE(event.has_value()) << "procs did not come up";
+    if (auto* up = std::get_if<ProcRunning>(&*event)) {
+      ++running;
+      for (const auto& address : {up->address, up->supervision_address}) {
+        const auto port = std::stoi(address.substr(address.rfind(':') + 1));
+        EXPECT_TRUE(port >= low && port <= low + 20) << address << " outside " << range;
+      }
+    }
+    ASSERT_FALSE(std::holds_alternative<AllocFailed>(*event)) << describe(*event);
+    ASSERT_FALSE(std::holds_alternative<ProcStopped>(*event)) << describe(*event);
+  }
+  alloc->stop();
+  int stopped = 0;
+  while (stopped < 2) {
+    auto event = alloc->next_event(deadline_in(30s));
+    ASSERT_TRUE(event.has_value());
+    if (auto* done = std::get_if<ProcStopped>(&*event)) {
+      ++stopped;
+      EXPECT_EQ(done->reason.kind, StopReason::Kind::stopped) << done->reason.describe();
+    }
+  }
+  EXPECT_TRUE(alloc->ended());
+}
+
+TEST_F(RemoteLauncherTest, SigtermStopsTheLauncherAndEveryProcItStarted) {
+  ASSERT_GT(launchers_.start(0, "", {"--listen", listen_}), 0);
+  auto alloc = RemoteAllocator::allocate(runtime_, spec(2), testing::registry(), options());
+  ASSERT_TRUE(alloc.ok()) << alloc.error().describe();
+  auto mesh = ProcMesh::allocate(runtime_, std::move(*alloc), deadline_in(60s));
+  ASSERT_TRUE(mesh.ok()) << mesh.error().describe();
+  auto workers = (*mesh)->spawn<testing::WorkerActor>("worker", {""}, deadline_in(30s)).value();
+  auto replies = workers.call<testing::WhereReply>(
+      Selection::all(), [](PortRef<testing::WhereReply> r) { return testing::Where{r}; }, deadline_in(30s));
+  ASSERT_TRUE(replies.ok() && replies->complete());
+  ASSERT_TRUE(launchers_.signal(0, SIGTERM).ok());
+  ASSERT_TRUE(testing::wait_until(20s, [&] { return launchers_.exited(0); })) << launchers_.output.dump(0);
+  EXPECT_EQ(launchers_.exit_of(0)->kind, ChildExit::Kind::exited);
+  EXPECT_EQ(launchers_.exit_of(0)->code, 0) << launchers_.output.dump(0);
+  std::map<std::uint32_t, int> lost;
+  // Each rank once; then no more (a short look for a second report).
+  while (auto event = (*mesh)->next_event(deadline_in(lost.size() < 2 ? 10000ms : 300ms))) {
+    if (event->kind == ProcEvent::Kind::unresponsive) continue;
+    EXPECT_EQ(event->reason.kind, StopReason::Kind::host_lost) << event->describe();
+    ++lost[event->rank];
+  }
+  EXPECT_EQ(lost, (std::map<std::uint32_t, int>{{0, 1}, {1, 1}}));
+  for (const auto& [rank, reply] : replies->replies) {
+    EXPECT_NE(::kill(static_cast<pid_t>(reply.pid), 0), 0) << "rank " << rank << " outlived its launcher";
+  }
+}
+
+// No launcher at the address: the allocation fails within the heartbeat deadline, saying so.
+TEST_F(RemoteLauncherTest, MissingLauncherFailsTheAllocationSayingWhere) {
+  auto alloc = RemoteAllocator::allocate(runtime_, spec(1), testing::registry(), options());
+  ASSERT_TRUE(alloc.ok()) << alloc.error().describe();
+  const auto started = Clock::now();
+  auto mesh = ProcMesh::allocate(runtime_, std::move(*alloc), deadline_in(30s));
+  ASSERT_FALSE(mesh.ok());
+  EXPECT_LT(Clock::now() - started, runtime_.config().heartbeat_timeout + 2s);
+  EXPECT_NE(mesh.error().message.find("host lost"), std::string::npos) << mesh.error().message;
+  EXPECT_NE(mesh.error().message.find(fmt::format("no answer from the launcher at tcp://127.0.0.1:{}", port_)),
+            std::string::npos)
+      << mesh.error().message;
+  EXPECT_NE(mesh.error().message.find("is zmesh-launcher running there"), std::string::npos) << mesh.error().message;
+}
+
+// Stop reasons cross the launcher as they are: an exit code with its stderr tail, a kill
+// signal, and the client's watchdog verdict on a frozen proc.
+TEST_F(RemoteLauncherTest, PreciseStopReasonsAreRelayed) {
+  ASSERT_GT(launchers_.start(0, "", {"--listen", listen_}), 0);
+  auto alloc = RemoteAllocator::allocate(runtime_, spec(3), testing::registry(), options());
+  ASSERT_TRUE(alloc.ok()) << alloc.error().describe();
+  auto mesh = ProcMesh::allocate(runtime_, std::move(*alloc), deadline_in(60s));
+  ASSERT_TRUE(mesh.ok()) << mesh.error().describe();
+  auto workers = (*mesh)->spawn<testing::WorkerActor>("worker", {""}, deadline_in(30s)).value();
+  auto next_crash = [&] {
+    while (auto event = (*mesh)->next_event(deadline_in(15s))) {
+      if (event->kind == ProcEvent::Kind::crashed) return std::optional<ProcEvent>(event);
+    }
+    return std::optional<ProcEvent>();
+  };
+  ASSERT_TRUE(workers.cast(parse_selection("0,0").value(), testing::Print{"last words", true}).ok());
+  ASSERT_TRUE(workers.cast(parse_selection("0,0").value(), testing::Exit{3}).ok());
+  auto exited = next_crash();
+  ASSERT_TRUE(exited.has_value());
+  EXPECT_EQ(exited->rank, 0u);
+  EXPECT_EQ(exited->reason.kind, StopReason::Kind::exited) << exited->describe();
+  EXPECT_EQ(exited->reason.code, 3);
+  EXPECT_NE(exited->reason.describe().find("last words"), std::string::npos) << exited->describe();
+
+  ASSERT_TRUE((*mesh)->kill(1, SIGKILL).ok());
+  auto killed = next_crash();
+  ASSERT_TRUE(killed.has_value());
+  EXPECT_EQ(killed->rank, 1u);
+  EXPECT_EQ(killed->reason.kind, StopReason::Kind::killed) << killed->describe();
+  EXPECT_EQ(killed->reason.signal, SIGKILL);
+
+  ASSERT_TRUE((*mesh)->kill(2, SIGSTOP).ok());
+  auto frozen = next_crash();
+  ASSERT_TRUE(frozen.has_value());
+  EXPECT_EQ(frozen->rank, 2u);
+  EXPECT_EQ(frozen->reason.kind, StopReason::Kind::watchdog) << frozen->describe();
+  EXPECT_NE(frozen->reason.detail.find("no heartbeat answer"), std::string::npos) << frozen->describe();
+  EXPECT_TRUE((*mesh)->stop(deadline_in(30s)).ok());
+}
+
+}  // namespace
+}  // namespace zmesh

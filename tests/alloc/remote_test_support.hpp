@@ -1,0 +1,162 @@
+#pragma once
+// Helpers for remote-allocation tests: fake hosts (network namespaces made by
+// scripts/netns-up.sh through the CTest fixture), zmesh-launchers started as children of the
+// test (kill -9 one with kill()), and the processes left on a host (`ip netns pids`).
+// Thread: call from the test's thread.
+
+#include "zmesh/alloc/child_process.hpp"
+
+#include "testing/wait.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace zmesh::testing {
+
+// Output lines of a group of children, by child index.
+class CapturedOutput {
+ public:
+  void add(std::size_t index, std::string_view line, bool is_stderr) {
+    std::lock_guard lock(mutex_);
+    lines_.push_back({index, std::string(line), is_stderr});
+  }
+  bool contains(std::size_t index, const std::string& text) const {
+    std::lock_guard lock(mutex_);
+    return std::any_of(lines_.begin(), lines_.end(), [&](const Line& line) {
+      return line.index == index && line.text.find(text) != std::string::npos;
+    });
+  }
+  std::vector<std::string> of(std::size_t index, bool is_stderr) const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> out;
+    for (const auto& line : lines_) {
+      if (line.index == index && line.is_stderr == is_stderr) out.push_back(line.text);
+    }
+    return out;
+  }
+  std::string dump(std::size_t index) const {
+    std::lock_guard lock(mutex_);
+    std::string out;
+    for (const auto& line : lines_) {
+      if (line.index == index) out += (line.is_stderr ? "  err| " : "  out| ") + line.text + "\n";
+    }
+    return out;
+  }
+
+ private:
+  struct Line {
+    std::size_t index;
+    std::string text;
+    bool is_stderr;
+  };
+  mutable std::mutex mutex_;
+  std::vector<Line> lines_;
+};
+
+// Pids in network namespace `name` that are not zombies (the sandbox's init reaps slowly).
+inline std::set<pid_t> namespace_pids(const std::string& name) {
+  std::set<pid_t> pids;
+  FILE* pipe = ::popen(("ip netns pids " + name + " 2>/dev/null").c_str(), "r");
+  if (!pipe) return pids;
+  for (long pid; std::fscanf(pipe, "%ld", &pid) == 1;) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string skip, state;
+    if (!(stat >> skip >> skip >> state) || state == "Z") continue;
+    pids.insert(static_cast<pid_t>(pid));
+  }
+  ::pclose(pipe);
+  return pids;
+}
+
+// The fake hosts: <prefix>1..count at <subnet>.(10+i), reached from the bridge <subnet>.1.
+struct FakeHosts {
+  std::string prefix = ZMESH_TEST_NETNS_PREFIX;
+  std::string subnet = ZMESH_TEST_NETNS_SUBNET;
+  std::uint32_t count = 3;
+
+  std::string name(std::uint32_t i) const { return prefix + std::to_string(i + 1); }
+  std::string ip(std::uint32_t i) const { return subnet + "." + std::to_string(11 + i); }
+  std::string bridge_ip() const { return subnet + ".1"; }
+  // Why these tests cannot run here, or "" when they can.
+  std::string unavailable() const {
+    if (::geteuid() != 0) return "needs root (network namespaces); CI runs it as root";
+    for (std::uint32_t i = 0; i < count; ++i) {
+      if (::access(("/run/netns/" + name(i)).c_str(), F_OK) != 0) {
+        return "no network namespace " + name(i) + ": run scripts/netns-up.sh (the ctest fixture "
+               "netns_up does, with NETNS_PREFIX=" + prefix + " NETNS_SUBNET=" + subnet + ")";
+      }
+    }
+    return "";
+  }
+};
+
+// zmesh-launchers, one per started index, as children of this test process.
+class Launchers {
+ public:
+  Launchers()
+      : group_(ChildProcessGroup::Callbacks{
+                   [this](std::size_t index, std::string_view line, bool is_stderr) {
+                     output.add(index, line, is_stderr);
+                   },
+                   [this](std::size_t index, pid_t, const ChildExit& exit) {
+                     std::lock_guard lock(mutex_);
+                     exits_[index] = exit;
+                   }},
+               Config{}) {}
+
+  // Starts a launcher with `args` (through scripts/netns-exec.sh on fake host `host` if
+  // given) and waits until it says it listens. Returns its pid, or -1 (with a failure).
+  pid_t start(std::size_t index, const std::string& host, std::vector<std::string> args) {
+    ChildSpec spec;
+    if (host.empty()) {
+      spec.executable = ZMESH_LAUNCHER;
+      spec.args = std::move(args);
+    } else {
+      spec.executable = std::string(ZMESH_SOURCE_DIR) + "/scripts/netns-exec.sh";
+      spec.args = {host, ZMESH_LAUNCHER};
+      spec.args.insert(spec.args.end(), args.begin(), args.end());
+    }
+    auto pid = group_.start(index, spec);
+    EXPECT_TRUE(pid.ok()) << pid.error().describe();
+    if (!pid) return -1;
+    const bool ready = wait_until(std::chrono::seconds(30), [&] {
+      return output.contains(index, "listening on") || exited(index);
+    });
+    EXPECT_TRUE(ready && !exited(index)) << "launcher " << index << " did not come up:\n" << output.dump(index);
+    pids_[index] = *pid;
+    return *pid;
+  }
+  bool exited(std::size_t index) const {
+    std::lock_guard lock(mutex_);
+    return exits_.contains(index);
+  }
+  std::optional<ChildExit> exit_of(std::size_t index) const {
+    std::lock_guard lock(mutex_);
+    auto found = exits_.find(index);
+    return found == exits_.end() ? std::nullopt : std::optional<ChildExit>(found->second);
+  }
+  Result<void> signal(std::size_t index, int signal) { return group_.signal(index, signal); }
+  pid_t pid(std::size_t index) const { return pids_.at(index); }
+  // SIGTERM to every launcher (each stops its procs), SIGKILL after 10 s.
+  bool stop_all() { return group_.terminate_all(Millis(10000), deadline_in(std::chrono::seconds(20))); }
+
+  CapturedOutput output;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::size_t, ChildExit> exits_;
+  std::map<std::size_t, pid_t> pids_;
+  ChildProcessGroup group_;  // last: its callbacks use the members above
+};
+
+}  // namespace zmesh::testing
