@@ -10,8 +10,8 @@
 // and build the delivery's header (encode_header of its header entries).
 // Asserts: no crash, leak, UB or runaway allocation (run with -malloc_limit_mb) on any bytes;
 // a failed decode is decode_error; whatever decodes re-encodes stably (fuzz::decode_stable);
-// expand(compress(x)) == x for the ranks a cast carries. With ZMESH_FUZZ_CLIENT_REDUCE set, a
-// Partial also goes through the client's root reduction (client_reduce below).
+// expand(compress(x)) == x for the ranks a cast carries. A Partial also goes through the
+// client's root reduction (client_reduce below).
 
 #include "fuzz_check.hpp"
 
@@ -58,28 +58,14 @@ void feed(const Frame& frame, std::string_view what, Use use) {
   use(*decoded);
 }
 
-template <class Runs>
-Result<RankList> expand_runs(const Runs& runs, const Shape& shape);
 const Shape& huge_shape();
 
 void check_runs_round_trip(const RankList& list) {
   const auto runs = compress(list.ranks, list.counters);
-  auto again = expand_runs(runs, huge_shape());
+  auto again = expand(runs, huge_shape());
   FUZZ_CHECK(again.ok(), "compress() produced runs that expand() rejects");
   FUZZ_CHECK(again->ranks == list.ranks && again->counters == list.counters,
              "expand(compress(ranks)) differs from the ranks");
-}
-
-// expand() of the runs; it takes the cast's shape since comm validates ranks against it (the
-// fuzz target builds against either form, so it merges whichever way comm/ has it).
-template <class Runs>
-Result<RankList> expand_runs(const Runs& runs, const Shape& shape) {
-  if constexpr (requires { expand(runs, shape); }) {
-    return expand(runs, shape);
-  } else {
-    (void)shape;
-    return expand(runs);
-  }
 }
 
 // A shape with 2^32 ranks: expand()'s own limits, not the shape's, bound the runs fed to it.
@@ -93,7 +79,7 @@ void cast_path(const CastControl& control) {
   auto shape = Shape::parse(control.shape);
   if (!shape) return;
   (void)shape->to_string();
-  auto list = expand_runs(control.ranks, *shape);
+  auto list = expand(control.ranks, *shape);
   if (!list) return;
   check_runs_round_trip(*list);
   if (list->ranks.empty()) return;
@@ -115,7 +101,7 @@ void cast_path(const CastControl& control) {
                    "a subtree runs past the cast's ranks");
         const auto runs =
             compress(*subtree, std::span(list->counters).subspan(begin, subtree->size()));
-        FUZZ_CHECK(expand_runs(runs, *shape).ok(), "a child's rank runs do not expand");
+        FUZZ_CHECK(expand(runs, *shape).ok(), "a child's rank runs do not expand");
         (void)rank_text(*shape, head);
       }
     }
@@ -157,11 +143,9 @@ void cast_header(const CastHeader& header) {
 
 // What the client (comm/tree_router.cpp, TreeRouter::reduce) does with a Partial from one of
 // its root children: report it to the root Reduction, finish, and name every missing rank by
-// its base rank. Off unless ZMESH_FUZZ_CLIENT_REDUCE is set: it finds a known bug at once (the
-// client trusts Partial.missing; see tests/fuzz/findings/README.md), which would hide the rest.
+// its base rank. This found the client trusting Partial.missing (now checked by
+// Reduction::report).
 void client_reduce(const Partial& partial) {
-  static const bool enabled = std::getenv("ZMESH_FUZZ_CLIENT_REDUCE") != nullptr;
-  if (!enabled) return;
   static const Shape shape = Shape::parse("{host=2,gpu=4}").value();
   static const DeliveryPlan plan =
       DeliveryPlan::create(shape, Selection::all(), 2).value();
@@ -219,7 +203,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 7: feed<CommStatsQuery>(frame, "CommStatsQuery", [](const CommStatsQuery&) {}); break;
     case 8:
       feed<std::vector<RankRun>>(frame, "rank runs", [](const std::vector<RankRun>& runs) {
-        auto list = expand_runs(runs, huge_shape());
+        auto list = expand(runs, huge_shape());
         if (list) check_runs_round_trip(*list);
       });
       break;
