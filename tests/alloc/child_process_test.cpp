@@ -4,6 +4,7 @@
 
 #include "testing/wait.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -219,7 +220,7 @@ TEST(ChildProcessGroupTest, DefaultForwardingPrefixesEachWholeLineWithTheIndex) 
     const auto lines = recorder.lines(0, is_stderr);
     EXPECT_EQ(lines.size(), 300u);
     for (std::size_t child = 3; child < 6; ++child) {
-      const std::string prefix = "[" + std::to_string(child) + "] ";
+      const std::string prefix = fmt::format("[{}] ", child);  // GCC 12 -O3: false -Wrestrict on +
       std::vector<std::string> mine, expected;
       for (const auto& line : lines) {
         if (line.starts_with(prefix)) mine.push_back(line);

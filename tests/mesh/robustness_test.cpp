@@ -10,12 +10,10 @@
 #include "testing/mesh_testing.hpp"
 #include "testing/wait.hpp"
 
-#include <dirent.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <fstream>
-#include <set>
 
 using namespace std::chrono_literals;
 
@@ -35,18 +33,6 @@ std::int64_t resident_bytes() {
   std::int64_t pages = 0, resident = 0;
   statm >> pages >> resident;
   return resident * ::sysconf(_SC_PAGESIZE);
-}
-
-// Files in /tmp whose names start with `prefix`.
-std::set<std::string> temp_files(const std::string& prefix) {
-  std::set<std::string> names;
-  if (DIR* dir = ::opendir("/tmp")) {
-    while (dirent* entry = ::readdir(dir)) {
-      if (std::string(entry->d_name).rfind(prefix, 0) == 0) names.insert(entry->d_name);
-    }
-    ::closedir(dir);
-  }
-  return names;
 }
 
 class RobustnessTest : public ::testing::Test {
@@ -222,7 +208,9 @@ TEST_F(RobustnessTest, ABlockedActorPushesBackOnItsSenderAndTheMeshSurvives) {
 
 TEST_F(RobustnessTest, ACastingLoopKeepsMemoryBoundedAndLosesNoProc) {
   Config config = testing::mesh_test_config(Millis(3000));
-  config.link_window_messages = 1024;
+  // Small bounds, so that the short CI form reaches them within its seconds.
+  config.link_window_messages = 256;
+  config.mailbox_max_messages = 256;
   Runtime runtime(config);
   auto mesh = allocate(runtime, 4);
   ASSERT_TRUE(mesh);
@@ -255,7 +243,7 @@ TEST_F(RobustnessTest, ACastingLoopKeepsMemoryBoundedAndLosesNoProc) {
 }
 
 TEST_F(RobustnessTest, KillingProcsWithSigkillLeavesNoSocketFile) {
-  const auto before = temp_files("zmesh-procs");
+  const auto before = testing::temp_files("zmesh-procs");
   {
     auto mesh = allocate(runtime_, 3);
     ASSERT_TRUE(mesh);
@@ -268,7 +256,7 @@ TEST_F(RobustnessTest, KillingProcsWithSigkillLeavesNoSocketFile) {
       if (event->kind == ProcEvent::Kind::crashed) crashed.insert(event->rank);
     }
   }
-  EXPECT_EQ(temp_files("zmesh-procs"), before);
+  EXPECT_EQ(testing::temp_files("zmesh-procs"), before);
 }
 
 }  // namespace

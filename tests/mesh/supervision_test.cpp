@@ -247,6 +247,7 @@ TEST(ClientProcessTest, ProcOutputReachesTheClientPrefixedWithItsRank) {
 TEST(ClientProcessTest, KillingTheClientLeavesNoProcBehind) {
   // Orphans are re-parented to us while this test runs, so we can see (and reap) them.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  const auto files_before = testing::temp_files("zmesh-procs");
   std::vector<pid_t> pids;
   {
     ClientProcess client("hold", 4);
@@ -269,6 +270,8 @@ TEST(ClientProcessTest, KillingTheClientLeavesNoProcBehind) {
     return true;
   }));
   ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+  // Neither the client nor its procs could clean up after SIGKILL: nothing was left to clean.
+  EXPECT_EQ(testing::temp_files("zmesh-procs"), files_before);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,19 @@ inline std::vector<pid_t> child_processes() {
   }
   ::closedir(dir);
   return children;
+}
+
+// Names of the files in /tmp that start with `prefix` (process meshes once left ipc socket
+// files there: "zmesh-procs-...").
+inline std::set<std::string> temp_files(const std::string& prefix) {
+  std::set<std::string> names;
+  if (DIR* dir = ::opendir("/tmp")) {
+    while (dirent* entry = ::readdir(dir)) {
+      if (std::string(entry->d_name).rfind(prefix, 0) == 0) names.insert(entry->d_name);
+    }
+    ::closedir(dir);
+  }
+  return names;
 }
 
 }  // namespace zmesh::testing
