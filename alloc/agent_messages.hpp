@@ -80,7 +80,10 @@ struct SpawnResult {
   bool ok = false;
   ActorId actor;
   Error error;
-  MSGPACK_DEFINE(rank, ok, actor, error);
+  // When the actor was up, by the proc's clock: supervision events of an earlier actor of the
+  // same name (stopped by a failed spawn's cleanup) carry earlier times and are not this one's.
+  std::int64_t started_ns = 0;
+  MSGPACK_DEFINE(rank, ok, actor, error, started_ns);
 };
 
 struct SpawnActor {

@@ -46,7 +46,7 @@ void ProcAgent::configure(Context& ctx, const Configure& request) {
 void ProcAgent::spawn(Context& ctx, const SpawnActor& request) {
   heard();
   auto spawned = ctx.proc().spawn(request.type_name, request.name, Frame::copy_of(request.params));
-  SpawnResult result{hooks_.rank, spawned.ok(), {}, {}};
+  SpawnResult result{hooks_.rank, spawned.ok(), {}, {}, unix_time_now_ns()};
   if (spawned) {
     result.actor = *spawned;
   } else {

@@ -178,10 +178,11 @@ Result<std::shared_ptr<BlockingQueue<ActorEvent>>> ProcMesh::spawn_by_name(
       reply_to.id, [&](std::uint32_t rank) { state_->mailbox().send(state_->proc(rank).agent, request); },
       message_name<SpawnResult>(), deadline,
       [&receiver](Deadline until) { return receiver.recv_envelope(until); },
-      [&](std::uint32_t, const Envelope& envelope) -> Result<void> {
+      [&](std::uint32_t rank, const Envelope& envelope) -> Result<void> {
         auto result = decode<SpawnResult>(envelope.payload.front());
         if (!result) return std::move(result).error();
         if (!result->ok) return result->error;
+        state_->actor_started(name, rank, result->started_ns);
         return {};
       });
   if (failures.empty()) return events;

@@ -66,6 +66,13 @@ void MeshState::actor_mesh_stopped(const std::string& name) {
   if (auto it = actor_meshes_.find(name); it != actor_meshes_.end()) it->second.stopped = true;
 }
 
+void MeshState::actor_started(const std::string& name, std::uint32_t rank, std::int64_t started_ns) {
+  std::lock_guard lock(mutex_);
+  if (auto it = actor_meshes_.find(name); it != actor_meshes_.end()) {
+    it->second.started_ns[rank] = started_ns;
+  }
+}
+
 void MeshState::remove_actor_mesh(const std::string& name) {
   std::lock_guard lock(mutex_);
   actor_meshes_.erase(name);
@@ -121,6 +128,10 @@ void MeshState::actor_event(std::uint32_t rank, const SupervisionEvent& event) {
   {
     std::lock_guard lock(mutex_);
     if (auto it = actor_meshes_.find(event.actor.name); it != actor_meshes_.end() && event.actor.pid == 0) {
+      const auto started = it->second.started_ns.find(rank);
+      if (started != it->second.started_ns.end() && event.unix_time_ns < started->second) {
+        return;  // about the actor a failed spawn left and its cleanup stopped, not this one
+      }
       queue = it->second.events;
     }
     if (event.kind != SupervisionKind::undeliverable) {

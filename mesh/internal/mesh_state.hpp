@@ -80,6 +80,9 @@ class MeshState {
   void actor_mesh_stopped(const std::string& name);
   // The spawn failed: forget the name.
   void remove_actor_mesh(const std::string& name);
+  // The actor `name` on `rank` came up at `started_ns` (its proc's clock): earlier events of
+  // that name on that rank belong to an earlier actor and no longer fail gathers.
+  void actor_started(const std::string& name, std::uint32_t rank, std::int64_t started_ns);
 
   // -- what happens (called by the ProcMesh's monitor and subscriber threads) --
   void proc_stopped(std::uint32_t rank, const StopReason& reason, bool stop_requested);
@@ -158,6 +161,7 @@ class MeshState {
   struct ActorMeshEntry {
     std::shared_ptr<BlockingQueue<ActorEvent>> events;
     bool stopped = false;
+    std::map<std::uint32_t, std::int64_t> started_ns;  // by rank
   };
   std::map<std::string, ActorMeshEntry> actor_meshes_;
   std::map<std::uint64_t, Gather> gathers_;
