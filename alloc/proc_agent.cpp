@@ -46,7 +46,10 @@ void ProcAgent::configure(Context& ctx, const Configure& request) {
 void ProcAgent::spawn(Context& ctx, const SpawnActor& request) {
   heard();
   auto spawned = ctx.proc().spawn(request.type_name, request.name, Frame::copy_of(request.params));
-  SpawnResult result{hooks_.rank, spawned.ok(), {}, {}, unix_time_now_ns()};
+  SpawnResult result;
+  result.rank = hooks_.rank;
+  result.ok = spawned.ok();
+  result.started_ns = unix_time_now_ns();
   if (spawned) {
     result.actor = *spawned;
   } else {

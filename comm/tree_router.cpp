@@ -55,6 +55,22 @@ Result<DeliveryPlan> TreeRouter::send(const CastOrder& order, const CastOptions&
                              order.mesh_name, plan.error().message));
   }
   const auto& ranks = plan->ranks();
+  // Room first, before the cast takes its place in the streams: a cast that could go nowhere
+  // must not consume counters, whose skips would be traffic of their own (a try_cast loop
+  // against full links would flood them).
+  const auto port = message_port_index(message_name<CastControl>());
+  std::size_t bytes = 256;  // the control frame, roughly
+  for (const auto& frame : order.payload) bytes += frame.size();
+  for (std::size_t head : plan->root_children()) {
+    const PortId to{comm_actor(static_cast<std::uint32_t>(head)), port};
+    if (!state_.client().wait_for_room(to, bytes, deadline)) {
+      return Error(ErrorCode::backpressure,
+                   fmt::format("cast {} of {}: the link to rank {} stayed full until the "
+                               "deadline (ZMESH_LINK_WINDOW_*); the receivers are slow or "
+                               "blocked",
+                               order.cast_id, order.mesh_name, head));
+    }
+  }
   std::vector<std::uint64_t> counters(ranks.size());
   {
     std::lock_guard lock(mutex_);
@@ -87,7 +103,6 @@ Result<DeliveryPlan> TreeRouter::send(const CastOrder& order, const CastOptions&
     control.reduction.budget_ms =
         remaining > control.reduction.margin_ms ? remaining - control.reduction.margin_ms : 0;
   }
-  const auto port = message_port_index(message_name<CastControl>());
   for (std::size_t head : plan->root_children()) {
     auto subtree = plan->subtree_of(head).value();
     const auto begin = static_cast<std::size_t>(subtree.data() - ranks.data());
@@ -99,8 +114,9 @@ Result<DeliveryPlan> TreeRouter::send(const CastOrder& order, const CastOptions&
     envelope.payload.push_back(encode(control));
     envelope.payload.insert(envelope.payload.end(), order.payload.begin(), order.payload.end());
     if (auto sent = state_.mailbox().send_bounded(std::move(envelope), deadline); !sent) {
-      // This subtree and the ones after it never get the cast: their counters must not hold
-      // up later casts (finish() does that for a tracked cast).
+      // Room was there a moment ago (another thread took it, or the message is too large):
+      // this subtree and the ones after it never get the cast, and their counters must not
+      // hold up later casts (finish() does that for a tracked cast).
       if (!order.tracked) {
         for (std::size_t i = begin; i < ranks.size(); ++i) {
           const auto rank = static_cast<std::uint32_t>(ranks[i]);

@@ -244,6 +244,21 @@ bool Proc::has_room(const PortId& to, std::size_t bytes) const {
   return !cell || cell->has_room(bytes);
 }
 
+bool Proc::wait_for_room(const PortId& to, std::size_t bytes, Deadline deadline) {
+  std::unique_lock lock(room_mutex_);
+  while (true) {
+    const std::uint64_t seen = room_generation_;
+    lock.unlock();
+    if (has_room(to, bytes)) return true;  // a refusal also asks to be told of room
+    lock.lock();
+    if (room_generation_ != seen) continue;
+    if (Clock::now() >= deadline ||
+        !room_changed_.wait_until(lock, deadline, [&] { return room_generation_ != seen; })) {
+      return false;
+    }
+  }
+}
+
 Result<void> Proc::send_bounded(Envelope envelope, Deadline room_deadline) {
   if (envelope.destination.actor.proc != id()) {
     if (RemoteLink* remote = remote_.load(std::memory_order_acquire)) {

@@ -96,6 +96,8 @@ class Proc {
   Result<void> send_bounded(Envelope envelope, Deadline room_deadline);
   // Whether a flow-controlled message of `bytes` to `to` would be taken now.
   bool has_room(const PortId& to, std::size_t bytes) const;
+  // Waits until has_room(to, bytes) or `deadline`; false if there was no room by then.
+  bool wait_for_room(const PortId& to, std::size_t bytes, Deadline deadline);
   // Delivers an envelope addressed to this proc (called by local senders and send), whatever
   // the mailbox holds.
   // `may_run_here`: the calling thread may run the receiving actor's handler at once, if
