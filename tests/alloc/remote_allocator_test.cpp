@@ -249,13 +249,7 @@ TEST_F(RemoteAllocatorTest, FrozenLauncherIsAHostLostAndItsProcsDoNotOutliveIt) 
   auto mesh = allocate(spec(3, 1), options(), &runtime);
   ASSERT_TRUE(mesh);
   ASSERT_TRUE(launchers_.signal(1, SIGSTOP).ok());
-  std::optional<ProcEvent> lost;
-  while (auto event = mesh->next_event(deadline_in(15s))) {
-    if (event->kind == ProcEvent::Kind::crashed) {
-      lost = event;
-      break;
-    }
-  }
+  auto lost = testing::next_event_of(*mesh, ProcEvent::Kind::crashed, deadline_in(15s));
   ASSERT_TRUE(lost.has_value());
   EXPECT_EQ(lost->rank, 1u);
   EXPECT_EQ(lost->reason.kind, StopReason::Kind::host_lost) << lost->describe();
@@ -414,13 +408,7 @@ TEST_F(RemoteAllocatorTest, TwoClientsOfOneLauncherEachSeeAndStopOnlyTheirOwnPro
   ASSERT_TRUE(first && second);
   for (std::uint32_t i = 0; i < 3; ++i) EXPECT_EQ(hosts_pids(i).size(), 3u) << "launcher + one proc per client";
   ASSERT_TRUE(first->kill(1, SIGKILL).ok());
-  std::optional<ProcEvent> killed;
-  while (auto event = first->next_event(deadline_in(10s))) {
-    if (event->kind == ProcEvent::Kind::crashed) {
-      killed = event;
-      break;
-    }
-  }
+  auto killed = testing::next_event_of(*first, ProcEvent::Kind::crashed, deadline_in(10s));
   ASSERT_TRUE(killed.has_value());
   EXPECT_EQ(killed->rank, 1u);
   EXPECT_EQ(killed->reason.kind, StopReason::Kind::killed) << killed->describe();

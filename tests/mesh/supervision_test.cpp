@@ -72,13 +72,7 @@ TEST_F(SupervisionTest, ExitCodeAndWatchdogAreReportedAsSuch) {
 
   // A stopped (frozen) proc answers no heartbeat: the watchdog kills it and says so.
   ASSERT_TRUE(mesh->kill(2, SIGSTOP).ok());
-  std::optional<ProcEvent> frozen;
-  while (auto event = mesh->next_event(deadline_in(10s))) {
-    if (event->kind == ProcEvent::Kind::crashed) {
-      frozen = event;
-      break;
-    }
-  }
+  auto frozen = testing::next_event_of(*mesh, ProcEvent::Kind::crashed, deadline_in(10s));
   ASSERT_TRUE(frozen.has_value());
   EXPECT_EQ(frozen->rank, 2u);
   EXPECT_EQ(frozen->reason.kind, StopReason::Kind::watchdog) << frozen->describe();

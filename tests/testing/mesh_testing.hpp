@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -46,6 +47,15 @@ inline std::unique_ptr<ProcMesh> allocate_mesh(Runtime& runtime, const AllocSpec
   auto mesh = ProcMesh::allocate(runtime, std::move(*alloc), deadline);
   EXPECT_TRUE(mesh.ok()) << mesh.error().describe();
   return mesh ? std::move(*mesh) : nullptr;
+}
+
+// The next event of `kind` from `mesh`, skipping others, or nothing by `deadline`.
+inline std::optional<ProcEvent> next_event_of(ProcMesh& mesh, ProcEvent::Kind kind,
+                                              Deadline deadline) {
+  while (auto event = mesh.next_event(deadline)) {
+    if (event->kind == kind) return event;
+  }
+  return std::nullopt;
 }
 
 // Pids of this process's children (started by any of its threads) that still exist.
