@@ -557,7 +557,10 @@ class RemoteAlloc final : public Alloc {
       proc.hello_seen = true;
       proc.agent = hello->agent;
       proc.address = hello->address;
-      if (auto routed = client_->endpoint().add_route(hello->proc, hello->address); !routed) return;
+      // The proc's own size limit: a launcher's host may run with another ZMESH_MAX_MESSAGE_BYTES.
+      auto routed =
+          client_->endpoint().add_route(hello->proc, hello->address, hello->max_message_bytes);
+      if (!routed) return;
       mailbox_->send(hello->agent, AgentStart{PortRef<AgentStarted>{port_}});
     } else if (envelope.type_name == message_name<AgentStarted>()) {
       auto started = decode<AgentStarted>(envelope.payload.front());
