@@ -2,16 +2,24 @@
 // The actor `zmesh bench cast` spawns on every proc, and its messages. A cast carries a small
 // header frame (cast number, reply port) and the payload as its own frame, which the target
 // never decodes: the bytes travel as sent, as a user's tensor would.
-// Thread: an actor; its handler never blocks, so it runs on the proc's I/O thread.
+// RawPeer hosts the raw twin's receiver on a thread of its own (cross-host bench: the
+// receivers must run on the launchers' hosts, and only a proc gets there).
+// Thread: BenchTarget's handler never blocks, so it runs on the proc's I/O thread; RawPeer's
+// receiver thread lives from its constructor to its destructor.
 
 #include "zmesh/comm/comm_actor.hpp"
 #include "zmesh/core/actor.hpp"
 #include "zmesh/core/context.hpp"
 #include "zmesh/core/port.hpp"
 #include "zmesh/core/registry.hpp"
+#include "zmesh/tools/raw_receiver.hpp"
+
+#include <zmq.hpp>
 
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <thread>
 
 namespace zmesh::tools {
 
@@ -45,10 +53,31 @@ class BenchTarget : public Actor {
   }
 };
 
+// Payloads never touch zmesh here: the actor only starts the raw receiver with its proc and
+// ends it (by shutting its context down) when it stops.
+class RawPeer : public Actor {
+ public:
+  struct Params {
+    std::string address;  // the bench's ROUTER
+    MSGPACK_DEFINE(address);
+  };
+  explicit RawPeer(const Params& params)
+      : thread_([this, address = params.address] { run_raw_receiver(context_, address, std::nullopt); }) {}
+  ~RawPeer() override {
+    context_.shutdown();
+    thread_.join();
+  }
+
+ private:
+  zmq::context_t context_;
+  std::thread thread_;  // last: it uses context_
+};
+
 // The actor types the `zmesh` binary can be asked to spawn when started as a proc.
 inline std::shared_ptr<Registry> tool_registry() {
   auto registry = std::make_shared<Registry>();
   registry->add_actor<BenchTarget>("zmesh-BenchTarget").value();
+  registry->add_actor<RawPeer>("zmesh-RawPeer").value();
   comm::add_comm_actor(*registry).value();  // casts travel the comm tree
   return registry;
 }

@@ -3,12 +3,17 @@
 #include "zmesh/alloc/child_process.hpp"
 #include "zmesh/alloc/local_allocator.hpp"
 #include "zmesh/alloc/process_allocator.hpp"
+#include "zmesh/alloc/remote_allocator.hpp"
 #include "zmesh/mesh/proc_mesh.hpp"
 #include "zmesh/tools/bench_actors.hpp"
+#include "zmesh/tools/net/tcp_check.hpp"
+#include "zmesh/tools/ops/host_options.hpp"
+#include "zmesh/tools/raw_receiver.hpp"
 
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
 #include <fmt/ostream.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <zmq.hpp>
@@ -38,7 +43,34 @@ struct Options {
   std::uint32_t fanout = 16;
   double seconds = 0.5;
   std::string json;
+  // --hosts: procs on these launchers' hosts (`procs` is then per host), over tcp, and the
+  // raw receivers there too, as RawPeer actors; the client listens on client_host.
+  std::vector<HostEntry> hosts;
+  std::string client_host;
+  std::uint32_t total(std::uint32_t procs) const {
+    return hosts.empty() ? procs : procs * static_cast<std::uint32_t>(hosts.size());
+  }
 };
+
+// A mesh of `procs` per host over options.hosts, or of `procs` local procs.
+Result<std::unique_ptr<ProcMesh>> allocate_mesh(Runtime& runtime, const Options& options, std::uint32_t procs) {
+  AllocSpec spec;
+  spec.transport = options.transport;
+  Result<std::unique_ptr<Alloc>> alloc = Error(ErrorCode::internal, "no allocator");
+  if (!options.hosts.empty()) {
+    spec.dimensions = {{"host", static_cast<std::uint32_t>(options.hosts.size())}, {"proc", procs}};
+    RemoteAllocatorOptions remote;
+    remote.hosts = options.hosts;
+    remote.client_host = options.client_host;
+    alloc = RemoteAllocator::allocate(runtime, spec, tool_registry(), remote);
+  } else {
+    spec.dimensions = {{"proc", procs}};
+    alloc = options.transport == AllocTransport::inproc ? LocalAllocator::allocate(runtime, spec, tool_registry())
+                                                        : ProcessAllocator::allocate(runtime, spec, tool_registry());
+  }
+  if (!alloc) return std::move(alloc).error();
+  return ProcMesh::allocate(runtime, std::move(*alloc), deadline_in(60s));
+}
 
 // One measured row: casts to all N, each waiting for N replies.
 struct Measured {
@@ -124,14 +156,7 @@ class MeshBench {
  public:
   static Result<std::unique_ptr<MeshBench>> start(Runtime& runtime, const Options& options,
                                                   std::uint32_t procs) {
-    AllocSpec spec;
-    spec.dimensions = {{"proc", procs}};
-    spec.transport = options.transport;
-    auto alloc = options.transport == AllocTransport::inproc
-                     ? LocalAllocator::allocate(runtime, spec, tool_registry())
-                     : ProcessAllocator::allocate(runtime, spec, tool_registry());
-    if (!alloc) return std::move(alloc).error();
-    auto mesh = ProcMesh::allocate(runtime, std::move(*alloc), deadline_in(60s));
+    auto mesh = allocate_mesh(runtime, options, procs);
     if (!mesh) return std::move(mesh).error();
     auto targets = (*mesh)->spawn<BenchTarget>("bench", {}, deadline_in(60s));
     if (!targets) return std::move(targets).error();
@@ -167,29 +192,15 @@ class MeshBench {
   Mailbox mailbox_;
 };
 
-// -- raw ZeroMQ: a client ROUTER and N receiver processes (or threads, for inproc) --
-
-void raw_receiver_loop(zmq::context_t& context, const std::string& address, std::uint32_t rank) {
-  zmq::socket_t dealer(context, zmq::socket_type::dealer);
-  dealer.set(zmq::sockopt::linger, 0);
-  dealer.set(zmq::sockopt::routing_id, fmt::format("r{}", rank));
-  dealer.set(zmq::sockopt::rcvhwm, 0);
-  dealer.connect(address);
-  dealer.send(zmq::str_buffer("hello"), zmq::send_flags::none);
-  for (;;) {
-    zmq::message_t seq, payload;
-    if (!dealer.recv(seq)) continue;
-    if (!seq.more()) return;  // a lone frame: stop
-    if (!dealer.recv(payload)) return;
-    dealer.send(seq, zmq::send_flags::none);  // the 8-byte reply
-  }
-}
+// -- raw ZeroMQ: a client ROUTER and N receiver processes (or threads, for inproc; or
+// RawPeer actors in procs on the launchers' hosts, for --hosts) --
 
 class RawBench {
  public:
-  static Result<std::unique_ptr<RawBench>> start(const Options& options, std::uint32_t procs) {
+  static Result<std::unique_ptr<RawBench>> start(Runtime& runtime, const Options& options, std::uint32_t procs) {
     std::unique_ptr<RawBench> bench(new RawBench(procs));
-    const std::string bind = options.transport == AllocTransport::tcp ? "tcp://127.0.0.1:*"
+    const std::string bind = !options.hosts.empty() ? fmt::format("tcp://{}:*", options.client_host)
+                             : options.transport == AllocTransport::tcp ? "tcp://127.0.0.1:*"
                              : options.transport == AllocTransport::ipc
                                  ? fmt::format("ipc:///tmp/zmesh-bench-{}-{}.sock", ::getpid(), procs)
                                  : fmt::format("inproc://zmesh-bench-{}", procs);
@@ -197,17 +208,24 @@ class RawBench {
     bench->router_.set(zmq::sockopt::sndhwm, 0);
     bench->router_.bind(bind);
     bench->address_ = bench->router_.get(zmq::sockopt::last_endpoint);
-    for (std::uint32_t rank = 0; rank < procs; ++rank) {
+    if (!options.hosts.empty()) {
+      auto mesh = allocate_mesh(runtime, options, procs);
+      if (!mesh) return std::move(mesh).error();
+      bench->peers_ = std::move(*mesh);
+      auto peers = bench->peers_->spawn<RawPeer>("raw", {bench->address_}, deadline_in(60s));
+      if (!peers) return std::move(peers).error();
+    }
+    for (std::uint32_t rank = 0; rank < procs && options.hosts.empty(); ++rank) {
       if (options.transport == AllocTransport::inproc) {
         bench->threads_.emplace_back(
-            [raw = bench.get(), rank] { raw_receiver_loop(raw->context_, raw->address_, rank); });
+            [raw = bench.get(), rank] { run_raw_receiver(raw->context_, raw->address_, rank); });
       } else {
         auto started = bench->children_.start(
             rank, ChildSpec{"/proc/self/exe", {"bench-peer", bench->address_, std::to_string(rank)}, {}});
         if (!started) return std::move(started).error();
       }
     }
-    for (std::uint32_t i = 0; i < procs; ++i) {  // every receiver says hello once connected
+    for (std::uint32_t i = 0; i < options.total(procs); ++i) {  // every receiver says hello once connected
       zmq::message_t id, hello;
       bench->router_.set(zmq::sockopt::rcvtimeo, 30000);
       if (!bench->router_.recv(id) || !bench->router_.recv(hello)) {
@@ -224,6 +242,7 @@ class RawBench {
     }
     for (auto& thread : threads_) thread.join();
     children_.wait_all_exited(deadline_in(5s));
+    if (peers_) (void)peers_->stop(deadline_in(30s));
     if (address_.rfind("ipc://", 0) == 0) ::unlink(address_.substr(6).c_str());
   }
 
@@ -259,6 +278,7 @@ class RawBench {
       : children_(ChildProcessGroup::Callbacks{}, Config{}), router_(context_, zmq::socket_type::router) {}
 
   ChildProcessGroup children_;
+  std::unique_ptr<ProcMesh> peers_;  // --hosts: the procs hosting the receivers
   zmq::context_t context_;
   zmq::socket_t router_;
   std::string address_;
@@ -270,6 +290,7 @@ Result<Options> parse_options(std::span<const std::string> args, std::ostream& o
   po::options_description described("zmesh bench cast: cast to all procs and wait for all replies, "
                                     "next to raw ZeroMQ doing the same work\noptions");
   std::string procs = "1,4,8,16", payloads = "1KiB,64KiB,1MiB,16MiB", transport = "ipc";
+  std::string hosts, per_host, key;
   Options options;
   described.add_options()("help,h", "show this help")(
       "procs", po::value(&procs)->default_value(procs), "mesh sizes N, comma-separated")(
@@ -280,23 +301,52 @@ Result<Options> parse_options(std::span<const std::string> args, std::ostream& o
       "fanout", po::value(&options.fanout)->default_value(options.fanout),
       "children per comm-tree node")("seconds", po::value(&options.seconds)->default_value(options.seconds),
                                      "seconds per measurement")(
-      "json", po::value(&options.json), "also write the rows to this file as JSON");
+      "json", po::value(&options.json), "also write the rows to this file as JSON")(
+      "hosts", po::value(&hosts),
+      "run the procs and the raw receivers on these zmesh-launchers' hosts (host[:port],...), over tcp")(
+      "procs-per-host", po::value(&per_host), "with --hosts: procs per host, comma-separated (instead of --procs)")(
+      "client-host", po::value(&options.client_host),
+      "with --hosts: the address of this machine the procs connect to (default: the one that routes to the "
+      "first host)")("key", po::value(&key), "with --hosts: the key file (as ZMESH_KEY_FILE)");
   po::variables_map values;
   po::store(po::command_line_parser(std::vector<std::string>(args.begin(), args.end())).options(described).run(),
             values);
   po::notify(values);
   if (values.count("help")) {
-    out << described << "\nexample: zmesh bench cast --procs 8 --payload 1KiB --inflight 64 --seconds 2\n";
+    out << described << "\nexample: zmesh bench cast --procs 8 --payload 1KiB --inflight 64 --seconds 2\n"
+        << "across hosts: zmesh bench cast --hosts node1,node2,node3 --procs-per-host 2 --payload 1KiB,1MiB\n";
     help = true;
     return options;
   }
   auto parsed_transport = parse_alloc_transport(transport);
   if (!parsed_transport) return std::move(parsed_transport).error();
   options.transport = *parsed_transport;
+  if (!per_host.empty() && hosts.empty()) {
+    return Error(ErrorCode::invalid_argument, "--procs-per-host needs --hosts (for local procs, use --procs)");
+  }
+  if (!hosts.empty()) {
+    if (values.count("transport") && !values["transport"].defaulted() && options.transport != AllocTransport::tcp) {
+      return Error(ErrorCode::invalid_argument, "--hosts runs over tcp: leave --transport out");
+    }
+    auto found = launcher_hosts(hosts);
+    if (!found) return std::move(found).error();
+    options.hosts = std::move(found->hosts);
+    options.transport = AllocTransport::tcp;
+    if (auto keyed = use_key_file(key); !keyed) return std::move(keyed).error();
+    if (options.client_host.empty()) {
+      auto towards = local_address_towards(options.hosts.front().host, options.hosts.front().port);
+      if (!towards) return std::move(towards).error();
+      options.client_host = *towards;
+    }
+    procs = per_host.empty() ? "1" : per_host;
+  }
+  const std::string procs_option = hosts.empty() ? "--procs" : "--procs-per-host";
   std::stringstream procs_stream(procs);
   for (std::string item; std::getline(procs_stream, item, ',');) {
     auto n = parse_size(item);
-    if (!n || *n > 1024) return Error(ErrorCode::invalid_argument, fmt::format("--procs \"{}\": give 1 to 1024", item));
+    if (!n || *n > 1024) {
+      return Error(ErrorCode::invalid_argument, fmt::format("{} \"{}\": give 1 to 1024", procs_option, item));
+    }
     options.procs.push_back(static_cast<std::uint32_t>(*n));
   }
   std::stringstream payload_stream(payloads);
@@ -368,18 +418,25 @@ int bench_cast(std::span<const std::string> args, std::ostream& out, std::ostrea
                   "N replies; raw = a ZeroMQ ROUTER fanning the same payload out to N receiver processes, each "
                   "replying 8 bytes\n",
              to_string(options.transport), options.fanout);
+  if (!options.hosts.empty()) {
+    std::vector<std::string> names;
+    for (const auto& host : options.hosts) names.push_back(host.to_string());
+    fmt::print(out, "across {} hosts ({}), procs and raw receivers started by their launchers; this client at {}\n",
+               options.hosts.size(), fmt::join(names, ","), options.client_host);
+  }
   fmt::print(out, "{:>5} {:>8} {:>8} | {:>10} {:>12} {:>8} {:>9} {:>9} | {:>10} {:>8} {:>9} | {:>7}\n", "procs",
              "payload", "inflight", "casts/s", "deliveries/s", "GB/s", "p50 us", "p99 us", "raw cast/s", "raw GB/s",
              "raw p50", "zm/raw");
-  for (auto procs : options.procs) {
+  for (auto requested : options.procs) {
+    const std::uint32_t procs = options.total(requested);  // every one of them replies to each cast
     fmt::print(out, "-- starting {} procs and {} raw receivers...\n", procs, procs);
     out.flush();
-    auto mesh = MeshBench::start(runtime, options, procs);
+    auto mesh = MeshBench::start(runtime, options, requested);
     if (!mesh) {
       err << "zmesh bench cast: starting the mesh: " << mesh.error().describe() << '\n';
       return 1;
     }
-    auto raw = RawBench::start(options, procs);
+    auto raw = RawBench::start(runtime, options, requested);
     if (!raw) {
       err << "zmesh bench cast: starting raw receivers: " << raw.error().describe() << '\n';
       return 1;
@@ -432,7 +489,7 @@ int run_bench_peer_command(std::span<const std::string> args, std::ostream&, std
     return usage_error;
   }
   zmq::context_t context;
-  raw_receiver_loop(context, args[0], static_cast<std::uint32_t>(std::stoul(args[1])));
+  run_raw_receiver(context, args[0], static_cast<std::uint32_t>(std::stoul(args[1])));
   return 0;
 }
 

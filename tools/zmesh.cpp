@@ -11,7 +11,9 @@
 #include "zmesh/alloc/bootstrap.hpp"
 #include "zmesh/tools/bench_actors.hpp"
 #include "zmesh/tools/bench_cast_command.hpp"
+#include "zmesh/tools/doctor_command.hpp"
 #include "zmesh/tools/select_command.hpp"
+#include "zmesh/tools/status_command.hpp"
 
 namespace {
 
@@ -30,6 +32,10 @@ constexpr Command kCommands[] = {
      zmesh::tools::run_select_command},
     {"bench", "measure casts (zmesh bench cast) next to raw ZeroMQ doing the same work",
      zmesh::tools::run_bench_command},
+    {"doctor", "check every launcher host before a job (zmesh doctor --hosts LIST)",
+     zmesh::tools::run_doctor_command},
+    {"status", "each launcher's clients, procs and uptime (zmesh status --hosts LIST)",
+     zmesh::tools::run_status_command},
     {"bench-peer", "(internal) a raw ZeroMQ receiver started by zmesh bench cast",
      zmesh::tools::run_bench_peer_command},
 };

@@ -9,6 +9,9 @@
 //   launcher -> client: LaunchReply (ok or why not), ProcStartedNote per proc, OutputNote
 //                       per line of proc output, ProcExitNote once per proc, LauncherBeat,
 //                       LauncherError (bad frames, unknown messages).
+//   Read-only queries (`zmesh status`, `zmesh doctor`), from any peer, leaving no client
+//   state behind: StatusRequest -> StatusReply, ProbeRequest -> ProbeReply. A launcher
+//   older than these answers LauncherError "unknown message type".
 // Thread: value types and pure functions.
 
 #include "zmesh/core/error.hpp"
@@ -122,6 +125,65 @@ struct LauncherError {
   ZMESH_MESSAGE("zmesh.launcher.Error");
   Error error;
   MSGPACK_DEFINE(error);
+};
+
+// -- read-only queries --
+
+// `zmesh status`: this launcher's clients and their procs.
+struct StatusRequest {
+  ZMESH_MESSAGE("zmesh.launcher.Status");
+  std::uint32_t version = launcher_protocol_version;
+  MSGPACK_DEFINE(version);
+};
+
+struct ProcStatus {
+  std::uint32_t rank = 0;
+  std::int64_t pid = 0;
+  std::string state;  // "running", "stopping (SIGTERM sent)", ...
+  MSGPACK_DEFINE(rank, pid, state);
+};
+
+struct ClientStatus {
+  std::string name;   // "pid 123 on vm [remote-...]"
+  std::string state;  // "serving", or why its procs are being stopped
+  std::uint64_t heard_ms_ago = 0;
+  std::uint64_t lease_ms = 0;
+  std::vector<ProcStatus> procs;  // still running
+  MSGPACK_DEFINE(name, state, heard_ms_ago, lease_ms, procs);
+};
+
+struct StatusReply {
+  ZMESH_MESSAGE("zmesh.launcher.StatusReply");
+  bool ok = false;  // false: `error` says why (another protocol version)
+  std::string host;
+  Error error;
+  std::uint32_t version = launcher_protocol_version;  // the launcher's
+  std::uint64_t uptime_ms = 0;
+  std::vector<ClientStatus> clients;
+  MSGPACK_DEFINE(ok, host, error, version, uptime_ms, clients);
+};
+
+// `zmesh doctor`: could this launcher run `executable`, and can a proc on its host reach
+// the client at `reach_host`:`reach_port` (tcp connect within `timeout_ms`)?
+struct ProbeRequest {
+  ZMESH_MESSAGE("zmesh.launcher.Probe");
+  std::uint32_t version = launcher_protocol_version;
+  std::string executable;
+  std::string reach_host;
+  std::uint16_t reach_port = 0;
+  std::uint32_t timeout_ms = 2000;
+  MSGPACK_DEFINE(version, executable, reach_host, reach_port, timeout_ms);
+};
+
+struct ProbeReply {
+  ZMESH_MESSAGE("zmesh.launcher.ProbeReply");
+  bool ok = false;  // false: `error` says why the probe was not run (version, busy)
+  std::string host;
+  Error error;
+  std::uint32_t version = launcher_protocol_version;  // the launcher's
+  std::string executable_problem;  // empty: it exists there and is executable
+  std::string reach_problem;       // empty: the tcp connect succeeded
+  MSGPACK_DEFINE(ok, host, error, version, executable_problem, reach_problem);
 };
 
 // Frames of one message: [type name][body].

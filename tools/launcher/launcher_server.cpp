@@ -1,5 +1,7 @@
 #include "launcher_server.hpp"
 
+#include "launcher_queries.hpp"
+
 #include "zmesh/alloc/alloc.hpp"
 #include "zmesh/alloc/bootstrap.hpp"
 #include "zmesh/alloc/child_process.hpp"
@@ -12,7 +14,6 @@
 #include <arpa/inet.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <zmq.hpp>
@@ -122,6 +123,7 @@ struct LauncherServer::Impl {
     Clock::time_point next_beat;
     std::uint64_t beats = 0;
     std::set<std::uint32_t> live;               // started, exit not yet reported
+    std::map<std::uint32_t, std::int64_t> pids;  // by rank, for zmesh status
     std::map<std::uint32_t, std::string> why;   // watchdog reasons, by rank
     bool stop_requested = false;
     std::optional<Clock::time_point> term_at;
@@ -150,6 +152,7 @@ struct LauncherServer::Impl {
   bool shutting_down = false;
   RateLimiter garbage_log{Millis(1000)};
   RateLimiter drop_log{Millis(1000)};
+  std::optional<LauncherQueries> queries;  // last: its probe threads post to the server
 
   Impl(LauncherOptions opts, Config cfg)
       : options(std::move(opts)), config(std::move(cfg)), log("zmesh.launcher", "launcher=" + options.listen, "info") {
@@ -183,6 +186,12 @@ struct LauncherServer::Impl {
     address = router.get(zmq::sockopt::last_endpoint);
     if (wildcard) address = fmt::format("tcp://{}:{}", options.advertise, port);
     secure_socket();
+    queries.emplace(host, LauncherQueries::Hooks{
+                              [this] { return client_status(); },
+                              [this](const std::string& identity, const std::pair<std::string, std::string>& frames) {
+                                send_frames(identity, frames);
+                              },
+                              [this](std::function<void()> task) { post(std::move(task)); }});
   }
 
   // Where CURVE keys go (next step: set curve_server and the secret key before bind, with a
@@ -205,7 +214,11 @@ struct LauncherServer::Impl {
   // -- main thread: sending --
   template <class T>
   void send(const std::string& identity, const T& message) {
-    const auto [type, body] = internal::launcher_frames(message);
+    send_frames(identity, internal::launcher_frames(message));
+  }
+
+  void send_frames(const std::string& identity, const std::pair<std::string, std::string>& frames) {
+    const auto& [type, body] = frames;
     try {
       if (!router.send(zmq::buffer(identity), zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
           !router.send(zmq::buffer(type), zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
@@ -322,14 +335,19 @@ struct LauncherServer::Impl {
       if (auto request = body_of<LaunchRequest>(identity, body)) launch(identity, client, std::move(*request));
       return;
     }
+    if (LauncherQueries::is_query(type)) {
+      if (auto answered = queries->answer(identity, type, body); !answered) refuse(identity, answered.error());
+      return;
+    }
     const bool known = type == message_name<ClientBeat>() || type == message_name<StopProcs>() ||
                        type == message_name<SignalProc>() || type == message_name<Release>();
     if (!known) {
       refuse(identity, Error(ErrorCode::not_found,
-                             fmt::format("unknown message type \"{}\" (known: {}, {}, {}, {}, {})",
+                             fmt::format("unknown message type \"{}\" (known: {}, {}, {}, {}, {}, {})",
                                          printable(type.substr(0, 100)), message_name<LaunchRequest>(),
                                          message_name<ClientBeat>(), message_name<StopProcs>(),
-                                         message_name<SignalProc>(), message_name<Release>())));
+                                         message_name<SignalProc>(), message_name<Release>(),
+                                         LauncherQueries::names())));
       return;
     }
     if (!client) {
@@ -412,24 +430,31 @@ struct LauncherServer::Impl {
                    fmt::format("{}: lease {} ms must be at least twice the heartbeat interval {} ms",
                                host, request.lease_ms, request.heartbeat_interval_ms));
     }
-    const std::string& path = request.executable;
-    if (path.empty() || path.front() != '/') {
-      return Error(ErrorCode::invalid_argument,
-                   fmt::format("{}: executable \"{}\" is not an absolute path", host, path));
+    return check_executable(host, request.executable);
+  }
+
+  // For zmesh status: every client and its running procs.
+  std::vector<internal::ClientStatus> client_status() const {
+    std::vector<internal::ClientStatus> out;
+    const auto now = Clock::now();
+    for (const auto& [identity, client] : clients) {
+      internal::ClientStatus status;
+      status.name = client->name;
+      status.state = client->forgetting ? "forgetting it (lease lapsed or released): stopping its procs"
+                     : client->stop_requested ? "stopping its procs on its request"
+                                              : "serving";
+      status.heard_ms_ago = static_cast<std::uint64_t>(std::chrono::duration_cast<Millis>(now - client->last_heard).count());
+      status.lease_ms = static_cast<std::uint64_t>(client->lease.count());
+      for (const auto rank : client->live) {
+        const auto pid = client->pids.find(rank);
+        status.procs.push_back({rank, pid == client->pids.end() ? 0 : pid->second,
+                                client->kill_sent   ? "stopping (SIGKILL sent)"
+                                : client->term_sent ? "stopping (SIGTERM sent)"
+                                                    : "running"});
+      }
+      out.push_back(std::move(status));
     }
-    struct stat info {};
-    if (::stat(path.c_str(), &info) != 0) {
-      return Error(ErrorCode::not_found,
-                   fmt::format("{}: cannot run {}: {}", host, path, std::strerror(errno)));
-    }
-    if (!S_ISREG(info.st_mode)) {
-      return Error(ErrorCode::invalid_argument, fmt::format("{}: cannot run {}: not a regular file", host, path));
-    }
-    if (::access(path.c_str(), X_OK) != 0) {
-      return Error(ErrorCode::invalid_argument,
-                   fmt::format("{}: cannot run {}: not executable ({})", host, path, std::strerror(errno)));
-    }
-    return {};
+    return out;
   }
 
   void launch(const std::string& identity, Client* existing, LaunchRequest request) {
@@ -487,6 +512,7 @@ struct LauncherServer::Impl {
         return;
       }
       added.live.insert(rank);
+      added.pids[rank] = *pid;
       started.push_back(ProcStartedNote{rank, *pid});
     }
     send(identity, LaunchReply{true, host, {}});

@@ -1,0 +1,171 @@
+// `zmesh doctor`, `zmesh status` and `zmesh bench cast --hosts` against zmesh-launchers on
+// fake hosts (network namespaces from the zmesh_netns fixture), run as the real binaries:
+// doctor names a host without a launcher, a name that does not resolve and a missing
+// executable, and passes when all is well; status lists a client's procs and says which
+// host did not answer; the cross-host bench runs a tiny sweep to the end. Needs root (label
+// "root"); skips otherwise. Nothing is timed.
+#include "zmesh/alloc/remote_allocator.hpp"
+#include "zmesh/mesh/proc_mesh.hpp"
+
+#include "alloc/remote_test_support.hpp"
+#include "testing/mesh_actors.hpp"
+#include "testing/mesh_testing.hpp"
+#include "testing/wait.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <gtest/gtest.h>
+
+#include <mutex>
+
+using namespace std::chrono_literals;
+
+namespace zmesh {
+namespace {
+
+// What a run of the zmesh binary printed and how it ended.
+struct ZmeshRun {
+  std::optional<ChildExit> exit;
+  std::string output;  // stdout and stderr, one line each, in arrival order
+  bool contains(const std::string& text) const { return output.find(text) != std::string::npos; }
+  int code() const { return exit && exit->kind == ChildExit::Kind::exited ? exit->code : -1; }
+};
+
+// Runs `zmesh ARGS...` to its end (killed at `timeout`: a hang fails the test).
+ZmeshRun run_zmesh(const std::vector<std::string>& args, std::chrono::seconds timeout) {
+  ZmeshRun run;
+  std::mutex mutex;
+  ChildProcessGroup group({[&](std::size_t, std::string_view line, bool) {
+                             std::lock_guard lock(mutex);
+                             run.output += std::string(line) + "\n";
+                           },
+                           [&](std::size_t, pid_t, const ChildExit& exit) {
+                             std::lock_guard lock(mutex);
+                             run.exit = exit;
+                           }},
+                          Config{});
+  auto started = group.start(0, {ZMESH_BINARY, args, {}});
+  EXPECT_TRUE(started.ok()) << started.error().describe();
+  const bool ended = group.wait_all_exited(deadline_in(timeout));
+  EXPECT_TRUE(ended) << "zmesh " << fmt::format("{}", fmt::join(args, " ")) << " did not end within "
+                     << timeout.count() << " s";
+  if (!ended) group.terminate_all(Millis(1000), deadline_in(10s));
+  std::lock_guard lock(mutex);
+  return run;
+}
+
+class LauncherOpsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (auto why = hosts_.unavailable(); !why.empty()) GTEST_SKIP() << why;
+  }
+
+  // Every test ends with nothing but the launchers on the hosts, then nothing at all.
+  void TearDown() override {
+    if (IsSkipped()) return;
+    for (std::uint32_t i = 0; i < hosts_.count; ++i) {
+      std::set<pid_t> expected;
+      if (started_.contains(i) && !launchers_.exited(i)) expected.insert(launchers_.pid(i));
+      EXPECT_TRUE(testing::wait_until(10s, [&] { return testing::namespace_pids(hosts_.name(i)) == expected; }))
+          << hosts_.name(i) << " runs more than its launcher";
+    }
+    EXPECT_TRUE(launchers_.stop_all());
+    for (std::uint32_t i = 0; i < hosts_.count; ++i) {
+      EXPECT_TRUE(testing::wait_until(10s, [&] { return testing::namespace_pids(hosts_.name(i)).empty(); }))
+          << hosts_.name(i) << " still runs processes";
+    }
+    EXPECT_EQ(testing::child_processes(), std::vector<pid_t>{});
+  }
+
+  void start_launchers(std::uint32_t count) {
+    for (std::uint32_t i = 0; i < count; ++i) {
+      ASSERT_GT(launchers_.start(i, hosts_.name(i),
+                                 {"--listen", fmt::format("tcp://{}:26600", hosts_.ip(i)), "--foreground"}),
+                0);
+      started_.insert(i);
+    }
+  }
+
+  // "ip1,ip2,..." for the first `count` hosts.
+  std::string host_list(std::uint32_t count) const {
+    std::vector<std::string> ips;
+    for (std::uint32_t i = 0; i < count; ++i) ips.push_back(hosts_.ip(i));
+    return fmt::format("{}", fmt::join(ips, ","));
+  }
+
+  testing::FakeHosts hosts_;
+  testing::Launchers launchers_;
+  std::set<std::uint32_t> started_;
+};
+
+TEST_F(LauncherOpsTest, DoctorPassesWhenEveryHostIsReady) {
+  start_launchers(3);
+  const auto run = run_zmesh({"doctor", "--hosts", host_list(3)}, 60s);
+  EXPECT_EQ(run.code(), 0) << run.output;
+  EXPECT_TRUE(run.contains("all 3 hosts ready")) << run.output;
+  EXPECT_TRUE(run.contains("ZMESH_HEARTBEAT_TIMEOUT_MS")) << "the effective configuration:\n" << run.output;
+  EXPECT_FALSE(run.contains("FAIL")) << run.output;
+}
+
+TEST_F(LauncherOpsTest, DoctorNamesAHostWithoutALauncherAndANameThatDoesNotResolve) {
+  start_launchers(2);
+  const auto run = run_zmesh({"doctor", "--hosts", host_list(3) + ",no-such-host.invalid"}, 60s);
+  EXPECT_EQ(run.code(), 1) << run.output;
+  EXPECT_TRUE(run.contains(fmt::format("connection to {}:26600 refused", hosts_.ip(2)))) << run.output;
+  EXPECT_TRUE(run.contains(fmt::format("zmesh-launcher --listen tcp://{}:26600", hosts_.ip(2)))) << run.output;
+  EXPECT_TRUE(run.contains("resolve FAILED: cannot resolve \"no-such-host.invalid\"")) << run.output;
+  EXPECT_TRUE(run.contains("2 of 4 hosts not ready")) << run.output;
+}
+
+TEST_F(LauncherOpsTest, DoctorNamesAMissingExecutable) {
+  start_launchers(1);
+  const auto run = run_zmesh({"doctor", "--hosts", host_list(1), "--executable", "/no/such/trainer"}, 60s);
+  EXPECT_EQ(run.code(), 1) << run.output;
+  EXPECT_TRUE(run.contains("executable FAILED")) << run.output;
+  EXPECT_TRUE(run.contains("cannot run /no/such/trainer: No such file or directory")) << run.output;
+  EXPECT_TRUE(run.contains("1 of 1 hosts not ready")) << run.output;
+}
+
+TEST_F(LauncherOpsTest, StatusListsAClientsProcsAndTheHostThatDidNotAnswer) {
+  start_launchers(2);
+  Runtime runtime(testing::mesh_test_config(Millis(1500)));
+  RemoteAllocatorOptions options;
+  options.hosts = {{hosts_.ip(0), 26600, 0}, {hosts_.ip(1), 26600, 0}};
+  options.client_host = hosts_.bridge_ip();
+  AllocSpec spec;
+  spec.transport = AllocTransport::tcp;
+  spec.dimensions = {{"host", 2}, {"gpu", 2}};
+  auto alloc = RemoteAllocator::allocate(runtime, spec, testing::registry(), options);
+  ASSERT_TRUE(alloc.ok()) << alloc.error().describe();
+  auto mesh = ProcMesh::allocate(runtime, std::move(*alloc), deadline_in(60s));
+  ASSERT_TRUE(mesh.ok()) << mesh.error().describe();
+  auto workers = (*mesh)->spawn<testing::WorkerActor>("worker", {""}, deadline_in(30s)).value();
+  auto replies = workers.call<testing::WhereReply>(
+      Selection::all(), [](PortRef<testing::WhereReply> r) { return testing::Where{r}; }, deadline_in(30s));
+  ASSERT_TRUE(replies.ok() && replies->complete());
+
+  const auto run = run_zmesh({"status", "--hosts", host_list(3), "--timeout-ms", "2000"}, 60s);
+  EXPECT_EQ(run.code(), 1) << "a host did not answer:\n" << run.output;
+  EXPECT_TRUE(run.contains(fmt::format("client pid {} on", ::getpid()))) << run.output;
+  EXPECT_TRUE(run.contains("1 client, 2 procs")) << run.output;
+  for (const auto& [rank, reply] : replies->replies) {
+    EXPECT_TRUE(run.contains(fmt::format("{:>6} {:>8}  running", rank, reply.pid))) << rank << "\n" << run.output;
+  }
+  EXPECT_TRUE(run.contains(fmt::format("{}:26600: NO ANSWER", hosts_.ip(2)))) << run.output;
+  EXPECT_TRUE(run.contains("is zmesh-launcher running there")) << run.output;
+  EXPECT_TRUE((*mesh)->stop(deadline_in(30s)).ok());
+}
+
+TEST_F(LauncherOpsTest, BenchCastAcrossHostsRunsATinySweep) {
+  start_launchers(3);
+  const auto run = run_zmesh({"bench", "cast", "--hosts", host_list(3), "--procs-per-host", "1", "--payload", "1KiB",
+                              "--inflight", "2", "--seconds", "0.1", "--client-host", hosts_.bridge_ip()},
+                             180s);
+  EXPECT_EQ(run.code(), 0) << run.output;
+  EXPECT_TRUE(run.contains("across 3 hosts")) << run.output;
+  EXPECT_TRUE(run.contains("zm/raw")) << run.output;
+  EXPECT_TRUE(run.contains("    3     1KiB        1 |")) << "the row of 3 procs, 1 in flight:\n" << run.output;
+}
+
+}  // namespace
+}  // namespace zmesh

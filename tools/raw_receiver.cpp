@@ -1,0 +1,27 @@
+#include "zmesh/tools/raw_receiver.hpp"
+
+#include <fmt/format.h>
+
+namespace zmesh::tools {
+
+void run_raw_receiver(zmq::context_t& context, const std::string& address, std::optional<std::uint32_t> rank) {
+  try {
+    zmq::socket_t dealer(context, zmq::socket_type::dealer);
+    dealer.set(zmq::sockopt::linger, 0);
+    if (rank) dealer.set(zmq::sockopt::routing_id, fmt::format("r{}", *rank));
+    dealer.set(zmq::sockopt::rcvhwm, 0);
+    dealer.connect(address);
+    dealer.send(zmq::str_buffer("hello"), zmq::send_flags::none);
+    for (;;) {
+      zmq::message_t seq, payload;
+      if (!dealer.recv(seq)) continue;
+      if (!seq.more()) return;  // a lone frame: stop
+      if (!dealer.recv(payload)) return;
+      dealer.send(seq, zmq::send_flags::none);  // the 8-byte reply
+    }
+  } catch (const zmq::error_t& e) {
+    if (e.num() != ETERM) throw;  // ETERM: the context is shutting down, the way to stop
+  }
+}
+
+}  // namespace zmesh::tools
