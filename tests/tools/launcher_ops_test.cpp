@@ -11,48 +11,16 @@
 #include "testing/mesh_actors.hpp"
 #include "testing/mesh_testing.hpp"
 #include "testing/wait.hpp"
+#include "tools/zmesh_run.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <gtest/gtest.h>
 
-#include <mutex>
-
 using namespace std::chrono_literals;
 
 namespace zmesh {
 namespace {
-
-// What a run of the zmesh binary printed and how it ended.
-struct ZmeshRun {
-  std::optional<ChildExit> exit;
-  std::string output;  // stdout and stderr, one line each, in arrival order
-  bool contains(const std::string& text) const { return output.find(text) != std::string::npos; }
-  int code() const { return exit && exit->kind == ChildExit::Kind::exited ? exit->code : -1; }
-};
-
-// Runs `zmesh ARGS...` to its end (killed at `timeout`: a hang fails the test).
-ZmeshRun run_zmesh(const std::vector<std::string>& args, std::chrono::seconds timeout) {
-  ZmeshRun run;
-  std::mutex mutex;
-  ChildProcessGroup group({[&](std::size_t, std::string_view line, bool) {
-                             std::lock_guard lock(mutex);
-                             run.output += std::string(line) + "\n";
-                           },
-                           [&](std::size_t, pid_t, const ChildExit& exit) {
-                             std::lock_guard lock(mutex);
-                             run.exit = exit;
-                           }},
-                          Config{});
-  auto started = group.start(0, {ZMESH_BINARY, args, {}});
-  EXPECT_TRUE(started.ok()) << started.error().describe();
-  const bool ended = group.wait_all_exited(deadline_in(timeout));
-  EXPECT_TRUE(ended) << "zmesh " << fmt::format("{}", fmt::join(args, " ")) << " did not end within "
-                     << timeout.count() << " s";
-  if (!ended) group.terminate_all(Millis(1000), deadline_in(10s));
-  std::lock_guard lock(mutex);
-  return run;
-}
 
 class LauncherOpsTest : public ::testing::Test {
  protected:
@@ -100,7 +68,7 @@ class LauncherOpsTest : public ::testing::Test {
 
 TEST_F(LauncherOpsTest, DoctorPassesWhenEveryHostIsReady) {
   start_launchers(3);
-  const auto run = run_zmesh({"doctor", "--hosts", host_list(3)}, 60s);
+  const auto run = testing::run_zmesh({"doctor", "--hosts", host_list(3)}, 60s);
   EXPECT_EQ(run.code(), 0) << run.output;
   EXPECT_TRUE(run.contains("all 3 hosts ready")) << run.output;
   EXPECT_TRUE(run.contains("ZMESH_HEARTBEAT_TIMEOUT_MS")) << "the effective configuration:\n" << run.output;
@@ -109,7 +77,7 @@ TEST_F(LauncherOpsTest, DoctorPassesWhenEveryHostIsReady) {
 
 TEST_F(LauncherOpsTest, DoctorNamesAHostWithoutALauncherAndANameThatDoesNotResolve) {
   start_launchers(2);
-  const auto run = run_zmesh({"doctor", "--hosts", host_list(3) + ",no-such-host.invalid"}, 60s);
+  const auto run = testing::run_zmesh({"doctor", "--hosts", host_list(3) + ",no-such-host.invalid"}, 60s);
   EXPECT_EQ(run.code(), 1) << run.output;
   EXPECT_TRUE(run.contains(fmt::format("connection to {}:26600 refused", hosts_.ip(2)))) << run.output;
   EXPECT_TRUE(run.contains(fmt::format("zmesh-launcher --listen tcp://{}:26600", hosts_.ip(2)))) << run.output;
@@ -119,7 +87,7 @@ TEST_F(LauncherOpsTest, DoctorNamesAHostWithoutALauncherAndANameThatDoesNotResol
 
 TEST_F(LauncherOpsTest, DoctorNamesAMissingExecutable) {
   start_launchers(1);
-  const auto run = run_zmesh({"doctor", "--hosts", host_list(1), "--executable", "/no/such/trainer"}, 60s);
+  const auto run = testing::run_zmesh({"doctor", "--hosts", host_list(1), "--executable", "/no/such/trainer"}, 60s);
   EXPECT_EQ(run.code(), 1) << run.output;
   EXPECT_TRUE(run.contains("executable FAILED")) << run.output;
   EXPECT_TRUE(run.contains("cannot run /no/such/trainer: No such file or directory")) << run.output;
@@ -144,7 +112,7 @@ TEST_F(LauncherOpsTest, StatusListsAClientsProcsAndTheHostThatDidNotAnswer) {
       Selection::all(), [](PortRef<testing::WhereReply> r) { return testing::Where{r}; }, deadline_in(30s));
   ASSERT_TRUE(replies.ok() && replies->complete());
 
-  const auto run = run_zmesh({"status", "--hosts", host_list(3), "--timeout-ms", "2000"}, 60s);
+  const auto run = testing::run_zmesh({"status", "--hosts", host_list(3), "--timeout-ms", "2000"}, 60s);
   EXPECT_EQ(run.code(), 1) << "a host did not answer:\n" << run.output;
   EXPECT_TRUE(run.contains(fmt::format("client pid {} on", ::getpid()))) << run.output;
   EXPECT_TRUE(run.contains("1 client, 2 procs")) << run.output;
@@ -158,7 +126,7 @@ TEST_F(LauncherOpsTest, StatusListsAClientsProcsAndTheHostThatDidNotAnswer) {
 
 TEST_F(LauncherOpsTest, BenchCastAcrossHostsRunsATinySweep) {
   start_launchers(3);
-  const auto run = run_zmesh({"bench", "cast", "--hosts", host_list(3), "--procs-per-host", "1", "--payload", "1KiB",
+  const auto run = testing::run_zmesh({"bench", "cast", "--hosts", host_list(3), "--procs-per-host", "1", "--payload", "1KiB",
                               "--inflight", "2", "--seconds", "0.1", "--client-host", hosts_.bridge_ip()},
                              180s);
   EXPECT_EQ(run.code(), 0) << run.output;
