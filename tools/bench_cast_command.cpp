@@ -325,6 +325,9 @@ Result<Options> parse_options(std::span<const std::string> args, std::ostream& o
     return Error(ErrorCode::invalid_argument, "--procs-per-host needs --hosts (for local procs, use --procs)");
   }
   if (!hosts.empty()) {
+    if (!values["procs"].defaulted()) {
+      return Error(ErrorCode::invalid_argument, "with --hosts, give --procs-per-host (procs on each host), not --procs");
+    }
     if (values.count("transport") && !values["transport"].defaulted() && options.transport != AllocTransport::tcp) {
       return Error(ErrorCode::invalid_argument, "--hosts runs over tcp: leave --transport out");
     }

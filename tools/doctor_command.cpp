@@ -57,8 +57,8 @@ void print_findings(std::ostream& out, const std::vector<HostChecks>& reports) {
       fmt::print(out, "  {} FAILED: {}\n    what to do: {}\n", names[i], results[i]->detail, results[i]->todo);
     }
     if (first && report.ok()) {
-      fmt::print(out, "{}: ready: {} ({}), runs {}, reaches back {}\n", report.host.to_string(),
-                 report.protocol.detail, report.resolve.detail, report.executable.detail, report.reach.detail);
+      fmt::print(out, "{}: ready: launcher protocol {}, runs {}, reaches back {}\n", report.host.to_string(),
+                 report.protocol.detail, report.executable.detail, report.reach.detail);
     }
   }
 }
