@@ -1,9 +1,9 @@
 // `zmesh doctor`, `zmesh status` and `zmesh bench cast --hosts` against zmesh-launchers on
 // fake hosts (network namespaces from the zmesh_netns fixture), run as the real binaries:
-// doctor names a host without a launcher, a name that does not resolve and a missing
-// executable, and passes when all is well; status lists a client's procs and says which
-// host did not answer; the cross-host bench runs a tiny sweep to the end. Needs root (label
-// "root"); skips otherwise. Nothing is timed.
+// doctor names a host without a launcher, a name that does not resolve, a missing
+// executable and a host that cannot reach the client back, and passes when all is well;
+// status lists a client's procs and says which host did not answer; the cross-host bench
+// runs a tiny sweep to the end. Needs root (label "root"); skips otherwise. Nothing is timed.
 #include "zmesh/alloc/remote_allocator.hpp"
 #include "zmesh/mesh/proc_mesh.hpp"
 
@@ -92,6 +92,17 @@ TEST_F(LauncherOpsTest, DoctorNamesAMissingExecutable) {
   EXPECT_TRUE(run.contains("executable FAILED")) << run.output;
   EXPECT_TRUE(run.contains("cannot run /no/such/trainer: No such file or directory")) << run.output;
   EXPECT_TRUE(run.contains("1 of 1 hosts not ready")) << run.output;
+}
+
+// 127.0.0.1 is this machine only from here: on the host, the launcher's connect to it stays
+// in that host's own loopback and is refused, as a proc's would be.
+TEST_F(LauncherOpsTest, DoctorNamesAHostThatCannotReachTheClientBack) {
+  start_launchers(1);
+  const auto run = testing::run_zmesh({"doctor", "--hosts", host_list(1), "--client-host", "127.0.0.1"}, 60s);
+  EXPECT_EQ(run.code(), 1) << run.output;
+  EXPECT_TRUE(run.contains("reach back FAILED")) << run.output;
+  EXPECT_TRUE(run.contains("refused")) << run.output;
+  EXPECT_TRUE(run.contains("--client-host")) << run.output;
 }
 
 TEST_F(LauncherOpsTest, StatusListsAClientsProcsAndTheHostThatDidNotAnswer) {
