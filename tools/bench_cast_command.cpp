@@ -384,7 +384,9 @@ void print_row(std::ostream& out, const Row& row) {
 
 void write_json(const std::string& path, const std::vector<Row>& rows, const Options& options) {
   std::ofstream file(path);
-  file << "{\"transport\":\"" << to_string(options.transport) << "\",\"rows\":[";
+  file << "{\"transport\":\"" << to_string(options.transport) << "\",\"hosts\":[";
+  for (std::size_t i = 0; i < options.hosts.size(); ++i) file << (i ? ",\"" : "\"") << options.hosts[i].to_string() << '"';
+  file << "],\"rows\":[";
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
     fmt::print(file,

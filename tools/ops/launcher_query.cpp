@@ -40,8 +40,9 @@ struct Progress {
 
   std::string explain(const std::string& where, Millis waited) const {
     if (handshake_failure != 0) {
-      return fmt::format("the security handshake with {} failed ({}): the launcher uses another key; "
-                         "give the same key file to both (--key FILE / ZMESH_KEY_FILE)",
+      return fmt::format("the security handshake with {} failed ({}): the launcher uses another key, or "
+                         "another security mode (CURVE or plain tcp); give both the same key file (--key "
+                         "FILE / ZMESH_KEY_FILE)",
                          where, handshake_failure == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? "refused" : "protocol error");
     }
     if (handshake_done) {
