@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 
 namespace zmesh::launcher {
 namespace {
@@ -95,7 +96,14 @@ Result<void> LauncherQueries::answer(const std::string& identity, std::string_vi
     hooks_.send(identity, internal::launcher_frames(reply));
     return {};
   }
-  probe(identity, std::move(*request));
+  try {
+    probe(identity, std::move(*request));
+  } catch (const std::system_error& e) {  // no thread to be had: say so, keep serving
+    ProbeReply reply;
+    reply.host = host_;
+    reply.error = Error(ErrorCode::backpressure, fmt::format("{}: cannot start a probe ({}); retry later", host_, e.what()));
+    hooks_.send(identity, internal::launcher_frames(reply));
+  }
   return {};
 }
 
