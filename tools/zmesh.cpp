@@ -11,6 +11,7 @@
 #include "zmesh/alloc/bootstrap.hpp"
 #include "zmesh/tools/bench_actors.hpp"
 #include "zmesh/tools/bench_cast_command.hpp"
+#include "zmesh/tools/keygen_command.hpp"
 #include "zmesh/tools/select_command.hpp"
 
 namespace {
@@ -30,6 +31,8 @@ constexpr Command kCommands[] = {
      zmesh::tools::run_select_command},
     {"bench", "measure casts (zmesh bench cast) next to raw ZeroMQ doing the same work",
      zmesh::tools::run_bench_command},
+    {"keygen", "write a new CURVE key file for a cluster's launchers, clients and procs",
+     zmesh::tools::run_keygen_command},
     {"bench-peer", "(internal) a raw ZeroMQ receiver started by zmesh bench cast",
      zmesh::tools::run_bench_peer_command},
 };
