@@ -65,10 +65,9 @@ std::pair<std::string, std::string> local_addresses(const ProcId& id, const std:
     if (host.empty()) host = "127.0.0.1";
     return {fmt::format("tcp://{}:0", host), fmt::format("tcp://{}:0", host)};
   }
-  // Linux's abstract socket namespace ("@name"): no file exists, so a proc or client killed
-  // with SIGKILL leaves nothing behind in /tmp. Such sockets are reachable from the whole
-  // network namespace (no file permissions): CURVE (issue 9) is what authenticates peers.
-  const auto base = fmt::format("@zmesh-{}-{}-{}", id.world.name, id.rank, ::getpid());
+  // In the mesh's private directory (alloc/internal/ipc_directory.hpp): only this user can
+  // open it, and the client removes it, with the files of procs killed by SIGKILL.
+  const auto base = fmt::format("{}/{}-{}", getenv_string(env_bootstrap_ipc_dir), id.rank, ::getpid());
   return {fmt::format("ipc://{}", base), fmt::format("ipc://{}-sup", base)};
 }
 

@@ -22,6 +22,7 @@ inline constexpr std::string_view env_bootstrap_address = "ZMESH_BOOTSTRAP_ADDRE
 inline constexpr std::string_view env_bootstrap_port = "ZMESH_BOOTSTRAP_PORT";  // its hello port
 inline constexpr std::string_view env_bootstrap_transport = "ZMESH_BOOTSTRAP_TRANSPORT";  // ipc|tcp
 inline constexpr std::string_view env_bootstrap_host = "ZMESH_BOOTSTRAP_HOST";  // tcp bind host
+inline constexpr std::string_view env_bootstrap_ipc_dir = "ZMESH_BOOTSTRAP_IPC_DIR";  // ipc sockets
 
 // Whether this process was started as a proc by an allocator.
 bool started_as_proc();

@@ -3,9 +3,11 @@
 #include "zmesh/alloc/agent_messages.hpp"
 #include "zmesh/alloc/bootstrap.hpp"
 #include "zmesh/alloc/child_process.hpp"
+#include "zmesh/alloc/internal/ipc_directory.hpp"
 #include "zmesh/alloc/world_name.hpp"
 #include "zmesh/core/blocking_queue.hpp"
 #include "zmesh/transport/node.hpp"
+#include "zmesh/transport/security.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -50,7 +52,7 @@ class ProcessAlloc final : public Alloc {
     client_.reset();  // what it still held comes back to the mailbox, which ignores it
     receiver_.reset();
     mailbox_.reset();
-  }
+  }  // then ipc_directory_ goes, with the sockets of procs that could not remove their own
 
   Result<void> start() {
     const auto transport = to_string(spec_.transport);
@@ -68,10 +70,21 @@ class ProcessAlloc final : public Alloc {
       return Error(ErrorCode::invalid_argument,
                    "the process allocator needs ipc or tcp: inproc cannot reach another process");
     }
-    const std::string client_address =
-        spec_.transport == AllocTransport::tcp
-            ? fmt::format("tcp://{}:0", bind_host)
-            : fmt::format("ipc://@zmesh-{}-client", world_.name);  // abstract: see bootstrap.cpp
+    if (spec_.transport == AllocTransport::tcp && config_.curve.empty() && !config_.insecure) {
+      // All these procs are our children on this host: a pair made now and passed in their
+      // environment (readable by this user only) secures them with no key file to manage.
+      auto keys = generate_key_pair();
+      if (!keys) return std::move(keys).error();
+      config_.curve = std::move(*keys);
+    }
+    if (spec_.transport == AllocTransport::ipc) {
+      auto directory = internal::IpcDirectory::create(world_.name);
+      if (!directory) return std::move(directory).error();
+      ipc_directory_ = std::move(*directory);
+    }
+    const std::string client_address = spec_.transport == AllocTransport::tcp
+                                           ? fmt::format("tcp://{}:0", bind_host)
+                                           : fmt::format("ipc://{}/client", ipc_directory_.path());
     auto client = Node::start(runtime_,
                               ProcOptions{ProcId{WorldId{world_.name + "-client"}, 0}, registry_,
                                           config_, nullptr, nullptr},
@@ -99,7 +112,8 @@ class ProcessAlloc final : public Alloc {
                        {std::string(env_bootstrap_address), client_->address()},
                        {std::string(env_bootstrap_port), port_.to_string()},
                        {std::string(env_bootstrap_transport), std::string(transport)},
-                       {std::string(env_bootstrap_host), bind_host}}};
+                       {std::string(env_bootstrap_host), bind_host},
+                       {std::string(env_bootstrap_ipc_dir), ipc_directory_.path()}}};
       // The client's settings, so that both sides agree on limits and timeouts even when
       // the client set them in code rather than in its environment.
       const auto settings = config_.to_environment();
@@ -291,7 +305,8 @@ class ProcessAlloc final : public Alloc {
   }
 
   Runtime& runtime_;
-  const Config config_;
+  Config config_;  // the runtime's; start() may add a key pair for tcp, then it is fixed
+  internal::IpcDirectory ipc_directory_;  // ipc only; declared early: removed last
   const AllocSpec spec_;
   const WorldId world_;
   std::shared_ptr<const Registry> registry_;

@@ -6,7 +6,9 @@
 #include "zmesh/alloc/internal/unique_fd.hpp"
 #include "zmesh/alloc/world_name.hpp"
 #include "zmesh/core/blocking_queue.hpp"
+#include "zmesh/transport/internal/handshake_watch.hpp"
 #include "zmesh/transport/node.hpp"
+#include "zmesh/transport/security.hpp"
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
@@ -81,7 +83,8 @@ Result<std::string> local_address_towards(const HostEntry& host) {
   return std::string(text);
 }
 
-// Every ZMESH_* variable of this process (but the bootstrap ones) plus `names`.
+// Every ZMESH_* variable of this process (but the bootstrap ones and the key: each launcher
+// gives its procs its own, and a secret never travels) plus `names`.
 std::vector<std::pair<std::string, std::string>> proc_environment(const std::vector<std::string>& names) {
   std::vector<std::pair<std::string, std::string>> environment;
   for (char** entry = environ; entry && *entry; ++entry) {
@@ -89,7 +92,8 @@ std::vector<std::pair<std::string, std::string>> proc_environment(const std::vec
     const auto equals = text.find('=');
     if (equals == std::string_view::npos) continue;
     const std::string name(text.substr(0, equals));
-    const bool zmesh = name.rfind("ZMESH_", 0) == 0 && name.rfind("ZMESH_BOOTSTRAP_", 0) != 0;
+    const bool zmesh = name.rfind("ZMESH_", 0) == 0 && name.rfind("ZMESH_BOOTSTRAP_", 0) != 0 &&
+                       name != "ZMESH_KEY" && name != "ZMESH_KEY_FILE" && name != "ZMESH_INSECURE";
     const bool listed = std::find(names.begin(), names.end(), name) != names.end();
     if (zmesh || listed) environment.emplace_back(name, std::string(text.substr(equals + 1)));
   }
@@ -184,9 +188,10 @@ class RemoteAlloc final : public Alloc {
                                           config_, nullptr, nullptr},
                               fmt::format("tcp://{}:0", client_host));
     if (!client) {
+      const bool no_key = client.error().code == ErrorCode::unauthenticated;
       return Error(client.error().code,
-                   fmt::format("client endpoint at {}: {} (is it an address of this host?)",
-                               client_host, client.error().message));
+                   fmt::format("client endpoint at {}: {}{}", client_host, client.error().message,
+                               no_key ? "" : " (is it an address of this host?)"));
     }
     client_ = std::move(*client);
     auto mailbox = client_->proc().attach("allocator", [](Undeliverable) {});
@@ -336,6 +341,7 @@ class RemoteAlloc final : public Alloc {
   // -- the I/O thread: launcher sockets, leases --
   void io_loop() {
     std::vector<zmq::socket_t> sockets;
+    std::vector<std::unique_ptr<internal::HandshakeWatch>> handshakes;  // by host
     const std::string identity = fmt::format("{}@{}:{}", world_.name, host_name(), ::getpid());
     for (auto& host : hosts_) {
       zmq::socket_t socket(runtime_.context(), zmq::socket_type::dealer);
@@ -343,7 +349,10 @@ class RemoteAlloc final : public Alloc {
       socket.set(zmq::sockopt::routing_id, identity);
       socket.set(zmq::sockopt::maxmsgsize, std::int64_t{16} << 20);
       socket.set(zmq::sockopt::rcvhwm, 100000);  // bursts of proc output
-      // CURVE keys slot in here (client side of the launcher link).
+      // start() checked that the configuration allows tcp (its client endpoint is tcp too).
+      (void)secure_socket(socket, host.address, config_, SocketRole::client);
+      // Watched even on plain tcp: a CURVE launcher refuses a plain client just as loudly.
+      handshakes.push_back(std::make_unique<internal::HandshakeWatch>(runtime_.context(), socket, false));
       socket.connect(host.address);
       send(socket, host.request);
       sockets.push_back(std::move(socket));
@@ -364,12 +373,17 @@ class RemoteAlloc final : public Alloc {
 
       std::vector<zmq::pollitem_t> items;
       for (auto& socket : sockets) items.push_back({socket.handle(), 0, ZMQ_POLLIN, 0});
+      for (auto& watch : handshakes) items.push_back({watch->handle(), 0, ZMQ_POLLIN, 0});
       items.push_back({nullptr, wake_fd_.get(), ZMQ_POLLIN, 0});
       const auto wait = std::max(Millis(0), std::chrono::duration_cast<Millis>(next_beat - Clock::now()) + Millis(1));
       zmq::poll(items.data(), items.size(), wait);
       if (items.back().revents & ZMQ_POLLIN) {
         std::uint64_t count = 0;
         (void)!::read(wake_fd_.get(), &count, sizeof count);
+      }
+      for (std::size_t host = 0; host < handshakes.size(); ++host) {
+        if (!(items[sockets.size() + host].revents & ZMQ_POLLIN)) continue;
+        for (const auto& refusal : handshakes[host]->drain()) refused_handshake(host, refusal);
       }
       for (std::size_t host = 0; host < sockets.size(); ++host) {
         if (!(items[host].revents & ZMQ_POLLIN)) continue;
@@ -422,6 +436,29 @@ class RemoteAlloc final : public Alloc {
     }
     handle(host, frames[0].to_string(), frames[1].to_string());
     return true;
+  }
+
+  // The launcher did not accept our key (or runs without keys): before it answered, that
+  // ends the allocation at once, naming the host, instead of a bootstrap timeout later.
+  void refused_handshake(std::size_t host, const internal::HandshakeRefusal& refusal) {
+    std::lock_guard lock(mutex_);
+    HostLink& link = hosts_[host];
+    const std::string why = fmt::format(
+        "launcher {} refused this client's CURVE key: {}; every host and client needs the same "
+        "key file (ZMESH_KEY_FILE={}, --key on the launcher); `zmesh doctor --hosts {}` checks it",
+        link.address, refusal.reason, config_.key_file.empty() ? "unset" : config_.key_file,
+        link.entry.host);
+    if (link.replied || link.refused || link.lost) {
+      log_.warn("ZM-LAUNCHER-REFUSED {}", why);
+      return;
+    }
+    link.refused = true;
+    for (auto& proc : procs_) {
+      if (proc.host == host && proc.state == State::requested) proc.state = State::never_started;
+    }
+    events_.push(AllocFailed{why});
+    stop_locked();
+    all_exited_.notify_all();
   }
 
   // mutex_ held.

@@ -7,6 +7,7 @@
 #include "zmesh/core/proc.hpp"
 #include "zmesh/transport/node.hpp"
 #include "zmesh/transport/runtime.hpp"
+#include "zmesh/transport/security.hpp"
 
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
@@ -319,6 +320,12 @@ int run_raw_peer(pid_t parent, const std::string& bind_address) {
   zmq::context_t context;
   zmq::socket_t router(context, zmq::socket_type::router);
   router.set(zmq::sockopt::linger, 1000);
+  // Over tcp the twin pays for CURVE as zmesh does: the same work.
+  const auto config = zmesh::Config::from_environment();
+  if (!config || !zmesh::secure_socket(router, bind_address, *config, zmesh::SocketRole::server)) {
+    std::fprintf(stderr, "raw peer: no usable key for %s\n", bind_address.c_str());
+    return 2;
+  }
   router.bind(bind_address);
   announce(router.get(zmq::sockopt::last_endpoint));
 
@@ -572,9 +579,14 @@ class ZmeshPair {
 class RawPair {
  public:
   // The peer binds its ROUTER at `peer_address`.
-  explicit RawPair(const std::string& peer_address) : dealer_(context_, zmq::socket_type::dealer) {
+  RawPair(const std::string& peer_address, const zmesh::Config& config)
+      : dealer_(context_, zmq::socket_type::dealer) {
     peer_.emplace(std::vector<std::string>{"--peer=raw", std::to_string(::getpid()), peer_address});
     dealer_.set(zmq::sockopt::linger, 1000);
+    if (auto secured = zmesh::secure_socket(dealer_, peer_address, config, zmesh::SocketRole::client);
+        !secured) {
+      throw std::runtime_error(secured.error().describe());
+    }
     dealer_.set(zmq::sockopt::rcvtimeo,
                 static_cast<int>(std::chrono::milliseconds(reply_timeout).count()));
     dealer_.connect(peer_->address());
@@ -640,7 +652,7 @@ class Pairs {
   }
   RawPair& raw(Transport transport) {
     auto& slot = raw_[transport];
-    if (!slot) slot = std::make_unique<RawPair>(address(transport, "raw-peer"));
+    if (!slot) slot = std::make_unique<RawPair>(address(transport, "raw-peer"), config_);
     return *slot;
   }
   void shutdown() {
@@ -952,6 +964,12 @@ int main(int argc, char** argv) {
   if (!config) {
     std::fprintf(stderr, "transport_bench: %s\n", config.error().describe().c_str());
     return 2;
+  }
+  if (config->curve.empty() && !config->insecure) {
+    // tcp runs with CURVE, as zmesh does by default: a pair for this run, which the peer
+    // processes inherit (they start later, from this environment).
+    config->curve = zmesh::generate_key_pair().value();
+    ::setenv("ZMESH_KEY", zmesh::key_pair_text(config->curve).c_str(), 1);
   }
   Pairs pairs(*config);
   register_benchmarks(pairs);

@@ -16,6 +16,8 @@ struct Setting {
   std::string_view meaning;
   std::function<Result<void>(Config&, std::string_view)> parse;
   std::function<std::string(const Config&)> print;
+  bool secret = false;      // describe() shows only whether it is set
+  bool local_only = false;  // never passed to a child (to_environment skips it)
 };
 
 template <class Int>
@@ -105,6 +107,33 @@ const std::vector<Setting>& settings() {
                                   text));
        },
        [](const Config& c) { return c.log_level; }},
+      {"ZMESH_INSECURE", "1: plain tcp without CURVE keys (trusted networks only)",
+       [](Config& c, std::string_view text) -> Result<void> {
+         if (text != "0" && text != "1") {
+           return Error(ErrorCode::invalid_argument,
+                        fmt::format("ZMESH_INSECURE=\"{}\" must be 0 or 1", text));
+         }
+         c.insecure = text == "1";
+         return {};
+       },
+       [](const Config& c) { return std::string(c.insecure ? "1" : "0"); }},
+      // Before ZMESH_KEY, which wins when both are set (a parent's pair beats a file path).
+      {"ZMESH_KEY_FILE", "file holding the CURVE key pair for tcp (`zmesh keygen FILE`)",
+       [](Config& c, std::string_view text) -> Result<void> {
+         if (text.empty()) return {};
+         return c.use_key_file(std::string(text));
+       },
+       [](const Config& c) { return c.key_file; }, false, true},
+      {"ZMESH_KEY", "the CURVE key pair itself, PUBLIC:SECRET (set by allocators for procs)",
+       [](Config& c, std::string_view text) -> Result<void> {
+         if (text.empty()) return {};
+         auto keys = parse_key_pair_text(text, "ZMESH_KEY");
+         if (!keys) return std::move(keys).error();
+         c.curve = std::move(*keys);
+         return {};
+       },
+       [](const Config& c) { return c.curve.empty() ? std::string() : key_pair_text(c.curve); },
+       true},
   };
   return all;
 }
@@ -130,9 +159,18 @@ Result<Config> Config::from_environment() {
   return config;
 }
 
+Result<void> Config::use_key_file(const std::string& path) {
+  auto keys = read_key_file(path);
+  if (!keys) return std::move(keys).error();
+  curve = std::move(*keys);
+  key_file = path;
+  return {};
+}
+
 std::vector<std::pair<std::string, std::string>> Config::to_environment() const {
   std::vector<std::pair<std::string, std::string>> variables;
   for (const auto& setting : settings()) {
+    if (setting.local_only) continue;
     variables.emplace_back(std::string(setting.variable), setting.print(*this));
   }
   return variables;
@@ -142,8 +180,12 @@ std::vector<std::string> Config::describe() const {
   const Config defaults;
   std::vector<std::string> lines;
   for (const auto& setting : settings()) {
-    lines.push_back(fmt::format("{}={}  (default {}) {}", setting.variable, setting.print(*this),
-                                setting.print(defaults), setting.meaning));
+    const auto shown = [&](const Config& c) {
+      if (!setting.secret) return setting.print(c);
+      return std::string(setting.print(c).empty() ? "(not set)" : "(set)");
+    };
+    lines.push_back(fmt::format("{}={}  (default {}) {}", setting.variable, shown(*this),
+                                shown(defaults), setting.meaning));
   }
   return lines;
 }

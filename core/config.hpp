@@ -5,6 +5,7 @@
 // Thread: value type; read Config::from_environment() once per runtime and pass it down.
 
 #include "zmesh/core/error.hpp"
+#include "zmesh/core/key_file.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -57,17 +58,31 @@ struct Config {
   // -- casts --
   std::uint32_t cast_fanout = 16;   // ZMESH_CAST_FANOUT: children per comm-tree node
 
+  // -- security (tcp) --
+  // Every tcp socket uses CURVE with this pair (docs/launcher.md, "Security"). Without keys,
+  // binding or dialing tcp fails (ErrorCode::unauthenticated) unless `insecure` is set.
+  // ipc and inproc need no keys: they never leave the host and its user.
+  CurveKeyPair curve;               // ZMESH_KEY=PUBLIC:SECRET, or read from ZMESH_KEY_FILE
+  std::string key_file;             // ZMESH_KEY_FILE: where `curve` came from, for messages
+  bool insecure = false;            // ZMESH_INSECURE=1: plain tcp, for trusted networks only
+
   // -- logging --
   std::string log_level = "warn";   // ZMESH_LOG: trace, debug, info, warn, error, off
 
   // Defaults overridden by ZMESH_* variables; a malformed value is an error naming it.
   static Result<Config> from_environment();
 
+  // Reads the key pair from `path` (see read_key_file) into `curve` and `key_file`.
+  Result<void> use_key_file(const std::string& path);
+
   // Every setting as (ZMESH_NAME, value): what a parent puts in a child proc's environment
-  // so that both sides agree on timeouts and limits (message size, windows).
+  // so that both sides agree on timeouts and limits (message size, windows). The key pair
+  // travels itself (ZMESH_KEY), not its file's path, which may not exist on another host;
+  // a child's environment is readable only by its user, like the key file.
   std::vector<std::pair<std::string, std::string>> to_environment() const;
 
-  // One line per setting: "ZMESH_NAME=value  (default D) meaning", for `zmesh doctor`.
+  // One line per setting: "ZMESH_NAME=value  (default D) meaning", for `zmesh doctor`;
+  // the key pair shows only whether it is set.
   std::vector<std::string> describe() const;
 };
 

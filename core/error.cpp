@@ -20,6 +20,7 @@ std::string_view to_string(ErrorCode code) noexcept {
     case ErrorCode::internal: return "internal";
     case ErrorCode::backpressure: return "backpressure";
     case ErrorCode::too_large: return "too_large";
+    case ErrorCode::unauthenticated: return "unauthenticated";
   }
   return "unknown";
 }

@@ -33,6 +33,7 @@ enum class ErrorCode : std::uint8_t {
   internal,              // a broken invariant surfaced as a value (a bug: please report)
   backpressure,          // no room (link window, mailbox) before the deadline: slow down
   too_large,             // a message exceeds the sender's or the receiver's size limit
+  unauthenticated,       // no key where one is needed, or a peer refused ours (CURVE)
 };
 
 // Stable lowercase name of a code, e.g. "not_found".

@@ -12,6 +12,7 @@
 #include "zmesh/core/context.hpp"
 #include "zmesh/core/proc.hpp"
 #include "zmesh/transport/node.hpp"
+#include "zmesh/transport/security.hpp"
 #include "zmesh/transport/runtime.hpp"
 
 #include <fcntl.h>
@@ -320,6 +321,12 @@ int play(const Options& options) {
 
   auto config = zmesh::Config::from_environment();
   if (!config) throw std::runtime_error(config.error().describe());
+  if (options.transport == "tcp" && config->curve.empty() && !config->insecure) {
+    // tcp needs a CURVE key; with none configured, a pair for this run, which the pong
+    // process inherits through the environment (readable only by this user).
+    config->curve = zmesh::generate_key_pair().value();
+    ::setenv("ZMESH_KEY", zmesh::key_pair_text(config->curve).c_str(), 1);
+  }
   zmesh::Runtime runtime(*config);  // declared first: destroyed after every socket
   auto started =
       zmesh::Node::start(runtime, zmesh::ProcOptions{ping_proc, nullptr, *config, nullptr, nullptr},

@@ -61,16 +61,27 @@ class RawPeer : public Actor {
     std::string address;  // the bench's ROUTER
     MSGPACK_DEFINE(address);
   };
-  explicit RawPeer(const Params& params)
-      : thread_([this, address = params.address] { run_raw_receiver(context_, address, std::nullopt); }) {}
+  // Throws (failing the spawn) when this proc's configuration cannot secure the socket.
+  explicit RawPeer(const Params& params) : dealer_(connect(context_, params.address)) {
+    thread_ = std::thread([this] { run_raw_receiver(dealer_); });
+  }
   ~RawPeer() override {
     context_.shutdown();
     thread_.join();
   }
 
  private:
+  static zmq::socket_t connect(zmq::context_t& context, const std::string& address) {
+    auto config = Config::from_environment();  // the proc's: the launcher's key pair
+    if (!config) throw Exception(config.error());
+    auto dealer = raw_receiver_socket(context, address, std::nullopt, *config);
+    if (!dealer) throw Exception(dealer.error());
+    return std::move(*dealer);
+  }
+
   zmq::context_t context_;
-  std::thread thread_;  // last: it uses context_
+  zmq::socket_t dealer_;  // used by thread_ only, once it runs
+  std::thread thread_;
 };
 
 // The actor types the `zmesh` binary can be asked to spawn when started as a proc.

@@ -9,6 +9,7 @@
 #include "zmesh/tools/net/tcp_check.hpp"
 #include "zmesh/tools/ops/host_options.hpp"
 #include "zmesh/tools/raw_receiver.hpp"
+#include "zmesh/transport/security.hpp"
 
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
@@ -47,6 +48,8 @@ struct Options {
   // raw receivers there too, as RawPeer actors; the client listens on client_host.
   std::vector<HostEntry> hosts;
   std::string client_host;
+  std::string key_file;  // --key: the launchers' key pair
+  bool insecure = false;
   std::uint32_t total(std::uint32_t procs) const {
     return hosts.empty() ? procs : procs * static_cast<std::uint32_t>(hosts.size());
   }
@@ -206,6 +209,11 @@ class RawBench {
                                  : fmt::format("inproc://zmesh-bench-{}", procs);
     bench->router_.set(zmq::sockopt::linger, 0);
     bench->router_.set(zmq::sockopt::sndhwm, 0);
+    // Over tcp the twin pays for CURVE as zmesh does, with the same key pair.
+    const Config& config = runtime.config();
+    if (auto secured = secure_socket(bench->router_, bind, config, SocketRole::server); !secured) {
+      return std::move(secured).error();
+    }
     bench->router_.bind(bind);
     bench->address_ = bench->router_.get(zmq::sockopt::last_endpoint);
     if (!options.hosts.empty()) {
@@ -217,11 +225,16 @@ class RawBench {
     }
     for (std::uint32_t rank = 0; rank < procs && options.hosts.empty(); ++rank) {
       if (options.transport == AllocTransport::inproc) {
-        bench->threads_.emplace_back(
-            [raw = bench.get(), rank] { run_raw_receiver(raw->context_, raw->address_, rank); });
+        auto dealer = raw_receiver_socket(bench->context_, bench->address_, rank, config);
+        if (!dealer) return std::move(dealer).error();
+        bench->threads_.emplace_back([dealer = std::move(*dealer)]() mutable { run_raw_receiver(dealer); });
       } else {
+        // The receiver processes secure their sockets with this run's key pair.
+        std::vector<std::pair<std::string, std::string>> environment;
+        if (!config.curve.empty()) environment.emplace_back("ZMESH_KEY", key_pair_text(config.curve));
+        if (config.insecure) environment.emplace_back("ZMESH_INSECURE", "1");
         auto started = bench->children_.start(
-            rank, ChildSpec{"/proc/self/exe", {"bench-peer", bench->address_, std::to_string(rank)}, {}});
+            rank, ChildSpec{"/proc/self/exe", {"bench-peer", bench->address_, std::to_string(rank)}, environment});
         if (!started) return std::move(started).error();
       }
     }
@@ -290,7 +303,7 @@ Result<Options> parse_options(std::span<const std::string> args, std::ostream& o
   po::options_description described("zmesh bench cast: cast to all procs and wait for all replies, "
                                     "next to raw ZeroMQ doing the same work\noptions");
   std::string procs = "1,4,8,16", payloads = "1KiB,64KiB,1MiB,16MiB", transport = "ipc";
-  std::string hosts, per_host, key;
+  std::string hosts, per_host;
   Options options;
   described.add_options()("help,h", "show this help")(
       "procs", po::value(&procs)->default_value(procs), "mesh sizes N, comma-separated")(
@@ -307,7 +320,8 @@ Result<Options> parse_options(std::span<const std::string> args, std::ostream& o
       "procs-per-host", po::value(&per_host), "with --hosts: procs per host, comma-separated (instead of --procs)")(
       "client-host", po::value(&options.client_host),
       "with --hosts: the address of this machine the procs connect to (default: the one that routes to the "
-      "first host)")("key", po::value(&key), "with --hosts: the key file (as ZMESH_KEY_FILE)");
+      "first host)")("key", po::value(&options.key_file), "the launchers' key file (as ZMESH_KEY_FILE)")(
+      "insecure", po::bool_switch(&options.insecure), "plain tcp (for launchers started with --insecure)");
   po::variables_map values;
   po::store(po::command_line_parser(std::vector<std::string>(args.begin(), args.end())).options(described).run(),
             values);
@@ -335,7 +349,6 @@ Result<Options> parse_options(std::span<const std::string> args, std::ostream& o
     if (!found) return std::move(found).error();
     options.hosts = std::move(found->hosts);
     options.transport = AllocTransport::tcp;
-    if (auto keyed = use_key_file(key); !keyed) return std::move(keyed).error();
     if (options.client_host.empty()) {
       auto towards = local_address_towards(options.hosts.front().host, options.hosts.front().port);
       if (!towards) return std::move(towards).error();
@@ -415,8 +428,27 @@ int bench_cast(std::span<const std::string> args, std::ostream& out, std::ostrea
     return usage_error;
   }
   const Options& options = *parsed;
-  Config config = Config::from_environment().value_or(Config{});
+  auto configured = tool_config(options.key_file, options.insecure);
+  if (!configured) {
+    err << "zmesh bench cast: " << configured.error().message << '\n';
+    return usage_error;
+  }
+  Config config = std::move(*configured);
   config.cast_fanout = options.fanout;  // every cast of this client uses the given fan-out
+  if (options.transport == AllocTransport::tcp && config.curve.empty() && !config.insecure) {
+    if (!options.hosts.empty()) {
+      err << "zmesh bench cast: the launchers need their key: --key FILE (or ZMESH_KEY_FILE), or --insecure "
+             "for launchers started with --insecure\n";
+      return usage_error;
+    }
+    // Local procs over tcp: a pair for this run, as the process allocator would make.
+    auto keys = generate_key_pair();
+    if (!keys) {
+      err << "zmesh bench cast: " << keys.error().describe() << '\n';
+      return 1;
+    }
+    config.curve = std::move(*keys);
+  }
   Runtime runtime(config);
   std::vector<Row> rows;
   fmt::print(out, "zmesh bench cast over {}, fan-out {}: cast to all N procs through the comm tree, wait for all "
@@ -493,8 +525,18 @@ int run_bench_peer_command(std::span<const std::string> args, std::ostream&, std
     err << "zmesh bench-peer ADDRESS RANK (started by zmesh bench cast)\n";
     return usage_error;
   }
+  auto config = Config::from_environment();  // ZMESH_KEY from zmesh bench cast, over tcp
+  if (!config) {
+    err << "zmesh bench-peer: " << config.error().describe() << '\n';
+    return 1;
+  }
   zmq::context_t context;
-  run_raw_receiver(context, args[0], static_cast<std::uint32_t>(std::stoul(args[1])));
+  auto dealer = raw_receiver_socket(context, args[0], static_cast<std::uint32_t>(std::stoul(args[1])), *config);
+  if (!dealer) {
+    err << "zmesh bench-peer: " << dealer.error().describe() << '\n';
+    return 1;
+  }
+  run_raw_receiver(*dealer);
   return 0;
 }
 

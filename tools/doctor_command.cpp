@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <climits>
-#include <cstdlib>
 #include <future>
 #include <ostream>
 #include <vector>
@@ -70,11 +69,13 @@ int run_doctor_command(std::span<const std::string> args, std::ostream& out, std
       "zmesh doctor: check every launcher host before a job (name, launcher, key, version, "
       "executable, reach back)\noptions");
   std::string hosts_text, key, executable, client_host;
+  bool insecure = false;
   std::uint32_t timeout_ms = 3000;
   described.add_options()("help,h", "show this help")(
       "hosts", po::value(&hosts_text),
       "launchers, host[:port] comma-separated (default port 26600); default: ZMESH_HOSTS, "
-      "ZMESH_HOSTFILE or SLURM_JOB_NODELIST")("key", po::value(&key), "the key file (as ZMESH_KEY_FILE)")(
+      "ZMESH_HOSTFILE or SLURM_JOB_NODELIST")("key", po::value(&key), "the launchers' key file (as ZMESH_KEY_FILE)")(
+      "insecure", po::bool_switch(&insecure), "plain tcp, for launchers started with --insecure")(
       "executable", po::value(&executable), "the program the procs run (default: this zmesh binary)")(
       "client-host", po::value(&client_host),
       "the address of this machine procs connect back to (default: the one that routes to each host)")(
@@ -97,20 +98,15 @@ int run_doctor_command(std::span<const std::string> args, std::ostream& out, std
     err << "zmesh doctor: " << hosts.error().message << "\nhint: zmesh doctor --hosts node1,node2\n";
     return usage_error;
   }
-  if (auto keyed = use_key_file(key); !keyed) {
-    err << "zmesh doctor: " << keyed.error().message << '\n';
-    return usage_error;
-  }
-  auto config = Config::from_environment();
+  auto config = tool_config(key, insecure);
   if (!config) {
-    err << "zmesh doctor: " << config.error().message << "\nhint: fix that ZMESH_* variable\n";
+    err << "zmesh doctor: " << config.error().message << "\nhint: fix that ZMESH_* variable or --key\n";
     return usage_error;
   }
   DoctorTarget target;
   target.executable = executable.empty() ? self_executable() : executable;
   target.client_host = client_host;
   target.timeout = Millis(timeout_ms);
-  target.secure = std::getenv("ZMESH_KEY_FILE") != nullptr;
 
   fmt::print(out, "zmesh doctor: effective configuration (ZMESH_* variables; docs/configuration.md)\n");
   for (const auto& line : config->describe()) fmt::print(out, "  {}\n", line);
@@ -122,16 +118,16 @@ int run_doctor_command(std::span<const std::string> args, std::ostream& out, std
     return usage_error;
   }
   target.reach_port = listener->port();
-  fmt::print(out, "\nchecking {} host{} ({}): executable {}, {} ms per step, reach back on port {}\n",
-             hosts->hosts.size(), hosts->hosts.size() == 1 ? "" : "s", hosts->source, target.executable, timeout_ms,
-             target.reach_port);
+  fmt::print(out, "\nchecking {} host{} ({}): executable {}, {}, {} ms per step, reach back on port {}\n",
+             hosts->hosts.size(), hosts->hosts.size() == 1 ? "" : "s", hosts->source, target.executable,
+             security_text(*config), timeout_ms, target.reach_port);
   out.flush();
 
   zmq::context_t context;
   std::vector<std::future<HostChecks>> running;
   for (const auto& host : hosts->hosts) {
-    running.push_back(std::async(std::launch::async, [&context, host, &target] {
-      return check_host(context, host, target);
+    running.push_back(std::async(std::launch::async, [&context, &config = *config, host, &target] {
+      return check_host(context, config, host, target);
     }));
   }
   std::vector<HostChecks> reports;

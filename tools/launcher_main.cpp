@@ -1,7 +1,7 @@
 // zmesh-launcher: the per-node daemon that starts, watches and reaps procs for remote
 // clients (RemoteAllocator). One per node; see docs/launcher.md.
-//   zmesh-launcher [--listen tcp://HOST:PORT] [--advertise HOST] [--proc-ports A-B]
-//                  [--max-procs N] [--foreground]
+//   zmesh-launcher (--key FILE | --insecure) [--listen tcp://HOST:PORT] [--advertise HOST]
+//                  [--proc-ports A-B] [--max-procs N] [--foreground]
 // Prints "zmesh-launcher listening on tcp://HOST:PORT" on stdout once it serves. Exits 0
 // after SIGTERM/SIGINT (having stopped every proc it started), 1 when it cannot start
 // (e.g. the port is busy), 2 on bad options.
@@ -20,7 +20,7 @@ namespace po = boost::program_options;
 
 int main(int argc, char** argv) {
   po::options_description described("zmesh-launcher: starts procs for zmesh clients on this node");
-  std::string listen, advertise, proc_ports;
+  std::string listen, advertise, proc_ports, key_file;
   std::uint32_t max_procs = 4096;
   described.add_options()
       ("help,h", "this help")
@@ -31,8 +31,11 @@ int main(int argc, char** argv) {
        "host name's address when listening on every interface); procs bind their endpoints there")
       ("proc-ports", po::value(&proc_ports), "restrict the tcp ports procs bind to A-B")
       ("max-procs", po::value(&max_procs)->default_value(4096), "most procs one client may ask for")
-      ("foreground", "stay in the foreground and log to stderr (the only mode in this version)")
-      ("insecure", "accept plain tcp (the only mode in this version: CURVE keys come next)");
+      ("key", po::value(&key_file),
+       "the cluster's CURVE key file (`zmesh keygen FILE`; default: $ZMESH_KEY_FILE); clients "
+       "and procs without it are refused")
+      ("insecure", "plain tcp without keys, for trusted networks only (also ZMESH_INSECURE=1)")
+      ("foreground", "stay in the foreground and log to stderr (the only mode in this version)");
   po::variables_map values;
   try {
     po::store(po::parse_command_line(argc, argv, described), values);
@@ -66,6 +69,27 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "zmesh-launcher: %s\n", config.error().describe().c_str());
     return 2;
   }
+  if (!key_file.empty()) {
+    if (auto used = config->use_key_file(key_file); !used) {
+      std::fprintf(stderr, "zmesh-launcher: --key: %s\n", used.error().message.c_str());
+      return 2;
+    }
+  }
+  if (values.count("insecure")) {
+    if (!key_file.empty()) {
+      std::fprintf(stderr, "zmesh-launcher: give either --key or --insecure, not both\n");
+      return 2;
+    }
+    config->curve = {};
+    config->insecure = true;
+  }
+  if (config->curve.empty() && !config->insecure) {
+    std::fprintf(stderr,
+                 "zmesh-launcher: no key: run `zmesh keygen FILE` once, copy FILE to every host "
+                 "and start with --key FILE (or set ZMESH_KEY_FILE); --insecure allows plain tcp "
+                 "on a trusted network\n");
+    return 2;
+  }
   // Signals arrive through a signalfd; every thread started from here on has them blocked.
   sigset_t signals;
   sigemptyset(&signals);
@@ -80,8 +104,10 @@ int main(int argc, char** argv) {
   }
   try {
     zmesh::launcher::LauncherServer server(options, *config);
-    std::printf("zmesh-launcher listening on %s (procs bind %s, ports %s)\n", server.address().c_str(),
-                server.advertise().c_str(), proc_ports.empty() ? "any" : proc_ports.c_str());
+    std::printf("zmesh-launcher listening on %s (procs bind %s, ports %s, %s)\n",
+                server.address().c_str(), server.advertise().c_str(),
+                proc_ports.empty() ? "any" : proc_ports.c_str(),
+                config->insecure ? "plain tcp: --insecure" : "CURVE");
     std::fflush(stdout);
     server.run(signal_fd);
   } catch (const zmesh::Exception& e) {

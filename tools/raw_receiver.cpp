@@ -1,16 +1,26 @@
 #include "zmesh/tools/raw_receiver.hpp"
 
+#include "zmesh/transport/security.hpp"
+
 #include <fmt/format.h>
 
 namespace zmesh::tools {
 
-void run_raw_receiver(zmq::context_t& context, const std::string& address, std::optional<std::uint32_t> rank) {
+Result<zmq::socket_t> raw_receiver_socket(zmq::context_t& context, const std::string& address,
+                                          std::optional<std::uint32_t> rank, const Config& config) {
+  zmq::socket_t dealer(context, zmq::socket_type::dealer);
+  dealer.set(zmq::sockopt::linger, 0);
+  if (rank) dealer.set(zmq::sockopt::routing_id, fmt::format("r{}", *rank));
+  dealer.set(zmq::sockopt::rcvhwm, 0);
+  if (auto secured = secure_socket(dealer, address, config, SocketRole::client); !secured) {
+    return std::move(secured).error();
+  }
+  dealer.connect(address);
+  return dealer;
+}
+
+void run_raw_receiver(zmq::socket_t& dealer) {
   try {
-    zmq::socket_t dealer(context, zmq::socket_type::dealer);
-    dealer.set(zmq::sockopt::linger, 0);
-    if (rank) dealer.set(zmq::sockopt::routing_id, fmt::format("r{}", *rank));
-    dealer.set(zmq::sockopt::rcvhwm, 0);
-    dealer.connect(address);
     dealer.send(zmq::str_buffer("hello"), zmq::send_flags::none);
     for (;;) {
       zmq::message_t seq, payload;

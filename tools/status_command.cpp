@@ -51,11 +51,13 @@ int run_status_command(std::span<const std::string> args, std::ostream& out, std
   po::options_description described(
       "zmesh status: each launcher's clients, their procs (rank, pid, state) and its uptime\noptions");
   std::string hosts_text, key;
+  bool insecure = false;
   std::uint32_t timeout_ms = 3000;
   described.add_options()("help,h", "show this help")(
       "hosts", po::value(&hosts_text),
       "launchers, host[:port] comma-separated (default port 26600); default: ZMESH_HOSTS, "
-      "ZMESH_HOSTFILE or SLURM_JOB_NODELIST")("key", po::value(&key), "the key file (as ZMESH_KEY_FILE)")(
+      "ZMESH_HOSTFILE or SLURM_JOB_NODELIST")("key", po::value(&key), "the launchers' key file (as ZMESH_KEY_FILE)")(
+      "insecure", po::bool_switch(&insecure), "plain tcp, for launchers started with --insecure")(
       "timeout-ms", po::value(&timeout_ms)->default_value(timeout_ms), "how long to wait for every answer");
   po::variables_map values;
   try {
@@ -75,19 +77,20 @@ int run_status_command(std::span<const std::string> args, std::ostream& out, std
     err << "zmesh status: " << hosts.error().message << "\nhint: zmesh status --hosts node1,node2\n";
     return usage_error;
   }
-  if (auto keyed = use_key_file(key); !keyed) {
-    err << "zmesh status: " << keyed.error().message << '\n';
+  auto config = tool_config(key, insecure);
+  if (!config) {
+    err << "zmesh status: " << config.error().message << '\n';
     return usage_error;
   }
-  fmt::print(out, "zmesh status: asking {} launcher{} ({}), {} ms deadline\n", hosts->hosts.size(),
-             hosts->hosts.size() == 1 ? "" : "s", hosts->source, timeout_ms);
+  fmt::print(out, "zmesh status: asking {} launcher{} ({}), {} ms deadline, {}\n", hosts->hosts.size(),
+             hosts->hosts.size() == 1 ? "" : "s", hosts->source, timeout_ms, security_text(*config));
   out.flush();
   zmq::context_t context;
   const Deadline deadline = deadline_in(Millis(timeout_ms));
   std::vector<std::future<Result<StatusReply>>> replies;
   for (const auto& host : hosts->hosts) {
-    replies.push_back(std::async(std::launch::async, [&context, host, deadline] {
-      return ask_launcher<StatusReply>(context, host, StatusRequest{}, deadline);
+    replies.push_back(std::async(std::launch::async, [&context, &config = *config, host, deadline] {
+      return ask_launcher<StatusReply>(context, config, host, StatusRequest{}, deadline);
     }));
   }
   int silent = 0;

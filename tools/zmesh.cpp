@@ -12,6 +12,7 @@
 #include "zmesh/tools/bench_actors.hpp"
 #include "zmesh/tools/bench_cast_command.hpp"
 #include "zmesh/tools/doctor_command.hpp"
+#include "zmesh/tools/keygen_command.hpp"
 #include "zmesh/tools/select_command.hpp"
 #include "zmesh/tools/status_command.hpp"
 
@@ -36,6 +37,8 @@ constexpr Command kCommands[] = {
      zmesh::tools::run_doctor_command},
     {"status", "each launcher's clients, procs and uptime (zmesh status --hosts LIST)",
      zmesh::tools::run_status_command},
+    {"keygen", "write a new CURVE key file for a cluster's launchers, clients and procs",
+     zmesh::tools::run_keygen_command},
     {"bench-peer", "(internal) a raw ZeroMQ receiver started by zmesh bench cast",
      zmesh::tools::run_bench_peer_command},
 };

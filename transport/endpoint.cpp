@@ -4,6 +4,7 @@
 #include "zmesh/transport/endpoint.hpp"
 
 #include "zmesh/transport/internal/endpoint_impl.hpp"
+#include "zmesh/transport/security.hpp"
 
 #include <fmt/format.h>
 #include <sys/eventfd.h>
@@ -82,8 +83,14 @@ Result<void> Endpoint::Impl::open(const Address& address) {
     router->set(zmq::sockopt::rcvhwm,
                 static_cast<int>(std::min<std::uint64_t>(
                     std::uint64_t{data_unacked} + control_unacked + 1000, INT32_MAX)));
+    if (auto secured = secure_socket(*router, address.to_string(), config, SocketRole::server); !secured) {
+      router.reset();
+      return Error(secured.error().code,
+                   fmt::format("proc {} cannot bind: {}", self_text, secured.error().message));
+    }
     router->bind(address.bind_text());
     bound_address = router->get(zmq::sockopt::last_endpoint);
+    if (uses_curve(bound_address, config)) handshakes.emplace(context, *router, true);
     inproc = address.scheme == Scheme::inproc;
     struct stat file {};
     if (address.scheme == Scheme::ipc && address.location.front() != '@' &&
@@ -93,6 +100,7 @@ Result<void> Endpoint::Impl::open(const Address& address) {
       socket_device = file.st_dev;
     }
   } catch (const zmq::error_t& e) {
+    handshakes.reset();
     router.reset();
     return Error(ErrorCode::transport_failed,
                  fmt::format("proc {} cannot bind {}: {}; is another process using that "
@@ -337,6 +345,7 @@ Endpoint::Stats Endpoint::Impl::snapshot() const {
   out.acks_received = stats.acks_received.load(relaxed);
   out.sessions = stats.sessions.load(relaxed);
   out.links = stats.links.load(relaxed);
+  out.handshakes_refused = stats.handshakes_refused.load(relaxed);
   // finished first: both only grow, so pending never comes out negative.
   const auto finished = stats.finished.load(relaxed);
   out.pending = stats.accepted.load(relaxed) - finished;

@@ -2,6 +2,7 @@
 
 #include "zmesh/core/message.hpp"
 #include "zmesh/transport/address.hpp"
+#include "zmesh/transport/security.hpp"
 
 #include <fmt/format.h>
 #include <sys/eventfd.h>
@@ -40,6 +41,10 @@ Result<std::unique_ptr<SupervisionPublisher>> SupervisionPublisher::bind(zmq::co
   if (!parsed) return std::move(parsed).error();
   try {
     auto socket = std::make_unique<zmq::socket_t>(context, zmq::socket_type::pub);
+    if (auto secured = secure_socket(*socket, parsed->to_string(), config, SocketRole::server); !secured) {
+      return Error(secured.error().code, fmt::format("cannot bind supervision publisher of {}: {}",
+                                                     proc.to_string(), secured.error().message));
+    }
     socket->set(zmq::sockopt::linger, static_cast<int>(config.linger.count()));
     // Events must not be dropped by a full queue when a subscriber is slow; gaps are
     // repaired by fetching, but a generous queue keeps that rare.
@@ -150,6 +155,23 @@ void SupervisionSubscriber::run() {
     }
     for (auto& [proc, address] : connects) {
       try {
+        // Security options apply to the connections made after them, so the first address
+        // decides; one mesh's procs all use one transport.
+        const bool curve = uses_curve(address, config_);
+        if (!uses_curve_) {
+          uses_curve_ = curve;
+          if (auto secured = secure_socket(*socket_, address, config_, SocketRole::client); !secured) {
+            log_.warn("ZM-SUB-CONNECT cannot subscribe to {} at {}: {}", proc.to_string(), address,
+                      secured.error().message);
+            uses_curve_.reset();
+            continue;
+          }
+        } else if (*uses_curve_ != curve) {
+          log_.warn("ZM-SUB-CONNECT cannot subscribe to {} at {}: one subscriber cannot mix "
+                    "CURVE tcp with ipc or plain tcp",
+                    proc.to_string(), address);
+          continue;
+        }
         socket_->connect(address);
         auto& watched = watched_[proc];
         watched.last_heard = Clock::now();

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -95,6 +96,7 @@ class SupervisionSubscriber {
   Config config_;
   Logger log_;
   std::unique_ptr<zmq::socket_t> socket_;  // owned by thread_
+  std::optional<bool> uses_curve_;  // owned by thread_: decided by the first connect
   int wake_fd_ = -1;
 
   std::mutex mutex_;  // guards pending_connects_, pending_forgets_, stopping_

@@ -2,7 +2,8 @@
 // a {host=3,gpu=2} mesh casts, calls and forwards output; a launcher killed with SIGKILL is
 // a lost host (once per proc, pending calls end naming the ranks, nothing left on it); a
 // client killed with SIGKILL is reaped by the launchers; bad requests are refused with clear
-// errors while the launcher keeps serving. Needs root (label "root"); skips otherwise.
+// errors, and a peer without the key is refused at the handshake, while the launcher keeps
+// serving. Needs root (label "root"); skips otherwise.
 #include "zmesh/alloc/internal/launcher_protocol.hpp"
 #include "zmesh/alloc/remote_allocator.hpp"
 #include "zmesh/mesh/proc_mesh.hpp"
@@ -93,7 +94,7 @@ class RemoteAllocatorTest : public ::testing::Test {
   }
 
   testing::FakeHosts hosts_;
-  Runtime runtime_{testing::mesh_test_config(Millis(1500))};
+  Runtime runtime_{testing::remote_test_config(Millis(1500))};
   testing::Launchers launchers_;
 };
 
@@ -140,7 +141,7 @@ TEST_F(RemoteAllocatorTest, ProcOutputReachesTheClientWithRankPrefixes) {
        nullptr},
       runtime_.config());
   const std::string hosts = fmt::format("{},{},{}", hosts_.ip(0), hosts_.ip(1), hosts_.ip(2));
-  ASSERT_TRUE(client.start(0, {ZMESH_REMOTE_CLIENT, {"print", hosts, hosts_.bridge_ip(), "2"}, {}}).ok());
+  ASSERT_TRUE(client.start(0, {ZMESH_REMOTE_CLIENT, {"print", hosts, hosts_.bridge_ip(), "2"}, {testing::test_key_variable()}}).ok());
   ASSERT_TRUE(client.wait_all_exited(deadline_in(90s))) << output.dump(0);
   for (std::uint32_t rank = 0; rank < 6; ++rank) {
     const auto out = output.of(0, false);
@@ -273,7 +274,7 @@ TEST_F(RemoteAllocatorTest, KilledClientIsReapedByTheLaunchers) {
        nullptr},
       runtime_.config());
   const std::string hosts = fmt::format("{},{},{}", hosts_.ip(0), hosts_.ip(1), hosts_.ip(2));
-  ASSERT_TRUE(client.start(0, {ZMESH_REMOTE_CLIENT, {"hold", hosts, hosts_.bridge_ip(), "2"}, {}}).ok());
+  ASSERT_TRUE(client.start(0, {ZMESH_REMOTE_CLIENT, {"hold", hosts, hosts_.bridge_ip(), "2"}, {testing::test_key_variable()}}).ok());
   ASSERT_TRUE(testing::wait_until(90s, [&] { return output.contains(0, "ready") || client.running() == 0; }))
       << output.dump(0);
   ASSERT_TRUE(output.contains(0, "ready")) << output.dump(0);
@@ -294,8 +295,14 @@ TEST_F(RemoteAllocatorTest, KilledClientIsReapedByTheLaunchers) {
 // A raw ZeroMQ peer of a launcher, to send it what no zmesh client would.
 class RawPeer {
  public:
-  explicit RawPeer(const std::string& address) {
+  // With the cluster's key unless `keys` says otherwise (empty: plain ZeroMQ).
+  explicit RawPeer(const std::string& address, const CurveKeyPair& keys = testing::test_key_pair()) {
     socket_.set(zmq::sockopt::linger, 0);
+    if (!keys.empty()) {
+      socket_.set(zmq::sockopt::curve_serverkey, keys.public_key);
+      socket_.set(zmq::sockopt::curve_publickey, keys.public_key);
+      socket_.set(zmq::sockopt::curve_secretkey, keys.secret_key);
+    }
     socket_.connect(address);
   }
   void send(const std::vector<std::string>& frames) {
@@ -381,6 +388,14 @@ TEST_F(RemoteAllocatorTest, BadRequestsAreRefusedClearlyWhileTheLauncherServesOt
   request.version = 99;
   peer.send(request);
   EXPECT_NE(peer.error_text(5s).find("protocol 99"), std::string::npos);
+
+  // A peer without the key cannot even say hello: refused at the handshake (so it starts
+  // nothing: TearDown finds only the launchers), logged once, naming where it came from.
+  RawPeer plain(address, CurveKeyPair{});
+  plain.send(request);
+  EXPECT_TRUE(testing::wait_until(10s, [&] {
+    return launchers_.output.contains(0, "ZM-LAUNCHER-REFUSED a peer at " + hosts_.bridge_ip() + ":");
+  })) << launchers_.output.dump(0);
 
   // Through the allocator: a missing executable fails the allocation naming host and path.
   auto bad = options();

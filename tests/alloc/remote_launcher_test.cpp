@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 using namespace std::chrono_literals;
 
@@ -55,7 +56,7 @@ class RemoteLauncherTest : public ::testing::Test {
   }
   std::uint16_t port_ = free_port();
   std::string listen_ = fmt::format("tcp://127.0.0.1:{}", port_);
-  Runtime runtime_{testing::mesh_test_config(Millis(1500))};
+  Runtime runtime_{testing::remote_test_config(Millis(1500))};
   testing::Launchers launchers_;
 };
 
@@ -65,7 +66,7 @@ TEST_F(RemoteLauncherTest, SecondLauncherOnABusyPortFailsClearly) {
   ChildProcessGroup group({[&](std::size_t i, std::string_view line, bool err) { output.add(i, line, err); },
                            nullptr},
                           runtime_.config());
-  ASSERT_TRUE(group.start(0, {ZMESH_LAUNCHER, {"--listen", listen_}, {}}).ok());
+  ASSERT_TRUE(group.start(0, {ZMESH_LAUNCHER, {"--listen", listen_, "--key", launchers_.key_file()}, {}}).ok());
   ASSERT_TRUE(group.wait_all_exited(deadline_in(20s)));
   EXPECT_TRUE(output.contains(0, "cannot listen on " + listen_)) << output.dump(0);
   EXPECT_TRUE(output.contains(0, "another zmesh-launcher")) << output.dump(0);
@@ -74,21 +75,81 @@ TEST_F(RemoteLauncherTest, SecondLauncherOnABusyPortFailsClearly) {
 
 TEST_F(RemoteLauncherTest, BadOptionsAreRefusedNamingTheOption) {
   testing::CapturedOutput output;
-  std::optional<ChildExit> exits[3];
+  constexpr int cases = 7;
+  std::optional<ChildExit> exits[cases];
   ChildProcessGroup group({[&](std::size_t i, std::string_view line, bool err) { output.add(i, line, err); },
                            [&](std::size_t i, pid_t, const ChildExit& exit) { exits[i] = exit; }},
                           runtime_.config());
-  ASSERT_TRUE(group.start(0, {ZMESH_LAUNCHER, {"--listen", "udp://1.2.3.4:5"}, {}}).ok());
-  ASSERT_TRUE(group.start(1, {ZMESH_LAUNCHER, {"--proc-ports", "9000-8000"}, {}}).ok());
+  testing::TestKeyFile readable_key(testing::test_key_pair(), "readable-key");
+  ASSERT_EQ(::chmod(readable_key.path().c_str(), 0644), 0);
+  const std::string key = launchers_.key_file();
+  const std::string missing_key = testing::unique_temp_path("missing-key");
+  // Without a key in the environment, whatever the test runner's is.
+  const std::vector<std::pair<std::string, std::string>> no_key = {{"ZMESH_KEY_FILE", ""}, {"ZMESH_KEY", ""}};
+  ASSERT_TRUE(group.start(0, {ZMESH_LAUNCHER, {"--listen", "udp://1.2.3.4:5", "--key", key}, {}}).ok());
+  ASSERT_TRUE(group.start(1, {ZMESH_LAUNCHER, {"--proc-ports", "9000-8000", "--key", key}, {}}).ok());
   ASSERT_TRUE(group.start(2, {ZMESH_LAUNCHER, {"--no-such-option"}, {}}).ok());
+  ASSERT_TRUE(group.start(3, {ZMESH_LAUNCHER, {"--listen", listen_}, no_key}).ok());
+  ASSERT_TRUE(group.start(4, {ZMESH_LAUNCHER, {"--listen", listen_, "--key", readable_key.path()}, {}}).ok());
+  ASSERT_TRUE(group.start(5, {ZMESH_LAUNCHER, {"--listen", listen_, "--key", missing_key}, {}}).ok());
+  ASSERT_TRUE(group.start(6, {ZMESH_LAUNCHER, {"--listen", listen_, "--key", key, "--insecure"}, {}}).ok());
   ASSERT_TRUE(group.wait_all_exited(deadline_in(20s)));
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < cases; ++i) {
     ASSERT_TRUE(exits[i].has_value());
     EXPECT_EQ(exits[i]->code, 2) << output.dump(i);
   }
   EXPECT_TRUE(output.contains(0, "only tcp://HOST:PORT")) << output.dump(0);
   EXPECT_TRUE(output.contains(1, "--proc-ports")) << output.dump(1);
   EXPECT_TRUE(output.contains(2, "no-such-option")) << output.dump(2);
+  EXPECT_TRUE(output.contains(3, "no key: run `zmesh keygen FILE`")) << output.dump(3);
+  EXPECT_TRUE(output.contains(4, "chmod 600 " + readable_key.path())) << output.dump(4);
+  EXPECT_TRUE(output.contains(5, missing_key)) << output.dump(5);
+  EXPECT_TRUE(output.contains(6, "either --key or --insecure")) << output.dump(6);
+}
+
+// --insecure: plain tcp, said loudly, and the launcher still starts procs for a plain client.
+TEST_F(RemoteLauncherTest, InsecureLauncherServesPlainClientsAndSaysSo) {
+  ASSERT_GT(launchers_.start(0, "", {"--listen", listen_, "--insecure"}), 0);
+  EXPECT_TRUE(launchers_.output.contains(0, "plain tcp: --insecure")) << launchers_.output.dump(0);
+  EXPECT_TRUE(launchers_.output.contains(0, "ZM-LAUNCHER-INSECURE")) << launchers_.output.dump(0);
+  Config config = runtime_.config();
+  config.curve = {};
+  config.insecure = true;
+  Runtime runtime(config);
+  auto alloc = RemoteAllocator::allocate(runtime, spec(1), testing::registry(), options()).value();
+  auto mesh = ProcMesh::allocate(runtime, std::move(alloc), deadline_in(60s));
+  ASSERT_TRUE(mesh.ok()) << mesh.error().describe();
+  EXPECT_TRUE((*mesh)->stop(deadline_in(30s)).ok());
+}
+
+// A client whose key differs from the launcher's learns it at once, naming the launcher,
+// instead of waiting for a bootstrap timeout; the launcher logs the refused host once.
+TEST_F(RemoteLauncherTest, AClientWithAnotherKeyFailsAtOnceNamingTheLauncher) {
+  ASSERT_GT(launchers_.start(0, "", {"--listen", listen_}), 0);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    Config config = runtime_.config();
+    config.curve = testing::other_key_pair();
+    Runtime runtime(config);
+    const auto started = Clock::now();
+    auto alloc = RemoteAllocator::allocate(runtime, spec(1), testing::registry(), options()).value();
+    auto mesh = ProcMesh::allocate(runtime, std::move(alloc), deadline_in(60s));
+    ASSERT_FALSE(mesh.ok());
+    EXPECT_NE(mesh.error().message.find("refused this client's CURVE key"), std::string::npos)
+        << mesh.error().describe();
+    EXPECT_NE(mesh.error().message.find(listen_), std::string::npos) << mesh.error().describe();
+    EXPECT_LT(Clock::now() - started, runtime.config().bootstrap_timeout / 2) << "not at once";
+  }
+  ASSERT_TRUE(testing::wait_until(10s, [&] { return launchers_.output.contains(0, "ZM-LAUNCHER-REFUSED"); }))
+      << launchers_.output.dump(0);
+  // Once per host: one line naming 127.0.0.1, and at most one more for a connection that
+  // hung up before its address could be read.
+  EXPECT_LE(launchers_.output.count(0, "ZM-LAUNCHER-REFUSED a peer at 127.0.0.1:"), 1u) << launchers_.output.dump(0);
+  EXPECT_LE(launchers_.output.count(0, "ZM-LAUNCHER-REFUSED"), 2u) << launchers_.output.dump(0);
+  // The launcher serves a client with the right key as before.
+  auto alloc = RemoteAllocator::allocate(runtime_, spec(1), testing::registry(), options()).value();
+  auto mesh = ProcMesh::allocate(runtime_, std::move(alloc), deadline_in(60s));
+  ASSERT_TRUE(mesh.ok()) << mesh.error().describe();
+  EXPECT_TRUE((*mesh)->stop(deadline_in(30s)).ok());
 }
 
 TEST_F(RemoteLauncherTest, ProcsBindInTheLaunchersPortRange) {

@@ -2,10 +2,14 @@
 // Helpers for remote-allocation tests: fake hosts (network namespaces made by
 // scripts/netns-up.sh through the CTest fixture), zmesh-launchers started as children of the
 // test (kill -9 one with kill()), and the processes left on a host (`ip netns pids`).
+// Launchers and clients use CURVE, as in production: launchers get a key file of
+// test_key_pair() (--key), clients remote_test_config() or ZMESH_KEY in their environment.
 // Thread: call from the test's thread.
 
 #include "zmesh/alloc/child_process.hpp"
 
+#include "testing/mesh_testing.hpp"
+#include "testing/test_keys.hpp"
 #include "testing/wait.hpp"
 
 #include <gtest/gtest.h>
@@ -23,6 +27,18 @@
 
 namespace zmesh::testing {
 
+// A client's configuration for remote tests: short heartbeats, the test key pair.
+inline Config remote_test_config(Millis heartbeat_timeout) {
+  Config config = mesh_test_config(heartbeat_timeout);
+  config.curve = test_key_pair();
+  return config;
+}
+
+// The environment entry that gives a client process (remote_client_helper) the test keys.
+inline std::pair<std::string, std::string> test_key_variable() {
+  return {"ZMESH_KEY", key_pair_text(test_key_pair())};
+}
+
 // Output lines of a group of children, by child index.
 class CapturedOutput {
  public:
@@ -35,6 +51,12 @@ class CapturedOutput {
     return std::any_of(lines_.begin(), lines_.end(), [&](const Line& line) {
       return line.index == index && line.text.find(text) != std::string::npos;
     });
+  }
+  std::size_t count(std::size_t index, const std::string& text) const {
+    std::lock_guard lock(mutex_);
+    return static_cast<std::size_t>(std::count_if(lines_.begin(), lines_.end(), [&](const Line& line) {
+      return line.index == index && line.text.find(text) != std::string::npos;
+    }));
   }
   std::vector<std::string> of(std::size_t index, bool is_stderr) const {
     std::lock_guard lock(mutex_);
@@ -116,7 +138,12 @@ class Launchers {
 
   // Starts a launcher with `args` (through scripts/netns-exec.sh on fake host `host` if
   // given) and waits until it says it listens. Returns its pid, or -1 (with a failure).
+  // Without --key or --insecure in `args`, it gets --key with the test key pair.
   pid_t start(std::size_t index, const std::string& host, std::vector<std::string> args) {
+    if (std::find(args.begin(), args.end(), "--key") == args.end() &&
+        std::find(args.begin(), args.end(), "--insecure") == args.end()) {
+      args.insert(args.end(), {"--key", key_file_.path()});
+    }
     ChildSpec spec;
     if (host.empty()) {
       spec.executable = ZMESH_LAUNCHER;
@@ -147,6 +174,7 @@ class Launchers {
   }
   Result<void> signal(std::size_t index, int signal) { return group_.signal(index, signal); }
   pid_t pid(std::size_t index) const { return pids_.at(index); }
+  const std::string& key_file() const { return key_file_.path(); }
   // SIGTERM to every launcher (each stops its procs), SIGKILL after 10 s.
   bool stop_all() { return group_.terminate_all(Millis(10000), deadline_in(std::chrono::seconds(20))); }
 
@@ -156,6 +184,7 @@ class Launchers {
   mutable std::mutex mutex_;
   std::map<std::size_t, ChildExit> exits_;
   std::map<std::size_t, pid_t> pids_;
+  TestKeyFile key_file_;
   ChildProcessGroup group_;  // last: its callbacks use the members above
 };
 

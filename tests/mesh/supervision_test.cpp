@@ -200,8 +200,9 @@ class ClientProcess {
                   exit_ = exit;
                 }},
                fast_config()) {
-    group_.start(0, ChildSpec{ZMESH_MESH_CLIENT, {mode, std::to_string(procs)}, {}}).value();
+    pid_ = group_.start(0, ChildSpec{ZMESH_MESH_CLIENT, {mode, std::to_string(procs)}, {}}).value();
   }
+  pid_t pid() const { return pid_; }
   std::vector<std::string> out() {
     std::lock_guard lock(mutex_);
     return out_;
@@ -220,6 +221,7 @@ class ClientProcess {
   std::mutex mutex_;
   std::vector<std::string> out_, err_;
   std::optional<ChildExit> exit_;
+  pid_t pid_ = 0;
   ChildProcessGroup group_;
 };
 
@@ -241,10 +243,11 @@ TEST(ClientProcessTest, ProcOutputReachesTheClientPrefixedWithItsRank) {
 TEST(ClientProcessTest, KillingTheClientLeavesNoProcBehind) {
   // Orphans are re-parented to us while this test runs, so we can see (and reap) them.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-  const auto files_before = testing::temp_files("zmesh-procs");
   std::vector<pid_t> pids;
+  pid_t client_pid = 0;
   {
     ClientProcess client("hold", 4);
+    client_pid = client.pid();
     ASSERT_TRUE(testing::wait_until(60s, [&] {
       auto out = client.out();
       return std::find(out.begin(), out.end(), "ready") != out.end() || client.exit().has_value();
@@ -264,8 +267,11 @@ TEST(ClientProcessTest, KillingTheClientLeavesNoProcBehind) {
     return true;
   }));
   ::prctl(PR_SET_CHILD_SUBREAPER, 0);
-  // Neither the client nor its procs could clean up after SIGKILL: nothing was left to clean.
-  EXPECT_EQ(testing::temp_files("zmesh-procs"), files_before);
+  // Neither the client nor its procs could clean up after SIGKILL: their ipc directory is
+  // left, and the next client to start removes it.
+  EXPECT_EQ(testing::ipc_directories(client_pid).size(), 1u);
+  testing::sweep_ipc_directories();
+  EXPECT_EQ(testing::ipc_directories(client_pid), std::set<std::string>{});
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 // Thread: call from the test's thread.
 
 #include "testing/mesh_actors.hpp"
+#include "zmesh/alloc/internal/ipc_directory.hpp"
 #include "zmesh/alloc/local_allocator.hpp"
 #include "zmesh/alloc/process_allocator.hpp"
 #include "zmesh/mesh/proc_mesh.hpp"
@@ -73,11 +74,14 @@ inline std::vector<pid_t> child_processes() {
   return children;
 }
 
-// Names of the files in /tmp that start with `prefix` (process meshes once left ipc socket
-// files there: "zmesh-procs-...").
-inline std::set<std::string> temp_files(const std::string& prefix) {
+// The mesh directories of client process `owner` in this user's private ipc directory
+// (alloc/internal/ipc_directory.hpp): "<owner>-<world>".
+inline std::set<std::string> ipc_directories(pid_t owner) {
   std::set<std::string> names;
-  if (DIR* dir = ::opendir("/tmp")) {
+  auto base = internal::private_ipc_base();
+  if (!base) return names;
+  const std::string prefix = std::to_string(owner) + "-";
+  if (DIR* dir = ::opendir(base->c_str())) {
     while (dirent* entry = ::readdir(dir)) {
       if (std::string(entry->d_name).rfind(prefix, 0) == 0) names.insert(entry->d_name);
     }
@@ -85,5 +89,8 @@ inline std::set<std::string> temp_files(const std::string& prefix) {
   }
   return names;
 }
+
+// What the next client to start does: removes the directories of clients that are gone.
+inline void sweep_ipc_directories() { (void)internal::IpcDirectory::create("sweep"); }
 
 }  // namespace zmesh::testing

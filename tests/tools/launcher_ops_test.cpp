@@ -1,7 +1,8 @@
 // `zmesh doctor`, `zmesh status` and `zmesh bench cast --hosts` against zmesh-launchers on
 // fake hosts (network namespaces from the zmesh_netns fixture), run as the real binaries:
-// doctor names a host without a launcher, a name that does not resolve, a missing
-// executable and a host that cannot reach the client back, and passes when all is well;
+// doctor names a host without a launcher, a name that does not resolve, a wrong key (or
+// none), a missing executable and a host that cannot reach the client back, and passes
+// when all is well;
 // status lists a client's procs and says which host did not answer; the cross-host bench
 // runs a tiny sweep to the end. Needs root (label "root"); skips otherwise. Nothing is timed.
 #include "zmesh/alloc/remote_allocator.hpp"
@@ -68,7 +69,7 @@ class LauncherOpsTest : public ::testing::Test {
 
 TEST_F(LauncherOpsTest, DoctorPassesWhenEveryHostIsReady) {
   start_launchers(3);
-  const auto run = testing::run_zmesh({"doctor", "--hosts", host_list(3)}, 60s);
+  const auto run = testing::run_zmesh({"doctor", "--key", launchers_.key_file(), "--hosts", host_list(3)}, 60s);
   EXPECT_EQ(run.code(), 0) << run.output;
   EXPECT_TRUE(run.contains("all 3 hosts ready")) << run.output;
   EXPECT_TRUE(run.contains("ZMESH_HEARTBEAT_TIMEOUT_MS")) << "the effective configuration:\n" << run.output;
@@ -77,7 +78,7 @@ TEST_F(LauncherOpsTest, DoctorPassesWhenEveryHostIsReady) {
 
 TEST_F(LauncherOpsTest, DoctorNamesAHostWithoutALauncherAndANameThatDoesNotResolve) {
   start_launchers(2);
-  const auto run = testing::run_zmesh({"doctor", "--hosts", host_list(3) + ",no-such-host.invalid"}, 60s);
+  const auto run = testing::run_zmesh({"doctor", "--key", launchers_.key_file(), "--hosts", host_list(3) + ",no-such-host.invalid"}, 60s);
   EXPECT_EQ(run.code(), 1) << run.output;
   EXPECT_TRUE(run.contains(fmt::format("connection to {}:26600 refused", hosts_.ip(2)))) << run.output;
   EXPECT_TRUE(run.contains(fmt::format("zmesh-launcher --listen tcp://{}:26600", hosts_.ip(2)))) << run.output;
@@ -85,9 +86,29 @@ TEST_F(LauncherOpsTest, DoctorNamesAHostWithoutALauncherAndANameThatDoesNotResol
   EXPECT_TRUE(run.contains("2 of 4 hosts not ready")) << run.output;
 }
 
+// Launchers with the test key pair; the doctor with another: the handshake row fails and
+// says to use the launchers' key file.
+TEST_F(LauncherOpsTest, DoctorNamesAWrongKey) {
+  start_launchers(1);
+  testing::TestKeyFile other(testing::other_key_pair(), "other-key");
+  const auto run = testing::run_zmesh({"doctor", "--key", other.path(), "--hosts", host_list(1)}, 60s);
+  EXPECT_EQ(run.code(), 1) << run.output;
+  EXPECT_TRUE(run.contains("handshake FAILED")) << run.output;
+  EXPECT_TRUE(run.contains("key file")) << run.output;
+  EXPECT_TRUE(run.contains("1 of 1 hosts not ready")) << run.output;
+}
+
+// Plain tcp against CURVE launchers: refused at the handshake too.
+TEST_F(LauncherOpsTest, DoctorNamesAnInsecureClientOfSecureLaunchers) {
+  start_launchers(1);
+  const auto run = testing::run_zmesh({"doctor", "--insecure", "--hosts", host_list(1)}, 60s);
+  EXPECT_EQ(run.code(), 1) << run.output;
+  EXPECT_TRUE(run.contains("handshake FAILED")) << run.output;
+}
+
 TEST_F(LauncherOpsTest, DoctorNamesAMissingExecutable) {
   start_launchers(1);
-  const auto run = testing::run_zmesh({"doctor", "--hosts", host_list(1), "--executable", "/no/such/trainer"}, 60s);
+  const auto run = testing::run_zmesh({"doctor", "--key", launchers_.key_file(), "--hosts", host_list(1), "--executable", "/no/such/trainer"}, 60s);
   EXPECT_EQ(run.code(), 1) << run.output;
   EXPECT_TRUE(run.contains("executable FAILED")) << run.output;
   EXPECT_TRUE(run.contains("cannot run /no/such/trainer: No such file or directory")) << run.output;
@@ -98,7 +119,7 @@ TEST_F(LauncherOpsTest, DoctorNamesAMissingExecutable) {
 // in that host's own loopback and is refused, as a proc's would be.
 TEST_F(LauncherOpsTest, DoctorNamesAHostThatCannotReachTheClientBack) {
   start_launchers(1);
-  const auto run = testing::run_zmesh({"doctor", "--hosts", host_list(1), "--client-host", "127.0.0.1"}, 60s);
+  const auto run = testing::run_zmesh({"doctor", "--key", launchers_.key_file(), "--hosts", host_list(1), "--client-host", "127.0.0.1"}, 60s);
   EXPECT_EQ(run.code(), 1) << run.output;
   EXPECT_TRUE(run.contains("reach back FAILED")) << run.output;
   EXPECT_TRUE(run.contains("refused")) << run.output;
@@ -107,7 +128,7 @@ TEST_F(LauncherOpsTest, DoctorNamesAHostThatCannotReachTheClientBack) {
 
 TEST_F(LauncherOpsTest, StatusListsAClientsProcsAndTheHostThatDidNotAnswer) {
   start_launchers(2);
-  Runtime runtime(testing::mesh_test_config(Millis(1500)));
+  Runtime runtime(testing::remote_test_config(Millis(1500)));
   RemoteAllocatorOptions options;
   options.hosts = {{hosts_.ip(0), 26600, 0}, {hosts_.ip(1), 26600, 0}};
   options.client_host = hosts_.bridge_ip();
@@ -123,7 +144,7 @@ TEST_F(LauncherOpsTest, StatusListsAClientsProcsAndTheHostThatDidNotAnswer) {
       Selection::all(), [](PortRef<testing::WhereReply> r) { return testing::Where{r}; }, deadline_in(30s));
   ASSERT_TRUE(replies.ok() && replies->complete());
 
-  const auto run = testing::run_zmesh({"status", "--hosts", host_list(3), "--timeout-ms", "2000"}, 60s);
+  const auto run = testing::run_zmesh({"status", "--key", launchers_.key_file(), "--hosts", host_list(3), "--timeout-ms", "2000"}, 60s);
   EXPECT_EQ(run.code(), 1) << "a host did not answer:\n" << run.output;
   EXPECT_TRUE(run.contains(fmt::format("client pid {} on", ::getpid()))) << run.output;
   EXPECT_TRUE(run.contains("1 client, 2 procs")) << run.output;
@@ -137,7 +158,7 @@ TEST_F(LauncherOpsTest, StatusListsAClientsProcsAndTheHostThatDidNotAnswer) {
 
 TEST_F(LauncherOpsTest, BenchCastAcrossHostsRunsATinySweep) {
   start_launchers(3);
-  const auto run = testing::run_zmesh({"bench", "cast", "--hosts", host_list(3), "--procs-per-host", "1", "--payload", "1KiB",
+  const auto run = testing::run_zmesh({"bench", "cast", "--key", launchers_.key_file(), "--hosts", host_list(3), "--procs-per-host", "1", "--payload", "1KiB",
                               "--inflight", "2", "--seconds", "0.1", "--client-host", hosts_.bridge_ip()},
                              180s);
   EXPECT_EQ(run.code(), 0) << run.output;

@@ -91,7 +91,7 @@ class LauncherQueriesTest : public ::testing::Test {
 };
 
 TEST_F(LauncherQueriesTest, StatusAndProbeAnswerAndBadQueriesAreRefusedClearly) {
-  ASSERT_GT(launchers_.start(0, "", {"--listen", address()}), 0);
+  ASSERT_GT(launchers_.start(0, "", {"--listen", address(), "--insecure"}), 0);  // a plain peer asks
   Peer peer(address());
 
   auto status = peer.ask<internal::StatusReply>(internal::StatusRequest{});
@@ -149,7 +149,8 @@ TEST_F(LauncherQueriesTest, StatusAndProbeAnswerAndBadQueriesAreRefusedClearly) 
 TEST_F(LauncherQueriesTest, DoctorNamesAPortWhereNoLauncherSpeaks) {
   SilentListener impostor;
   const auto run = testing::run_zmesh(
-      {"doctor", "--hosts", fmt::format("127.0.0.1:{}", impostor.port()), "--timeout-ms", "1000"}, 60s);
+      {"doctor", "--insecure", "--hosts", fmt::format("127.0.0.1:{}", impostor.port()), "--timeout-ms", "1000"},
+      60s);
   EXPECT_EQ(run.code(), 1) << run.output;
   EXPECT_TRUE(run.contains("handshake FAILED")) << run.output;
   EXPECT_TRUE(run.contains("is that a zmesh-launcher")) << run.output;

@@ -53,6 +53,10 @@ class GarbageTest : public ::testing::Test {
     sender_ = std::move(sender).value();
     ASSERT_TRUE(sender_->add_route(target_id_, target_->address()).ok());
     raw_.set(zmq::sockopt::linger, 0);
+    // A peer with the key: garbage past the handshake (security_test covers peers without).
+    raw_.set(zmq::sockopt::curve_serverkey, testing::test_key_pair().public_key);
+    raw_.set(zmq::sockopt::curve_publickey, testing::test_key_pair().public_key);
+    raw_.set(zmq::sockopt::curve_secretkey, testing::test_key_pair().secret_key);
     raw_.connect(target_->address());
   }
   void TearDown() override {

@@ -3,6 +3,7 @@
 #include "zmesh/transport/node.hpp"
 
 #include "testing/actors.hpp"
+#include "testing/test_keys.hpp"
 #include "testing/wait.hpp"
 
 #include <gtest/gtest.h>
@@ -19,14 +20,20 @@ class NodePingPong : public ::testing::TestWithParam<std::string> {
     if (GetParam() == "ipc") return "ipc://" + testing::unique_temp_path(name);
     return "inproc://" + testing::unique_temp_path(name).substr(5);
   }
-  Runtime runtime_{Config{}};
+  // tcp uses CURVE, as in production.
+  static Config config() {
+    Config config;
+    config.curve = testing::test_key_pair();
+    return config;
+  }
+  Runtime runtime_{config()};
 };
 
 TEST_P(NodePingPong, ActorsOnTwoProcsExchangeMessagesInOrder) {
-  auto a = Node::start(runtime_, ProcOptions{ProcId{WorldId{"pp"}, 0}, nullptr, Config{}, nullptr, nullptr},
+  auto a = Node::start(runtime_, ProcOptions{ProcId{WorldId{"pp"}, 0}, nullptr, config(), nullptr, nullptr},
                        address("a"))
                .value();
-  auto b = Node::start(runtime_, ProcOptions{ProcId{WorldId{"pp"}, 1}, nullptr, Config{}, nullptr, nullptr},
+  auto b = Node::start(runtime_, ProcOptions{ProcId{WorldId{"pp"}, 1}, nullptr, config(), nullptr, nullptr},
                        address("b"))
                .value();
   ASSERT_TRUE(a->endpoint().add_route(b->proc().id(), b->address()).ok());

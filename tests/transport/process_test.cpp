@@ -50,7 +50,8 @@ class PeerProcess {
     for (auto& arg : argv_strings) argv.push_back(arg.data());
     argv.push_back(nullptr);
     // Short timeouts in the child too, so that its failure paths end within the test.
-    std::vector<std::string> env_strings{"ZMESH_RESEND_INTERVAL_MS=50",
+    std::vector<std::string> env_strings{"ZMESH_KEY=" + key_pair_text(testing::test_key_pair()),
+                                         "ZMESH_RESEND_INTERVAL_MS=50",
                                          "ZMESH_DELIVERY_TIMEOUT_MS=20000"};
     for (char** entry = environ; *entry != nullptr; ++entry) {
       if (std::string_view(*entry).starts_with("ZMESH_")) continue;

@@ -3,6 +3,7 @@
 // its Inbound callbacks, message builders, and test configurations with short timeouts.
 // Thread: Inbox callbacks run on the endpoint's I/O thread; its readers lock.
 
+#include "testing/test_keys.hpp"
 #include "testing/wait.hpp"
 #include "zmesh/core/config.hpp"
 #include "zmesh/core/envelope.hpp"
@@ -115,8 +116,10 @@ inline Envelope make_text(const ProcId& from, const ProcId& to, std::string_view
 
 // Defaults, except a delivery timeout that ends a broken test sooner (still generous for
 // sanitizer builds on a loaded machine). Failure tests shorten the timeouts further.
+// tcp endpoints use CURVE, as in production: every test endpoint shares test_key_pair().
 inline Config test_config() {
   Config config;
+  config.curve = test_key_pair();
   config.delivery_timeout = Millis(20000);
   config.linger = Millis(2000);
   config.log_level = "warn";

@@ -7,6 +7,9 @@
 #include "zmesh/alloc/child_process.hpp"
 #include "zmesh/alloc/internal/launcher_protocol.hpp"
 #include "zmesh/alloc/internal/unique_fd.hpp"
+#include "zmesh/core/key_file.hpp"
+#include "zmesh/transport/internal/handshake_watch.hpp"
+#include "zmesh/transport/security.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -25,6 +28,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -141,6 +145,7 @@ struct LauncherServer::Impl {
   std::string address;
   zmq::context_t context{1};
   zmq::socket_t router{context, zmq::socket_type::router};
+  std::optional<internal::HandshakeWatch> handshakes;  // with CURVE: refused peers, logged
   internal::UniqueFd wake_fd;
   std::atomic<bool> stop{false};
 
@@ -171,6 +176,10 @@ struct LauncherServer::Impl {
     router.set(zmq::sockopt::maxmsgsize, max_message_bytes);
     router.set(zmq::sockopt::sndhwm, 100000);  // bursts of proc output; beyond: dropped, counted, logged
     const std::string endpoint = fmt::format("tcp://{}:{}", wildcard ? "*" : listen_host, port);
+    if (auto secured = secure_socket(router, endpoint, config, SocketRole::server); !secured) {
+      throw Exception(Error(secured.error().code,
+                            fmt::format("zmesh-launcher cannot listen: {}", secured.error().message)));
+    }
     try {
       router.bind(endpoint);
     } catch (const zmq::error_t& e) {
@@ -185,7 +194,12 @@ struct LauncherServer::Impl {
     }
     address = router.get(zmq::sockopt::last_endpoint);
     if (wildcard) address = fmt::format("tcp://{}:{}", options.advertise, port);
-    secure_socket();
+    if (uses_curve(endpoint, config)) {
+      handshakes.emplace(context, router, true);
+    } else {
+      log.warn("ZM-LAUNCHER-INSECURE listening without CURVE (--insecure): anyone who can reach "
+               "this port can start processes as this user; keep it on a trusted network");
+    }
     queries.emplace(host, LauncherQueries::Hooks{
                               [this] { return client_status(); },
                               [this](const std::string& identity, const std::pair<std::string, std::string>& frames) {
@@ -194,11 +208,24 @@ struct LauncherServer::Impl {
                               [this](std::function<void()> task) { post(std::move(task)); }});
   }
 
-  // Where CURVE keys go (next step: set curve_server and the secret key before bind, with a
-  // ZAP handler). Today: plain tcp, said once, loudly, once the socket is listening.
-  void secure_socket() {
-    log.warn("ZM-LAUNCHER-INSECURE listening without CURVE: anyone who can reach this port can "
-             "start processes as this user; keep it on a trusted network (keys come with --key)");
+  void report_refused_handshakes() {
+    for (const auto& refusal : handshakes->drain()) {
+      log.warn("ZM-LAUNCHER-REFUSED a peer at {} failed the CURVE handshake on {}: {}; it can "
+               "neither start, stop nor watch anything (logged once per host)",
+               refusal.peer_text(), address, refusal.reason);
+    }
+  }
+
+  // What the procs need to secure their own sockets: this launcher's pair (or insecure),
+  // whatever the client's environment said; the key file's path stays on this host.
+  void add_security(std::vector<std::pair<std::string, std::string>>& environment) const {
+    std::erase_if(environment, [](const auto& variable) {
+      return variable.first == "ZMESH_KEY" || variable.first == "ZMESH_KEY_FILE" ||
+             variable.first == "ZMESH_INSECURE";
+    });
+    environment.emplace_back("ZMESH_KEY_FILE", "");
+    environment.emplace_back("ZMESH_KEY", config.curve.empty() ? std::string() : key_pair_text(config.curve));
+    environment.emplace_back("ZMESH_INSECURE", config.insecure ? "1" : "0");
   }
 
   // -- any thread --
@@ -253,8 +280,10 @@ struct LauncherServer::Impl {
     while (!stop) {
       zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0},
                                  {nullptr, signal_fd, ZMQ_POLLIN, 0},
-                                 {nullptr, wake_fd.get(), ZMQ_POLLIN, 0}};
-      zmq::poll(items, 3, next_timeout());  // poll() skips a negative signal_fd
+                                 {nullptr, wake_fd.get(), ZMQ_POLLIN, 0},
+                                 {handshakes ? handshakes->handle() : nullptr, -1, ZMQ_POLLIN, 0}};
+      zmq::poll(items, handshakes ? 4 : 3, next_timeout());  // poll() skips a negative signal_fd
+      if (handshakes && (items[3].revents & ZMQ_POLLIN)) report_refused_handshakes();
       if (signal_fd >= 0 && (items[1].revents & ZMQ_POLLIN)) {
         signalfd_siginfo info{};
         if (::read(signal_fd, &info, sizeof info) == sizeof info) {
@@ -489,6 +518,7 @@ struct LauncherServer::Impl {
     log.info("client {}: {} procs (ranks {}) of {} args [{}]", added.name, request.ranks.size(), fmt::join(request.ranks, ","), request.executable, fmt::join(request.args, " "));
 
     std::vector<std::pair<std::string, std::string>> environment = request.environment;
+    add_security(environment);
     environment.emplace_back(std::string(env_bootstrap_client), request.client_proc);
     environment.emplace_back(std::string(env_bootstrap_address), request.client_address);
     environment.emplace_back(std::string(env_bootstrap_port), request.hello_port);

@@ -6,9 +6,12 @@
 // Each client sees and can signal only its own procs.
 // Thread: run() owns the socket and every client's state; child callbacks (on each group's
 // monitor thread) only post work to it. request_stop() is thread-safe.
+// Security: the Config's key pair (CURVE: peers without it fail the handshake, each refused
+// host is logged once), or plain tcp when Config::insecure; its procs get the same setting.
 // Failure: the constructor throws Exception when the address cannot be bound (naming it and
-// the reason, e.g. "already in use: is another zmesh-launcher running there?"). Bad input
-// from a client gets a LauncherError back and a log line; serving goes on.
+// the reason, e.g. "already in use: is another zmesh-launcher running there?") or there is
+// neither a key nor insecure. Bad input from a client gets a LauncherError back and a log
+// line; serving goes on.
 
 #include "zmesh/core/config.hpp"
 #include "zmesh/core/log.hpp"
@@ -27,8 +30,6 @@ struct LauncherOptions {
                           // host name's address when listening on every interface)
   std::optional<std::pair<std::uint16_t, std::uint16_t>> proc_ports;  // procs bind in A-B
   std::uint32_t max_procs = 4096;  // per request
-  // Where the procs' security will come from; CURVE keys slot in here (next step).
-  bool insecure = true;
 };
 
 // "tcp://h:1", "h:1", "h" -> {host, port}; errors name the text.

@@ -3,6 +3,7 @@
 #include "zmesh/alloc/internal/launcher_protocol.hpp"
 #include "zmesh/tools/net/tcp_check.hpp"
 #include "zmesh/tools/ops/launcher_query.hpp"
+#include "zmesh/transport/security.hpp"
 
 #include <fmt/format.h>
 
@@ -33,7 +34,8 @@ bool HostChecks::ok() const {
   return true;
 }
 
-HostChecks check_host(zmq::context_t& context, const HostEntry& host, const DoctorTarget& target) {
+HostChecks check_host(zmq::context_t& context, const Config& config, const HostEntry& host,
+                      const DoctorTarget& target) {
   HostChecks checks{host, {}, {}, {}, {}, {}, {}};
   auto ip = resolve_ipv4(host.host);
   if (!ip) {
@@ -70,12 +72,20 @@ HostChecks check_host(zmq::context_t& context, const HostEntry& host, const Doct
   request.timeout_ms = static_cast<std::uint32_t>(target.timeout.count());
   QueryStage stage = QueryStage::no_connection;
   // The launcher's own tcp connect may take the whole timeout: wait for it on top.
-  auto reply = ask_launcher<ProbeReply>(context, HostEntry{*ip, host.port, 0}, request,
+  const HostEntry launcher{*ip, host.port, 0};
+  auto reply = ask_launcher<ProbeReply>(context, config, launcher, request,
                                         deadline_in(2 * target.timeout + Millis(500)), &stage);
-  const std::string mode = target.secure ? "CURVE" : "plain tcp";
+  const std::string mode = uses_curve("tcp://" + launcher.to_string(), config) ? "CURVE" : "plain tcp";
+  if (!reply && reply.error().code == ErrorCode::unauthenticated && stage == QueryStage::no_connection) {
+    checks.handshake = failed(reply.error().message,
+                              "give the launchers' key file (--key FILE or ZMESH_KEY_FILE), or --insecure for "
+                              "launchers started with --insecure");
+    return checks;
+  }
   if (stage == QueryStage::handshake_failed) {
     checks.handshake = failed(reply.error().message,
-                              "use the key file the launchers use: --key FILE (or ZMESH_KEY_FILE)");
+                              "use the key file the launchers use: --key FILE (or ZMESH_KEY_FILE); "
+                              "zmesh keygen makes one, copy it to every host");
     return checks;
   }
   if (stage == QueryStage::no_connection || stage == QueryStage::connected) {

@@ -39,9 +39,10 @@ struct DoctorTarget {
   std::string client_host;   // where the reach-back listener is; "": the address towards each host
   std::uint16_t reach_port = 0;  // the listener's port
   Millis timeout{3000};      // per step
-  bool secure = false;       // a key file is configured (what the handshake column says)
 };
 
-HostChecks check_host(zmq::context_t& context, const HostEntry& host, const DoctorTarget& target);
+// `config` secures the connection to the launcher (its key pair, or insecure).
+HostChecks check_host(zmq::context_t& context, const Config& config, const HostEntry& host,
+                      const DoctorTarget& target);
 
 }  // namespace zmesh::tools

@@ -1,11 +1,6 @@
 #include "zmesh/tools/ops/host_options.hpp"
 
 #include <fmt/format.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdlib>
-#include <cstring>
 
 namespace zmesh::tools {
 
@@ -13,16 +8,23 @@ Result<HostSelection> launcher_hosts(const std::string& list) {
   return find_hosts(HostSources{.list = list});
 }
 
-Result<void> use_key_file(const std::string& path) {
-  if (path.empty()) return {};
-  if (::access(path.c_str(), R_OK) != 0) {
-    return Error(ErrorCode::not_found, fmt::format("--key {}: cannot read it: {}; make one with zmesh keygen FILE",
-                                                   path, std::strerror(errno)));
+Result<Config> tool_config(const std::string& key_file, bool insecure) {
+  auto config = Config::from_environment();
+  if (!config) return std::move(config).error();
+  if (!key_file.empty()) {
+    if (auto used = config->use_key_file(key_file); !used) {
+      return Error(used.error().code, fmt::format("--key: {}", used.error().message));
+    }
   }
-  if (::setenv("ZMESH_KEY_FILE", path.c_str(), 1) != 0) {
-    return Error(ErrorCode::internal, fmt::format("setenv ZMESH_KEY_FILE: {}", std::strerror(errno)));
+  if (insecure) config->insecure = true;
+  return config;
+}
+
+std::string security_text(const Config& config) {
+  if (!config.curve.empty()) {
+    return config.key_file.empty() ? "CURVE (ZMESH_KEY)" : fmt::format("CURVE (key file {})", config.key_file);
   }
-  return {};
+  return config.insecure ? "plain tcp (--insecure)" : "no key";
 }
 
 std::string human_duration(std::uint64_t ms) {

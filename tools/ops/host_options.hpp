@@ -1,9 +1,9 @@
 #pragma once
 // What `zmesh status`, `zmesh doctor` and `zmesh bench cast --hosts` share: the launcher
-// hosts (--hosts LIST, else the environment as find_hosts reads it), the key file (--key
-// FILE, exported as ZMESH_KEY_FILE so that Config::from_environment and the procs, which
-// get every ZMESH_* variable, see it), and durations for humans.
-// Thread: call from the tool's main thread before it starts any other (setenv).
+// hosts (--hosts LIST, else the environment as find_hosts reads it), the client's Config
+// with the security options (--key FILE, --insecure) on top of the ZMESH_* variables, and
+// durations for humans.
+// Thread: pure functions.
 
 #include "zmesh/alloc/host_list.hpp"
 #include "zmesh/core/config.hpp"
@@ -17,8 +17,13 @@ namespace zmesh::tools {
 // ZMESH_HOSTFILE or SLURM_JOB_NODELIST; the error names every source tried.
 Result<HostSelection> launcher_hosts(const std::string& list);
 
-// Checks that `path` is a readable file and exports it as ZMESH_KEY_FILE; "" does nothing.
-Result<void> use_key_file(const std::string& path);
+// Config::from_environment(), then the key pair of `key_file` (when given) and `insecure`
+// (when set): what the tool's sockets to launchers and procs use.
+Result<Config> tool_config(const std::string& key_file, bool insecure);
+
+// "CURVE (key file F)", "CURVE (ZMESH_KEY)", "plain tcp (--insecure)" or "no key", for
+// what a tool prints about its security.
+std::string security_text(const Config& config);
 
 // "1h02m03s", "4.2s", "350ms".
 std::string human_duration(std::uint64_t ms);

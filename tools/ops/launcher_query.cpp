@@ -1,5 +1,7 @@
 #include "zmesh/tools/ops/launcher_query.hpp"
 
+#include "zmesh/transport/security.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -64,7 +66,8 @@ struct Progress {
 
 }  // namespace
 
-Result<std::pair<std::string, std::string>> query_launcher(zmq::context_t& context, const HostEntry& host,
+Result<std::pair<std::string, std::string>> query_launcher(zmq::context_t& context, const Config& config,
+                                                           const HostEntry& host,
                                                            const std::pair<std::string, std::string>& request,
                                                            std::string_view reply_type, Deadline deadline,
                                                            QueryStage* stage) {
@@ -76,7 +79,6 @@ Result<std::pair<std::string, std::string>> query_launcher(zmq::context_t& conte
   zmq::socket_t dealer(context, zmq::socket_type::dealer);
   dealer.set(zmq::sockopt::linger, 0);
   dealer.set(zmq::sockopt::maxmsgsize, std::int64_t{16} << 20);
-  // CURVE keys slot in here (client side of the launcher link), as in RemoteAllocator.
   const std::string monitor_address = fmt::format("inproc://zmesh-query-monitor-{}", static_cast<void*>(&dealer));
   if (::zmq_socket_monitor(dealer.handle(), monitor_address.c_str(), watched_events) != 0) {
     return Error(ErrorCode::transport_failed, fmt::format("monitoring the connection to {}: {}", where,
@@ -85,8 +87,12 @@ Result<std::pair<std::string, std::string>> query_launcher(zmq::context_t& conte
   zmq::socket_t monitor(context, zmq::socket_type::pair);
   monitor.set(zmq::sockopt::linger, 0);
   monitor.connect(monitor_address);
+  const std::string address = fmt::format("tcp://{}", where);
+  if (auto secured = secure_socket(dealer, address, config, SocketRole::client); !secured) {
+    return Error(secured.error().code, fmt::format("{}: {}", where, secured.error().message));
+  }
   try {
-    dealer.connect(fmt::format("tcp://{}", where));
+    dealer.connect(address);
   } catch (const zmq::error_t& e) {
     return Error(ErrorCode::invalid_argument, fmt::format("cannot connect to tcp://{}: {}", where, e.what()));
   }

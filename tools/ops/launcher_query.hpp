@@ -29,18 +29,20 @@ enum class QueryStage {
 };
 
 // Sends `request` ([type][body]) to the launcher at `host` and returns the first reply of
-// `reply_type`, or an error saying what failed and what to do. `stage`, when given, is set
-// to how far the exchange got.
-Result<std::pair<std::string, std::string>> query_launcher(zmq::context_t& context, const HostEntry& host,
+// `reply_type`, or an error saying what failed and what to do. The socket is secured as
+// `config` says (CURVE with its key pair, or plain tcp when insecure). `stage`, when given,
+// is set to how far the exchange got.
+Result<std::pair<std::string, std::string>> query_launcher(zmq::context_t& context, const Config& config,
+                                                           const HostEntry& host,
                                                            const std::pair<std::string, std::string>& request,
                                                            std::string_view reply_type, Deadline deadline,
                                                            QueryStage* stage = nullptr);
 
 template <Message Reply, Message Request>
-Result<Reply> ask_launcher(zmq::context_t& context, const HostEntry& host, const Request& request, Deadline deadline,
-                           QueryStage* stage = nullptr) {
-  auto reply =
-      query_launcher(context, host, internal::launcher_frames(request), message_name<Reply>(), deadline, stage);
+Result<Reply> ask_launcher(zmq::context_t& context, const Config& config, const HostEntry& host,
+                           const Request& request, Deadline deadline, QueryStage* stage = nullptr) {
+  auto reply = query_launcher(context, config, host, internal::launcher_frames(request), message_name<Reply>(),
+                              deadline, stage);
   if (!reply) return std::move(reply).error();
   auto decoded = internal::decode_launcher_body<Reply>(reply->second);
   if (!decoded) {

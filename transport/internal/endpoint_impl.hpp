@@ -11,6 +11,7 @@
 #include "zmesh/core/log.hpp"
 #include "zmesh/transport/address.hpp"
 #include "zmesh/transport/endpoint.hpp"
+#include "zmesh/transport/internal/handshake_watch.hpp"
 #include "zmesh/transport/internal/link_header.hpp"
 #include "zmesh/transport/internal/receive_session.hpp"
 #include "zmesh/transport/internal/send_window.hpp"
@@ -86,7 +87,8 @@ struct Credit {
 // stats() from any thread.
 struct AtomicStats {
   std::atomic<std::uint64_t> sent{0}, resent{0}, delivered{0}, duplicates_dropped{0},
-      gaps_dropped{0}, garbage_dropped{0}, acks_sent{0}, acks_received{0}, sessions{0}, links{0};
+      gaps_dropped{0}, garbage_dropped{0}, acks_sent{0}, acks_received{0}, sessions{0}, links{0},
+      handshakes_refused{0};
   // Written from any thread (send() after close), so incremented atomically.
   std::atomic<std::uint64_t> undeliverable{0}, accepted{0}, finished{0};
 };
@@ -121,6 +123,7 @@ struct Endpoint::Impl {
   void run();
   void iterate();
   void rebuild_poll_items();
+  void report_refused_handshakes();
   int poll_timeout_ms();
   void take_handoff();
   void process_local_posts();
@@ -207,10 +210,12 @@ struct Endpoint::Impl {
 
   // -- owned by the I/O thread --
   std::optional<zmq::socket_t> router;
+  std::optional<internal::HandshakeWatch> handshakes;  // tcp with CURVE only: refused peers
   std::unordered_map<ProcId, std::unique_ptr<internal::Link>> links;
   internal::Link* last_link = nullptr;  // most senders talk to one peer at a time
   std::vector<zmq_pollitem_t> poll_items;
-  std::vector<internal::Link*> polled_links;  // poll_items[i + 2] belongs to polled_links[i]
+  std::size_t first_link_item = 2;  // wake fd, ROUTER, then the handshake watch if any
+  std::vector<internal::Link*> polled_links;  // poll_items[i + first_link_item] is polled_links[i]
   bool poll_dirty = true;
   std::vector<internal::Posted> taken;         // swapped with handoff.posted, keeps capacity
   std::vector<internal::Posted> local_posted;  // send() from the Inbound callbacks

@@ -2,6 +2,7 @@
 // eventfd; links (a SendWindow per lane) and receive sessions driven by what arrives; timers
 // (resends, deadlines, held-message retries, expiry of idle state). See endpoint_impl.hpp.
 #include "zmesh/transport/internal/endpoint_impl.hpp"
+#include "zmesh/transport/security.hpp"
 #include "zmesh/transport/internal/handoff_annotations.hpp"
 
 #include <fmt/format.h>
@@ -114,11 +115,12 @@ void Endpoint::Impl::iterate() {
   }
   if (poll_items[0].revents & ZMQ_POLLIN) take_handoff();
   if (poll_items[1].revents & ZMQ_POLLIN) receive_data();
+  if (handshakes && (poll_items[2].revents & ZMQ_POLLIN)) report_refused_handshakes();
   if (!poll_dirty) {
-    for (std::size_t i = 2; i < poll_items.size(); ++i) {
+    for (std::size_t i = first_link_item; i < poll_items.size(); ++i) {
       const short revents = poll_items[i].revents;
       if (revents == 0) continue;
-      Link& link = *polled_links[i - 2];
+      Link& link = *polled_links[i - first_link_item];
       if (revents & ZMQ_POLLIN) receive_acks(link);
       if ((revents & ZMQ_POLLOUT) && link.blocked) {
         // Often a reconnection: what the old connection lost is due for resending now,
@@ -137,11 +139,22 @@ void Endpoint::Impl::iterate() {
   settle_credits();
 }
 
+void Endpoint::Impl::report_refused_handshakes() {
+  for (const auto& refusal : handshakes->drain()) {
+    log.warn("ZM-HANDSHAKE-REFUSED proc={} refused {} at {}: {} (logged once per host; "
+             "Endpoint::stats().handshakes_refused counts them all)",
+             self_text, refusal.peer_text(), bound_address, refusal.reason);
+  }
+  stats.handshakes_refused.store(handshakes->refused(), std::memory_order_relaxed);
+}
+
 void Endpoint::Impl::rebuild_poll_items() {
   poll_items.clear();
   polled_links.clear();
   poll_items.push_back({nullptr, wake_fd, ZMQ_POLLIN, 0});
   poll_items.push_back({router->handle(), 0, ZMQ_POLLIN, 0});
+  if (handshakes) poll_items.push_back({handshakes->handle(), 0, ZMQ_POLLIN, 0});
+  first_link_item = poll_items.size();
   for (auto& [proc, link] : links) {
     link->poll_index = 0;
     if (!link->dealer) continue;
@@ -251,6 +264,7 @@ void Endpoint::Impl::finish() {
     link->dealer.reset();
   }
   settle_credits();
+  handshakes.reset();
   router.reset();
   struct stat file {};
   if (!socket_path.empty() && ::stat(socket_path.c_str(), &file) == 0 &&
@@ -364,6 +378,15 @@ void Endpoint::Impl::dial(Link& link) {
     dealer.set(zmq::sockopt::rcvhwm, ack_high_water_mark);
     dealer.set(zmq::sockopt::reconnect_ivl, reconnect_interval_ms);
     dealer.set(zmq::sockopt::reconnect_ivl_max, reconnect_interval_max_ms);
+    if (auto secured = secure_socket(dealer, link.address, config, SocketRole::client); !secured) {
+      link.dial_error = secured.error().message;
+      if (error_limiter.allow()) {
+        log.warn("ZM-DIAL-FAIL proc={} {}: {}; its messages wait for another add_route() until "
+                 "their deadline",
+                 link.peer_text, link.address, link.dial_error);
+      }
+      return;
+    }
     dealer.connect(link.address);
     link.dealer.emplace(std::move(dealer));
     link.dial_error.clear();
