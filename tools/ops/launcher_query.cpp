@@ -117,6 +117,11 @@ Result<std::pair<std::string, std::string>> query_launcher(zmq::context_t& conte
         if (event.size() >= sizeof id) std::memcpy(&id, event.data(), sizeof id);
         progress.note(id);
       }
+      if (progress.handshake_failure != 0) {  // retrying cannot help: say so now
+        *stage = progress.stage();
+        return Error(ErrorCode::unauthenticated,
+                     progress.explain(where, std::chrono::duration_cast<Millis>(Clock::now() - started)));
+      }
     }
     if (!(items[0].revents & ZMQ_POLLIN)) continue;
     std::vector<zmq::message_t> frames;
