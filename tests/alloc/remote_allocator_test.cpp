@@ -32,20 +32,14 @@ using testing::WorkerActor;
 
 auto where = [](PortRef<WhereReply> reply_to) { return Where{reply_to}; };
 
-std::string pids_text(const std::set<pid_t>& pids) {
-  std::string text;
-  for (auto pid : pids) text += std::to_string(pid) + " ";
-  return text.empty() ? "(none)" : text;
-}
+using testing::pids_text;
 
 class RemoteAllocatorTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (auto why = hosts_.unavailable(); !why.empty()) GTEST_SKIP() << why;
     for (std::uint32_t i = 0; i < hosts_.count; ++i) {
-      ASSERT_GT(launchers_.start(i, hosts_.name(i),
-                                 {"--listen", fmt::format("tcp://{}:26600", hosts_.ip(i)), "--foreground"}),
-                0);
+      ASSERT_GT(launchers_.start(i, hosts_.name(i), hosts_.launcher_args(i)), 0);
     }
   }
 
@@ -68,12 +62,7 @@ class RemoteAllocatorTest : public ::testing::Test {
 
   std::set<pid_t> hosts_pids(std::uint32_t i) const { return testing::namespace_pids(hosts_.name(i)); }
 
-  RemoteAllocatorOptions options() const {
-    RemoteAllocatorOptions options;
-    for (std::uint32_t i = 0; i < hosts_.count; ++i) options.hosts.push_back({hosts_.ip(i), 26600, 0});
-    options.client_host = hosts_.bridge_ip();
-    return options;
-  }
+  RemoteAllocatorOptions options() const { return hosts_.client_options(); }
 
   static AllocSpec spec(std::uint32_t hosts, std::uint32_t per_host) {
     AllocSpec spec;
@@ -139,8 +128,7 @@ TEST_F(RemoteAllocatorTest, ProcOutputReachesTheClientWithRankPrefixes) {
       {[&](std::size_t index, std::string_view line, bool is_stderr) { output.add(index, line, is_stderr); },
        nullptr},
       runtime_.config());
-  const std::string hosts = fmt::format("{},{},{}", hosts_.ip(0), hosts_.ip(1), hosts_.ip(2));
-  ASSERT_TRUE(client.start(0, {ZMESH_REMOTE_CLIENT, {"print", hosts, hosts_.bridge_ip(), "2"}, {}}).ok());
+  ASSERT_TRUE(client.start(0, {ZMESH_REMOTE_CLIENT, {"print", hosts_.host_list(), hosts_.bridge_ip(), "2"}, {}}).ok());
   ASSERT_TRUE(client.wait_all_exited(deadline_in(90s))) << output.dump(0);
   for (std::uint32_t rank = 0; rank < 6; ++rank) {
     const auto out = output.of(0, false);
@@ -272,8 +260,7 @@ TEST_F(RemoteAllocatorTest, KilledClientIsReapedByTheLaunchers) {
       {[&](std::size_t index, std::string_view line, bool is_stderr) { output.add(index, line, is_stderr); },
        nullptr},
       runtime_.config());
-  const std::string hosts = fmt::format("{},{},{}", hosts_.ip(0), hosts_.ip(1), hosts_.ip(2));
-  ASSERT_TRUE(client.start(0, {ZMESH_REMOTE_CLIENT, {"hold", hosts, hosts_.bridge_ip(), "2"}, {}}).ok());
+  ASSERT_TRUE(client.start(0, {ZMESH_REMOTE_CLIENT, {"hold", hosts_.host_list(), hosts_.bridge_ip(), "2"}, {}}).ok());
   ASSERT_TRUE(testing::wait_until(90s, [&] { return output.contains(0, "ready") || client.running() == 0; }))
       << output.dump(0);
   ASSERT_TRUE(output.contains(0, "ready")) << output.dump(0);
