@@ -4,8 +4,10 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <condition_variable>
 #include <cstdio>
@@ -158,6 +160,18 @@ struct EngineLaunchers::State {
     changed.notify_all();
   }
 
+  bool stop(Deadline deadline) {
+    if (options.engine == LauncherEngine::slurm) {
+      // srun answers SIGTERM by SIGKILLing its tasks, which would leave the launchers no
+      // time to stop their procs; with --disable-status it forwards one SIGINT as it is, and
+      // a launcher stops cleanly on SIGINT. SIGTERM/SIGKILL to srun only if that is not enough.
+      if (group->signal(0, SIGINT).ok() && group->wait_all_exited(std::min(deadline, deadline_in(kill_after)))) {
+        return true;
+      }
+    }
+    return group->terminate_all(kill_after, deadline);  // mpirun passes SIGTERM on
+  }
+
   std::string where_output_is() const {
     if (options.log_dir.empty()) return fmt::format("on stderr as \"[zmesh-launcher HOST] ...\" and \"[{}] ...\"", engine);
     return fmt::format("in {}/zmesh-launcher-HOST.log and {}/{}.log", options.log_dir, options.log_dir, engine);
@@ -171,7 +185,7 @@ EngineLaunchers::~EngineLaunchers() { stop(deadline_in(std::chrono::seconds(20))
 const std::vector<HostEntry>& EngineLaunchers::hosts() const { return state_->hosts; }
 const std::vector<std::string>& EngineLaunchers::nodes() const { return state_->nodes; }
 
-bool EngineLaunchers::stop(Deadline deadline) { return state_->group->terminate_all(kill_after, deadline); }
+bool EngineLaunchers::stop(Deadline deadline) { return state_->stop(deadline); }
 
 Result<std::unique_ptr<EngineLaunchers>> EngineLaunchers::start(EngineLaunchersOptions options) {
   auto state = std::make_unique<State>();
@@ -214,8 +228,9 @@ Result<std::unique_ptr<EngineLaunchers>> EngineLaunchers::start(EngineLaunchersO
     // --overlap: the launchers take no resources from the job's own steps; --label tags
     // each line with its task (= node index); --kill-on-bad-exit=0: a lost launcher leaves
     // the others running, as with any lost host.
+    // --disable-status: see stop().
     spec.args = {fmt::format("--nodes={}", count), fmt::format("--ntasks={}", count), "--ntasks-per-node=1",
-                 "--overlap", "--label", "--kill-on-bad-exit=0", "--job-name=zmesh-launchers"};
+                 "--overlap", "--label", "--kill-on-bad-exit=0", "--disable-status", "--job-name=zmesh-launchers"};
   } else {
     // ppr:1:node: rank i on the i-th host; --enable-recovery: a launcher that dies does not
     // make mpirun kill the others; -x: mpirun passes only the variables it is told to.
@@ -306,7 +321,7 @@ Result<std::unique_ptr<EngineLaunchers>> EngineLaunchers::start(EngineLaunchersO
               fmt::format("{} of {} zmesh-launchers never said they listen ({}): {}{}; all their output is {}",
                           missing.size(), count, why, fmt::join(missing, ", "), engine_said, s.where_output_is()));
   lock.unlock();
-  s.group->terminate_all(kill_after, deadline_in(std::chrono::seconds(20)));
+  s.stop(deadline_in(std::chrono::seconds(20)));
   return error;
 }
 

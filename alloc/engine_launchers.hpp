@@ -64,8 +64,9 @@ class EngineLaunchers {
   const std::vector<HostEntry>& hosts() const;
   // The node names, in the same order ("tnode1", ...).
   const std::vector<std::string>& nodes() const;
-  // SIGTERM to the engine, which passes it to every launcher (each stops its procs); SIGKILL
-  // after 15 s. True once the engine and everything it ran have exited.
+  // Asks every launcher to stop through the engine (SIGINT through srun, SIGTERM through
+  // mpirun; each launcher stops its procs), SIGTERM/SIGKILL to the engine after 15 s. True
+  // once the engine and everything it ran have exited.
   bool stop(Deadline deadline);
 
   struct State;  // shared with the output callbacks
