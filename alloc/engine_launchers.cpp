@@ -126,32 +126,31 @@ struct EngineLaunchers::State {
     }
   }
 
-  // Monitor thread: one line of the engine's stdout or stderr.
+  // Monitor thread: one line of the engine's stdout or stderr. It reaches the log before a
+  // "listening" line marks its launcher ready, so a ready launcher always has its log.
   void on_output(std::string_view line, bool is_stderr) {
     const Tagged tagged = untag(options.engine, line);
     const bool own = tagged.task && *tagged.task < nodes.size();
-    {
-      std::lock_guard lock(mutex);
-      auto& tail = own ? tails[*tagged.task] : engine_tail;
-      tail.emplace_back(own ? tagged.text : line);
-      if (tail.size() > tail_lines) tail.pop_front();
-      if (own && !is_stderr && !ready[*tagged.task]) {
-        if (auto address = listening_address(tagged.text)) {
-          ready[*tagged.task] = *address;
-          changed.notify_all();
-        }
-      }
-    }
-    if (own && !is_stderr) return;  // stdout says only "listening"; the rest is on stderr
     const std::string who = own ? "zmesh-launcher " + nodes[*tagged.task] : engine;
     if (options.log_dir.empty()) {
-      std::fprintf(stderr, "%s\n", fmt::format("[{}] {}", who, own ? tagged.text : line).c_str());
-      return;
+      // On stdout a launcher says only "listening", which the progress lines repeat.
+      if (!own || is_stderr) std::fprintf(stderr, "%s\n", fmt::format("[{}] {}", who, own ? tagged.text : line).c_str());
+    } else {
+      const std::string name = (own ? "zmesh-launcher-" + nodes[*tagged.task] : engine) + ".log";
+      auto& file = logs[name];
+      if (!file.is_open()) file.open(std::filesystem::path(options.log_dir) / name, std::ios::app);
+      file << (own ? tagged.text : line) << '\n' << std::flush;
     }
-    const std::string name = (own ? "zmesh-launcher-" + nodes[*tagged.task] : engine) + ".log";
-    auto& file = logs[name];
-    if (!file.is_open()) file.open(std::filesystem::path(options.log_dir) / name, std::ios::app);
-    file << (own ? tagged.text : line) << '\n' << std::flush;
+    std::lock_guard lock(mutex);
+    auto& tail = own ? tails[*tagged.task] : engine_tail;
+    tail.emplace_back(own ? tagged.text : line);
+    if (tail.size() > tail_lines) tail.pop_front();
+    if (own && !is_stderr && !ready[*tagged.task]) {
+      if (auto address = listening_address(tagged.text)) {
+        ready[*tagged.task] = *address;
+        changed.notify_all();
+      }
+    }
   }
 
   void on_exit(const ChildExit& exit) {
