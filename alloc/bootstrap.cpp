@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <thread>
 
 namespace zmesh {
 namespace {
@@ -157,6 +158,16 @@ int run_proc(std::shared_ptr<const Registry> registry) {
       break;
     }
   }
+  // A handler that never returns keeps ~Proc waiting for it (ZM-PROC-HUNG), and with it this
+  // process, whose client may be gone and whose launcher may be unable to kill it (frozen):
+  // the teardown gets its drain and flush deadlines, then the process exits anyway.
+  std::thread([code = exit_code, limit = config.stop_timeout + config.linger, id] {
+    std::this_thread::sleep_for(limit);
+    std::fprintf(stderr, "ZM-PROC-EXIT-FORCED %s: a handler did not return within %lld ms of the stop\n",
+                 id.to_string().c_str(), static_cast<long long>(limit.count()));
+    std::fflush(stderr);
+    std::_Exit(code);
+  }).detach();
   // Stops actors (their stop events are published as they happen), flushes the endpoint.
   // No heartbeat after this: it would announce events that no agent is left to serve.
   node.reset();

@@ -203,6 +203,34 @@ Result<std::vector<HostEntry>> read_hostfile(const std::string& path, std::uint1
   return parse_hostfile(text.str(), path, default_port);
 }
 
+Result<std::vector<HostEntry>> parse_mpi_host_list(std::string_view text, std::uint16_t default_port) {
+  std::vector<HostEntry> hosts;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && (text[i] == ',' || is_space(text[i]))) ++i;
+    const std::size_t start = i;
+    while (i < text.size() && text[i] != ',' && !is_space(text[i])) ++i;
+    if (i == start) break;
+    const std::string_view item = text.substr(start, i - start);
+    const auto colon = item.find(':');
+    HostEntry entry{std::string(item.substr(0, colon)), default_port, 0};
+    if (entry.host.empty()) {
+      return Error(ErrorCode::parse_error, fmt::format("Open MPI host \"{}\": no host name", item));
+    }
+    if (colon != std::string_view::npos) {
+      const auto slots = item.substr(colon + 1);
+      if (slots.empty() || slots.size() > 6 || !std::all_of(slots.begin(), slots.end(), is_digit)) {
+        return Error(ErrorCode::parse_error,
+                     fmt::format("Open MPI host \"{}\": expected host or host:SLOTS (a number)", item));
+      }
+      entry.slots = static_cast<std::uint32_t>(std::stoul(std::string(slots)));
+    }
+    hosts.push_back(std::move(entry));
+  }
+  if (hosts.empty()) return Error(ErrorCode::parse_error, fmt::format("Open MPI host list \"{}\" names no host", text));
+  return hosts;
+}
+
 Result<HostSelection> find_hosts(const HostSources& sources) {
   auto getenv = [&](const std::string& name) -> std::optional<std::string> {
     if (sources.getenv) return sources.getenv(name);
@@ -225,6 +253,13 @@ Result<HostSelection> find_hosts(const HostSources& sources) {
     if (auto file = getenv("ZMESH_HOSTFILE"); file && !file->empty()) {
       return with_source(read_hostfile(*file, sources.port), "ZMESH_HOSTFILE=" + *file);
     }
+    // "none" is Open MPI's own way of saying "no default hostfile".
+    if (auto file = getenv("OMPI_MCA_orte_default_hostfile"); file && !file->empty() && *file != "none") {
+      return with_source(read_hostfile(*file, sources.port), "OMPI_MCA_orte_default_hostfile=" + *file);
+    }
+    if (auto list = getenv("OMPI_MCA_orte_default_dash_host"); list && !list->empty()) {
+      return with_source(parse_mpi_host_list(*list, sources.port), "OMPI_MCA_orte_default_dash_host=" + *list);
+    }
     if (auto nodelist = getenv("SLURM_JOB_NODELIST"); nodelist && !nodelist->empty()) {
       auto names = expand_slurm_nodelist(*nodelist);
       if (!names) {
@@ -235,14 +270,23 @@ Result<HostSelection> find_hosts(const HostSources& sources) {
       for (auto& name : *names) hosts.push_back(HostEntry{std::move(name), sources.port, 0});
       return HostSelection{std::move(hosts), "SLURM_JOB_NODELIST=" + *nodelist};
     }
-    tried.insert(tried.end(), {"ZMESH_HOSTS (not set)", "ZMESH_HOSTFILE (not set)",
-                               "SLURM_JOB_NODELIST (not set: not inside a Slurm allocation)"});
+    tried.insert(tried.end(), {"ZMESH_HOSTS (not set)", "ZMESH_HOSTFILE (not set)"});
+    if (auto size = getenv("OMPI_COMM_WORLD_SIZE")) {
+      tried.push_back(fmt::format(
+          "Open MPI's OMPI_MCA_orte_default_hostfile and OMPI_MCA_orte_default_dash_host (not set: this "
+          "runs under mpirun (OMPI_COMM_WORLD_SIZE={}), but mpirun does not pass its --host or --hostfile "
+          "to programs; use mpirun --mca orte_default_hostfile FILE or --mca orte_default_dash_host LIST)",
+          *size));
+    } else {
+      tried.push_back("Open MPI's OMPI_MCA_orte_default_hostfile and OMPI_MCA_orte_default_dash_host (not set)");
+    }
+    tried.push_back("SLURM_JOB_NODELIST (not set: not inside a Slurm allocation)");
   } else {
     tried.push_back("the environment (not consulted)");
   }
   return Error(ErrorCode::not_found,
                fmt::format("no launcher hosts: tried {}; give --hosts host1,host2[:port] or "
-                           "--hostfile FILE, or run inside a Slurm allocation",
+                           "--hostfile FILE, or run inside a Slurm allocation or under mpirun with a hostfile",
                            fmt::join(tried, ", ")));
 }
 

@@ -1,9 +1,10 @@
 #pragma once
 // Host lists for the remote allocator: which nodes run a zmesh-launcher, and on which port.
 // Sources: an explicit list ("node1,node2:7000"), a hostfile in Open MPI's format
-// ("node1 slots=4", '#' comments), or Slurm's SLURM_JOB_NODELIST in its compressed form
-// ("tnode[1-3,7],gpu[01-04]"). find_hosts picks the first source that is given, in that
-// order, and its error names every source it tried.
+// ("node1 slots=4", '#' comments), Open MPI's host parameters as mpirun passes them to its
+// programs, or Slurm's SLURM_JOB_NODELIST in its compressed form ("tnode[1-3,7],gpu[01-04]").
+// find_hosts picks the first source that is given, in that order, and its error names every
+// source it tried.
 // Thread: pure functions.
 // Failure: parse errors name the text, the position and what was expected.
 
@@ -47,10 +48,15 @@ Result<std::vector<HostEntry>> parse_hostfile(std::string_view text, std::string
 Result<std::vector<HostEntry>> read_hostfile(const std::string& path,
                                              std::uint16_t default_port = default_launcher_port);
 
+// Open MPI's --host syntax, "node1:2,node2": ":N" is a slot count there, not a port, so every
+// entry gets `default_port`.
+Result<std::vector<HostEntry>> parse_mpi_host_list(std::string_view text,
+                                                   std::uint16_t default_port = default_launcher_port);
+
 struct HostSources {
   std::string list;      // explicit "host[:port],..." (e.g. from --hosts); empty: not given
   std::string hostfile;  // a path (e.g. from --hostfile); empty: not given
-  bool use_environment = true;  // then SLURM_JOB_NODELIST, and ZMESH_HOSTS / ZMESH_HOSTFILE
+  bool use_environment = true;  // then ZMESH_HOSTS / ZMESH_HOSTFILE, Open MPI's, Slurm's
   std::uint16_t port = default_launcher_port;  // for entries that name no port
   // How to read the environment (tests inject one); null: std::getenv.
   std::function<std::optional<std::string>(const std::string&)> getenv;
@@ -62,8 +68,15 @@ struct HostSelection {
 };
 
 // The hosts from the first source that is given: `list`, `hostfile`, then (with
-// use_environment) ZMESH_HOSTS, ZMESH_HOSTFILE, SLURM_JOB_NODELIST. not_found when none is,
-// naming each source tried; a source that is given but malformed or empty is an error too.
+// use_environment) ZMESH_HOSTS, ZMESH_HOSTFILE, Open MPI's OMPI_MCA_orte_default_hostfile
+// and OMPI_MCA_orte_default_dash_host, SLURM_JOB_NODELIST. not_found when none is, naming
+// each source tried; a source that is given but malformed or empty is an error too.
+// Why those Open MPI variables: mpirun (4.x) tells its programs neither its --host nor its
+// --hostfile argument (only PMIX_HOSTNAME, this node's name, and counts such as
+// OMPI_MCA_orte_num_nodes); it does pass MCA parameters, so `mpirun --mca
+// orte_default_hostfile FILE` (or `--mca orte_default_dash_host LIST`, or the same names
+// exported as OMPI_MCA_*) is how a controller under mpirun learns the hosts. Under mpirun
+// without them, the error says so.
 Result<HostSelection> find_hosts(const HostSources& sources);
 
 }  // namespace zmesh

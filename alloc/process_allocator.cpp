@@ -4,6 +4,7 @@
 #include "zmesh/alloc/bootstrap.hpp"
 #include "zmesh/alloc/child_process.hpp"
 #include "zmesh/alloc/internal/ipc_directory.hpp"
+#include "zmesh/alloc/internal/proc_bootstrap.hpp"
 #include "zmesh/alloc/world_name.hpp"
 #include "zmesh/core/blocking_queue.hpp"
 #include "zmesh/transport/node.hpp"
@@ -142,7 +143,7 @@ class ProcessAlloc final : public Alloc {
   bool ended() const override {
     std::lock_guard lock(mutex_);
     for (const auto& proc : procs_) {
-      if (proc.state != State::exited && proc.state != State::never_started) return false;
+      if (!proc.gone()) return false;
     }
     return events_.size() == 0;
   }
@@ -162,17 +163,8 @@ class ProcessAlloc final : public Alloc {
   }
 
  private:
-  enum class State { never_started, starting, running, exited };
-  struct ChildProc {
-    State state = State::never_started;
-    Clock::time_point started_at;
-    Clock::time_point last_ack;
-    ActorId agent;
-    std::string address;
-    std::string supervision_address;
-    bool hello_seen = false;
-    std::optional<StopReason> watchdog;  // set when we killed it for missing a deadline
-  };
+  using State = internal::ProcState;
+  using ChildProc = internal::BootstrapRecord;
 
   void stop_locked() {
     if (stop_requested_) return;
@@ -185,56 +177,25 @@ class ProcessAlloc final : public Alloc {
 
   // The allocator thread: bootstrap replies, heartbeats, watchdogs, stop escalation.
   void run() {
-    std::uint64_t beat = 0;
-    auto next_beat = Clock::now();
-    for (;;) {
-      {
-        std::lock_guard lock(mutex_);
-        if (closing_) return;
-      }
-      auto envelope = receiver_->recv_envelope(std::min(next_beat, Clock::now() + config_.heartbeat_interval));
-      if (envelope) {
-        handle(*envelope);
-        continue;
-      }
-      if (Clock::now() < next_beat) continue;
-      next_beat = Clock::now() + config_.heartbeat_interval;
-      tick(++beat);
-    }
+    internal::run_bootstrap_loop(
+        *receiver_, config_,
+        [this] {
+          std::lock_guard lock(mutex_);
+          return closing_;
+        },
+        [this](const Envelope& envelope) { handle(envelope); }, [this](std::uint64_t beat) { tick(beat); });
   }
 
   void handle(const Envelope& envelope) {
-    if (envelope.type_name == message_name<BootstrapHello>()) {
-      auto hello = decode<BootstrapHello>(envelope.payload.front());
-      if (!hello || hello->rank >= procs_.size() || hello->proc != ProcId{world_, hello->rank}) return;
-      std::lock_guard lock(mutex_);
-      ChildProc& proc = procs_[hello->rank];
-      if (proc.state != State::starting || proc.hello_seen) return;  // a stale or duplicate hello
-      proc.hello_seen = true;
-      proc.agent = hello->agent;
-      proc.address = hello->address;
-      auto routed =
-          client_->endpoint().add_route(hello->proc, hello->address, hello->max_message_bytes);
-      if (!routed) return;
-      mailbox_->send(hello->agent, AgentStart{PortRef<AgentStarted>{port_}});
-    } else if (envelope.type_name == message_name<AgentStarted>()) {
-      auto started = decode<AgentStarted>(envelope.payload.front());
-      if (!started || started->rank >= procs_.size()) return;
-      std::lock_guard lock(mutex_);
-      ChildProc& proc = procs_[started->rank];
-      if (proc.state != State::starting || !proc.hello_seen) return;
-      proc.state = State::running;
-      proc.last_ack = Clock::now();
-      proc.supervision_address = started->supervision_address;
-      events_.push(ProcRunning{started->rank, ProcId{world_, started->rank}, proc.address,
-                               started->agent, started->supervision_address});
-      if (stop_requested_) mailbox_->send(proc.agent, StopProc{"allocation stopped"});
-    } else if (envelope.type_name == message_name<HeartbeatAck>()) {
-      auto ack = decode<HeartbeatAck>(envelope.payload.front());
-      if (!ack || ack->rank >= procs_.size()) return;
-      std::lock_guard lock(mutex_);
-      procs_[ack->rank].last_ack = Clock::now();
-    }
+    auto message = internal::decode_bootstrap_message(envelope, world_, procs_.size());
+    if (!message) return;
+    std::lock_guard lock(mutex_);
+    ChildProc& proc = procs_[message->rank];
+    internal::take_bootstrap_message(proc, *message, bootstrap_context(), stop_requested_);
+  }
+
+  internal::BootstrapContext bootstrap_context() {
+    return {world_, client_->endpoint(), *mailbox_, port_, events_};
   }
 
   void tick(std::uint64_t beat) {
@@ -242,22 +203,11 @@ class ProcessAlloc final : public Alloc {
     const auto now = Clock::now();
     for (std::uint32_t rank = 0; rank < procs_.size(); ++rank) {
       ChildProc& proc = procs_[rank];
-      if (proc.state == State::running) {
-        mailbox_->send(proc.agent, Heartbeat{beat, PortRef<HeartbeatAck>{port_}});
-        if (!proc.watchdog && now - proc.last_ack > config_.heartbeat_timeout) {
-          proc.watchdog = StopReason{StopReason::Kind::watchdog, 0, 0, false, {},
-                                     fmt::format("no heartbeat answer for {} ms",
-                                                 config_.heartbeat_timeout.count())};
-          (void)children_->signal(rank, SIGKILL);
-        }
-      } else if (proc.state == State::starting && !proc.watchdog &&
-                 now - proc.started_at > config_.bootstrap_timeout) {
-        proc.watchdog = StopReason{StopReason::Kind::watchdog, 0, 0, false, {},
-                                   fmt::format("did not start within {} ms (does its main call "
-                                               "zmesh::init first?)",
-                                               config_.bootstrap_timeout.count())};
-        (void)children_->signal(rank, SIGKILL);
-      }
+      auto verdict = internal::beat_or_verdict(proc, bootstrap_context(), beat, now, config_,
+                                               "does its main call zmesh::init first?");
+      if (!verdict) continue;
+      proc.watchdog = std::move(verdict);
+      (void)children_->signal(rank, SIGKILL);
     }
     if (stop_requested_) {
       const auto waited = now - stop_started_;
@@ -266,7 +216,7 @@ class ProcessAlloc final : public Alloc {
                                                                               : 0;
       for (std::uint32_t rank = 0; signal != 0 && rank < procs_.size(); ++rank) {
         ChildProc& proc = procs_[rank];
-        if (proc.state == State::exited || proc.state == State::never_started) continue;
+        if (proc.gone()) continue;
         if (!proc.watchdog) {
           proc.watchdog = StopReason{StopReason::Kind::watchdog, 0, 0, false, {},
                                      fmt::format("missed its exit deadline ({} ms); sent SIG{}",

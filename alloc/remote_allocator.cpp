@@ -3,6 +3,7 @@
 #include "zmesh/alloc/agent_messages.hpp"
 #include "zmesh/alloc/bootstrap.hpp"
 #include "zmesh/alloc/internal/launcher_protocol.hpp"
+#include "zmesh/alloc/internal/proc_bootstrap.hpp"
 #include "zmesh/alloc/internal/unique_fd.hpp"
 #include "zmesh/alloc/world_name.hpp"
 #include "zmesh/core/blocking_queue.hpp"
@@ -272,7 +273,7 @@ class RemoteAlloc final : public Alloc {
     std::size_t host = 0;
     {
       std::lock_guard lock(mutex_);
-      if (procs_[rank].state == State::exited || procs_[rank].state == State::never_started) {
+      if (procs_[rank].gone()) {
         return Error(ErrorCode::not_found, fmt::format("rank {} is not running", rank));
       }
       host = procs_[rank].host;
@@ -282,17 +283,9 @@ class RemoteAlloc final : public Alloc {
   }
 
  private:
-  enum class State { never_started, requested, starting, running, exited };
-  struct RemoteProc {
-    State state = State::never_started;
+  using State = internal::ProcState;
+  struct RemoteProc : internal::BootstrapRecord {
     std::size_t host = 0;
-    Clock::time_point started_at;
-    Clock::time_point last_ack;
-    ActorId agent;
-    std::string address;
-    std::string supervision_address;
-    bool hello_seen = false;
-    std::optional<StopReason> watchdog;
   };
   struct HostLink {
     HostEntry entry;
@@ -307,7 +300,7 @@ class RemoteAlloc final : public Alloc {
 
   bool all_exited_locked() const {
     for (const auto& proc : procs_) {
-      if (proc.state != State::exited && proc.state != State::never_started) return false;
+      if (!proc.gone()) return false;
     }
     return true;
   }
@@ -494,7 +487,7 @@ class RemoteAlloc final : public Alloc {
       auto note = internal::decode_launcher_body<ProcExitNote>(body);
       if (!note || !in_host(note->rank)) return;
       RemoteProc& proc = procs_[note->rank];
-      if (proc.state == State::exited || proc.state == State::never_started) return;
+      if (proc.gone()) return;
       StopReason reason;
       if (proc.watchdog) {
         reason = *proc.watchdog;
@@ -551,7 +544,7 @@ class RemoteAlloc final : public Alloc {
       log_.warn("ZM-HOST-LOST {}", detail);
       for (std::uint32_t rank = 0; rank < procs_.size(); ++rank) {
         const RemoteProc& proc = procs_[rank];
-        if (proc.host != host || proc.state == State::exited || proc.state == State::never_started) continue;
+        if (proc.host != host || proc.gone()) continue;
         proc_gone(rank, StopReason{StopReason::Kind::host_lost, 0, 0, false, {}, detail});
       }
     }
@@ -559,89 +552,47 @@ class RemoteAlloc final : public Alloc {
 
   // -- the allocator thread: bootstrap replies, proc heartbeats, watchdogs --
   void proc_loop() {
-    std::uint64_t beat = 0;
-    auto next_beat = Clock::now();
-    for (;;) {
-      {
-        std::lock_guard lock(mutex_);
-        if (closing_) return;
-      }
-      auto envelope = receiver_->recv_envelope(std::min(next_beat, Clock::now() + config_.heartbeat_interval));
-      if (envelope) {
-        handle_proc(*envelope);
-        continue;
-      }
-      if (Clock::now() < next_beat) continue;
-      next_beat = Clock::now() + config_.heartbeat_interval;
-      tick(++beat);
-    }
+    internal::run_bootstrap_loop(
+        *receiver_, config_,
+        [this] {
+          std::lock_guard lock(mutex_);
+          return closing_;
+        },
+        [this](const Envelope& envelope) { handle_proc(envelope); }, [this](std::uint64_t beat) { tick(beat); });
   }
 
   void handle_proc(const Envelope& envelope) {
-    if (envelope.type_name == message_name<BootstrapHello>()) {
-      auto hello = decode<BootstrapHello>(envelope.payload.front());
-      if (!hello || hello->rank >= procs_.size() || hello->proc != ProcId{world_, hello->rank}) return;
-      std::lock_guard lock(mutex_);
-      RemoteProc& proc = procs_[hello->rank];
-      if (proc.state == State::requested) {
-        // Its hello overtook the launcher's ProcStartedNote (they travel different
-        // connections): the hello proves it started, and carries its pid.
-        proc.state = State::starting;
-        proc.started_at = Clock::now();
-        events_.push(ProcCreated{hello->rank, spec_.coordinates(hello->rank), static_cast<pid_t>(hello->pid)});
-      }
-      if (proc.state != State::starting || proc.hello_seen) return;
-      proc.hello_seen = true;
-      proc.agent = hello->agent;
-      proc.address = hello->address;
-      // The proc's own size limit: a launcher's host may run with another ZMESH_MAX_MESSAGE_BYTES.
-      auto routed =
-          client_->endpoint().add_route(hello->proc, hello->address, hello->max_message_bytes);
-      if (!routed) return;
-      mailbox_->send(hello->agent, AgentStart{PortRef<AgentStarted>{port_}});
-    } else if (envelope.type_name == message_name<AgentStarted>()) {
-      auto started = decode<AgentStarted>(envelope.payload.front());
-      if (!started || started->rank >= procs_.size()) return;
-      std::lock_guard lock(mutex_);
-      RemoteProc& proc = procs_[started->rank];
-      if (proc.state != State::starting || !proc.hello_seen) return;
-      proc.state = State::running;
-      proc.last_ack = Clock::now();
-      proc.supervision_address = started->supervision_address;
-      events_.push(ProcRunning{started->rank, ProcId{world_, started->rank}, proc.address, started->agent,
-                               started->supervision_address});
-      if (stop_requested_) mailbox_->send(proc.agent, StopProc{"allocation stopped"});
-    } else if (envelope.type_name == message_name<HeartbeatAck>()) {
-      auto ack = decode<HeartbeatAck>(envelope.payload.front());
-      if (!ack || ack->rank >= procs_.size()) return;
-      std::lock_guard lock(mutex_);
-      procs_[ack->rank].last_ack = Clock::now();
+    auto message = internal::decode_bootstrap_message(envelope, world_, procs_.size());
+    if (!message) return;
+    std::lock_guard lock(mutex_);
+    RemoteProc& proc = procs_[message->rank];
+    const auto* hello = std::get_if<BootstrapHello>(&message->body);
+    if (hello && proc.state == State::requested) {
+      // Its hello overtook the launcher's ProcStartedNote (they travel different
+      // connections): the hello proves it started, and carries its pid.
+      proc.state = State::starting;
+      proc.started_at = Clock::now();
+      events_.push(ProcCreated{hello->rank, spec_.coordinates(hello->rank), static_cast<pid_t>(hello->pid)});
     }
+    internal::take_bootstrap_message(proc, *message, bootstrap_context(), stop_requested_);
+  }
+
+  internal::BootstrapContext bootstrap_context() {
+    return {world_, client_->endpoint(), *mailbox_, port_, events_};
   }
 
   void tick(std::uint64_t beat) {
     std::lock_guard lock(mutex_);
     const auto now = Clock::now();
+    const std::string hint =
+        fmt::format("does its main call zmesh::init first? can it reach this client at {}?", client_->address());
     for (std::uint32_t rank = 0; rank < procs_.size(); ++rank) {
       RemoteProc& proc = procs_[rank];
-      std::optional<StopReason> verdict;
-      if (proc.state == State::running) {
-        mailbox_->send(proc.agent, Heartbeat{beat, PortRef<HeartbeatAck>{port_}});
-        if (!proc.watchdog && now - proc.last_ack > config_.heartbeat_timeout) {
-          verdict = StopReason{StopReason::Kind::watchdog, 0, 0, false, {},
-                               fmt::format("no heartbeat answer for {} ms", config_.heartbeat_timeout.count())};
-        }
-      } else if (proc.state == State::starting && !proc.watchdog && now - proc.started_at > config_.bootstrap_timeout) {
-        verdict = StopReason{StopReason::Kind::watchdog, 0, 0, false, {},
-                             fmt::format("did not start within {} ms (does its main call zmesh::init "
-                                         "first? can it reach this client at {}?)",
-                                         config_.bootstrap_timeout.count(), client_->address())};
-      }
-      if (verdict) {
-        proc.watchdog = verdict;
-        outgoing_.emplace_back(proc.host, internal::launcher_frames(SignalProc{rank, SIGKILL, verdict->detail}));
-        wake();
-      }
+      auto verdict = internal::beat_or_verdict(proc, bootstrap_context(), beat, now, config_, hint);
+      if (!verdict) continue;
+      outgoing_.emplace_back(proc.host, internal::launcher_frames(SignalProc{rank, SIGKILL, verdict->detail}));
+      proc.watchdog = std::move(verdict);
+      wake();
     }
   }
 

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(g++ cmake make pkg-config libzmq3-dev cppzmq-dev libmsgpack-cxx-dev
   libboost-program-options-dev libgtest-dev libgmock-dev libbenchmark-dev libspdlog-dev
-  libfmt-dev procps)
+  libfmt-dev procps openmpi-bin libopenmpi-dev)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -129,7 +129,9 @@ TEST(FindHostsTest, PicksTheFirstSourceGivenAndNamesEveryOneTried) {
   auto none = find_hosts(sources);
   ASSERT_FALSE(none.ok());
   EXPECT_EQ(none.error().code, ErrorCode::not_found);
-  for (const std::string tried : {"host list", "hostfile", "ZMESH_HOSTS", "SLURM_JOB_NODELIST"}) {
+  for (const std::string tried : {"host list", "hostfile", "ZMESH_HOSTS", "ZMESH_HOSTFILE",
+                                  "OMPI_MCA_orte_default_hostfile", "OMPI_MCA_orte_default_dash_host",
+                                  "SLURM_JOB_NODELIST"}) {
     EXPECT_NE(none.error().message.find(tried), std::string::npos) << none.error().message;
   }
 
@@ -161,6 +163,75 @@ TEST(FindHostsTest, PicksTheFirstSourceGivenAndNamesEveryOneTried) {
   auto broken = find_hosts(sources);
   ASSERT_FALSE(broken.ok());
   EXPECT_NE(broken.error().message.find("SLURM_JOB_NODELIST=n[1-"), std::string::npos) << broken.error().message;
+}
+
+TEST(HostListTest, ParsesOpenMpiHostSyntaxWhereColonMeansSlots) {
+  auto hosts = parse_mpi_host_list("tnode1:2,tnode2 tnode3:16", 7000);
+  ASSERT_TRUE(hosts.ok()) << hosts.error().describe();
+  ASSERT_EQ(hosts->size(), 3u);
+  EXPECT_EQ((*hosts)[0], (HostEntry{"tnode1", 7000, 2}));
+  EXPECT_EQ((*hosts)[1], (HostEntry{"tnode2", 7000, 0}));
+  EXPECT_EQ((*hosts)[2], (HostEntry{"tnode3", 7000, 16}));
+  for (const std::string bad : {"a:x", ":2", "a:", ""}) {
+    auto refused = parse_mpi_host_list(bad);
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_NE(refused.error().message.find("Open MPI host"), std::string::npos) << refused.error().message;
+  }
+}
+
+// A controller under mpirun: Open MPI's MCA parameters name the hosts; they come after
+// ZMESH_* and before Slurm's list (mpirun inside an allocation with its own hostfile).
+TEST(FindHostsTest, ReadsOpenMpisHostParametersBeforeSlurms) {
+  std::map<std::string, std::string> environment{{"SLURM_JOB_NODELIST", "s[1-4]"},
+                                                 {"OMPI_COMM_WORLD_SIZE", "3"}};
+  HostSources sources;
+  sources.getenv = [&](const std::string& name) -> std::optional<std::string> {
+    auto found = environment.find(name);
+    return found == environment.end() ? std::nullopt : std::optional<std::string>(found->second);
+  };
+  environment["OMPI_MCA_orte_default_dash_host"] = "m1:2,m2:2";
+  auto dash = find_hosts(sources);
+  ASSERT_TRUE(dash.ok()) << dash.error().describe();
+  EXPECT_EQ(dash->source, "OMPI_MCA_orte_default_dash_host=m1:2,m2:2");
+  ASSERT_EQ(dash->hosts.size(), 2u);
+  EXPECT_EQ(dash->hosts[1], (HostEntry{"m2", default_launcher_port, 2}));
+
+  const std::string path = testing::unique_temp_path("ompi-hostfile");
+  std::ofstream(path) << "f1 slots=4\nf2 slots=4\nf3\n";
+  environment["OMPI_MCA_orte_default_hostfile"] = path;
+  auto file = find_hosts(sources);
+  std::remove(path.c_str());
+  ASSERT_TRUE(file.ok()) << file.error().describe();
+  EXPECT_EQ(file->source, "OMPI_MCA_orte_default_hostfile=" + path);
+  EXPECT_EQ(file->hosts.size(), 3u);
+
+  environment["OMPI_MCA_orte_default_hostfile"] = "none";  // Open MPI's "no hostfile"
+  EXPECT_EQ(find_hosts(sources).value().source, "OMPI_MCA_orte_default_dash_host=m1:2,m2:2");
+
+  environment["ZMESH_HOSTS"] = "z1";
+  EXPECT_EQ(find_hosts(sources).value().source, "ZMESH_HOSTS=z1");
+
+  environment["OMPI_MCA_orte_default_hostfile"] = "/no/such/hostfile";
+  environment.erase("ZMESH_HOSTS");
+  auto missing = find_hosts(sources);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("OMPI_MCA_orte_default_hostfile=/no/such/hostfile"), std::string::npos)
+      << missing.error().message;
+}
+
+// Under mpirun with neither parameter, the error says why the hosts are not known and how
+// to pass them.
+TEST(FindHostsTest, UnderMpirunWithoutHostParametersTheErrorSaysWhatToPass) {
+  HostSources sources;
+  sources.getenv = [](const std::string& name) {
+    return name == "OMPI_COMM_WORLD_SIZE" ? std::optional<std::string>("3") : std::nullopt;
+  };
+  auto none = find_hosts(sources);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().code, ErrorCode::not_found);
+  for (const std::string text : {"OMPI_COMM_WORLD_SIZE=3", "--mca orte_default_hostfile FILE", "SLURM_JOB_NODELIST"}) {
+    EXPECT_NE(none.error().message.find(text), std::string::npos) << none.error().message;
+  }
 }
 
 }  // namespace

@@ -1,9 +1,8 @@
 // Remote allocation across three fake hosts (network namespaces), one zmesh-launcher each:
-// a {host=3,gpu=2} mesh casts, calls and forwards output; a launcher killed with SIGKILL is
-// a lost host (once per proc, pending calls end naming the ranks, nothing left on it); a
-// client killed with SIGKILL is reaped by the launchers; bad requests are refused with clear
+// a {host=3,gpu=2} mesh casts, calls and forwards output; bad requests are refused with clear
 // errors, and a peer without the key is refused at the handshake, while the launcher keeps
-// serving. Needs root (label "root"); skips otherwise.
+// serving. Killed and frozen procs, launchers and clients: kill_matrix_test.cpp. Needs root
+// (label "root"); skips otherwise.
 #include "zmesh/alloc/internal/launcher_protocol.hpp"
 #include "zmesh/alloc/remote_allocator.hpp"
 #include "zmesh/mesh/proc_mesh.hpp"
@@ -33,20 +32,14 @@ using testing::WorkerActor;
 
 auto where = [](PortRef<WhereReply> reply_to) { return Where{reply_to}; };
 
-std::string pids_text(const std::set<pid_t>& pids) {
-  std::string text;
-  for (auto pid : pids) text += std::to_string(pid) + " ";
-  return text.empty() ? "(none)" : text;
-}
+using testing::pids_text;
 
 class RemoteAllocatorTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (auto why = hosts_.unavailable(); !why.empty()) GTEST_SKIP() << why;
     for (std::uint32_t i = 0; i < hosts_.count; ++i) {
-      ASSERT_GT(launchers_.start(i, hosts_.name(i),
-                                 {"--listen", fmt::format("tcp://{}:26600", hosts_.ip(i)), "--foreground"}),
-                0);
+      ASSERT_GT(launchers_.start(i, hosts_.name(i), hosts_.launcher_args(i)), 0);
     }
   }
 
@@ -69,12 +62,7 @@ class RemoteAllocatorTest : public ::testing::Test {
 
   std::set<pid_t> hosts_pids(std::uint32_t i) const { return testing::namespace_pids(hosts_.name(i)); }
 
-  RemoteAllocatorOptions options() const {
-    RemoteAllocatorOptions options;
-    for (std::uint32_t i = 0; i < hosts_.count; ++i) options.hosts.push_back({hosts_.ip(i), 26600, 0});
-    options.client_host = hosts_.bridge_ip();
-    return options;
-  }
+  RemoteAllocatorOptions options() const { return hosts_.client_options(); }
 
   static AllocSpec spec(std::uint32_t hosts, std::uint32_t per_host) {
     AllocSpec spec;
@@ -140,8 +128,7 @@ TEST_F(RemoteAllocatorTest, ProcOutputReachesTheClientWithRankPrefixes) {
       {[&](std::size_t index, std::string_view line, bool is_stderr) { output.add(index, line, is_stderr); },
        nullptr},
       runtime_.config());
-  const std::string hosts = fmt::format("{},{},{}", hosts_.ip(0), hosts_.ip(1), hosts_.ip(2));
-  ASSERT_TRUE(client.start(0, {ZMESH_REMOTE_CLIENT, {"print", hosts, hosts_.bridge_ip(), "2"}, {testing::test_key_variable()}}).ok());
+  ASSERT_TRUE(client.start(0, {ZMESH_REMOTE_CLIENT, {"print", hosts_.host_list(), hosts_.bridge_ip(), "2"}, {testing::test_key_variable()}}).ok());
   ASSERT_TRUE(client.wait_all_exited(deadline_in(90s))) << output.dump(0);
   for (std::uint32_t rank = 0; rank < 6; ++rank) {
     const auto out = output.of(0, false);
@@ -151,145 +138,6 @@ TEST_F(RemoteAllocatorTest, ProcOutputReachesTheClientWithRankPrefixes) {
     EXPECT_NE(std::find(err.begin(), err.end(), fmt::format("[{}] err line from rank {}", rank, rank)), err.end())
         << output.dump(0);
   }
-}
-
-TEST_F(RemoteAllocatorTest, KilledLauncherIsAHostLostOncePerProcAndEndsPendingCalls) {
-  auto mesh = allocate(spec(3, 2), options());
-  ASSERT_TRUE(mesh);
-  auto workers = mesh->spawn<WorkerActor>("worker", {""}, deadline_in(30s)).value();
-  // Host 1's ranks (2 and 3) hang, so the call waits on them until their host goes.
-  ASSERT_TRUE(workers.cast(parse_selection("1,*").value(), testing::Hang{}).ok());
-  auto pending = std::async(std::launch::async, [&] {
-    return workers.call<WhereReply>(Selection::all(), where, deadline_in(60s));
-  });
-  ASSERT_EQ(pending.wait_for(300ms), std::future_status::timeout) << "the call did not wait";
-
-  const auto killed_at = Clock::now();
-  ASSERT_TRUE(launchers_.signal(1, SIGKILL).ok());
-  std::map<std::uint32_t, int> lost;
-  Clock::time_point first_lost;
-  while (lost.size() < 2) {
-    auto event = mesh->next_event(deadline_in(15s));
-    ASSERT_TRUE(event.has_value()) << "host_lost did not come";
-    if (event->kind == ProcEvent::Kind::unresponsive) continue;
-    ASSERT_EQ(event->kind, ProcEvent::Kind::crashed) << event->describe();
-    EXPECT_EQ(event->reason.kind, StopReason::Kind::host_lost) << event->describe();
-    EXPECT_NE(event->reason.detail.find(hosts_.ip(1)), std::string::npos) << event->describe();
-    if (lost.empty()) first_lost = Clock::now();
-    ++lost[event->rank];
-  }
-  const auto to_lost = std::chrono::duration_cast<Millis>(first_lost - killed_at).count();
-  std::printf("[ MEASURE  ] launcher kill -9 -> host_lost: %lld ms (heartbeat timeout %lld ms)\n",
-              static_cast<long long>(to_lost), static_cast<long long>(runtime_.config().heartbeat_timeout.count()));
-  RecordProperty("host_lost_ms", std::to_string(to_lost));
-  EXPECT_EQ(lost, (std::map<std::uint32_t, int>{{2, 1}, {3, 1}}));
-  EXPECT_LT(to_lost, runtime_.config().heartbeat_timeout.count() + 1500);
-
-  auto replies = pending.get();
-  ASSERT_TRUE(replies.ok()) << replies.error().describe();
-  EXPECT_EQ(replies->replies.size(), 4u);
-  ASSERT_EQ(replies->missing.size(), 2u);
-  for (std::uint32_t rank : {2u, 3u}) {
-    ASSERT_TRUE(replies->missing.contains(rank));
-    EXPECT_NE(replies->missing.at(rank).message.find("host lost"), std::string::npos)
-        << replies->missing.at(rank).message;
-  }
-  // Nothing is left on the lost host: its procs died with their launcher.
-  EXPECT_TRUE(testing::wait_until(10s, [&] { return hosts_pids(1).empty(); }))
-      << hosts_.name(1) << " still runs " << pids_text(hosts_pids(1));
-  // No second report for the lost procs; the others stop cleanly.
-  EXPECT_TRUE(mesh->stop(deadline_in(30s)).ok());
-  while (auto event = mesh->next_event(deadline_in(1s))) {
-    if (event->kind == ProcEvent::Kind::unresponsive) continue;
-    EXPECT_TRUE(event->rank != 2 && event->rank != 3) << "reported twice: " << event->describe();
-  }
-}
-
-TEST_F(RemoteAllocatorTest, LauncherKilledDuringAllocationIsAHostLostForItsProcsOnly) {
-  auto alloc = RemoteAllocator::allocate(runtime_, spec(3, 2), testing::registry(), options());
-  ASSERT_TRUE(alloc.ok()) << alloc.error().describe();
-  std::set<std::uint32_t> running;
-  std::map<std::uint32_t, int> stopped;
-  bool killed = false;
-  while (running.size() < 4 || stopped.size() < 2) {
-    auto event = (*alloc)->next_event(deadline_in(30s));
-    ASSERT_TRUE(event.has_value()) << "running " << running.size() << ", stopped " << stopped.size();
-    if (auto* created = std::get_if<ProcCreated>(&*event); created && created->rank == 2 && !killed) {
-      ASSERT_TRUE(launchers_.signal(1, SIGKILL).ok());  // while host 1's procs bootstrap
-      killed = true;
-    } else if (auto* up = std::get_if<ProcRunning>(&*event)) {
-      running.insert(up->rank);
-    } else if (auto* down = std::get_if<ProcStopped>(&*event)) {
-      EXPECT_EQ(down->reason.kind, StopReason::Kind::host_lost) << describe(*event);
-      ++stopped[down->rank];
-    } else if (std::holds_alternative<AllocFailed>(*event)) {
-      FAIL() << describe(*event);
-    }
-  }
-  EXPECT_EQ(stopped, (std::map<std::uint32_t, int>{{2, 1}, {3, 1}}));
-  for (std::uint32_t rank : {0u, 1u, 4u, 5u}) EXPECT_TRUE(running.contains(rank)) << rank;
-  (*alloc)->stop();
-  while (!(*alloc)->ended()) {
-    auto event = (*alloc)->next_event(deadline_in(30s));
-    ASSERT_TRUE(event.has_value()) << "the alloc did not end";
-    if (auto* down = std::get_if<ProcStopped>(&*event)) {
-      EXPECT_TRUE(down->rank != 2 && down->rank != 3) << "reported twice: " << describe(*event);
-      EXPECT_EQ(down->reason.kind, StopReason::Kind::stopped) << describe(*event);
-    }
-  }
-}
-
-// SIGSTOP is silence, not death: the client reports host_lost by the deadline, the frozen
-// host's procs exit on their own once the client stops talking to them (a proc gives its
-// client at least the bootstrap deadline from its start, shortened here), and the launcher,
-// resumed, forgets the client: nothing is left.
-TEST_F(RemoteAllocatorTest, FrozenLauncherIsAHostLostAndItsProcsDoNotOutliveIt) {
-  Config config = runtime_.config();
-  config.bootstrap_timeout = Millis(4000);
-  Runtime runtime(config);
-  auto mesh = allocate(spec(3, 1), options(), &runtime);
-  ASSERT_TRUE(mesh);
-  ASSERT_TRUE(launchers_.signal(1, SIGSTOP).ok());
-  auto lost = testing::next_event_of(*mesh, ProcEvent::Kind::crashed, deadline_in(15s));
-  ASSERT_TRUE(lost.has_value());
-  EXPECT_EQ(lost->rank, 1u);
-  EXPECT_EQ(lost->reason.kind, StopReason::Kind::host_lost) << lost->describe();
-  EXPECT_NE(lost->reason.detail.find("silent"), std::string::npos) << lost->describe();
-  EXPECT_TRUE(testing::wait_until(15s, [&] { return hosts_pids(1) == std::set<pid_t>{launchers_.pid(1)}; }))
-      << hosts_.name(1) << " still runs " << pids_text(hosts_pids(1));
-  ASSERT_TRUE(launchers_.signal(1, SIGCONT).ok());
-  EXPECT_TRUE(testing::wait_until(15s, [&] { return launchers_.output.contains(1, "ZM-LAUNCHER-CLIENT-LOST"); }))
-      << launchers_.output.dump(1);
-  EXPECT_TRUE(mesh->stop(deadline_in(30s)).ok());
-  while (auto event = mesh->next_event(deadline_in(500ms))) {
-    if (event->kind == ProcEvent::Kind::unresponsive) continue;
-    EXPECT_NE(event->rank, 1u) << "reported twice: " << event->describe();
-  }
-}
-
-TEST_F(RemoteAllocatorTest, KilledClientIsReapedByTheLaunchers) {
-  testing::CapturedOutput output;
-  ChildProcessGroup client(
-      {[&](std::size_t index, std::string_view line, bool is_stderr) { output.add(index, line, is_stderr); },
-       nullptr},
-      runtime_.config());
-  const std::string hosts = fmt::format("{},{},{}", hosts_.ip(0), hosts_.ip(1), hosts_.ip(2));
-  ASSERT_TRUE(client.start(0, {ZMESH_REMOTE_CLIENT, {"hold", hosts, hosts_.bridge_ip(), "2"}, {testing::test_key_variable()}}).ok());
-  ASSERT_TRUE(testing::wait_until(90s, [&] { return output.contains(0, "ready") || client.running() == 0; }))
-      << output.dump(0);
-  ASSERT_TRUE(output.contains(0, "ready")) << output.dump(0);
-  for (std::uint32_t i = 0; i < 3; ++i) EXPECT_EQ(hosts_pids(i).size(), 3u) << "launcher + 2 procs";
-  const auto killed_at = Clock::now();
-  ASSERT_TRUE(client.signal(0, SIGKILL).ok());
-  ASSERT_TRUE(client.wait_all_exited(deadline_in(10s)));
-  for (std::uint32_t i = 0; i < 3; ++i) {
-    EXPECT_TRUE(testing::wait_until(15s, [&] { return hosts_pids(i) == std::set<pid_t>{launchers_.pid(i)}; }))
-        << hosts_.name(i) << " still runs " << pids_text(hosts_pids(i));
-    EXPECT_TRUE(testing::wait_until(5s, [&] { return launchers_.output.contains(i, "ZM-LAUNCHER-CLIENT-LOST"); }))
-        << launchers_.output.dump(i);
-  }
-  std::printf("[ MEASURE  ] client kill -9 -> every proc reaped: %lld ms\n",
-              static_cast<long long>(std::chrono::duration_cast<Millis>(Clock::now() - killed_at).count()));
 }
 
 // A raw ZeroMQ peer of a launcher, to send it what no zmesh client would.

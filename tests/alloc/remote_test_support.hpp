@@ -1,17 +1,20 @@
 #pragma once
 // Helpers for remote-allocation tests: fake hosts (network namespaces made by
 // scripts/netns-up.sh through the CTest fixture), zmesh-launchers started as children of the
-// test (kill -9 one with kill()), and the processes left on a host (`ip netns pids`).
-// Launchers and clients use CURVE, as in production: launchers get a key file of
-// test_key_pair() (--key), clients remote_test_config() or ZMESH_KEY in their environment.
+// test (kill -9 one with kill()), the options a client of them uses, and the processes left
+// on a host (`ip netns pids`). Launchers and clients use CURVE, as in production: launchers
+// get a key file of test_key_pair() (--key), clients remote_test_config() or ZMESH_KEY in
+// their environment.
 // Thread: call from the test's thread.
 
 #include "zmesh/alloc/child_process.hpp"
+#include "zmesh/alloc/remote_allocator.hpp"
 
 #include "testing/mesh_testing.hpp"
 #include "testing/test_keys.hpp"
 #include "testing/wait.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -100,6 +103,19 @@ inline std::set<pid_t> namespace_pids(const std::string& name) {
   return pids;
 }
 
+// Whether process `pid` is gone (a zombie counts as gone: its parent reaps it later).
+inline bool process_gone(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string skip, state;
+  return !(stat >> skip >> skip >> state) || state == "Z";
+}
+
+inline std::string pids_text(const std::set<pid_t>& pids) {
+  std::string text;
+  for (auto pid : pids) text += std::to_string(pid) + " ";
+  return text.empty() ? "(none)" : text;
+}
+
 // The fake hosts: <prefix>1..count at <subnet>.(10+i), reached from the bridge <subnet>.1.
 struct FakeHosts {
   std::string prefix = ZMESH_TEST_NETNS_PREFIX;
@@ -109,6 +125,23 @@ struct FakeHosts {
   std::string name(std::uint32_t i) const { return prefix + std::to_string(i + 1); }
   std::string ip(std::uint32_t i) const { return subnet + "." + std::to_string(11 + i); }
   std::string bridge_ip() const { return subnet + ".1"; }
+  // "ip1,ip2,..." as a client's host list (find_hosts, remote_client_helper).
+  std::string host_list() const {
+    std::string list;
+    for (std::uint32_t i = 0; i < count; ++i) list += (i ? "," : "") + ip(i);
+    return list;
+  }
+  // The arguments of the launcher on host `i` (Launchers::start).
+  std::vector<std::string> launcher_args(std::uint32_t i) const {
+    return {"--listen", fmt::format("tcp://{}:26600", ip(i)), "--foreground"};
+  }
+  // Options of a client of every host's launcher; the procs reach it on the bridge.
+  RemoteAllocatorOptions client_options() const {
+    RemoteAllocatorOptions options;
+    for (std::uint32_t i = 0; i < count; ++i) options.hosts.push_back({ip(i), 26600, 0});
+    options.client_host = bridge_ip();
+    return options;
+  }
   // Why these tests cannot run here, or "" when they can.
   std::string unavailable() const {
     if (::geteuid() != 0) return "needs root (network namespaces); CI runs it as root";
