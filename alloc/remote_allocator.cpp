@@ -442,7 +442,7 @@ class RemoteAlloc final : public Alloc {
         link.address, refusal.reason, config_.key_file.empty() ? "unset" : config_.key_file,
         link.entry.host);
     if (link.replied || link.refused || link.lost) {
-      log_.warn("ZM-LAUNCHER-REFUSED {}", why);
+      log_.warn("ZM-LAUNCHER-HANDSHAKE-REFUSED {}", why);
       return;
     }
     link.refused = true;

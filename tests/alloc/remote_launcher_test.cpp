@@ -139,12 +139,12 @@ TEST_F(RemoteLauncherTest, AClientWithAnotherKeyFailsAtOnceNamingTheLauncher) {
     EXPECT_NE(mesh.error().message.find(listen_), std::string::npos) << mesh.error().describe();
     EXPECT_LT(Clock::now() - started, runtime.config().bootstrap_timeout / 2) << "not at once";
   }
-  ASSERT_TRUE(testing::wait_until(10s, [&] { return launchers_.output.contains(0, "ZM-LAUNCHER-REFUSED"); }))
+  ASSERT_TRUE(testing::wait_until(10s, [&] { return launchers_.output.contains(0, "ZM-LAUNCHER-HANDSHAKE-REFUSED"); }))
       << launchers_.output.dump(0);
   // Once per host: one line naming 127.0.0.1, and at most one more for a connection that
   // hung up before its address could be read.
-  EXPECT_LE(launchers_.output.count(0, "ZM-LAUNCHER-REFUSED a peer at 127.0.0.1:"), 1u) << launchers_.output.dump(0);
-  EXPECT_LE(launchers_.output.count(0, "ZM-LAUNCHER-REFUSED"), 2u) << launchers_.output.dump(0);
+  EXPECT_LE(launchers_.output.count(0, "ZM-LAUNCHER-HANDSHAKE-REFUSED a peer at 127.0.0.1:"), 1u) << launchers_.output.dump(0);
+  EXPECT_LE(launchers_.output.count(0, "ZM-LAUNCHER-HANDSHAKE-REFUSED"), 2u) << launchers_.output.dump(0);
   // The launcher serves a client with the right key as before.
   auto alloc = RemoteAllocator::allocate(runtime_, spec(1), testing::registry(), options()).value();
   auto mesh = ProcMesh::allocate(runtime_, std::move(alloc), deadline_in(60s));

@@ -210,7 +210,7 @@ struct LauncherServer::Impl {
 
   void report_refused_handshakes() {
     for (const auto& refusal : handshakes->drain()) {
-      log.warn("ZM-LAUNCHER-REFUSED a peer at {} failed the CURVE handshake on {}: {}; it can "
+      log.warn("ZM-LAUNCHER-HANDSHAKE-REFUSED a peer at {} failed the CURVE handshake on {}: {}; it can "
                "neither start, stop nor watch anything (logged once per host)",
                refusal.peer_text(), address, refusal.reason);
     }
