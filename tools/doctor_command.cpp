@@ -68,37 +68,28 @@ int run_doctor_command(std::span<const std::string> args, std::ostream& out, std
   po::options_description described(
       "zmesh doctor: check every launcher host before a job (name, launcher, key, version, "
       "executable, reach back)\noptions");
-  std::string hosts_text, key, executable, client_host;
-  bool insecure = false;
+  ClusterArguments cluster;
+  std::string executable, client_host;
   std::uint32_t timeout_ms = 3000;
-  described.add_options()("help,h", "show this help")(
-      "hosts", po::value(&hosts_text),
-      "launchers, host[:port] comma-separated (default port 26600); default: ZMESH_HOSTS, "
-      "ZMESH_HOSTFILE or SLURM_JOB_NODELIST")("key", po::value(&key), "the launchers' key file (as ZMESH_KEY_FILE)")(
-      "insecure", po::bool_switch(&insecure), "plain tcp, for launchers started with --insecure")(
-      "executable", po::value(&executable), "the program the procs run (default: this zmesh binary)")(
+  described.add_options()("help,h", "show this help");
+  add_cluster_options(described, cluster);
+  described.add_options()("executable", po::value(&executable),
+                          "the program the procs run (default: this zmesh binary)")(
       "client-host", po::value(&client_host),
       "the address of this machine procs connect back to (default: the one that routes to each host)")(
       "timeout-ms", po::value(&timeout_ms)->default_value(timeout_ms), "deadline of each step");
   po::variables_map values;
-  try {
-    po::store(po::command_line_parser(std::vector<std::string>(args.begin(), args.end())).options(described).run(),
-              values);
-    po::notify(values);
-  } catch (const po::error& e) {
-    err << "zmesh doctor: " << e.what() << "\nhint: zmesh doctor --help\n";
-    return usage_error;
-  }
+  if (!parse_tool_options("doctor", args, described, values, err)) return usage_error;
   if (values.count("help")) {
     out << described << "\nexample: zmesh doctor --hosts node1,node2 --executable /shared/bin/trainer\n";
     return 0;
   }
-  auto hosts = launcher_hosts(hosts_text);
+  auto hosts = launcher_hosts(cluster.hosts);
   if (!hosts) {
     err << "zmesh doctor: " << hosts.error().message << "\nhint: zmesh doctor --hosts node1,node2\n";
     return usage_error;
   }
-  auto config = tool_config(key, insecure);
+  auto config = tool_config(cluster.key_file, cluster.insecure);
   if (!config) {
     err << "zmesh doctor: " << config.error().message << "\nhint: fix that ZMESH_* variable or --key\n";
     return usage_error;

@@ -50,34 +50,24 @@ void print_block(std::ostream& out, const HostEntry& host, const Result<StatusRe
 int run_status_command(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
   po::options_description described(
       "zmesh status: each launcher's clients, their procs (rank, pid, state) and its uptime\noptions");
-  std::string hosts_text, key;
-  bool insecure = false;
+  ClusterArguments cluster;
   std::uint32_t timeout_ms = 3000;
-  described.add_options()("help,h", "show this help")(
-      "hosts", po::value(&hosts_text),
-      "launchers, host[:port] comma-separated (default port 26600); default: ZMESH_HOSTS, "
-      "ZMESH_HOSTFILE or SLURM_JOB_NODELIST")("key", po::value(&key), "the launchers' key file (as ZMESH_KEY_FILE)")(
-      "insecure", po::bool_switch(&insecure), "plain tcp, for launchers started with --insecure")(
-      "timeout-ms", po::value(&timeout_ms)->default_value(timeout_ms), "how long to wait for every answer");
+  described.add_options()("help,h", "show this help");
+  add_cluster_options(described, cluster);
+  described.add_options()("timeout-ms", po::value(&timeout_ms)->default_value(timeout_ms),
+                          "how long to wait for every answer");
   po::variables_map values;
-  try {
-    po::store(po::command_line_parser(std::vector<std::string>(args.begin(), args.end())).options(described).run(),
-              values);
-    po::notify(values);
-  } catch (const po::error& e) {
-    err << "zmesh status: " << e.what() << "\nhint: zmesh status --help\n";
-    return usage_error;
-  }
+  if (!parse_tool_options("status", args, described, values, err)) return usage_error;
   if (values.count("help")) {
     out << described << "\nexample: zmesh status --hosts node1,node2:26601\n";
     return 0;
   }
-  auto hosts = launcher_hosts(hosts_text);
+  auto hosts = launcher_hosts(cluster.hosts);
   if (!hosts) {
     err << "zmesh status: " << hosts.error().message << "\nhint: zmesh status --hosts node1,node2\n";
     return usage_error;
   }
-  auto config = tool_config(key, insecure);
+  auto config = tool_config(cluster.key_file, cluster.insecure);
   if (!config) {
     err << "zmesh status: " << config.error().message << '\n';
     return usage_error;

@@ -153,33 +153,8 @@ struct EventLog {
   }
 };
 
-class KillMatrixTest : public ::testing::Test {
+class KillMatrixTest : public testing::FakeHostsTest {
  protected:
-  void SetUp() override {
-    if (auto why = hosts_.unavailable(); !why.empty()) GTEST_SKIP() << why;
-    for (std::uint32_t i = 0; i < hosts_.count; ++i) {
-      ASSERT_GT(launchers_.start(i, hosts_.name(i), hosts_.launcher_args(i)), 0);
-    }
-  }
-
-  // Every case ends with nothing but the live launchers on the hosts, then nothing at all.
-  void TearDown() override {
-    if (IsSkipped()) return;
-    for (std::uint32_t i = 0; i < hosts_.count; ++i) {
-      std::set<pid_t> expected;
-      if (!launchers_.exited(i)) expected.insert(launchers_.pid(i));
-      EXPECT_TRUE(testing::wait_until(15s, [&] { return host_pids(i) == expected; }))
-          << hosts_.name(i) << " still runs " << pids_text(host_pids(i)) << "besides its launcher";
-    }
-    EXPECT_TRUE(launchers_.stop_all());
-    for (std::uint32_t i = 0; i < hosts_.count; ++i) {
-      EXPECT_TRUE(testing::wait_until(10s, [&] { return host_pids(i).empty(); }))
-          << hosts_.name(i) << " still runs " << pids_text(host_pids(i));
-    }
-    EXPECT_EQ(testing::child_processes(), std::vector<pid_t>{});
-  }
-
-  std::set<pid_t> host_pids(std::uint32_t i) const { return testing::namespace_pids(hosts_.name(i)); }
   // The processes on host `i` but its launcher.
   std::set<pid_t> procs_on(std::uint32_t i) const {
     auto pids = host_pids(i);
@@ -268,9 +243,6 @@ class KillMatrixTest : public ::testing::Test {
     EXPECT_EQ(keys(sum->missing), dead);
   }
 
-  testing::FakeHosts hosts_;
-  Runtime runtime_{testing::remote_test_config(Millis(1500))};
-  testing::Launchers launchers_;
 };
 
 // -- kill -9 of a proc or a launcher while the procs bootstrap --

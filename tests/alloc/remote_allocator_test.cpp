@@ -34,34 +34,8 @@ auto where = [](PortRef<WhereReply> reply_to) { return Where{reply_to}; };
 
 using testing::pids_text;
 
-class RemoteAllocatorTest : public ::testing::Test {
+class RemoteAllocatorTest : public testing::FakeHostsTest {
  protected:
-  void SetUp() override {
-    if (auto why = hosts_.unavailable(); !why.empty()) GTEST_SKIP() << why;
-    for (std::uint32_t i = 0; i < hosts_.count; ++i) {
-      ASSERT_GT(launchers_.start(i, hosts_.name(i), hosts_.launcher_args(i)), 0);
-    }
-  }
-
-  // Every test ends with nothing but the launchers on the hosts, then nothing at all.
-  void TearDown() override {
-    if (IsSkipped()) return;
-    for (std::uint32_t i = 0; i < hosts_.count; ++i) {
-      std::set<pid_t> expected;
-      if (!launchers_.exited(i)) expected.insert(launchers_.pid(i));
-      EXPECT_TRUE(testing::wait_until(10s, [&] { return hosts_pids(i) == expected; }))
-          << hosts_.name(i) << " still runs " << pids_text(hosts_pids(i)) << "besides its launcher";
-    }
-    EXPECT_TRUE(launchers_.stop_all());
-    for (std::uint32_t i = 0; i < hosts_.count; ++i) {
-      EXPECT_TRUE(testing::wait_until(10s, [&] { return hosts_pids(i).empty(); }))
-          << hosts_.name(i) << " still runs " << pids_text(hosts_pids(i));
-    }
-    EXPECT_EQ(testing::child_processes(), std::vector<pid_t>{});
-  }
-
-  std::set<pid_t> hosts_pids(std::uint32_t i) const { return testing::namespace_pids(hosts_.name(i)); }
-
   RemoteAllocatorOptions options() const { return hosts_.client_options(); }
 
   static AllocSpec spec(std::uint32_t hosts, std::uint32_t per_host) {
@@ -81,9 +55,6 @@ class RemoteAllocatorTest : public ::testing::Test {
     return mesh ? std::move(*mesh) : nullptr;
   }
 
-  testing::FakeHosts hosts_;
-  Runtime runtime_{testing::remote_test_config(Millis(1500))};
-  testing::Launchers launchers_;
 };
 
 TEST_F(RemoteAllocatorTest, ThreeHostsRunOneMeshThatCastsAndCalls) {
@@ -102,7 +73,7 @@ TEST_F(RemoteAllocatorTest, ThreeHostsRunOneMeshThatCastsAndCalls) {
   ASSERT_EQ(replies->replies.size(), 6u);
   for (const auto& [rank, reply] : replies->replies) {
     // Rank r runs on host r / 2: its pid lives in that host's namespace.
-    EXPECT_TRUE(hosts_pids(rank / 2).contains(static_cast<pid_t>(reply.pid)))
+    EXPECT_TRUE(host_pids(rank / 2).contains(static_cast<pid_t>(reply.pid)))
         << "rank " << rank << " (pid " << reply.pid << ") is not on " << hosts_.name(rank / 2);
     EXPECT_EQ(reply.point, fmt::format("host={}/3,gpu={}/2", rank / 2, rank % 2));
   }
@@ -275,7 +246,7 @@ TEST_F(RemoteAllocatorTest, TwoClientsOfOneLauncherEachSeeAndStopOnlyTheirOwnPro
   auto first = allocate(spec(3, 1), options());
   auto second = allocate(spec(3, 1), options());
   ASSERT_TRUE(first && second);
-  for (std::uint32_t i = 0; i < 3; ++i) EXPECT_EQ(hosts_pids(i).size(), 3u) << "launcher + one proc per client";
+  for (std::uint32_t i = 0; i < 3; ++i) EXPECT_EQ(host_pids(i).size(), 3u) << "launcher + one proc per client";
   ASSERT_TRUE(first->kill(1, SIGKILL).ok());
   auto killed = testing::next_event_of(*first, ProcEvent::Kind::crashed, deadline_in(10s));
   ASSERT_TRUE(killed.has_value());

@@ -9,6 +9,7 @@
 
 #include "zmesh/alloc/child_process.hpp"
 #include "zmesh/alloc/remote_allocator.hpp"
+#include "zmesh/transport/runtime.hpp"
 
 #include "testing/mesh_testing.hpp"
 #include "testing/test_keys.hpp"
@@ -207,6 +208,7 @@ class Launchers {
   }
   Result<void> signal(std::size_t index, int signal) { return group_.signal(index, signal); }
   pid_t pid(std::size_t index) const { return pids_.at(index); }
+  bool started(std::size_t index) const { return pids_.contains(index); }
   const std::string& key_file() const { return key_file_.path(); }
   // SIGTERM to every launcher (each stops its procs), SIGKILL after 10 s.
   bool stop_all() { return group_.terminate_all(Millis(10000), deadline_in(std::chrono::seconds(20))); }
@@ -219,6 +221,43 @@ class Launchers {
   std::map<std::size_t, pid_t> pids_;
   TestKeyFile key_file_;
   ChildProcessGroup group_;  // last: its callbacks use the members above
+};
+
+// A test on the fake hosts with one launcher each (GTEST_SKIP with the reason where they
+// cannot run). Every test ends with nothing but the live launchers on the hosts, then,
+// once they are stopped, nothing at all: no proc outlives its test.
+class FakeHostsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (auto why = hosts_.unavailable(); !why.empty()) GTEST_SKIP() << why;
+    for (std::uint32_t i = 0; i < launchers_at_start(); ++i) start_launcher(i);
+  }
+  // How many hosts get their launcher before the test starts (the first ones).
+  virtual std::uint32_t launchers_at_start() const { return hosts_.count; }
+  void start_launcher(std::uint32_t i) { ASSERT_GT(launchers_.start(i, hosts_.name(i), hosts_.launcher_args(i)), 0); }
+
+  void TearDown() override {
+    using namespace std::chrono_literals;
+    if (IsSkipped()) return;
+    for (std::uint32_t i = 0; i < hosts_.count; ++i) {
+      std::set<pid_t> expected;
+      if (launchers_.started(i) && !launchers_.exited(i)) expected.insert(launchers_.pid(i));
+      EXPECT_TRUE(wait_until(15s, [&] { return host_pids(i) == expected; }))
+          << hosts_.name(i) << " still runs " << pids_text(host_pids(i)) << "besides its launcher";
+    }
+    EXPECT_TRUE(launchers_.stop_all());
+    for (std::uint32_t i = 0; i < hosts_.count; ++i) {
+      EXPECT_TRUE(wait_until(10s, [&] { return host_pids(i).empty(); }))
+          << hosts_.name(i) << " still runs " << pids_text(host_pids(i));
+    }
+    EXPECT_EQ(child_processes(), std::vector<pid_t>{});
+  }
+
+  std::set<pid_t> host_pids(std::uint32_t i) const { return namespace_pids(hosts_.name(i)); }
+
+  FakeHosts hosts_;
+  Runtime runtime_{remote_test_config(Millis(1500))};
+  Launchers launchers_;
 };
 
 }  // namespace zmesh::testing

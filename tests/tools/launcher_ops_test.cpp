@@ -23,36 +23,11 @@ using namespace std::chrono_literals;
 namespace zmesh {
 namespace {
 
-class LauncherOpsTest : public ::testing::Test {
+class LauncherOpsTest : public testing::FakeHostsTest {
  protected:
-  void SetUp() override {
-    if (auto why = hosts_.unavailable(); !why.empty()) GTEST_SKIP() << why;
-  }
-
-  // Every test ends with nothing but the launchers on the hosts, then nothing at all.
-  void TearDown() override {
-    if (IsSkipped()) return;
-    for (std::uint32_t i = 0; i < hosts_.count; ++i) {
-      std::set<pid_t> expected;
-      if (started_.contains(i) && !launchers_.exited(i)) expected.insert(launchers_.pid(i));
-      EXPECT_TRUE(testing::wait_until(10s, [&] { return testing::namespace_pids(hosts_.name(i)) == expected; }))
-          << hosts_.name(i) << " runs more than its launcher";
-    }
-    EXPECT_TRUE(launchers_.stop_all());
-    for (std::uint32_t i = 0; i < hosts_.count; ++i) {
-      EXPECT_TRUE(testing::wait_until(10s, [&] { return testing::namespace_pids(hosts_.name(i)).empty(); }))
-          << hosts_.name(i) << " still runs processes";
-    }
-    EXPECT_EQ(testing::child_processes(), std::vector<pid_t>{});
-  }
-
+  std::uint32_t launchers_at_start() const override { return 0; }
   void start_launchers(std::uint32_t count) {
-    for (std::uint32_t i = 0; i < count; ++i) {
-      ASSERT_GT(launchers_.start(i, hosts_.name(i),
-                                 {"--listen", fmt::format("tcp://{}:26600", hosts_.ip(i)), "--foreground"}),
-                0);
-      started_.insert(i);
-    }
+    for (std::uint32_t i = 0; i < count; ++i) start_launcher(i);
   }
 
   // "ip1,ip2,..." for the first `count` hosts.
@@ -62,9 +37,6 @@ class LauncherOpsTest : public ::testing::Test {
     return fmt::format("{}", fmt::join(ips, ","));
   }
 
-  testing::FakeHosts hosts_;
-  testing::Launchers launchers_;
-  std::set<std::uint32_t> started_;
 };
 
 TEST_F(LauncherOpsTest, DoctorPassesWhenEveryHostIsReady) {

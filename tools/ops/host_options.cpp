@@ -2,7 +2,32 @@
 
 #include <fmt/format.h>
 
+#include <vector>
+
 namespace zmesh::tools {
+
+namespace po = boost::program_options;
+
+void add_cluster_options(po::options_description& described, ClusterArguments& into) {
+  described.add_options()("hosts", po::value(&into.hosts),
+                          "launchers, host[:port] comma-separated (default port 26600); default: ZMESH_HOSTS, "
+                          "ZMESH_HOSTFILE or SLURM_JOB_NODELIST")(
+      "key", po::value(&into.key_file), "the launchers' key file (as ZMESH_KEY_FILE)")(
+      "insecure", po::bool_switch(&into.insecure), "plain tcp, for launchers started with --insecure");
+}
+
+bool parse_tool_options(std::string_view command, std::span<const std::string> args,
+                        const po::options_description& described, po::variables_map& values, std::ostream& err) {
+  try {
+    po::store(po::command_line_parser(std::vector<std::string>(args.begin(), args.end())).options(described).run(),
+              values);
+    po::notify(values);
+    return true;
+  } catch (const po::error& e) {
+    err << "zmesh " << command << ": " << e.what() << "\nhint: zmesh " << command << " --help\n";
+    return false;
+  }
+}
 
 Result<HostSelection> launcher_hosts(const std::string& list) {
   return find_hosts(HostSources{.list = list});

@@ -8,10 +8,29 @@
 #include "zmesh/alloc/host_list.hpp"
 #include "zmesh/core/config.hpp"
 
+#include <boost/program_options.hpp>
+
 #include <cstdint>
+#include <ostream>
+#include <span>
 #include <string>
+#include <string_view>
 
 namespace zmesh::tools {
+
+// --hosts LIST, --key FILE and --insecure, as every launcher tool takes them.
+struct ClusterArguments {
+  std::string hosts;
+  std::string key_file;
+  bool insecure = false;
+};
+void add_cluster_options(boost::program_options::options_description& described, ClusterArguments& into);
+
+// Parses `args` into `values`; on bad options prints "zmesh COMMAND: what\nhint: zmesh COMMAND
+// --help" on `err` and returns false.
+bool parse_tool_options(std::string_view command, std::span<const std::string> args,
+                        const boost::program_options::options_description& described,
+                        boost::program_options::variables_map& values, std::ostream& err);
 
 // The hosts of `list` ("host[:port],..."), or, when it is empty, of ZMESH_HOSTS,
 // ZMESH_HOSTFILE or SLURM_JOB_NODELIST; the error names every source tried.
