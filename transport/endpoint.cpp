@@ -90,7 +90,13 @@ Result<void> Endpoint::Impl::open(const Address& address) {
     }
     router->bind(address.bind_text());
     bound_address = router->get(zmq::sockopt::last_endpoint);
-    if (uses_curve(bound_address, config)) handshakes.emplace(context, *router, true);
+    if (uses_curve(bound_address, config)) {
+      handshakes.emplace(context, *router, true);
+    } else if (address.scheme == Scheme::tcp) {
+      log.warn("ZM-INSECURE proc={} listens on plain tcp at {} (ZMESH_INSECURE=1): whoever can reach "
+               "it can send to its actors; off a trusted network, use a key (ZMESH_KEY_FILE)",
+               self_text, bound_address);
+    }
     inproc = address.scheme == Scheme::inproc;
     struct stat file {};
     if (address.scheme == Scheme::ipc && address.location.front() != '@' &&
