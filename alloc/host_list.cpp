@@ -1,5 +1,12 @@
 #include "zmesh/alloc/host_list.hpp"
 
+#include "zmesh/alloc/internal/unique_fd.hpp"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -288,6 +295,29 @@ Result<HostSelection> find_hosts(const HostSources& sources) {
                fmt::format("no launcher hosts: tried {}; give --hosts host1,host2[:port] or "
                            "--hostfile FILE, or run inside a Slurm allocation or under mpirun with a hostfile",
                            fmt::join(tried, ", ")));
+}
+
+Result<std::string> local_address_towards(const HostEntry& host) {
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* found = nullptr;
+  const std::string port = std::to_string(host.port);
+  if (int rc = ::getaddrinfo(host.host.c_str(), port.c_str(), &hints, &found); rc != 0 || !found) {
+    return Error(ErrorCode::not_found, fmt::format("cannot resolve host \"{}\": {}", host.host, ::gai_strerror(rc)));
+  }
+  // connect() on a datagram socket only picks the route and the local address.
+  internal::UniqueFd probe(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  const int connected = probe.valid() ? ::connect(probe.get(), found->ai_addr, found->ai_addrlen) : -1;
+  ::freeaddrinfo(found);
+  sockaddr_in local{};
+  socklen_t length = sizeof local;
+  if (connected != 0 || ::getsockname(probe.get(), reinterpret_cast<sockaddr*>(&local), &length) != 0) {
+    return Error(ErrorCode::transport_failed, fmt::format("no route to host {}: {}", host.to_string(), std::strerror(errno)));
+  }
+  char text[INET_ADDRSTRLEN] = {};
+  ::inet_ntop(AF_INET, &local.sin_addr, text, sizeof text);
+  return std::string(text);
 }
 
 }  // namespace zmesh

@@ -79,4 +79,8 @@ struct HostSelection {
 // without them, the error says so.
 Result<HostSelection> find_hosts(const HostSources& sources);
 
+// The local IPv4 address this host uses to reach `host` (no packet is sent): where a client
+// listens so that procs on `host` can reach it back. The error names the host.
+Result<std::string> local_address_towards(const HostEntry& host);
+
 }  // namespace zmesh

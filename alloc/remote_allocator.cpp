@@ -57,33 +57,6 @@ std::string host_name() {
   return name;
 }
 
-// The local IPv4 address this host uses to reach `host` (no packet is sent).
-Result<std::string> local_address_towards(const HostEntry& host) {
-  addrinfo hints{};
-  hints.ai_family = AF_INET;
-  hints.ai_socktype = SOCK_DGRAM;
-  addrinfo* found = nullptr;
-  const std::string port = std::to_string(host.port);
-  if (int rc = ::getaddrinfo(host.host.c_str(), port.c_str(), &hints, &found); rc != 0 || !found) {
-    return Error(ErrorCode::not_found,
-                 fmt::format("cannot resolve launcher host \"{}\": {}", host.host, ::gai_strerror(rc)));
-  }
-  internal::UniqueFd probe(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  const int connected = probe.valid() ? ::connect(probe.get(), found->ai_addr, found->ai_addrlen) : -1;
-  ::freeaddrinfo(found);
-  sockaddr_in local{};
-  socklen_t length = sizeof local;
-  if (connected != 0 || ::getsockname(probe.get(), reinterpret_cast<sockaddr*>(&local), &length) != 0) {
-    return Error(ErrorCode::transport_failed,
-                 fmt::format("no route to launcher host {}: {}; set the client address "
-                             "(RemoteAllocatorOptions::client_host)",
-                             host.to_string(), std::strerror(errno)));
-  }
-  char text[INET_ADDRSTRLEN] = {};
-  ::inet_ntop(AF_INET, &local.sin_addr, text, sizeof text);
-  return std::string(text);
-}
-
 // Every ZMESH_* variable of this process (but the bootstrap ones and the key: each launcher
 // gives its procs its own, and a secret never travels) plus `names`.
 std::vector<std::pair<std::string, std::string>> proc_environment(const std::vector<std::string>& names) {
@@ -181,7 +154,10 @@ class RemoteAlloc final : public Alloc {
     std::string client_host = options_.client_host;
     if (client_host.empty()) {
       auto local = local_address_towards(options_.hosts.front());
-      if (!local) return std::move(local).error();
+      if (!local) {
+        return Error(local.error().code, fmt::format("{}; set the client address (RemoteAllocatorOptions::client_host)",
+                                                     local.error().message));
+      }
       client_host = *local;
     }
     auto client = Node::start(runtime_,

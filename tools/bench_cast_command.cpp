@@ -350,8 +350,10 @@ Result<Options> parse_options(std::span<const std::string> args, std::ostream& o
     options.hosts = std::move(found->hosts);
     options.transport = AllocTransport::tcp;
     if (options.client_host.empty()) {
-      auto towards = local_address_towards(options.hosts.front().host, options.hosts.front().port);
-      if (!towards) return std::move(towards).error();
+      auto towards = local_address_towards(options.hosts.front());
+      if (!towards) {
+        return Error(towards.error().code, towards.error().message + "; give the client address with --client-host");
+      }
       options.client_host = *towards;
     }
     procs = per_host.empty() ? "1" : per_host;

@@ -98,21 +98,4 @@ Result<void> tcp_connect_check(const std::string& host, std::uint16_t port, Mill
   return {};
 }
 
-Result<std::string> local_address_towards(const std::string& host, std::uint16_t port) {
-  Addresses found;
-  if (auto resolved = lookup(host, port, SOCK_DGRAM, found); !resolved) return std::move(resolved).error();
-  Socket probe(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  sockaddr_in local{};
-  socklen_t length = sizeof local;
-  if (probe.get() < 0 || ::connect(probe.get(), found.list->ai_addr, found.list->ai_addrlen) != 0 ||
-      ::getsockname(probe.get(), reinterpret_cast<sockaddr*>(&local), &length) != 0) {
-    return Error(ErrorCode::transport_failed,
-                 fmt::format("no route to {}: {}; give the client address with --client-host", host,
-                             std::strerror(errno)));
-  }
-  char text[INET_ADDRSTRLEN] = {};
-  ::inet_ntop(AF_INET, &local.sin_addr, text, sizeof text);
-  return std::string(text);
-}
-
 }  // namespace zmesh::tools

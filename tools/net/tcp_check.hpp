@@ -18,8 +18,4 @@ Result<std::string> resolve_ipv4(const std::string& host);
 // Connects to `host`:`port` over tcp within `timeout`, then closes the connection.
 Result<void> tcp_connect_check(const std::string& host, std::uint16_t port, Millis timeout);
 
-// The local IPv4 address this host uses to reach `host` (no packet is sent): where a
-// client listens so that procs on `host` can reach it, as RemoteAllocator chooses it.
-Result<std::string> local_address_towards(const std::string& host, std::uint16_t port);
-
 }  // namespace zmesh::tools

@@ -58,7 +58,7 @@ HostChecks check_host(zmq::context_t& context, const Config& config, const HostE
 
   std::string client_host = target.client_host;
   if (client_host.empty()) {
-    auto towards = local_address_towards(*ip, host.port);
+    auto towards = local_address_towards(HostEntry{*ip, host.port, 0});
     if (!towards) {
       checks.reach = failed(towards.error().message, "give an address of this machine with --client-host");
     } else {
