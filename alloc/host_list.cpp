@@ -152,7 +152,12 @@ Result<std::vector<std::string>> expand_slurm_nodelist(std::string_view nodelist
   return names;
 }
 
-Result<std::vector<HostEntry>> parse_host_list(std::string_view text, std::uint16_t default_port) {
+namespace {
+
+// The entries of a list whose items are separated by commas or spaces, each read by
+// `parse_item`; the first item it refuses ends the list with its error.
+template <class ParseItem>
+Result<std::vector<HostEntry>> parse_items(std::string_view text, std::string_view what, ParseItem parse_item) {
   std::vector<HostEntry> hosts;
   std::size_t i = 0;
   while (i < text.size()) {
@@ -160,12 +165,19 @@ Result<std::vector<HostEntry>> parse_host_list(std::string_view text, std::uint1
     const std::size_t start = i;
     while (i < text.size() && text[i] != ',' && !is_space(text[i])) ++i;
     if (i == start) break;
-    auto entry = parse_host_item(text.substr(start, i - start), default_port);
+    auto entry = parse_item(text.substr(start, i - start));
     if (!entry) return std::move(entry).error();
     hosts.push_back(std::move(*entry));
   }
-  if (hosts.empty()) return Error(ErrorCode::parse_error, fmt::format("host list \"{}\" names no host", text));
+  if (hosts.empty()) return Error(ErrorCode::parse_error, fmt::format("{} \"{}\" names no host", what, text));
   return hosts;
+}
+
+}  // namespace
+
+Result<std::vector<HostEntry>> parse_host_list(std::string_view text, std::uint16_t default_port) {
+  return parse_items(text, "host list",
+                     [default_port](std::string_view item) { return parse_host_item(item, default_port); });
 }
 
 Result<std::vector<HostEntry>> parse_hostfile(std::string_view text, std::string_view origin,
@@ -211,14 +223,7 @@ Result<std::vector<HostEntry>> read_hostfile(const std::string& path, std::uint1
 }
 
 Result<std::vector<HostEntry>> parse_mpi_host_list(std::string_view text, std::uint16_t default_port) {
-  std::vector<HostEntry> hosts;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    while (i < text.size() && (text[i] == ',' || is_space(text[i]))) ++i;
-    const std::size_t start = i;
-    while (i < text.size() && text[i] != ',' && !is_space(text[i])) ++i;
-    if (i == start) break;
-    const std::string_view item = text.substr(start, i - start);
+  return parse_items(text, "Open MPI host list", [default_port](std::string_view item) -> Result<HostEntry> {
     const auto colon = item.find(':');
     HostEntry entry{std::string(item.substr(0, colon)), default_port, 0};
     if (entry.host.empty()) {
@@ -232,10 +237,8 @@ Result<std::vector<HostEntry>> parse_mpi_host_list(std::string_view text, std::u
       }
       entry.slots = static_cast<std::uint32_t>(std::stoul(std::string(slots)));
     }
-    hosts.push_back(std::move(entry));
-  }
-  if (hosts.empty()) return Error(ErrorCode::parse_error, fmt::format("Open MPI host list \"{}\" names no host", text));
-  return hosts;
+    return entry;
+  });
 }
 
 Result<HostSelection> find_hosts(const HostSources& sources) {
