@@ -162,20 +162,10 @@ class KillMatrixTest : public testing::FakeHostsTest {
     return pids;
   }
 
-  static AllocSpec spec(std::uint32_t per) {
-    AllocSpec spec;
-    spec.transport = AllocTransport::tcp;
-    spec.dimensions = {{"host", host_count}, {"gpu", per}};
-    return spec;
-  }
+  static AllocSpec spec(std::uint32_t per) { return host_spec(host_count, per); }
 
   std::unique_ptr<ProcMesh> allocate(Runtime& runtime, std::uint32_t per = per_host) {
-    auto alloc = RemoteAllocator::allocate(runtime, spec(per), testing::registry(), hosts_.client_options());
-    EXPECT_TRUE(alloc.ok()) << alloc.error().describe();
-    if (!alloc) return nullptr;
-    auto mesh = ProcMesh::allocate(runtime, std::move(*alloc), deadline_in(60s));
-    EXPECT_TRUE(mesh.ok()) << mesh.error().describe();
-    return mesh ? std::move(*mesh) : nullptr;
+    return allocate_mesh(runtime, spec(per), hosts_.client_options());
   }
 
   // The pid of `rank` of `mesh`, found among its host's processes.

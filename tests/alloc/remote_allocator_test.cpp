@@ -38,23 +38,11 @@ class RemoteAllocatorTest : public testing::FakeHostsTest {
  protected:
   RemoteAllocatorOptions options() const { return hosts_.client_options(); }
 
-  static AllocSpec spec(std::uint32_t hosts, std::uint32_t per_host) {
-    AllocSpec spec;
-    spec.transport = AllocTransport::tcp;
-    spec.dimensions = {{"host", hosts}, {"gpu", per_host}};
-    return spec;
-  }
+  static AllocSpec spec(std::uint32_t hosts, std::uint32_t per_host) { return host_spec(hosts, per_host); }
 
-  std::unique_ptr<ProcMesh> allocate(const AllocSpec& spec, RemoteAllocatorOptions opts, Runtime* runtime = nullptr) {
-    if (!runtime) runtime = &runtime_;
-    auto alloc = RemoteAllocator::allocate(*runtime, spec, testing::registry(), std::move(opts));
-    EXPECT_TRUE(alloc.ok()) << alloc.error().describe();
-    if (!alloc) return nullptr;
-    auto mesh = ProcMesh::allocate(*runtime, std::move(*alloc), deadline_in(60s));
-    EXPECT_TRUE(mesh.ok()) << mesh.error().describe();
-    return mesh ? std::move(*mesh) : nullptr;
+  std::unique_ptr<ProcMesh> allocate(const AllocSpec& spec, RemoteAllocatorOptions opts) {
+    return allocate_mesh(runtime_, spec, std::move(opts));
   }
-
 };
 
 TEST_F(RemoteAllocatorTest, ThreeHostsRunOneMeshThatCastsAndCalls) {

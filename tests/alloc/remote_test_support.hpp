@@ -9,6 +9,7 @@
 
 #include "zmesh/alloc/child_process.hpp"
 #include "zmesh/alloc/remote_allocator.hpp"
+#include "zmesh/mesh/proc_mesh.hpp"
 #include "zmesh/transport/runtime.hpp"
 
 #include "testing/mesh_testing.hpp"
@@ -254,6 +255,25 @@ class FakeHostsTest : public ::testing::Test {
   }
 
   std::set<pid_t> host_pids(std::uint32_t i) const { return namespace_pids(hosts_.name(i)); }
+
+  // {host=hosts, gpu=per_host} over tcp: the first dimension maps to the launchers.
+  static AllocSpec host_spec(std::uint32_t hosts, std::uint32_t per_host) {
+    AllocSpec spec;
+    spec.transport = AllocTransport::tcp;
+    spec.dimensions = {{"host", hosts}, {"gpu", per_host}};
+    return spec;
+  }
+
+  // A running mesh through the launchers, or null (with a failure naming why).
+  std::unique_ptr<ProcMesh> allocate_mesh(Runtime& runtime, const AllocSpec& spec, RemoteAllocatorOptions options) {
+    using namespace std::chrono_literals;
+    auto alloc = RemoteAllocator::allocate(runtime, spec, registry(), std::move(options));
+    EXPECT_TRUE(alloc.ok()) << alloc.error().describe();
+    if (!alloc) return nullptr;
+    auto mesh = ProcMesh::allocate(runtime, std::move(*alloc), deadline_in(60s));
+    EXPECT_TRUE(mesh.ok()) << mesh.error().describe();
+    return mesh ? std::move(*mesh) : nullptr;
+  }
 
   FakeHosts hosts_;
   Runtime runtime_{remote_test_config(Millis(1500))};

@@ -100,18 +100,10 @@ TEST_F(LauncherOpsTest, DoctorNamesAHostThatCannotReachTheClientBack) {
 
 TEST_F(LauncherOpsTest, StatusListsAClientsProcsAndTheHostThatDidNotAnswer) {
   start_launchers(2);
-  Runtime runtime(testing::remote_test_config(Millis(1500)));
-  RemoteAllocatorOptions options;
-  options.hosts = {{hosts_.ip(0), 26600, 0}, {hosts_.ip(1), 26600, 0}};
-  options.client_host = hosts_.bridge_ip();
-  AllocSpec spec;
-  spec.transport = AllocTransport::tcp;
-  spec.dimensions = {{"host", 2}, {"gpu", 2}};
-  auto alloc = RemoteAllocator::allocate(runtime, spec, testing::registry(), options);
-  ASSERT_TRUE(alloc.ok()) << alloc.error().describe();
-  auto mesh = ProcMesh::allocate(runtime, std::move(*alloc), deadline_in(60s));
-  ASSERT_TRUE(mesh.ok()) << mesh.error().describe();
-  auto workers = (*mesh)->spawn<testing::WorkerActor>("worker", {""}, deadline_in(30s)).value();
+  // The first two launchers: the third host has none, and status must say so.
+  auto mesh = allocate_mesh(runtime_, host_spec(2, 2), hosts_.client_options());
+  ASSERT_TRUE(mesh);
+  auto workers = mesh->spawn<testing::WorkerActor>("worker", {""}, deadline_in(30s)).value();
   auto replies = workers.call<testing::WhereReply>(
       Selection::all(), [](PortRef<testing::WhereReply> r) { return testing::Where{r}; }, deadline_in(30s));
   ASSERT_TRUE(replies.ok() && replies->complete());
@@ -125,7 +117,7 @@ TEST_F(LauncherOpsTest, StatusListsAClientsProcsAndTheHostThatDidNotAnswer) {
   }
   EXPECT_TRUE(run.contains(fmt::format("{}:26600: NO ANSWER", hosts_.ip(2)))) << run.output;
   EXPECT_TRUE(run.contains("is zmesh-launcher running there")) << run.output;
-  EXPECT_TRUE((*mesh)->stop(deadline_in(30s)).ok());
+  EXPECT_TRUE(mesh->stop(deadline_in(30s)).ok());
 }
 
 TEST_F(LauncherOpsTest, BenchCastAcrossHostsRunsATinySweep) {
