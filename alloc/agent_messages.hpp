@@ -5,6 +5,7 @@
 
 #include "zmesh/core/error.hpp"
 #include "zmesh/core/ids.hpp"
+#include "zmesh/core/mesh_place.hpp"
 #include "zmesh/core/port.hpp"
 #include "zmesh/core/supervision.hpp"
 #include "zmesh/transport/supervision_channel.hpp"
@@ -70,7 +71,8 @@ struct Configure {
   ZMESH_MESSAGE("zmesh.agent.Configure");
   std::vector<std::pair<ProcId, std::string>> address_book;  // every proc of the mesh + client
   PortRef<Configured> reply_to;
-  MSGPACK_DEFINE(address_book, reply_to);
+  MeshPlace place;  // the mesh's shape (Context::point)
+  MSGPACK_DEFINE(address_book, reply_to, place);
 };
 
 // -- actors --

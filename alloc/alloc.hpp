@@ -69,6 +69,7 @@ struct ProcCreated {
   std::uint32_t rank = 0;
   std::vector<std::uint32_t> coordinates;
   pid_t pid = 0;
+  std::string host;  // the machine it runs on, as its launcher or this client names it
 };
 struct ProcRunning {
   std::uint32_t rank = 0;

@@ -179,7 +179,7 @@ int run_proc(std::shared_ptr<const Registry> registry) {
 
 bool started_as_proc() { return !getenv_string(env_bootstrap_proc).empty(); }
 
-void init(int, char**, std::shared_ptr<const Registry> registry) {
+void run_if_started_as_proc(int, char**, std::shared_ptr<const Registry> registry) {
   if (!started_as_proc()) return;
   const int code = run_proc(std::move(registry));
   std::fflush(stdout);

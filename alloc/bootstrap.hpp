@@ -1,7 +1,7 @@
 #pragma once
-// zmesh::init(): the first call in main() of every program that uses process meshes. The
-// process allocator starts children running the same binary with ZMESH_BOOTSTRAP_*
-// variables set; in such a child init() never returns: it runs the proc (agent, actors,
+// Bootstrap: what zmesh::init() (comm/init.hpp) does in a proc. The process allocator and
+// the launchers start children running the same binary with ZMESH_BOOTSTRAP_* variables set;
+// in such a child run_if_started_as_proc() never returns: it runs the proc (agent, actors,
 // heartbeats) and exits when told to stop, when its client falls silent, or on SIGTERM.
 // In any other process it returns at once.
 // Thread: call once, from main, before creating threads (it blocks signals in the child).
@@ -28,6 +28,6 @@ inline constexpr std::string_view env_bootstrap_ipc_dir = "ZMESH_BOOTSTRAP_IPC_D
 bool started_as_proc();
 
 // See the header comment. `registry` lists the actor types this binary can spawn by name.
-void init(int argc, char** argv, std::shared_ptr<const Registry> registry);
+void run_if_started_as_proc(int argc, char** argv, std::shared_ptr<const Registry> registry);
 
 }  // namespace zmesh

@@ -1,5 +1,7 @@
 #include "zmesh/alloc/host_list.hpp"
 
+#include <unistd.h>
+
 #include "zmesh/alloc/internal/unique_fd.hpp"
 
 #include <arpa/inet.h>
@@ -321,6 +323,12 @@ Result<std::string> local_address_towards(const HostEntry& host) {
   char text[INET_ADDRSTRLEN] = {};
   ::inet_ntop(AF_INET, &local.sin_addr, text, sizeof text);
   return std::string(text);
+}
+
+std::string local_host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "unknown-host";
+  return name;
 }
 
 }  // namespace zmesh

@@ -83,4 +83,7 @@ Result<HostSelection> find_hosts(const HostSources& sources);
 // listens so that procs on `host` can reach it back. The error names the host.
 Result<std::string> local_address_towards(const HostEntry& host);
 
+// This machine's host name (gethostname), or "unknown-host".
+std::string local_host_name();
+
 }  // namespace zmesh

@@ -1,6 +1,7 @@
 #include "zmesh/alloc/local_allocator.hpp"
 
 #include "zmesh/alloc/event_log.hpp"
+#include "zmesh/alloc/host_list.hpp"
 #include "zmesh/alloc/local_network.hpp"
 #include "zmesh/alloc/proc_agent.hpp"
 #include "zmesh/alloc/world_name.hpp"
@@ -117,7 +118,7 @@ class LocalAlloc final : public Alloc {
       std::lock_guard lock(mutex_);
       ++live_;
     }
-    events_.push(ProcCreated{rank, spec_.coordinates(rank), ::getpid()});
+    events_.push(ProcCreated{rank, spec_.coordinates(rank), ::getpid(), local_host_name()});
     events_.push(ProcRunning{rank, id, "", *agent, local.publisher->address()});
     return {};
   }

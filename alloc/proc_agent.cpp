@@ -40,6 +40,7 @@ void ProcAgent::configure(Context& ctx, const Configure& request) {
       }
     }
   }
+  ctx.proc().set_place(request.place);
   ctx.send(request.reply_to, Configured{hooks_.rank});
 }
 

@@ -3,6 +3,7 @@
 #include "zmesh/alloc/agent_messages.hpp"
 #include "zmesh/alloc/bootstrap.hpp"
 #include "zmesh/alloc/child_process.hpp"
+#include "zmesh/alloc/host_list.hpp"
 #include "zmesh/alloc/internal/ipc_directory.hpp"
 #include "zmesh/alloc/internal/proc_bootstrap.hpp"
 #include "zmesh/alloc/world_name.hpp"
@@ -131,7 +132,7 @@ class ProcessAlloc final : public Alloc {
         stop_locked();
         break;
       }
-      events_.push(ProcCreated{rank, spec_.coordinates(rank), *pid});
+      events_.push(ProcCreated{rank, spec_.coordinates(rank), *pid, local_host_name()});
     }
     thread_ = std::thread([this] { run(); });
     return {};

@@ -51,12 +51,6 @@ std::string self_executable() {
   return std::string(path, static_cast<std::size_t>(length));
 }
 
-std::string host_name() {
-  char name[256] = {};
-  if (::gethostname(name, sizeof name - 1) != 0) return "unknown-host";
-  return name;
-}
-
 // Every ZMESH_* variable of this process (but the bootstrap ones and the key: each launcher
 // gives its procs its own, and a secret never travels) plus `names`.
 std::vector<std::pair<std::string, std::string>> proc_environment(const std::vector<std::string>& names) {
@@ -189,7 +183,7 @@ class RemoteAlloc final : public Alloc {
       variables.emplace_back("ZMESH_BOOTSTRAP_TIMEOUT_MS", std::to_string(config_.bootstrap_timeout.count()));
       return variables;
     }();
-    const std::string client_name = fmt::format("pid {} on {}", ::getpid(), host_name());
+    const std::string client_name = fmt::format("pid {} on {}", ::getpid(), local_host_name());
     const auto started = Clock::now();
     for (std::uint32_t host = 0; host < host_count; ++host) {
       HostLink link;
@@ -263,6 +257,11 @@ class RemoteAlloc final : public Alloc {
   struct RemoteProc : internal::BootstrapRecord {
     std::size_t host = 0;
   };
+  // Host `index` by the name its launcher gave, or as listed before it replied.
+  std::string launcher_host(std::size_t index) const {
+    const auto& link = hosts_[index];
+    return link.name.empty() ? link.entry.host : link.name;
+  }
   struct HostLink {
     HostEntry entry;
     std::string address;  // tcp://host:port
@@ -311,7 +310,7 @@ class RemoteAlloc final : public Alloc {
   void io_loop() {
     std::vector<zmq::socket_t> sockets;
     std::vector<std::unique_ptr<internal::HandshakeWatch>> handshakes;  // by host
-    const std::string identity = fmt::format("{}@{}:{}", world_.name, host_name(), ::getpid());
+    const std::string identity = fmt::format("{}@{}:{}", world_.name, local_host_name(), ::getpid());
     for (auto& host : hosts_) {
       zmq::socket_t socket(runtime_.context(), zmq::socket_type::dealer);
       socket.set(zmq::sockopt::linger, 1000);
@@ -454,7 +453,8 @@ class RemoteAlloc final : public Alloc {
       if (!note || !in_host(note->rank) || procs_[note->rank].state != State::requested) return;
       procs_[note->rank].state = State::starting;
       procs_[note->rank].started_at = Clock::now();
-      events_.push(ProcCreated{note->rank, spec_.coordinates(note->rank), static_cast<pid_t>(note->pid)});
+      events_.push(ProcCreated{note->rank, spec_.coordinates(note->rank), static_cast<pid_t>(note->pid),
+                                  launcher_host(procs_[note->rank].host)});
     } else if (type == message_name<OutputNote>()) {
       auto note = internal::decode_launcher_body<OutputNote>(body);
       if (!note || !in_host(note->rank) || !options_.forward_output) return;
@@ -548,7 +548,8 @@ class RemoteAlloc final : public Alloc {
       // connections): the hello proves it started, and carries its pid.
       proc.state = State::starting;
       proc.started_at = Clock::now();
-      events_.push(ProcCreated{hello->rank, spec_.coordinates(hello->rank), static_cast<pid_t>(hello->pid)});
+      events_.push(ProcCreated{hello->rank, spec_.coordinates(hello->rank), static_cast<pid_t>(hello->pid),
+                                  launcher_host(proc.host)});
     }
     internal::take_bootstrap_message(proc, *message, bootstrap_context(), stop_requested_);
   }

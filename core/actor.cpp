@@ -19,12 +19,6 @@ const Actor::RawHandler* Actor::find_handler(std::string_view type_name) const {
   return it == handlers_.end() ? nullptr : &it->second;
 }
 
-std::vector<std::string> Actor::handled_types() const {
-  std::vector<std::string> types;
-  for (const auto& [name, handler] : handlers_) types.push_back(name);
-  return types;
-}
-
 void Actor::on_raw(std::string type_name, RawHandler handler) {
   handlers_[std::move(type_name)] = std::move(handler);
 }

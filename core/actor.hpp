@@ -1,12 +1,17 @@
 #pragma once
-// Actor: the base class of user actors. An actor registers one typed handler per message
-// type in its constructor and then handles one message at a time:
-//   class Echo : public zmesh::Actor {
+// Actor: the base class of user actors. An actor lists its handlers, one per message type,
+// and handles one message at a time; what a handler returns is its reply (reply.hpp):
+//   class Trainer : public zmesh::Actor {
 //    public:
-//     struct Params { MSGPACK_DEFINE(); };
-//     explicit Echo(const Params&) { on<Ping>(&Echo::ping); }
-//     void ping(zmesh::Context& ctx, const Ping& m) { ctx.send(m.reply_to, Pong{m.seq}); }
+//     struct Params { double lr = 0.1; MSGPACK_DEFINE(lr); };
+//     explicit Trainer(const Params& p) : lr_(p.lr) {}
+//     Loss step(zmesh::Context& ctx, const Step& s);   // answers calls and reduces
+//     void stop_early(const Halt&);                     // casts only
+//     using Handlers = zmesh::Handlers<&Trainer::step, &Trainer::stop_early>;
 //   };
+// `Handlers` lets an ActorMesh<Trainer> check at compile time that Trainer handles what it
+// is sent, and gives calls their reply type. Handlers can also be added at run time with
+// on<M>(callable) in the constructor (not checked at compile time).
 // Thread: an actor's members are only touched by whichever pool thread runs its turn; the
 // runtime guarantees one turn at a time, so actors need no locks of their own.
 // Failure: an exception from a handler or hook fails the actor (see supervision.hpp).
@@ -14,9 +19,12 @@
 #include "zmesh/core/envelope.hpp"
 #include "zmesh/core/error.hpp"
 #include "zmesh/core/message.hpp"
+#include "zmesh/core/reply.hpp"
 #include "zmesh/core/supervision.hpp"
 
 #include <functional>
+#include <memory>
+#include <type_traits>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -24,6 +32,71 @@
 namespace zmesh {
 
 class Context;
+
+// What a member function handler takes and returns:
+// Reply (A::*)(Context&, const M&) or Reply (A::*)(const M&), Reply possibly void.
+template <class F>
+struct HandlerTraits;
+template <class A, class R, class M>
+struct HandlerTraits<R (A::*)(Context&, const M&)> {
+  using ActorType = A;
+  using MessageType = M;
+  using Return = R;
+};
+template <class A, class R, class M>
+struct HandlerTraits<R (A::*)(const M&)> {
+  using ActorType = A;
+  using MessageType = M;
+  using Return = R;
+};
+
+namespace internal {
+template <class M, class... Traits>
+struct ReturnFor {
+  static constexpr bool found = false;
+  using type = void;
+};
+template <class M, class First, class... Rest>
+struct ReturnFor<M, First, Rest...>
+    : std::conditional_t<std::is_same_v<typename First::MessageType, M>,
+                         ReturnFor<void, First>, ReturnFor<M, Rest...>> {};
+template <class First>
+struct ReturnFor<void, First> {
+  static constexpr bool found = true;
+  using type = typename First::Return;
+};
+}  // namespace internal
+
+// The handlers of an actor type, as member function pointers (see the example above).
+template <auto... Fns>
+struct Handlers {
+  // Whether one of them takes M.
+  template <class M>
+  static constexpr bool handles =
+      internal::ReturnFor<M, HandlerTraits<decltype(Fns)>...>::found;
+  // What the handler of M returns.
+  template <class M>
+  using return_for = typename internal::ReturnFor<M, HandlerTraits<decltype(Fns)>...>::type;
+};
+
+// An actor type that lists its handlers.
+template <class A>
+concept DeclaresHandlers = requires { typename A::Handlers; };
+// Actor type A has a handler for message M.
+template <class A, class M>
+concept Handles = DeclaresHandlers<A> && A::Handlers::template handles<M>;
+// What A's handler of M answers (void: nothing, or no such handler).
+template <class A, class M>
+struct ReplyTypeOf {
+  using type = void;
+};
+template <class A, class M>
+  requires Handles<A, M>
+struct ReplyTypeOf<A, M> {
+  using type = reply_of_t<typename A::Handlers::template return_for<M>>;
+};
+template <class A, class M>
+using reply_type_t = typename ReplyTypeOf<A, M>::type;
 
 class Actor {
  public:
@@ -49,16 +122,27 @@ class Actor {
   using RawHandler = std::function<Result<void>(Context&, Envelope&)>;
   // The handler for `type_name`, or nullptr.
   const RawHandler* find_handler(std::string_view type_name) const;
-  std::vector<std::string> handled_types() const;
   bool never_blocks() const { return never_blocks_; }
 
- protected:
-  // Registers `handler(ctx, const M&)` (a member function of the derived actor or any callable).
-  template <Message M, class Self>
-  void on(void (Self::*handler)(Context&, const M&)) {
-    Self* self = static_cast<Self*>(this);
-    on<M>([self, handler](Context& ctx, const M& message) { (self->*handler)(ctx, message); });
+  // Registers every handler of `Handlers` (make_actor does it for actors that list them).
+  template <auto... Fns>
+  void add_handlers(Handlers<Fns...>) {
+    (on(Fns), ...);
   }
+
+ protected:
+  // Registers a member function handler: Reply (Self::*)(Context&, const M&) or (const M&).
+  template <Message M, class Self, class R>
+  void on(R (Self::*handler)(Context&, const M&)) {
+    Self* self = static_cast<Self*>(this);
+    on<M>([self, handler](Context& ctx, const M& message) -> R { return (self->*handler)(ctx, message); });
+  }
+  template <Message M, class Self, class R>
+  void on(R (Self::*handler)(const M&)) {
+    Self* self = static_cast<Self*>(this);
+    on<M>([self, handler](Context&, const M& message) -> R { return (self->*handler)(message); });
+  }
+  // Registers `handler(ctx, const M&)`, any callable; what it returns is the reply.
   template <Message M, class Callable>
     requires std::invocable<Callable, Context&, const M&>
   void on(Callable handler) {
@@ -70,7 +154,21 @@ class Actor {
              }
              auto message = decode<M>(envelope.payload.front());
              if (!message) return std::move(message).error();
-             handler(ctx, *message);
+             using R = std::invoke_result_t<Callable&, Context&, const M&>;
+             if constexpr (std::is_void_v<R>) {
+               handler(ctx, *message);
+             } else if constexpr (std::is_same_v<std::remove_cvref_t<R>, Result<void>>) {
+               if (auto done = handler(ctx, *message); !done) internal::send_reply_error(ctx, done.error());
+             } else if constexpr (!std::is_same_v<std::remove_cvref_t<R>, reply_of_t<R>>) {
+               auto answer = handler(ctx, *message);
+               if (answer) {
+                 internal::send_reply(ctx, encode_value(*answer));
+               } else {
+                 internal::send_reply_error(ctx, answer.error());
+               }
+             } else {
+               internal::send_reply(ctx, encode_value(handler(ctx, *message)));
+             }
              return {};
            });
   }
@@ -88,5 +186,13 @@ class Actor {
   std::unordered_map<std::string, RawHandler> handlers_;
   bool never_blocks_ = false;
 };
+
+// Constructs an actor of type A and registers the handlers it lists.
+template <class A, class... Args>
+std::unique_ptr<A> make_actor(Args&&... args) {
+  auto actor = std::make_unique<A>(std::forward<Args>(args)...);
+  if constexpr (DeclaresHandlers<A>) actor->add_handlers(typename A::Handlers{});
+  return actor;
+}
 
 }  // namespace zmesh

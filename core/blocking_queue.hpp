@@ -31,6 +31,7 @@ class BlockingQueue {
         return false;
       }
       items_.push_back(std::move(value));
+      ++pushed_;
     }
     ready_.notify_one();
     return true;
@@ -40,10 +41,6 @@ class BlockingQueue {
   std::optional<T> pop(Deadline deadline) {
     std::unique_lock lock(mutex_);
     ready_.wait_until(lock, deadline, [&] { return !items_.empty() || closed_; });
-    return take(lock);
-  }
-  std::optional<T> try_pop() {
-    std::unique_lock lock(mutex_);
     return take(lock);
   }
 
@@ -63,6 +60,11 @@ class BlockingQueue {
     std::lock_guard lock(mutex_);
     return items_.size();
   }
+  // Items ever queued (popped or not): a consumer can tell how many happened in all.
+  std::uint64_t pushed() const {
+    std::lock_guard lock(mutex_);
+    return pushed_;
+  }
   // Pushes refused because the queue was full.
   std::uint64_t refused() const {
     std::lock_guard lock(mutex_);
@@ -81,6 +83,7 @@ class BlockingQueue {
   std::condition_variable ready_;
   std::deque<T> items_;
   std::size_t capacity_ = static_cast<std::size_t>(-1);
+  std::uint64_t pushed_ = 0;
   std::uint64_t refused_ = 0;
   bool closed_ = false;
 };

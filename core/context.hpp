@@ -7,6 +7,9 @@
 #include "zmesh/core/sender.hpp"
 
 #include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
 
 namespace zmesh {
 
@@ -22,12 +25,21 @@ class Context : public Sender {
   const ActorId& sender() const;
   const Headers& headers() const;
 
+  // -- where this actor runs --
+  // The mesh rank of its proc: 0 .. mesh size - 1 (the rank every result and event names).
+  std::uint32_t rank() const { return self().proc.rank; }
+  // Its proc's index along dimension `label` of the mesh's shape ("gpu"), or nothing when
+  // the shape has no such dimension (or the proc is in no mesh).
+  std::optional<std::uint32_t> coordinate(std::string_view label) const;
+  // Its proc's point in the mesh's shape: "host=1/2,gpu=3/4" ("rank N" outside a mesh).
+  std::string point() const;
+
   // -- children --
   // Spawns a child actor; it stops when this actor stops or fails, and its supervision
   // events come to on_child_event(). Errors: a bad name, or init() threw.
   template <SpawnableActor A>
   Result<ActorId> spawn_child(std::string name, const typename A::Params& params) {
-    return spawn_child_actor(std::move(name), std::make_unique<A>(params));
+    return spawn_child_actor(std::move(name), make_actor<A>(params));
   }
   Result<ActorId> spawn_child_actor(std::string name, std::unique_ptr<Actor> actor);
 

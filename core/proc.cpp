@@ -108,10 +108,6 @@ void Proc::stop_actor(const ActorId& actor) {
   if (auto cell = find_cell(actor)) cell->request_stop("stop requested");
 }
 
-void Proc::kill_actor(const ActorId& actor) {
-  if (auto cell = find_cell(actor)) cell->request_kill("killed");
-}
-
 std::optional<ActorStatus> Proc::status(const ActorId& actor) const {
   std::shared_lock lock(table_mutex_);
   if (auto it = cells_.find(actor); it != cells_.end()) return it->second->status();
@@ -480,6 +476,27 @@ Result<ActorId> Context::spawn_child_actor(std::string name, std::unique_ptr<Act
 }
 
 void Context::stop_self() { cell_->request_kill("stopped itself"); }
+
+std::optional<std::uint32_t> Context::coordinate(std::string_view label) const {
+  auto place = proc().place();
+  if (!place) return std::nullopt;
+  return place->coordinate(rank(), label);
+}
+
+std::string Context::point() const {
+  auto place = proc().place();
+  return place ? place->point(rank()) : fmt::format("rank {}", rank());
+}
+
+void Proc::set_place(MeshPlace place) {
+  std::lock_guard lock(place_mutex_);
+  place_ = std::move(place);
+}
+
+std::optional<MeshPlace> Proc::place() const {
+  std::lock_guard lock(place_mutex_);
+  return place_;
+}
 
 Mailbox::~Mailbox() {
   if (!undeliverables_) return;

@@ -13,6 +13,7 @@
 #include "zmesh/core/context.hpp"
 #include "zmesh/core/log.hpp"
 #include "zmesh/core/mailbox.hpp"
+#include "zmesh/core/mesh_place.hpp"
 #include "zmesh/core/registry.hpp"
 #include "zmesh/core/remote.hpp"
 #include "zmesh/core/scheduler.hpp"
@@ -74,8 +75,6 @@ class Proc {
   Result<ActorId> spawn_actor(std::string name, std::unique_ptr<Actor> actor);
   // Drains the actor's queued messages, stops its children, runs cleanup. Asynchronous.
   void stop_actor(const ActorId& actor);
-  // Stops the actor without handling what is queued (returned to senders as undeliverable).
-  void kill_actor(const ActorId& actor);
   // The actor's status; nothing for an unknown actor. Ended actors report their end.
   std::optional<ActorStatus> status(const ActorId& actor) const;
 
@@ -122,6 +121,12 @@ class Proc {
   Stats stats() const;
   // Returns `envelope`, which a local sender sent and could not be delivered, to it.
   void return_undeliverable(Envelope envelope, Error reason);
+
+  // -- where this proc sits in its mesh --
+  // Set by its agent when the mesh configures it (before any actor of the mesh spawns).
+  void set_place(MeshPlace place);
+  // Nothing before it is set (a proc outside any mesh).
+  std::optional<MeshPlace> place() const;
 
   // -- supervision and lifecycle --
   // The next unhandled supervision event (when ProcOptions::on_event is not set).
@@ -186,6 +191,8 @@ class Proc {
   std::atomic<std::uint64_t> late_replies_dropped_{0};
   std::atomic<std::uint64_t> mailbox_refusals_{0};
   RateLimiter warn_limiter_{std::chrono::seconds(1)};  // warnings a peer can trigger
+  mutable std::mutex place_mutex_;  // guards place_
+  std::optional<MeshPlace> place_;
 
   std::mutex turns_mutex_;  // guards turns_in_flight_
   std::condition_variable turns_done_;

@@ -67,10 +67,4 @@ std::vector<std::string> Registry::actor_types() const {
   return names;
 }
 
-std::vector<std::string> Registry::message_types() const {
-  std::vector<std::string> names;
-  for (const auto& [name, type] : messages_) names.push_back(name);
-  return names;
-}
-
 }  // namespace zmesh

@@ -44,7 +44,7 @@ class Registry {
                        [](const Frame& params) -> Result<std::unique_ptr<Actor>> {
                          auto decoded = decode_value<typename A::Params>(params, "parameters");
                          if (!decoded) return std::move(decoded).error();
-                         return std::unique_ptr<Actor>(std::make_unique<A>(*decoded));
+                         return std::unique_ptr<Actor>(make_actor<A>(*decoded));
                        });
   }
 
@@ -62,7 +62,21 @@ class Registry {
     return std::nullopt;
   }
   std::vector<std::string> actor_types() const;
-  std::vector<std::string> message_types() const;
+
+  // -- parts a higher layer installs for the layers below it --
+  // The comm layer installs the client's half of the comm tree here (zmesh::init does it), so
+  // that a ProcMesh, one layer below, can start the tree without knowing its type. One per T.
+  template <class T>
+  void set_extension(std::shared_ptr<T> extension) {
+    extensions_[std::type_index(typeid(T))] = std::shared_ptr<const void>(std::move(extension));
+  }
+  // The extension of type T, or null.
+  template <class T>
+  std::shared_ptr<T> extension() const {
+    auto it = extensions_.find(std::type_index(typeid(T)));
+    if (it == extensions_.end()) return nullptr;
+    return std::static_pointer_cast<T>(std::const_pointer_cast<void>(it->second));
+  }
 
  private:
   Result<void> add_message_name(std::string name, std::type_index type);
@@ -74,6 +88,7 @@ class Registry {
     Factory factory;
   };
   std::map<std::string, ActorType, std::less<>> actors_;
+  std::map<std::type_index, std::shared_ptr<const void>> extensions_;
 };
 
 }  // namespace zmesh

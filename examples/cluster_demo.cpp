@@ -201,7 +201,7 @@ int run(const Options& options) {
   require(some.complete() && some.replies.size() == options.gpus, "the slice did not answer with one reply per gpu");
 
   fmt::print("[5/7] reduce: the sum of every rank's loss, folded up the comm tree:\n");
-  auto sum = check(comm::reduce<comm::Sum<double>>(
+  auto sum = check(comm::reduce<zmesh::Sum<double>>(
                        trainers, Selection::all(), [](comm::ReplyPort<double> reply_to) { return LossQuery{reply_to}; },
                        deadline_in(20s)),
                    "the reduce");

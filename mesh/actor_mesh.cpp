@@ -1,14 +1,50 @@
 #include "zmesh/mesh/actor_mesh.hpp"
 
 #include "zmesh/alloc/agent_messages.hpp"
+#include "zmesh/mesh/cast_router.hpp"
+#include "zmesh/mesh/internal/mesh_state.hpp"
 #include "zmesh/mesh/selection_eval.hpp"
 
 namespace zmesh {
 
-Result<ActorId> ActorMeshBase::actor(std::size_t rank) const {
-  auto base = shape_.base_rank_of(rank);
-  if (!base) return std::move(base).error();
-  return ActorId{state_->proc(static_cast<std::uint32_t>(*base)).proc, name_, 0};
+std::vector<std::uint32_t> ActorMeshBase::ranks() const {
+  std::vector<std::uint32_t> ranks;
+  for (std::size_t view = 0; view < shape_.num_ranks(); ++view) {
+    const auto base = static_cast<std::uint32_t>(shape_.base_rank_of(view).value());
+    if (!only_ || only_->contains(base)) ranks.push_back(base);
+  }
+  std::sort(ranks.begin(), ranks.end());
+  return ranks;
+}
+
+std::string ActorMeshBase::point_of(std::uint32_t rank) const { return state_->point_text(rank); }
+
+Result<ActorId> ActorMeshBase::actor(std::uint32_t rank) const {
+  const bool held = rank < state_->size() && shape_.view_rank_of(rank).ok() &&
+                    (!only_ || only_->contains(rank));
+  if (!held) {
+    return Error(ErrorCode::not_found,
+                 fmt::format("actor mesh \"{}\" {} has no rank {}", name_, shape_.to_string(), rank));
+  }
+  return ActorId{state_->proc(rank).proc, name_, 0};
+}
+
+std::optional<Error> ActorMeshBase::dead(std::uint32_t rank) const {
+  if (auto proc = state_->dead(rank)) return proc;
+  return state_->actor_dead(name_, rank);
+}
+
+Deadline ActorMeshBase::room_deadline() const { return deadline_in(state_->config().delivery_timeout); }
+
+CastRouter& ActorMeshBase::cast_router() const { return *state_->router(); }
+
+std::shared_ptr<const std::set<std::uint32_t>> ActorMeshBase::only(
+    const std::function<bool(std::uint32_t)>& keep) const {
+  auto kept = std::make_shared<std::set<std::uint32_t>>();
+  for (auto rank : ranks()) {
+    if (keep(rank)) kept->insert(rank);
+  }
+  return kept;
 }
 
 Result<ActorMeshBase::CastPlan> ActorMeshBase::plan_cast(const Selection& selection) {
@@ -18,14 +54,14 @@ Result<ActorMeshBase::CastPlan> ActorMeshBase::plan_cast(const Selection& select
   auto chosen = eval(selection, shape_, plan.result.cast_id);
   if (!chosen) return std::move(chosen).error();
   for (auto base : *chosen) {
-    const auto base_rank = static_cast<std::uint32_t>(base);
-    const auto view_rank = static_cast<std::uint32_t>(shape_.view_rank_of(base).value());
-    if (auto dead = state_->dead(base_rank)) {
-      plan.result.skipped.emplace(view_rank, *dead);
+    const auto rank = static_cast<std::uint32_t>(base);
+    if (only_ && !only_->contains(rank)) continue;
+    if (auto gone = dead(rank)) {
+      plan.result.skipped.emplace(rank, *gone);
       continue;
     }
-    plan.base_ranks.push_back(base_rank);
-    plan.result.sent.push_back(view_rank);
+    plan.base_ranks.push_back(rank);
+    plan.result.sent.push_back(rank);
   }
   return plan;
 }
@@ -44,72 +80,72 @@ Result<void> ActorMeshBase::check_size(std::string_view type_name, const Frames&
   return {};
 }
 
-Result<void> ActorMeshBase::send_cast(const CastPlan& plan, const std::string& type_name,
-                                      const Frames& payload, bool tracked,
-                                      Deadline room_deadline) {
-  if (auto fits = check_size(type_name, payload); !fits) return fits;
-  if (CastRouter* router = cast_router()) {
-    return router->send(CastOrder{name_, shape_, plan.result.cast_id, plan.base_ranks, type_name,
-                                  payload, tracked},
-                        room_deadline);
-  }
-  CastHeader header;
-  header.mesh = state_->world().name + "/" + name_;
-  header.cast_id = plan.result.cast_id;
-  header.origin = state_->mailbox().self();
-  header.labels = shape_.labels();
-  for (auto size : shape_.extent().sizes()) header.sizes.push_back(static_cast<std::uint32_t>(size));
-  const auto port_index = message_port_index(type_name);
-  for (std::size_t i = 0; i < plan.base_ranks.size(); ++i) {
-    header.rank = plan.result.sent[i];
-    Envelope envelope;
-    envelope.destination =
-        PortId{ActorId{state_->proc(plan.base_ranks[i]).proc, name_, 0}, port_index};
-    envelope.type_name = type_name;
-    envelope.headers.set(std::string(cast_header_key), header);
-    envelope.payload = payload;  // shares the encoded bytes
-    if (auto sent = state_->mailbox().send_bounded(std::move(envelope), room_deadline); !sent) {
-      return Error(sent.error().code,
-                   fmt::format("cast {} to \"{}\" reached {} of {} ranks: {}",
-                               plan.result.cast_id, name_, i, plan.base_ranks.size(),
-                               sent.error().message));
-    }
-  }
-  return {};
-}
-
 Result<CastResult> ActorMeshBase::cast_frames(const Selection& selection,
-                                              const std::string& type_name, const Frames& payload,
+                                              std::string_view type_name, const Frames& payload,
                                               Deadline room_deadline) {
+  if (auto fits = check_size(type_name, payload); !fits) return std::move(fits).error();
   auto plan = plan_cast(selection);
   if (!plan) return std::move(plan).error();
-  if (auto sent = send_cast(*plan, type_name, payload, /*tracked=*/false, room_deadline); !sent) {
-    return std::move(sent).error();
-  }
+  auto sent = state_->router()->send(
+      CastOrder{name_, shape_, plan->result.cast_id, plan->base_ranks, type_name, payload, false,
+                nullptr, fanout_},
+      room_deadline);
+  if (!sent) return std::move(sent).error();
   return std::move(plan->result);
 }
 
-std::map<std::uint32_t, Error> ActorMeshBase::cast_and_collect(
-    const CastPlan& plan, const std::string& type_name, const Frames& payload, const PortId& port,
-    const std::string& reply_type, Deadline deadline,
-    const std::function<Result<Envelope>(Deadline)>& next,
-    const std::function<Result<void>(std::uint32_t, const Envelope&)>& accept) {
-  auto to_view = [&](std::uint32_t base) {
-    return static_cast<std::uint32_t>(shape_.view_rank_of(base).value());
-  };
-  std::map<std::uint32_t, Error> missing = plan.result.skipped;
-  auto base_missing = state_->collect(
-      name_, port, std::set<std::uint32_t>(plan.base_ranks.begin(), plan.base_ranks.end()),
-      [&] { return send_cast(plan, type_name, payload, /*tracked=*/true, deadline); }, reply_type,
-      deadline, next,
-      [&](std::uint32_t base, const Envelope& envelope) { return accept(to_view(base), envelope); });
-  if (CastRouter* router = cast_router()) {
-    std::vector<std::uint32_t> unanswered;
-    for (const auto& [base, error] : base_missing) unanswered.push_back(base);
-    router->finish(plan.result.cast_id, unanswered);
-  }
-  for (auto& [base, error] : base_missing) missing.emplace(to_view(base), std::move(error));
+Result<std::map<std::uint32_t, Error>> ActorMeshBase::call_frames(
+    const Selection& selection, std::string_view type_name, const Frames& payload,
+    Deadline deadline, const std::function<Result<void>(std::uint32_t, const Frame&)>& accept) {
+  if (auto fits = check_size(type_name, payload); !fits) return std::move(fits).error();
+  auto plan = plan_cast(selection);
+  if (!plan) return std::move(plan).error();
+  auto [reply_to, receiver] = state_->mailbox().open_port<ReplyMessage>();
+  // Every rank's handler returns its reply straight to this port.
+  Headers headers;
+  headers.set(std::string(reply_route_key), ReplyRoute{reply_to.id, {}});
+  const CastOrder order{name_, shape_, plan->result.cast_id, plan->base_ranks,
+                        type_name, payload, true, &headers, fanout_};
+  auto missing = state_->collect(
+      name_, reply_to.id, std::set<std::uint32_t>(plan->base_ranks.begin(), plan->base_ranks.end()),
+      [&] { return state_->router()->send(order, deadline); }, message_name<ReplyMessage>(),
+      deadline, [&receiver](Deadline until) { return receiver.recv_envelope(until); },
+      [&](std::uint32_t rank, const Envelope& reply) -> Result<void> {
+        if (auto error = internal::reply_error(reply)) return *error;
+        if (reply.payload.empty()) {
+          return Error(ErrorCode::decode_error, fmt::format("the reply of rank {} has no value", rank));
+        }
+        return accept(rank, reply.payload.front());
+      });
+  std::vector<std::uint32_t> unanswered;
+  for (const auto& [rank, error] : missing) unanswered.push_back(rank);
+  state_->router()->finish(plan->result.cast_id, unanswered);
+  missing.merge(plan->result.skipped);
   return missing;
+}
+
+Result<Folded> ActorMeshBase::reduce_frames(const Selection& selection, std::string_view type_name,
+                                            const Frames& payload, const ReducerOps& ops,
+                                            Deadline deadline) {
+  if (auto fits = check_size(type_name, payload); !fits) return std::move(fits).error();
+  auto plan = plan_cast(selection);
+  if (!plan) return std::move(plan).error();
+  // The router works in ranks of the cast's shape; results are in mesh ranks.
+  std::map<std::uint32_t, Error> skipped;
+  for (const auto& [rank, error] : plan->result.skipped) {
+    skipped.emplace(static_cast<std::uint32_t>(shape_.view_rank_of(rank).value()), error);
+  }
+  auto folded = state_->router()->reduce(
+      CastOrder{name_, shape_, plan->result.cast_id, plan->base_ranks, type_name, payload, true,
+                nullptr, fanout_},
+      ops, skipped, deadline);
+  if (!folded) return std::move(folded).error();
+  std::map<std::uint32_t, Error> missing;
+  for (auto& [view, error] : folded->missing) {
+    missing.emplace(static_cast<std::uint32_t>(shape_.base_rank_of(view).value()), std::move(error));
+  }
+  folded->missing = std::move(missing);
+  return std::move(*folded);
 }
 
 Result<void> ActorMeshBase::stop(Deadline deadline) {

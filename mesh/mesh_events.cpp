@@ -4,24 +4,23 @@
 
 namespace zmesh {
 
-std::string_view to_string(ProcEvent::Kind kind) noexcept {
+std::string_view to_string(MeshEvent::Kind kind) noexcept {
   switch (kind) {
-    case ProcEvent::Kind::stopped: return "stopped";
-    case ProcEvent::Kind::crashed: return "crashed";
-    case ProcEvent::Kind::unresponsive: return "unresponsive";
-    case ProcEvent::Kind::actor_failed: return "actor_failed";
+    case MeshEvent::Kind::proc_crashed: return "crashed";
+    case MeshEvent::Kind::proc_unresponsive: return "unresponsive";
+    case MeshEvent::Kind::actor_failed: return "actor failed";
+    case MeshEvent::Kind::actor_stopped: return "actor stopped";
+    case MeshEvent::Kind::undeliverable: return "undeliverable";
   }
   return "unknown";
 }
 
-std::string ProcEvent::describe() const {
-  const bool has_reason = kind == Kind::stopped || kind == Kind::crashed;
-  return fmt::format("rank {} ({}) {}: {}", rank, point, to_string(kind),
-                     has_reason ? reason.describe() : detail);
-}
-
-std::string ActorEvent::describe() const {
-  return fmt::format("rank {} ({}): {}", rank, point, event.describe());
+std::string MeshEvent::describe() const {
+  if (kind == Kind::proc_crashed) {
+    return fmt::format("rank {} ({}) crashed: {}", rank, point, reason.describe());
+  }
+  if (about_proc()) return fmt::format("rank {} ({}) {}: {}", rank, point, to_string(kind), detail);
+  return fmt::format("rank {} ({}) \"{}\" {}: {}", rank, point, actor, to_string(kind), detail);
 }
 
 }  // namespace zmesh

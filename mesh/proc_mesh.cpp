@@ -1,6 +1,8 @@
 #include "zmesh/mesh/proc_mesh.hpp"
 
 #include "zmesh/alloc/agent_messages.hpp"
+#include "zmesh/mesh/cast_router.hpp"
+#include "zmesh/mesh/internal/mesh_state.hpp"
 
 #include <fmt/ranges.h>
 
@@ -23,6 +25,7 @@ Result<std::unique_ptr<ProcMesh>> ProcMesh::allocate(Runtime& runtime, std::uniq
   if (!shape) return std::move(shape).error();
   const std::uint32_t count = alloc->spec().proc_count();
   std::vector<std::optional<ProcRunning>> running(count);
+  std::vector<ProcCreated> created(count);
   std::uint32_t running_count = 0;
   const std::string what = fmt::format("allocating {} ({} procs)", alloc->spec().describe(), count);
   while (running_count < count) {
@@ -36,7 +39,9 @@ Result<std::unique_ptr<ProcMesh>> ProcMesh::allocate(Runtime& runtime, std::uniq
                    fmt::format("{}: only {} running by the deadline; still waiting for ranks {}",
                                what, running_count, fmt::join(waiting, ", ")));
     }
-    if (auto* started = std::get_if<ProcRunning>(&*event)) {
+    if (auto* made = std::get_if<ProcCreated>(&*event)) {
+      if (made->rank < count) created[made->rank] = *made;
+    } else if (auto* started = std::get_if<ProcRunning>(&*event)) {
       if (started->rank < count && !running[started->rank]) {
         running[started->rank] = *started;
         ++running_count;
@@ -55,6 +60,7 @@ Result<std::unique_ptr<ProcMesh>> ProcMesh::allocate(Runtime& runtime, std::uniq
   for (auto& proc : running) procs.push_back(std::move(*proc));
   auto state = std::make_shared<internal::MeshState>(std::move(alloc), std::move(*shape),
                                                      std::move(procs));
+  for (const auto& made : created) state->set_placement(made.rank, made.pid, made.host);
   std::unique_ptr<ProcMesh> mesh(new ProcMesh(std::move(state)));
   mesh->start_supervision(runtime);
   mesh->monitor_ = std::thread([raw = mesh.get()] { raw->monitor(); });
@@ -64,6 +70,19 @@ Result<std::unique_ptr<ProcMesh>> ProcMesh::allocate(Runtime& runtime, std::uniq
 }
 
 ProcMesh::ProcMesh(std::shared_ptr<internal::MeshState> state) : state_(std::move(state)) {}
+
+const Shape& ProcMesh::shape() const { return state_->shape(); }
+std::uint32_t ProcMesh::size() const { return state_->size(); }
+const WorldId& ProcMesh::world() const { return state_->world(); }
+const ProcId& ProcMesh::proc(std::uint32_t rank) const { return state_->proc(rank).proc; }
+std::string ProcMesh::point_of(std::uint32_t rank) const { return state_->point_text(rank); }
+pid_t ProcMesh::pid(std::uint32_t rank) const { return state_->pid(rank); }
+const std::string& ProcMesh::host(std::uint32_t rank) const { return state_->host(rank); }
+Proc& ProcMesh::client() { return state_->client(); }
+std::optional<MeshEvent> ProcMesh::next_event(Deadline deadline) { return state_->events().pop(deadline); }
+std::uint64_t ProcMesh::events_queued() const { return state_->events().pushed(); }
+std::uint64_t ProcMesh::dropped_events() const { return state_->events().refused(); }
+Result<void> ProcMesh::kill(std::uint32_t rank, int signal) { return state_->alloc().kill(rank, signal); }
 
 ProcMesh::~ProcMesh() {
   const auto& config = state_->config();
@@ -86,6 +105,8 @@ Result<void> ProcMesh::configure(Deadline deadline) {
   }
   auto [reply_to, receiver] = state_->mailbox().open_port<Configured>();
   request.reply_to = reply_to;
+  request.place.labels = state_->shape().labels();
+  for (auto size : state_->shape().extent().sizes()) request.place.sizes.push_back(static_cast<std::uint32_t>(size));
   auto missing = state_->ask_all_agents(
       reply_to.id, [&](std::uint32_t rank) { state_->mailbox().send(state_->proc(rank).agent, request); },
       message_name<Configured>(), deadline,
@@ -103,23 +124,19 @@ Result<void> ProcMesh::configure(Deadline deadline) {
 
 Result<void> ProcMesh::start_comm(Deadline deadline) {
   const auto& registry = client().registry();
-  if (!registry || !registry->has_actor(comm_actor_type)) return {};
-  const Frame params = encode_value(CommActorParams{});
-  // The registered type is both the procs' comm actor and the factory of the client's half.
-  auto prototype = registry->create(comm_actor_type, params);
-  if (!prototype) return std::move(prototype).error();
-  auto* factory = dynamic_cast<CastRouterFactory*>(prototype->get());
-  if (factory == nullptr) {
+  auto tree = registry ? registry->extension<const CastTree>() : nullptr;
+  if (!tree) {
     return Error(ErrorCode::invalid_argument,
-                 fmt::format("actor type \"{}\" is registered but is not the comm actor; register "
-                             "it with zmesh::comm::add_comm_actor(registry)",
-                             comm_actor_type));
+                 "the registry has no comm tree, which every cast travels: call "
+                 "zmesh::init(argc, argv, registry) at the top of main (or "
+                 "zmesh::install_comm_tree(*registry) before allocating)");
   }
-  // As an actor mesh of its own, "comm" is reserved: a user mesh of that name is a duplicate.
-  auto events = spawn_by_name(std::string(comm_actor_type), std::string(comm_actor_name), params,
-                              deadline);
-  if (!events) return std::move(events).error();
-  state_->set_router(factory->make_router(*state_));
+  // The comm actor takes no parameters (an empty msgpack array). As an actor mesh of its
+  // own, "comm" is reserved: a user mesh of that name is a duplicate.
+  auto spawned = spawn_by_name(std::string(tree->actor_type()), std::string(comm_actor_name),
+                               encode_value(msgpack::type::tuple<>()), deadline);
+  if (!spawned) return spawned;
+  state_->set_router(tree->make_router(*state_));
   return {};
 }
 
@@ -167,11 +184,10 @@ void ProcMesh::monitor() {
   }
 }
 
-Result<std::shared_ptr<BlockingQueue<ActorEvent>>> ProcMesh::spawn_by_name(
+Result<void> ProcMesh::spawn_by_name(
     const std::string& type_name, const std::string& name, const Frame& params, Deadline deadline) {
   if (auto valid = check_name(name, "actor mesh"); !valid) return std::move(valid).error();
-  auto events = state_->add_actor_mesh(name);
-  if (!events) return std::move(events).error();
+  if (auto added = state_->add_actor_mesh(name); !added) return added;
   auto [reply_to, receiver] = state_->mailbox().open_port<SpawnResult>();
   const SpawnActor request{type_name, name, std::string(params.view()), reply_to};
   auto failures = state_->ask_all_agents(
@@ -185,7 +201,7 @@ Result<std::shared_ptr<BlockingQueue<ActorEvent>>> ProcMesh::spawn_by_name(
         state_->actor_started(name, rank, result->started_ns);
         return {};
       });
-  if (failures.empty()) return events;
+  if (failures.empty()) return {};
 
   // All or nothing: the actors that did start are stopped, the name is free again. Ranks
   // that did not answer in time may still spawn later: their agent gets the stop right after
@@ -208,6 +224,7 @@ Result<std::shared_ptr<BlockingQueue<ActorEvent>>> ProcMesh::spawn_by_name(
 
 Result<void> ProcMesh::stop(Deadline deadline) {
   stop_requested_ = true;
+  state_->stopping();
   state_->alloc().stop();
   if (!state_->wait_all_stopped(deadline)) {
     return Error(ErrorCode::timeout, fmt::format("stopping {}: not every proc reported stopped "

@@ -7,7 +7,7 @@
 // Thread: BenchTarget's handler never blocks, so it runs on the proc's I/O thread; RawPeer's
 // receiver thread lives from its constructor to its destructor.
 
-#include "zmesh/comm/comm_actor.hpp"
+#include "zmesh/comm/init.hpp"
 #include "zmesh/core/actor.hpp"
 #include "zmesh/core/context.hpp"
 #include "zmesh/core/port.hpp"
@@ -89,7 +89,7 @@ inline std::shared_ptr<Registry> tool_registry() {
   auto registry = std::make_shared<Registry>();
   registry->add_actor<BenchTarget>("zmesh-BenchTarget").value();
   registry->add_actor<RawPeer>("zmesh-RawPeer").value();
-  comm::add_comm_actor(*registry).value();  // casts travel the comm tree
+  install_comm_tree(*registry).value();  // casts travel the comm tree
   return registry;
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 // The comm tree's wire messages. Down the tree: Cast (a control frame, then the cast's payload
-// frames, shared and never re-encoded). Up the tree: Contribution (an actor's reply to its own
-// proc's comm actor) and Partial (a comm actor's folded subtree, to its parent or the client).
+// frames, shared and never re-encoded). Up the tree: an actor's returned reply to its own
+// proc's comm actor, tagged with a Contribution (which cast and rank), and Partial (a comm
+// actor's folded subtree, to its parent or the client).
 // From the client: SlotLost (a part of a reduction will never report) and SkipCasts (a cast
 // will never arrive). Each names its stream (origin, actor) and cast id, so a failure anywhere
 // in the tree is attributed to the right mesh and cast. (Stats: comm_stats.hpp.)
@@ -64,7 +65,8 @@ struct MissingRun {
   MSGPACK_DEFINE(first, count, reason);
 };
 
-// An actor's reply to a reducing cast, sent to the comm actor of its own proc.
+// Which reducing cast and rank a reply answers: the tag of the reply route a comm actor puts
+// in its local deliveries (`value` stays empty there: the reply's payload is the value).
 struct Contribution {
   ZMESH_MESSAGE("zmesh.comm.Contribution");
   ActorId origin;

@@ -9,7 +9,7 @@
 // Error; finish() itself cannot fail.
 
 #include "zmesh/comm/internal/messages.hpp"
-#include "zmesh/comm/reducer.hpp"
+#include "zmesh/mesh/reducer.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -5,7 +5,7 @@
 namespace zmesh::internal {
 
 MeshState::MeshState(std::unique_ptr<Alloc> alloc, Shape shape, std::vector<ProcRunning> procs)
-    : alloc_(std::move(alloc)), shape_(std::move(shape)), procs_(std::move(procs)) {
+    : alloc_(std::move(alloc)), shape_(std::move(shape)), procs_(std::move(procs)), placements_(procs_.size()) {
   for (const auto& running : procs_) ranks_.emplace(running.proc, running.rank);
   auto mailbox = alloc_->client().attach(
       "mesh", [this](Undeliverable returned) { undeliverable(returned); });
@@ -37,12 +37,25 @@ std::optional<Error> MeshState::dead(std::uint32_t rank) const {
   return it->second;
 }
 
+std::optional<Error> MeshState::actor_dead(const std::string& name, std::uint32_t rank) const {
+  std::lock_guard lock(mutex_);
+  auto it = actor_meshes_.find(name);
+  if (it == actor_meshes_.end()) return std::nullopt;
+  auto failed = it->second.failed.find(rank);
+  if (failed == it->second.failed.end()) return std::nullopt;
+  return failed->second;
+}
+
+void MeshState::set_placement(std::uint32_t rank, pid_t pid, std::string host) {
+  placements_.at(rank) = Placement{pid, std::move(host)};
+}
+
 bool MeshState::all_stopped() const {
   std::lock_guard lock(mutex_);
   return dead_.size() == procs_.size();
 }
 
-Result<std::shared_ptr<BlockingQueue<ActorEvent>>> MeshState::add_actor_mesh(const std::string& name) {
+Result<void> MeshState::add_actor_mesh(const std::string& name) {
   if (name == agent_actor_name) {
     return Error(ErrorCode::duplicate, fmt::format("\"{}\" is the name of every proc's agent; "
                                                    "pick another actor mesh name",
@@ -56,9 +69,8 @@ Result<std::shared_ptr<BlockingQueue<ActorEvent>>> MeshState::add_actor_mesh(con
                              "is untouched",
                              name, world().to_string()));
   }
-  auto events = std::make_shared<BlockingQueue<ActorEvent>>(event_queue_capacity);
-  actor_meshes_[name] = ActorMeshEntry{events, false};
-  return events;
+  actor_meshes_[name] = ActorMeshEntry{};
+  return {};
 }
 
 void MeshState::actor_mesh_stopped(const std::string& name) {
@@ -89,23 +101,24 @@ void MeshState::proc_stopped(std::uint32_t rank, const StopReason& reason, bool 
     fail_gathers(rank, "", error);
   }
   dead_changed_.notify_all();
-  ProcEvent event;
-  event.kind = clean && stop_requested ? ProcEvent::Kind::stopped : ProcEvent::Kind::crashed;
+  if (clean && (stop_requested || stopping_)) return;  // what the owner asked for
+  MeshEvent event;
+  event.kind = MeshEvent::Kind::proc_crashed;
   event.rank = rank;
   event.point = point_text(rank);
   event.reason = reason;
-  push_proc_event(std::move(event));
+  push_event(std::move(event));
 }
 
 void MeshState::proc_silent(std::uint32_t rank) {
-  ProcEvent event;
-  event.kind = ProcEvent::Kind::unresponsive;
+  MeshEvent event;
+  event.kind = MeshEvent::Kind::proc_unresponsive;
   event.rank = rank;
   event.point = point_text(rank);
   event.detail = fmt::format("no heartbeat for {} ms; it is stopped if none comes within {} ms",
                              config().heartbeat_timeout.count() / 2,
                              config().heartbeat_timeout.count());
-  push_proc_event(std::move(event));
+  push_event(std::move(event));
 }
 
 void MeshState::actor_event(std::uint32_t rank, const SupervisionEvent& event) {
@@ -114,86 +127,79 @@ void MeshState::actor_event(std::uint32_t rank, const SupervisionEvent& event) {
     // leaves a proc that can no longer spawn, stop or answer heartbeats: say so now, before
     // the watchdog does.
     if (event.kind != SupervisionKind::actor_failed) return;
-    ProcEvent failed;
-    failed.kind = ProcEvent::Kind::actor_failed;
+    MeshEvent failed;
+    failed.kind = MeshEvent::Kind::actor_failed;
     failed.rank = rank;
     failed.point = point_text(rank);
+    failed.actor = event.actor.name;
     failed.detail = fmt::format("the proc's agent failed, so the proc cannot be managed any "
                                 "more: {}",
                                 event.describe());
-    push_proc_event(std::move(failed));
+    push_event(std::move(failed));
     return;
   }
-  std::shared_ptr<BlockingQueue<ActorEvent>> queue;
+  if (event.kind == SupervisionKind::undeliverable) return;  // MeshState::undeliverable tells
+  const bool failed = event.kind == SupervisionKind::actor_failed;
+  const Error reason(ErrorCode::actor_failed,
+                     fmt::format("rank {} ({}): {}", rank, point_text(rank), event.describe()));
   {
     std::lock_guard lock(mutex_);
-    if (auto it = actor_meshes_.find(event.actor.name); it != actor_meshes_.end() && event.actor.pid == 0) {
+    auto it = actor_meshes_.find(event.actor.name);
+    const bool of_mesh = it != actor_meshes_.end() && event.actor.pid == 0;
+    if (of_mesh) {
       const auto started = it->second.started_ns.find(rank);
       if (started != it->second.started_ns.end() && event.unix_time_ns < started->second) {
         return;  // about the actor a failed spawn left and its cleanup stopped, not this one
       }
-      queue = it->second.events;
     }
-    if (event.kind != SupervisionKind::undeliverable) {
-      fail_gathers(rank, event.actor.name,
-                   Error(ErrorCode::actor_failed, fmt::format("rank {} ({}): {}", rank,
-                                                              point_text(rank), event.describe())));
-    }
+    fail_gathers(rank, event.actor.name, reason);
+    if (of_mesh && failed) it->second.failed.emplace(rank, reason);
+    // Stops the owner asked for are not news; nor are those of a proc being stopped.
+    if (!failed && (stopping_ || dead_.contains(rank) || (of_mesh && it->second.stopped))) return;
   }
-  if (queue) push_actor_event(*queue, ActorEvent{rank, point_text(rank), event});
-  // Failures also reach the proc mesh's owner, named by rank, whichever actor mesh they
-  // belong to (or none).
-  if (event.kind == SupervisionKind::actor_failed) {
-    ProcEvent failed;
-    failed.kind = ProcEvent::Kind::actor_failed;
-    failed.rank = rank;
-    failed.point = point_text(rank);
-    failed.detail = event.describe();
-    push_proc_event(std::move(failed));
-  }
+  MeshEvent news;
+  news.kind = failed ? MeshEvent::Kind::actor_failed : MeshEvent::Kind::actor_stopped;
+  news.rank = rank;
+  news.point = point_text(rank);
+  news.actor = event.actor.name;
+  news.detail = event.describe();
+  push_event(std::move(news));
 }
 
 void MeshState::undeliverable(const Undeliverable& returned) {
   auto rank = rank_of(returned.destination.actor.proc);
   if (!rank) return;  // not one of our procs: the sender learned it from the send itself
-  if (returned.destination.actor.name == agent_actor_name) return;  // the proc's death says more
-  // Returned because its proc died: that death is reported once, as a ProcEvent; the
-  // gathers waiting on the rank end with it.
-  const bool proc_died = returned.reason.code == ErrorCode::proc_failed;
-  SupervisionEvent event{SupervisionKind::undeliverable, returned.destination.actor,
-                         returned.type_name, returned.reason.describe(), unix_time_now_ns()};
-  std::shared_ptr<BlockingQueue<ActorEvent>> queue;
+  const std::string& actor = returned.destination.actor.name;
+  if (actor == agent_actor_name) return;  // the proc's death says more
+  const Error reason(ErrorCode::undeliverable,
+                     fmt::format("rank {} ({}): {} undeliverable: {}", *rank, point_text(*rank),
+                                 returned.type_name, returned.reason.describe()));
   {
     std::lock_guard lock(mutex_);
-    if (auto it = actor_meshes_.find(returned.destination.actor.name); it != actor_meshes_.end()) {
-      queue = it->second.events;
+    fail_gathers(*rank, actor, reason);
+    // Returned because its proc died or its actor failed: that was told once already, and
+    // the gathers waiting on the rank end with it. Nor is a stop in progress news.
+    if (returned.reason.code == ErrorCode::proc_failed || dead_.contains(*rank) || stopping_) return;
+    if (auto it = actor_meshes_.find(actor);
+        it != actor_meshes_.end() && (it->second.failed.contains(*rank) || it->second.stopped)) {
+      return;
     }
-    fail_gathers(*rank, returned.destination.actor.name,
-                 Error(ErrorCode::undeliverable,
-                       fmt::format("rank {} ({}): {} undeliverable: {}", *rank, point_text(*rank),
-                                   returned.type_name, returned.reason.describe())));
   }
-  if (queue && !proc_died) {
-    push_actor_event(*queue, ActorEvent{*rank, point_text(*rank), std::move(event)});
-  }
+  MeshEvent event;
+  event.kind = MeshEvent::Kind::undeliverable;
+  event.rank = *rank;
+  event.point = point_text(*rank);
+  event.actor = actor;
+  event.detail = fmt::format("{} came back: {}", returned.type_name, returned.reason.describe());
+  push_event(std::move(event));
 }
 
-void MeshState::push_proc_event(ProcEvent event) {
-  if (proc_events_.push(std::move(event)) || proc_events_.closed()) return;
+void MeshState::push_event(MeshEvent event) {
+  if (events_.push(std::move(event)) || events_.closed()) return;
   if (events_dropped_limiter_.allow()) {
-    client().log().warn("ZM-EVENTS-DROPPED {} proc events of {} dropped so far: the queue holds {} "
+    client().log().warn("ZM-EVENTS-DROPPED {} events of {} dropped so far: the queue holds {} "
                         "and nobody reads it; call ProcMesh::next_event()",
-                        proc_events_.refused(), world().to_string(), event_queue_capacity);
-  }
-}
-
-void MeshState::push_actor_event(BlockingQueue<ActorEvent>& queue, ActorEvent event) {
-  const std::string name = event.event.actor.name;
-  if (queue.push(std::move(event)) || queue.closed()) return;
-  if (events_dropped_limiter_.allow()) {
-    client().log().warn("ZM-EVENTS-DROPPED {} events of actor mesh \"{}\" dropped so far: the "
-                        "queue holds {} and nobody reads it; call ActorMesh::next_event()",
-                        queue.refused(), name, event_queue_capacity);
+                        events_.refused(), world().to_string(), event_queue_capacity);
   }
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // MeshState: what a ProcMesh and its ActorMeshes share: the alloc (and through it the
-// client proc), the procs by rank, which ranks died and why, the event queues, and the
-// gathers in progress (so a death can end them at once). One per ProcMesh: nothing here
+// client proc), the procs by rank, which ranks died and which actors failed and why, the
+// event stream, and the gathers in progress (so a death can end them at once). One per ProcMesh: nothing here
 // is process-wide, so meshes in one client never mix events.
 // Thread: every member is thread-safe; mutex_ guards the mutable tables.
 
@@ -40,8 +40,8 @@ struct RankFailed {
 
 class MeshState {
  public:
-  // Events kept per stream for a consumer that does not read them; more are counted
-  // (ProcMesh/ActorMesh::dropped_events) and logged as ZM-EVENTS-DROPPED.
+  // Events kept for a consumer that does not read them; more are counted
+  // (ProcMesh::dropped_events) and logged as ZM-EVENTS-DROPPED.
   static constexpr std::size_t event_queue_capacity = 65536;
 
   MeshState(std::unique_ptr<Alloc> alloc, Shape shape, std::vector<ProcRunning> procs);
@@ -55,6 +55,10 @@ class MeshState {
   const Shape& shape() const { return shape_; }
   const WorldId& world() const { return alloc_->world(); }
   const ProcRunning& proc(std::uint32_t rank) const { return procs_.at(rank); }
+  // Where each rank runs: pid and host (from the alloc's ProcCreated events).
+  void set_placement(std::uint32_t rank, pid_t pid, std::string host);
+  pid_t pid(std::uint32_t rank) const { return placements_.at(rank).pid; }
+  const std::string& host(std::uint32_t rank) const { return placements_.at(rank).host; }
   std::uint32_t size() const { return static_cast<std::uint32_t>(procs_.size()); }
   std::optional<std::uint32_t> rank_of(const ProcId& proc) const;
   std::string point_text(std::uint32_t rank) const;
@@ -69,14 +73,17 @@ class MeshState {
   // -- liveness --
   // Why `rank` can no longer answer, if it cannot.
   std::optional<Error> dead(std::uint32_t rank) const;
+  // Why the actor `name` on `rank` can no longer answer because it failed, if it did.
+  std::optional<Error> actor_dead(const std::string& name, std::uint32_t rank) const;
   bool all_stopped() const;
 
   // -- events --
-  BlockingQueue<ProcEvent>& proc_events() { return proc_events_; }
+  BlockingQueue<MeshEvent>& events() { return events_; }
+  // The owner is stopping every proc: what follows is what it asked for, not news.
+  void stopping() { stopping_ = true; }
   // Reserves `name` for a new actor mesh; a live duplicate is an error and changes nothing.
-  Result<std::shared_ptr<BlockingQueue<ActorEvent>>> add_actor_mesh(const std::string& name);
-  // The name's actors were stopped: it may be spawned again, and until then late events
-  // (undeliverables of casts to it) still reach the stopped mesh's handle.
+  Result<void> add_actor_mesh(const std::string& name);
+  // The name's actors were stopped on request: it may be spawned again.
   void actor_mesh_stopped(const std::string& name);
   // The spawn failed: forget the name.
   void remove_actor_mesh(const std::string& name);
@@ -140,8 +147,7 @@ class MeshState {
     std::set<std::uint32_t> ranks;
   };
   // Queue an event unless its queue is full (then it is counted and logged, rate-limited).
-  void push_proc_event(ProcEvent event);
-  void push_actor_event(BlockingQueue<ActorEvent>& queue, ActorEvent event);
+  void push_event(MeshEvent event);
   // Ends the waits on `rank` (of `mesh_name`, or of every mesh when empty). Requires mutex_.
   void fail_gathers(std::uint32_t rank, const std::string& mesh_name, const Error& reason);
 
@@ -152,16 +158,22 @@ class MeshState {
   std::optional<Mailbox> mailbox_;
   std::atomic<std::uint64_t> cast_ids_{0};
   std::shared_ptr<CastRouter> router_;
-  BlockingQueue<ProcEvent> proc_events_{event_queue_capacity};
+  struct Placement {
+    pid_t pid = 0;
+    std::string host;
+  };
+  std::vector<Placement> placements_;
+  BlockingQueue<MeshEvent> events_{event_queue_capacity};
+  std::atomic<bool> stopping_{false};
   RateLimiter events_dropped_limiter_{std::chrono::seconds(1)};
 
   mutable std::mutex mutex_;  // guards dead_, actor_meshes_, gathers_, next_gather_
   std::condition_variable dead_changed_;
   std::map<std::uint32_t, Error> dead_;
   struct ActorMeshEntry {
-    std::shared_ptr<BlockingQueue<ActorEvent>> events;
     bool stopped = false;
     std::map<std::uint32_t, std::int64_t> started_ns;  // by rank
+    std::map<std::uint32_t, Error> failed;             // by rank
   };
   std::map<std::string, ActorMeshEntry> actor_meshes_;
   std::map<std::uint64_t, Gather> gathers_;

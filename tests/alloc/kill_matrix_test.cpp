@@ -223,7 +223,7 @@ class KillMatrixTest : public testing::FakeHostsTest {
     EXPECT_TRUE(only_alive->complete()) << only_alive->missing.begin()->second.describe();
     EXPECT_EQ(keys(only_alive->replies), alive);
     const auto started = Clock::now();
-    auto sum = comm::reduce<comm::Sum<std::int64_t>>(
+    auto sum = comm::reduce<zmesh::Sum<std::int64_t>>(
         tallies, Selection::all(), [](comm::ReplyPort<std::int64_t> r) { return ValueQuery{r, 1, 0, -1}; },
         deadline_in(20s));
     ASSERT_TRUE(sum.ok()) << sum.error().describe();
@@ -343,7 +343,7 @@ TEST_P(KillOnARunningMesh, IdleThenMidCallEachEndsCallsAtOnceAndIsReportedOnce) 
   // then rank 4 (or its host, host 2) dies.
   const auto call_deadline = deadline_in(60s);
   auto reduce = std::async(std::launch::async, [&] {
-    return comm::reduce<comm::Sum<std::int64_t>>(
+    return comm::reduce<zmesh::Sum<std::int64_t>>(
         tallies, Selection::all(), [](comm::ReplyPort<std::int64_t> r) { return ValueQuery{r, 1, 60000, 4}; },
         call_deadline);
   });
@@ -503,7 +503,7 @@ TEST_F(KillMatrixTest, FrozenLauncherIsAHostLostMidCallAndLeavesNothingOnceResum
   // Rank 1 (host 1) sleeps in a reduce; a call waits behind it.
   const auto call_deadline = deadline_in(60s);
   auto reduce = std::async(std::launch::async, [&] {
-    return comm::reduce<comm::Sum<std::int64_t>>(
+    return comm::reduce<zmesh::Sum<std::int64_t>>(
         tallies, Selection::all(), [](comm::ReplyPort<std::int64_t> r) { return ValueQuery{r, 1, 60000, 1}; },
         call_deadline);
   });

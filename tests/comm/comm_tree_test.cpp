@@ -206,29 +206,29 @@ TEST_F(CommTreeTest, ReducersAreExactOn4x4x4AndLeaveNoState) {
   for (std::uint32_t fanout : {2u, 16u}) {
     SCOPED_TRACE(fmt::format("fan-out {}", fanout));
     const comm::CastOptions options{fanout, {}};
-    auto sum = comm::reduce<comm::Sum<std::int64_t>>(tallies, Selection::all(), query(1),
+    auto sum = comm::reduce<zmesh::Sum<std::int64_t>>(tallies, Selection::all(), query(1),
                                                      deadline_in(20s), options);
     ASSERT_TRUE(sum.ok()) << sum.error().describe();
     EXPECT_TRUE(sum->complete()) << sum->missing.begin()->second.describe();
     EXPECT_EQ(sum->value, 63 * 64 / 2);
     EXPECT_EQ(sum->contributors, 64u);
-    EXPECT_EQ(comm::reduce<comm::Min<std::int64_t>>(tallies, Selection::all(), query(1),
+    EXPECT_EQ(comm::reduce<zmesh::Min<std::int64_t>>(tallies, Selection::all(), query(1),
                                                     deadline_in(20s), options)
                   ->value,
               0);
-    EXPECT_EQ(comm::reduce<comm::Max<std::int64_t>>(tallies, Selection::all(), query(1),
+    EXPECT_EQ(comm::reduce<zmesh::Max<std::int64_t>>(tallies, Selection::all(), query(1),
                                                     deadline_in(20s), options)
                   ->value,
               63);
-    EXPECT_EQ(comm::reduce<comm::Count<std::int64_t>>(tallies, Selection::all(), query(1),
+    EXPECT_EQ(comm::reduce<zmesh::Count<std::int64_t>>(tallies, Selection::all(), query(1),
                                                       deadline_in(20s), options)
                   ->value,
               64u);
 
-    auto gathered = comm::reduce<comm::Gather<std::int64_t>>(tallies, Selection::all(), query(16),
+    auto gathered = comm::reduce<zmesh::Gather<std::int64_t>>(tallies, Selection::all(), query(16),
                                                              deadline_in(20s), options);
     ASSERT_TRUE(gathered.ok() && gathered->value);
-    EXPECT_EQ(gathered->value->runs(), (std::vector<comm::ValueRun<std::int64_t>>{
+    EXPECT_EQ(gathered->value->runs(), (std::vector<zmesh::ValueRun<std::int64_t>>{
                                            {0, 16, 0}, {16, 16, 1}, {32, 16, 2}, {48, 16, 3}}))
         << "equal neighbours share one run";
     EXPECT_EQ(gathered->value->extent(), tallies.shape().extent());
@@ -248,12 +248,12 @@ TEST_F(CommTreeTest, ReducersAreExactOn4x4x4AndLeaveNoState) {
     std::int64_t expected_sum = 0;
     const auto chosen = eval(selection, tallies.shape()).value();
     for (auto base : chosen) expected_sum += static_cast<std::int64_t>(base);
-    auto selected = comm::reduce<comm::Sum<std::int64_t>>(tallies, selection, query(1),
+    auto selected = comm::reduce<zmesh::Sum<std::int64_t>>(tallies, selection, query(1),
                                                           deadline_in(20s), options);
     EXPECT_EQ(selected->value, expected_sum);
     EXPECT_EQ(selected->contributors, 8u);
     auto view = tallies.slice("y", 1, 3).value();
-    auto in_view = comm::reduce<comm::Gather<std::int64_t>>(view, Selection::all(), query(1),
+    auto in_view = comm::reduce<zmesh::Gather<std::int64_t>>(view, Selection::all(), query(1),
                                                             deadline_in(20s), options);
     ASSERT_TRUE(in_view.ok() && in_view->value);
     EXPECT_EQ(in_view->value->runs().size(), 32u) << "ranks of the view, each its own value";
@@ -282,7 +282,7 @@ TEST_F(CommTreeTest, TenThousandCastsKeepPerCastStateAtZero) {
     // casts in between take other paths (fan-outs 1..3, other selections) through the streams.
     const comm::CastOptions options{static_cast<std::uint32_t>(1 + i % 3), {}};
     if (i % 2 == 0) {
-      auto count = comm::reduce<comm::Count<std::int64_t>>(tallies, Selection::all(), query,
+      auto count = comm::reduce<zmesh::Count<std::int64_t>>(tallies, Selection::all(), query,
                                                            deadline_in(20s), options);
       ASSERT_TRUE(count.ok() && count->value == 4u) << "cast " << i;
     } else {
@@ -361,7 +361,7 @@ TEST_F(CommTreeTest, RelayKilledMidCastEndsTheCastWithinItsDeadline) {
   const auto started = Clock::now();
   const auto deadline = started + 20s;
   auto pending = std::async(std::launch::async, [&] {
-    return comm::reduce<comm::Sum<std::int64_t>>(tallies, Selection::all(), slow, deadline);
+    return comm::reduce<zmesh::Sum<std::int64_t>>(tallies, Selection::all(), slow, deadline);
   });
   // Kill the relay once it and the rank below it hold the cast.
   ASSERT_TRUE(testing::wait_until(15s, [&] {
@@ -393,7 +393,7 @@ TEST_F(CommTreeTest, RelayKilledMidCastEndsTheCastWithinItsDeadline) {
     return ValueQuery{reply_to, 1, 0, -1};
   };
   auto again =
-      comm::reduce<comm::Sum<std::int64_t>>(tallies, Selection::all(), fast, deadline_in(10s));
+      comm::reduce<zmesh::Sum<std::int64_t>>(tallies, Selection::all(), fast, deadline_in(10s));
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->contributors, 7u);
   EXPECT_EQ(again->value, 28 - 1);
@@ -407,7 +407,7 @@ TEST_F(CommTreeTest, DeadlineEndsASlowCastWithWhatArrivedAndFreesItsState) {
   ASSERT_TRUE(mesh);
   auto tallies = mesh->spawn<TallyActor>("tally", {}, deadline_in(30s)).value();
   const auto started = Clock::now();
-  auto sum = comm::reduce<comm::Sum<std::int64_t>>(
+  auto sum = comm::reduce<zmesh::Sum<std::int64_t>>(
       tallies, Selection::all(),
       [](comm::ReplyPort<std::int64_t> reply_to) {
         return ValueQuery{reply_to, 1, 2500, 6};
@@ -434,7 +434,7 @@ TEST_F(CommTreeTest, FailedActorIsMissingAtOnceWithTheReason) {
   ASSERT_TRUE(tallies.cast(parse_selection("5").value(), testing::Boom{"bad batch"}).ok());
   ASSERT_TRUE(tallies.next_event(deadline_in(10s)).has_value());
   const auto started = Clock::now();
-  auto sum = comm::reduce<comm::Sum<std::int64_t>>(
+  auto sum = comm::reduce<zmesh::Sum<std::int64_t>>(
       tallies, Selection::all(),
       [](comm::ReplyPort<std::int64_t> reply_to) {
         return ValueQuery{reply_to, 1, 0, -1};
@@ -478,7 +478,7 @@ TEST_F(CommTreeTest, MeshWithoutCommActorsCastsDirectlyAndRefusesReduce) {
   EXPECT_EQ(tallies.cast_router(), nullptr);
   ASSERT_TRUE(tallies.cast(Mark{1}).ok());
   EXPECT_EQ(collect_marks(tallies).size(), 3u);
-  auto sum = comm::reduce<comm::Sum<std::int64_t>>(
+  auto sum = comm::reduce<zmesh::Sum<std::int64_t>>(
       tallies, Selection::all(),
       [](comm::ReplyPort<std::int64_t> reply_to) {
         return ValueQuery{reply_to, 1, 0, -1};

@@ -1,9 +1,9 @@
 // Reducers and the per-node fold: the built-ins fold msgpack values exactly, a gather stays
 // run-length compressed, folds go in rank order whatever order the parts report in, and parts
 // that never report become missing ranks with the reason.
-#include "zmesh/comm/reducer.hpp"
+#include "zmesh/mesh/reducer.hpp"
 #include "zmesh/comm/internal/reduction.hpp"
-#include "zmesh/comm/value_mesh.hpp"
+#include "zmesh/mesh/value_mesh.hpp"
 
 #include <gtest/gtest.h>
 

@@ -6,7 +6,7 @@
 #include "zmesh/alloc/agent_messages.hpp"
 #include "zmesh/comm/comm_stats.hpp"
 #include "zmesh/comm/internal/messages.hpp"
-#include "zmesh/comm/value_mesh.hpp"
+#include "zmesh/mesh/value_mesh.hpp"
 #include "zmesh/core/envelope.hpp"
 #include "zmesh/core/supervision.hpp"
 #include "zmesh/mesh/cast_info.hpp"

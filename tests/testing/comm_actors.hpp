@@ -5,7 +5,7 @@
 // Thread: actors follow the runtime's rules.
 
 #include "testing/actors.hpp"
-#include "zmesh/comm/reducer.hpp"
+#include "zmesh/mesh/reducer.hpp"
 #include "zmesh/comm/reply_port.hpp"
 #include "zmesh/mesh/cast_info.hpp"
 

@@ -5,6 +5,7 @@
 #include "zmesh/alloc/alloc.hpp"
 #include "zmesh/alloc/bootstrap.hpp"
 #include "zmesh/alloc/child_process.hpp"
+#include "zmesh/alloc/host_list.hpp"
 #include "zmesh/alloc/internal/launcher_protocol.hpp"
 #include "zmesh/alloc/internal/unique_fd.hpp"
 #include "zmesh/core/key_file.hpp"
@@ -49,12 +50,6 @@ using internal::StopProcs;
 
 constexpr std::size_t max_frames = 8;                  // routing id + 2, with room to see excess
 constexpr std::int64_t max_message_bytes = 16 << 20;   // a launch request is a few KiB
-
-std::string host_name() {
-  char name[256] = {};
-  if (::gethostname(name, sizeof name - 1) != 0) return "unknown-host";
-  return name;
-}
 
 // The first IPv4 address of `name`, or `name` itself when it does not resolve.
 std::string resolve_ipv4(const std::string& name) {
@@ -165,8 +160,8 @@ struct LauncherServer::Impl {
     if (!listen) throw Exception(listen.error());
     const auto& [listen_host, port] = *listen;
     const bool wildcard = listen_host == "*" || listen_host == "0.0.0.0";
-    if (options.advertise.empty()) options.advertise = wildcard ? resolve_ipv4(host_name()) : listen_host;
-    host = fmt::format("{} ({})", host_name(), options.advertise);
+    if (options.advertise.empty()) options.advertise = wildcard ? resolve_ipv4(local_host_name()) : listen_host;
+    host = fmt::format("{} ({})", local_host_name(), options.advertise);
     wake_fd = internal::UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!wake_fd.valid()) {
       throw Exception(Error(ErrorCode::internal, fmt::format("eventfd: {}", std::strerror(errno))));

@@ -1,10 +1,10 @@
-#include "zmesh/comm/reducer.hpp"
+#include "zmesh/mesh/reducer.hpp"
 
 #include <fmt/ranges.h>
 
 #include <cstring>
 
-namespace zmesh::comm {
+namespace zmesh {
 namespace {
 
 msgpack::object_handle unpack_object(std::string_view bytes) {
@@ -263,4 +263,4 @@ std::vector<std::string> ReducerTable::names() const {
   return names;
 }
 
-}  // namespace zmesh::comm
+}  // namespace zmesh

@@ -4,10 +4,10 @@
 // DeliveryPlan from the subtree it was given - and hands the cast to its own proc's actor in
 // the client's order (CastSequencer). For a reducing cast it folds its actor's reply with its
 // children's partials and sends one Partial up when its subtree is complete or its budget is
-// spent, then frees the cast's state. Built on the client, the same type makes the client's
-// half of the tree (CastRouterFactory, see mesh/cast_router.hpp). Register it, with any
-// user-defined reducers, in the registry given to zmesh::init and to the allocators:
-//   zmesh::comm::add_comm_actor<MyReducer>(*registry).value();
+// spent, then frees the cast's state. A reducing cast's deliveries carry a reply route to this
+// actor, so the local actor's return value comes back here to be folded. zmesh::init
+// registers it (comm/init.hpp); it folds the built-in reducers and those the program added
+// to its registry (add_reducer).
 // Thread: an actor (one turn at a time) whose handlers never block, so it runs on its proc's
 // I/O thread when idle; its WakeTimer thread only posts Wake messages.
 // Failure: a malformed or misrouted cast goes back to its sender as undeliverable; a child that
@@ -19,7 +19,7 @@
 #include "zmesh/comm/internal/rank_runs.hpp"
 #include "zmesh/comm/internal/reduction.hpp"
 #include "zmesh/comm/internal/wake_timer.hpp"
-#include "zmesh/comm/reducer.hpp"
+#include "zmesh/mesh/reducer.hpp"
 #include "zmesh/core/actor.hpp"
 #include "zmesh/core/log.hpp"
 #include "zmesh/core/registry.hpp"
@@ -32,14 +32,12 @@
 
 namespace zmesh::comm {
 
-class CommActor : public Actor, public CastRouterFactory {
+class CommActor : public Actor {
  public:
-  using Params = CommActorParams;
-  explicit CommActor(const Params& params) : CommActor(params, ReducerTable()) {}
-  CommActor(const Params& params, ReducerTable reducers);
-
-  // -- the client's half --
-  std::shared_ptr<CastRouter> make_router(zmesh::internal::MeshState& state) override;
+  struct Params {
+    MSGPACK_DEFINE();
+  };
+  explicit CommActor(const Params& params);
 
   // -- hooks --
   void init(Context& ctx) override;
@@ -66,7 +64,7 @@ class CommActor : public Actor, public CastRouterFactory {
 
   // -- handlers --
   Result<void> cast(Context& ctx, Envelope& envelope);
-  void contribution(Context& ctx, const internal::Contribution& reply);
+  void reply(Context& ctx, const Envelope& envelope);
   void partial(Context& ctx, const internal::Partial& partial);
   void slot_lost(Context& ctx, const internal::SlotLost& lost);
   void skip(Context& ctx, const internal::SkipCasts& skip);
@@ -106,32 +104,5 @@ class CommActor : public Actor, public CastRouterFactory {
   CommStats counters_;
   RateLimiter forward_warnings_{std::chrono::seconds(1)};
 };
-
-// The comm actor that also folds the user-defined reducers R...
-template <CustomReducer... R>
-class CommActorWith : public CommActor {
- public:
-  explicit CommActorWith(const Params& params) : CommActor(params, table()) {}
-
-  static Result<ReducerTable> checked_table() {
-    ReducerTable table;
-    Result<void> added;
-    ((added = added ? table.add(erase_reducer<R>()) : added), ...);
-    if (!added) return std::move(added).error();
-    return table;
-  }
-
- private:
-  // add_comm_actor checked the names before registering this type.
-  static ReducerTable table() { return checked_table().value(); }
-};
-
-// Registers the comm actor, folding the built-in reducers and R..., under comm_actor_type.
-// Errors: two reducers of one name, or a comm actor registered already.
-template <CustomReducer... R>
-Result<void> add_comm_actor(Registry& registry) {
-  if (auto table = CommActorWith<R...>::checked_table(); !table) return std::move(table).error();
-  return registry.add_actor<CommActorWith<R...>>(std::string(comm_actor_type));
-}
 
 }  // namespace zmesh::comm

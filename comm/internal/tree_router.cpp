@@ -1,4 +1,4 @@
-#include "zmesh/comm/tree_router.hpp"
+#include "zmesh/comm/internal/tree_router.hpp"
 
 #include "zmesh/comm/internal/rank_runs.hpp"
 #include "zmesh/mesh/internal/mesh_state.hpp"
@@ -30,19 +30,20 @@ std::vector<internal::Reduction::Part> root_parts(const DeliveryPlan& plan) {
 
 }  // namespace
 
-TreeRouter* TreeRouter::of(const ActorMeshBase& mesh) {
-  return dynamic_cast<TreeRouter*>(mesh.cast_router());
+TreeRouter& TreeRouter::of(const ActorMeshBase& mesh) {
+  // Every ProcMesh's router is the one CommTree made (init.cpp).
+  return static_cast<TreeRouter&>(mesh.cast_router());
 }
 
 ActorId TreeRouter::comm_actor(std::uint32_t rank) const {
   return ActorId{state_.proc(rank).proc, std::string(comm_actor_name), 0};
 }
 
-Result<DeliveryPlan> TreeRouter::send(const CastOrder& order, const CastOptions& options,
-                                      const internal::ReduceSpec* reduction, Deadline deadline) {
+Result<DeliveryPlan> TreeRouter::send(const CastOrder& order, const internal::ReduceSpec* reduction,
+                                      Deadline deadline) {
   // A fan-out of 0 could reach no one; Config does not forbid it, so it means a chain.
   const std::size_t fanout = std::max<std::uint32_t>(
-      1, options.fanout != 0 ? options.fanout : state_.config().cast_fanout);
+      1, order.fanout != 0 ? order.fanout : state_.config().cast_fanout);
   // Planned before numbering: a cast that is not sent must not leave a gap in the streams.
   auto plan = DeliveryPlan::over_ranks(
       std::vector<std::size_t>(order.ranks.begin(), order.ranks.end()), fanout);
@@ -94,7 +95,9 @@ Result<DeliveryPlan> TreeRouter::send(const CastOrder& order, const CastOptions&
   control.type_name = std::string(order.type_name);
   control.shape = order.shape.to_string();
   control.fanout = static_cast<std::uint32_t>(fanout);
-  for (const auto& [key, encoded] : options.headers.raw()) control.headers.emplace(key, encoded);
+  if (order.headers != nullptr) {
+    for (const auto& [key, encoded] : order.headers->raw()) control.headers.emplace(key, encoded);
+  }
   if (reduction) {
     control.reduce = true;
     control.reduction = *reduction;
@@ -154,9 +157,9 @@ void TreeRouter::finish(std::uint64_t cast_id, const std::vector<std::uint32_t>&
   }
 }
 
-TreeRouter::Folded TreeRouter::reduce(const CastOrder& order, const ReducerOps& ops,
-                                      const std::map<std::uint32_t, Error>& skipped,
-                                      Deadline deadline, const CastOptions& options) {
+Result<Folded> TreeRouter::reduce(const CastOrder& order, const ReducerOps& ops,
+                                  const std::map<std::uint32_t, Error>& skipped,
+                                  Deadline deadline) {
   const std::string mesh = state_.world().name + "/" + std::string(order.mesh_name);
   const auto started = Clock::now();
   auto [reply_to, replies] = state_.mailbox().open_port<Partial>();
@@ -167,7 +170,7 @@ TreeRouter::Folded TreeRouter::reduce(const CastOrder& order, const ReducerOps& 
   const internal::ReduceSpec spec{ops.name, reply_to.id, 0, 0};
   CastOrder tracked_order = order;
   tracked_order.tracked = true;
-  auto plan = send(tracked_order, options, &spec, deadline);
+  auto plan = send(tracked_order, &spec, deadline);
   if (!plan) {
     state_.end_gather(watch);
     Folded failed{std::nullopt, 0, skipped};

@@ -1,8 +1,7 @@
-#include "zmesh/comm/comm_actor.hpp"
+#include "zmesh/comm/internal/comm_actor.hpp"
 
 #include "zmesh/comm/internal/rank_runs.hpp"
 #include "zmesh/comm/routing.hpp"
-#include "zmesh/comm/tree_router.hpp"
 #include "zmesh/core/proc.hpp"
 #include "zmesh/mesh/cast_info.hpp"
 
@@ -23,12 +22,15 @@ constexpr std::size_t max_cached_shapes = 64;
 
 }  // namespace
 
-CommActor::CommActor(const Params&, ReducerTable reducers) : reducers_(std::move(reducers)) {
+CommActor::CommActor(const Params&) {
   // Forwarding and folding only queue messages: on the I/O thread a cast goes on at once.
   handlers_never_block();
   on_raw(std::string(message_name<CastControl>()),
          [this](Context& ctx, Envelope& envelope) { return cast(ctx, envelope); });
-  on<Contribution>(&CommActor::contribution);
+  on_raw(std::string(message_name<ReplyMessage>()), [this](Context& ctx, Envelope& envelope) {
+    reply(ctx, envelope);
+    return Result<void>{};
+  });
   on<Partial>(&CommActor::partial);
   on<SlotLost>(&CommActor::slot_lost);
   on<SkipCasts>(&CommActor::skip);
@@ -36,11 +38,11 @@ CommActor::CommActor(const Params&, ReducerTable reducers) : reducers_(std::move
   on<CommStatsQuery>(&CommActor::stats);
 }
 
-std::shared_ptr<CastRouter> CommActor::make_router(zmesh::internal::MeshState& state) {
-  return std::make_shared<TreeRouter>(state);
-}
-
 void CommActor::init(Context& ctx) {
+  // The reducers this program added to its registry (add_reducer), besides the built-ins.
+  if (const auto& registry = ctx.proc().registry()) {
+    if (auto table = registry->extension<const ReducerTable>()) reducers_ = *table;
+  }
   rank_ = ctx.proc().id().rank;
   counters_.rank = rank_;
   log_.emplace("zmesh.comm", "proc=" + ctx.proc().id().to_string(), ctx.proc().config().log_level);
@@ -181,6 +183,12 @@ Envelope CommActor::delivery_of(Context& ctx, const CastControl& control, const 
   CastHeader header{control.mesh, control.cast_id, control.origin, view_rank, shape.labels(), {}};
   for (auto size : shape.extent().sizes()) header.sizes.push_back(static_cast<std::uint32_t>(size));
   delivery.headers.set(std::string(cast_header_key), header);
+  if (control.reduce) {
+    // The actor's return value comes back here, tagged with its cast and rank, to be folded.
+    const Contribution tag{control.origin, control.actor, control.cast_id, view_rank, {}};
+    delivery.headers.set(std::string(reply_route_key),
+                         ReplyRoute{handler_port<ReplyMessage>(ctx.self()).id, pack_bytes(tag)});
+  }
   delivery.payload.assign(envelope.payload.begin() + 1, envelope.payload.end());
   return delivery;
 }
@@ -226,13 +234,30 @@ bool CommActor::start_reduction(const CastControl& control, const Shape& shape,
   return true;
 }
 
-void CommActor::contribution(Context& ctx, const Contribution& reply) {
-  auto it = pending_.find(CastKey{reply.origin, reply.actor, reply.cast_id});
+void CommActor::reply(Context& ctx, const Envelope& envelope) {
+  // The tag says which cast and rank; only the actor that cast reached, on this proc, may
+  // answer it (anything else naming this port is forged or misdirected).
+  auto tag = envelope.headers.get<std::string>(reply_tag_key);
+  if (!tag) return;
+  auto reply = unpack_bytes<Contribution>(*tag, "a reply's tag");
+  if (!reply || envelope.sender.proc != ctx.proc().id() || envelope.sender.name != reply->actor ||
+      envelope.sender.pid != 0) {
+    return;
+  }
+  auto it = pending_.find(CastKey{reply->origin, reply->actor, reply->cast_id});
   if (it == pending_.end()) {
     ++counters_.dropped_late;
     return;
   }
-  it->second.reduction.contribute(rank_, reply.rank, reply.value);
+  if (auto error = zmesh::internal::reply_error(envelope)) {
+    it->second.reduction.lose(rank_, *error);
+  } else if (envelope.payload.empty()) {
+    it->second.reduction.lose(rank_, Error(ErrorCode::decode_error,
+                                           fmt::format("the reply of {} has no value",
+                                                       envelope.sender.to_string())));
+  } else {
+    it->second.reduction.contribute(rank_, reply->rank, std::string(envelope.payload.front().view()));
+  }
   flush_if_complete(ctx, it);
 }
 

@@ -10,18 +10,20 @@
 //     static Value lift(std::uint32_t rank, const Input& input) { return input; }
 //     static Value fold(const Value& lower, const Value& higher);  // associative
 //   };
-// is registered on the procs with comm::add_comm_actor<Longest>(registry). Folds always go in
+// is registered on the procs with zmesh::add_reducer<Longest>(*registry). Folds always go in
 // rank order (lower ranks on the left), so `fold` need not be commutative.
 // Integer sums are exact within 64 bits (signed or unsigned); one float operand makes the sum
 // a double.
-// Thread: ReducerOps and ReducerTable are immutable once built; share them freely.
+// Thread: ReducerOps are immutable; a ReducerTable is filled before zmesh::init and then
+// only read, like the Registry that holds it.
 // Failure: a reply or partial that does not decode as the reducer expects, or a sum that
 // overflows, is an Error (decode_error, invalid_argument) that makes the ranks concerned
 // missing; it never fails the comm actor.
 
-#include "zmesh/comm/value_mesh.hpp"
 #include "zmesh/core/error.hpp"
 #include "zmesh/core/message.hpp"
+#include "zmesh/core/registry.hpp"
+#include "zmesh/mesh/value_mesh.hpp"
 
 #include <fmt/format.h>
 #include <msgpack.hpp>
@@ -33,9 +35,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
-namespace zmesh::comm {
+namespace zmesh {
 
 template <class R>
 concept Reducer = requires {
@@ -55,18 +58,21 @@ concept CustomReducer = Reducer<R> &&
 // -- built-in reducers (no registration needed) --
 template <class T>
 struct Sum {
+  static_assert(std::is_arithmetic_v<T>, "Sum<T> folds numbers: T must be an arithmetic type");
   static constexpr std::string_view name = "zmesh.sum";
   using Input = T;
   using Value = T;
 };
 template <class T>
 struct Min {
+  static_assert(std::is_arithmetic_v<T>, "Min<T> folds numbers: T must be an arithmetic type");
   static constexpr std::string_view name = "zmesh.min";
   using Input = T;
   using Value = T;
 };
 template <class T>
 struct Max {
+  static_assert(std::is_arithmetic_v<T>, "Max<T> folds numbers: T must be an arithmetic type");
   static constexpr std::string_view name = "zmesh.max";
   using Input = T;
   using Value = T;
@@ -84,6 +90,13 @@ struct Gather {
   static constexpr std::string_view name = "zmesh.gather";
   using Input = T;
   using Value = ValueMesh<T>;
+};
+
+template <class V>
+struct IsValueMesh : std::false_type {};
+template <class T>
+struct IsValueMesh<ValueMesh<T>> : std::true_type {
+  using Element = T;
 };
 
 // A reducer as the relays run it: msgpack bytes in, msgpack bytes out.
@@ -154,6 +167,19 @@ Result<ReducerOps> reducer_ops() {
   }
 }
 
+// The client's value from a reduce's folded bytes; a Gather's ValueMesh spans `extent`.
+template <class V>
+Result<V> decode_reduced(std::string_view bytes, const Extent& extent) {
+  if constexpr (IsValueMesh<V>::value) {
+    using T = typename IsValueMesh<V>::Element;
+    auto runs = unpack_bytes<std::vector<ValueRun<T>>>(bytes, "the gathered value mesh");
+    if (!runs) return std::move(runs).error();
+    return V(extent, std::move(*runs));
+  } else {
+    return unpack_bytes<V>(bytes, "the reduced value");
+  }
+}
+
 // The reducers a comm actor can fold, by name: the built-ins plus the registered ones.
 class ReducerTable {
  public:
@@ -167,4 +193,16 @@ class ReducerTable {
   std::map<std::string, ReducerOps, std::less<>> ops_;
 };
 
-}  // namespace zmesh::comm
+// Makes reducer R known to the comm actors of every proc that uses `registry` (add it before
+// zmesh::init, like actor types). Errors: another reducer has R's name.
+template <CustomReducer R>
+Result<void> add_reducer(Registry& registry) {
+  auto table = registry.extension<ReducerTable>();
+  if (!table) {
+    table = std::make_shared<ReducerTable>();
+    registry.set_extension(table);
+  }
+  return table->add(erase_reducer<R>());
+}
+
+}  // namespace zmesh

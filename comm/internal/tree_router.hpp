@@ -14,7 +14,7 @@
 #include "zmesh/comm/comm_stats.hpp"
 #include "zmesh/comm/internal/messages.hpp"
 #include "zmesh/comm/internal/reduction.hpp"
-#include "zmesh/comm/reducer.hpp"
+#include "zmesh/mesh/reducer.hpp"
 #include "zmesh/comm/routing.hpp"
 #include "zmesh/mesh/actor_mesh.hpp"
 #include "zmesh/mesh/cast_router.hpp"
@@ -28,41 +28,24 @@
 
 namespace zmesh::comm {
 
-// Per-cast choices; the defaults are what ActorMesh::cast and ::call use.
-struct CastOptions {
-  std::uint32_t fanout = 0;  // children per tree node; 0: Config::cast_fanout
-  Headers headers;           // extra header entries for every delivery
-};
-
 class TreeRouter final : public CastRouter {
  public:
   explicit TreeRouter(zmesh::internal::MeshState& state) : state_(state) {}
 
-  // The router casts to `mesh` travel through; null when the mesh has no comm actors.
-  static TreeRouter* of(const ActorMeshBase& mesh);
+  // The router casts to `mesh` travel through.
+  static TreeRouter& of(const ActorMeshBase& mesh);
 
   // -- casting --
   Result<void> send(const CastOrder& order, Deadline room_deadline) override {
-    return send(order, CastOptions{}, room_deadline);
-  }
-  Result<void> send(const CastOrder& order, const CastOptions& options, Deadline room_deadline) {
-    auto sent = send(order, options, nullptr, room_deadline);
+    auto sent = send(order, nullptr, room_deadline);
     if (!sent) return std::move(sent).error();
     return {};
   }
   void finish(std::uint64_t cast_id, const std::vector<std::uint32_t>& unanswered) override;
 
   // -- reducing --
-  struct Folded {
-    std::optional<std::string> value;  // msgpack of the reducer's Value
-    std::uint64_t contributors = 0;
-    std::map<std::uint32_t, Error> missing;  // by rank of the cast's shape
-  };
-  // Casts `order` (whose ranks are live), folding the replies with `ops`; `skipped` are ranks
-  // of the cast's shape left out because their proc is known dead. Returns by `deadline`.
-  Folded reduce(const CastOrder& order, const ReducerOps& ops,
-                const std::map<std::uint32_t, Error>& skipped, Deadline deadline,
-                const CastOptions& options);
+  Result<Folded> reduce(const CastOrder& order, const ReducerOps& ops,
+                        const std::map<std::uint32_t, Error>& skipped, Deadline deadline) override;
 
   // -- inspection --
   // Casts waiting for finish() (calls and reduces in progress): per-cast state on the client.
@@ -83,8 +66,8 @@ class TreeRouter final : public CastRouter {
   // to reduction->reply_to, with budgets that end before `deadline`, which also bounds the
   // wait for room in the links. Returns the plan it used. On backpressure, an untracked cast
   // tells the ranks it did not reach to skip it (a tracked one leaves that to finish()).
-  Result<DeliveryPlan> send(const CastOrder& order, const CastOptions& options,
-                            const internal::ReduceSpec* reduction, Deadline deadline);
+  Result<DeliveryPlan> send(const CastOrder& order, const internal::ReduceSpec* reduction,
+                            Deadline deadline);
   // A rank of a reduce can no longer answer: marks its part lost here, or tells the comm
   // actor that holds its part.
   void rank_failed(const CastOrder& order, const DeliveryPlan& plan, internal::Reduction& root,

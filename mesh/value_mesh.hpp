@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-namespace zmesh::comm {
+namespace zmesh {
 
 // Ranks start .. start+count-1 all hold `value`.
 template <class T>
@@ -88,4 +88,4 @@ class ValueMesh {
   std::vector<ValueRun<T>> runs_;
 };
 
-}  // namespace zmesh::comm
+}  // namespace zmesh
