@@ -123,6 +123,7 @@ class Actor {
   // The handler for `type_name`, or nullptr.
   const RawHandler* find_handler(std::string_view type_name) const;
   bool never_blocks() const { return never_blocks_; }
+  bool has_handlers() const { return !handlers_.empty(); }
 
   // Registers every handler of `Handlers` (make_actor does it for actors that list them).
   template <auto... Fns>

@@ -71,7 +71,8 @@ class Proc {
   }
   // Spawns a root actor of a registered type from encoded parameters.
   Result<ActorId> spawn(std::string_view type_name, std::string name, const Frame& params);
-  // Spawns a root actor object; runs its init() on the calling thread before returning.
+  // Spawns a root actor object (made with make_actor<A>, which registers the handlers A
+  // lists); runs its init() on the calling thread before returning.
   Result<ActorId> spawn_actor(std::string name, std::unique_ptr<Actor> actor);
   // Drains the actor's queued messages, stops its children, runs cleanup. Asynchronous.
   void stop_actor(const ActorId& actor);

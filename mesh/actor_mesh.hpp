@@ -212,7 +212,7 @@ class ActorMesh : public ActorMeshBase {
     reduced.contributors = folded->contributors;
     reduced.missing = std::move(folded->missing);
     if (folded->value) {
-      auto value = decode_reduced<typename R::Value>(*folded->value, shape_);
+      auto value = decode_reduced<typename R::Value>(*folded->value, shape_.extent());
       if (!value) return std::move(value).error();
       reduced.value = std::move(*value);
     }

@@ -266,10 +266,17 @@ void ActorCell::process(Item& item) {
 void ActorCell::handle_message(Envelope& envelope) {
   const Actor::RawHandler* handler = actor_->find_handler(envelope.type_name);
   if (handler == nullptr) {
+    // An actor with no handlers at all was most likely built with std::make_unique, which
+    // skips the handlers its type lists.
     proc_.bounce(std::move(envelope),
                  Error(ErrorCode::undeliverable,
-                       fmt::format("{} has no handler for message type {}", id_.to_string(),
-                                   envelope.type_name)));
+                       fmt::format("{} has no handler for message type {}{}", id_.to_string(),
+                                   envelope.type_name,
+                                   actor_->has_handlers()
+                                       ? ""
+                                       : " (it has no handlers at all: build actors with "
+                                         "zmesh::make_actor<A>(params), which registers the "
+                                         "handlers A lists)")));
     return;
   }
   status_.store(ActorStatus::processing, std::memory_order_release);

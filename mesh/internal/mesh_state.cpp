@@ -100,14 +100,17 @@ void MeshState::proc_stopped(std::uint32_t rank, const StopReason& reason, bool 
     dead_.emplace(rank, error);
     fail_gathers(rank, "", error);
   }
+  // Queued before waiters learn of the death, so that once stop() returns every event it
+  // caused is in the stream.
+  if (!clean || !(stop_requested || stopping_)) {
+    MeshEvent event;
+    event.kind = MeshEvent::Kind::proc_crashed;
+    event.rank = rank;
+    event.point = point_text(rank);
+    event.reason = reason;
+    push_event(std::move(event));
+  }
   dead_changed_.notify_all();
-  if (clean && (stop_requested || stopping_)) return;  // what the owner asked for
-  MeshEvent event;
-  event.kind = MeshEvent::Kind::proc_crashed;
-  event.rank = rank;
-  event.point = point_text(rank);
-  event.reason = reason;
-  push_event(std::move(event));
 }
 
 void MeshState::proc_silent(std::uint32_t rank) {

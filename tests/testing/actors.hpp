@@ -41,27 +41,29 @@ struct SpawnChild {
   MSGPACK_DEFINE(name, reply_to);
 };
 
-// Answers every Ping with a Pong carrying the same seq and text; throws on Boom.
+// Answers every Ping with a Pong carrying the same seq and text (to the Ping's port, and
+// as its return value for calls); throws on Boom.
 class EchoActor : public Actor {
  public:
   struct Params {
     std::string prefix;
     MSGPACK_DEFINE(prefix);
   };
-  explicit EchoActor(const Params& params) : prefix_(params.prefix) {
-    on<Ping>(&EchoActor::ping);
-    on<Boom>([](Context&, const Boom& boom) { throw std::runtime_error(boom.why); });
-    on<SpawnChild>(&EchoActor::spawn_child);
-  }
+  explicit EchoActor(const Params& params) : prefix_(params.prefix) {}
 
- private:
-  void ping(Context& ctx, const Ping& ping) {
-    ctx.send(ping.reply_to, Pong{ping.seq, prefix_ + ping.text});
+  Pong ping(Context& ctx, const Ping& ping) {
+    Pong pong{ping.seq, prefix_ + ping.text};
+    if (ping.reply_to.id.index != 0) ctx.send(ping.reply_to, pong);
+    return pong;
   }
+  void boom(const Boom& boom) { throw std::runtime_error(boom.why); }
   void spawn_child(Context& ctx, const SpawnChild& request) {
     auto child = ctx.spawn_child<EchoActor>(request.name, Params{prefix_});
     ctx.send(request.reply_to, Pong{child ? child->pid : 0, child ? child->to_string() : ""});
   }
+  using Handlers = zmesh::Handlers<&EchoActor::ping, &EchoActor::boom, &EchoActor::spawn_child>;
+
+ private:
   std::string prefix_;
 };
 

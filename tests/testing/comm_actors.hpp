@@ -6,7 +6,6 @@
 
 #include "testing/actors.hpp"
 #include "zmesh/mesh/reducer.hpp"
-#include "zmesh/comm/reply_port.hpp"
 #include "zmesh/mesh/cast_info.hpp"
 
 #include <chrono>
@@ -29,29 +28,26 @@ struct TallyReport {
   MSGPACK_DEFINE(tags);
 };
 
-// Replies the marks seen since the last query, and forgets them.
+// Answered with the marks seen since the last query (a TallyReport), which it forgets.
 struct TallyQuery {
   ZMESH_MESSAGE("test.TallyQuery");
-  PortRef<TallyReport> reply_to;
-  MSGPACK_DEFINE(reply_to);
+  MSGPACK_DEFINE();
 };
 
-// Replies the receiver's rank in the cast's shape divided by `divisor`, after `sleep_ms` (on
-// every rank, or only on `slow_rank`).
+// Answered with the receiver's rank in the cast's shape divided by `divisor`, after
+// `sleep_ms` (on every rank, or only on `slow_rank`).
 struct ValueQuery {
   ZMESH_MESSAGE("test.ValueQuery");
-  comm::ReplyPort<std::int64_t> reply_to;
   std::int64_t divisor = 1;
   std::int32_t sleep_ms = 0;
   std::int64_t slow_rank = -1;
-  MSGPACK_DEFINE(reply_to, divisor, sleep_ms, slow_rank);
+  MSGPACK_DEFINE(divisor, sleep_ms, slow_rank);
 };
 
-// Replies the receiver's rank in the cast's shape, as text.
+// Answered with the receiver's rank in the cast's shape, as text.
 struct NameQuery {
   ZMESH_MESSAGE("test.NameQuery");
-  comm::ReplyPort<std::string> reply_to;
-  MSGPACK_DEFINE(reply_to);
+  MSGPACK_DEFINE();
 };
 
 // Joins texts with spaces in rank order: associative, not commutative.
@@ -68,24 +64,25 @@ class TallyActor : public Actor {
   struct Params {
     MSGPACK_DEFINE();
   };
-  explicit TallyActor(const Params&) {
-    on<Mark>([this](Context&, const Mark& mark) { tags_.push_back(mark.tag); });
-    on<TallyQuery>([this](Context& ctx, const TallyQuery& query) {
-      ctx.send(query.reply_to, TallyReport{std::move(tags_)});
-      tags_.clear();
-    });
-    on<ValueQuery>([](Context& ctx, const ValueQuery& query) {
-      const auto rank = static_cast<std::int64_t>(cast_info(ctx).value().rank);
-      if (query.slow_rank < 0 || query.slow_rank == rank) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(query.sleep_ms));
-      }
-      comm::reply(ctx, query.reply_to, rank / query.divisor).value();
-    });
-    on<NameQuery>([](Context& ctx, const NameQuery& query) {
-      comm::reply(ctx, query.reply_to, std::to_string(cast_info(ctx).value().rank)).value();
-    });
-    on<Boom>([](Context&, const Boom& boom) { throw std::runtime_error(boom.why); });
+  explicit TallyActor(const Params&) {}
+
+  void mark(const Mark& mark) { tags_.push_back(mark.tag); }
+  TallyReport report(const TallyQuery&) {
+    TallyReport report{std::move(tags_)};
+    tags_.clear();
+    return report;
   }
+  std::int64_t value(Context& ctx, const ValueQuery& query) {
+    const auto rank = static_cast<std::int64_t>(cast_info(ctx).value().rank);
+    if (query.slow_rank < 0 || query.slow_rank == rank) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(query.sleep_ms));
+    }
+    return rank / query.divisor;
+  }
+  std::string name(Context& ctx, const NameQuery&) { return std::to_string(cast_info(ctx).value().rank); }
+  void boom(const Boom& boom) { throw std::runtime_error(boom.why); }
+  using Handlers = zmesh::Handlers<&TallyActor::mark, &TallyActor::report, &TallyActor::value,
+                                   &TallyActor::name, &TallyActor::boom>;
 
  private:
   std::vector<std::uint64_t> tags_;

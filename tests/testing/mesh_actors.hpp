@@ -6,7 +6,7 @@
 
 #include "testing/actors.hpp"
 #include "testing/comm_actors.hpp"
-#include "zmesh/comm/comm_actor.hpp"
+#include "zmesh/comm/init.hpp"
 #include "zmesh/core/proc.hpp"
 #include "zmesh/core/registry.hpp"
 #include "zmesh/mesh/cast_info.hpp"
@@ -32,10 +32,10 @@ struct WhereReply {
   MSGPACK_DEFINE(rank, point, origin, received, proc, pid);
 };
 
+// Answered with a WhereReply.
 struct Where {
   ZMESH_MESSAGE("test.Where");
-  PortRef<WhereReply> reply_to;
-  MSGPACK_DEFINE(reply_to);
+  MSGPACK_DEFINE();
 };
 
 // Writes `text` and the receiver's cast rank as one line to stdout (or stderr).
@@ -64,24 +64,9 @@ class WorkerActor : public Actor {
     std::string tag;
     MSGPACK_DEFINE(tag);
   };
-  explicit WorkerActor(const Params&) {
-    on<Where>(&WorkerActor::where);
-    on<Boom>([](Context&, const Boom& boom) { throw std::runtime_error(boom.why); });
-    on<Exit>([](Context&, const Exit& exit) { std::_Exit(exit.code); });
-    on<Print>([](Context& ctx, const Print& print) {
-      auto info = cast_info(ctx);
-      std::FILE* out = print.to_stderr ? stderr : stdout;
-      std::fprintf(out, "%s from rank %u\n", print.text.c_str(), info ? info->rank : 0u);
-      std::fflush(out);
-    });
-    on<Hang>([](Context&, const Hang&) {
-      std::promise<void> never;
-      never.get_future().wait();
-    });
-  }
+  explicit WorkerActor(const Params&) {}
 
- private:
-  void where(Context& ctx, const Where& request) {
+  WhereReply where(Context& ctx, const Where&) {
     ++received_;
     auto info = cast_info(ctx);
     WhereReply reply{0, "", ctx.sender().to_string(), received_, ctx.proc().id().to_string(),
@@ -91,8 +76,24 @@ class WorkerActor : public Actor {
       reply.point = info->point.to_string();
       reply.origin = info->origin.to_string();
     }
-    ctx.send(request.reply_to, reply);
+    return reply;
   }
+  void boom(const Boom& boom) { throw std::runtime_error(boom.why); }
+  void exit(const Exit& exit) { std::_Exit(exit.code); }
+  void print(Context& ctx, const Print& print) {
+    auto info = cast_info(ctx);
+    std::FILE* out = print.to_stderr ? stderr : stdout;
+    std::fprintf(out, "%s from rank %u\n", print.text.c_str(), info ? info->rank : 0u);
+    std::fflush(out);
+  }
+  void hang(const Hang&) {
+    std::promise<void> never;
+    never.get_future().wait();
+  }
+  using Handlers = zmesh::Handlers<&WorkerActor::where, &WorkerActor::boom, &WorkerActor::exit,
+                                   &WorkerActor::print, &WorkerActor::hang>;
+
+ private:
   std::uint64_t received_ = 0;
 };
 
@@ -105,18 +106,18 @@ inline std::int64_t own_proc_rank() {
   return open == std::string::npos ? -1 : std::atoll(proc.c_str() + open + 1);
 }
 
-// Replies to Where after `delay_ms` (a slow actor, e.g. one whose host swaps).
+// Answered with a WhereReply after `delay_ms` (a slow actor, e.g. one whose host swaps).
 struct SlowWhere {
   ZMESH_MESSAGE("test.SlowWhere");
   std::uint32_t delay_ms = 0;
-  PortRef<WhereReply> reply_to;
-  MSGPACK_DEFINE(delay_ms, reply_to);
+  MSGPACK_DEFINE(delay_ms);
 };
 
-// Sends `copies` forged replies to `port` (a port some call of another mesh waits on).
+// Sends `copies` forged replies (reply envelopes carrying WhereReply{999, "forged"}) to
+// `port`: a port some call of another mesh waits on.
 struct Forge {
   ZMESH_MESSAGE("test.Forge");
-  PortRef<WhereReply> port;
+  PortId port;
   std::uint32_t copies = 1;
   MSGPACK_DEFINE(port, copies);
 };
@@ -140,26 +141,27 @@ class TroubleActor : public Actor {
   };
   explicit TroubleActor(const Params& params) : params_(params) {
     if (params.throw_in_constructor_on == own_proc_rank()) throw 42;  // not even a std::exception
-    on<Where>([](Context& ctx, const Where& request) {
-      ctx.send(request.reply_to, WhereReply{0, "", "", 1, ctx.proc().id().to_string(), ::getpid()});
-    });
-    on<SlowWhere>([](Context& ctx, const SlowWhere& request) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(request.delay_ms));
-      ctx.send(request.reply_to, WhereReply{0, "", "", 1, ctx.proc().id().to_string(), ::getpid()});
-    });
-    on<Nap>([](Context&, const Nap& nap) {
-      std::this_thread::sleep_for(std::chrono::microseconds(nap.micros));
-    });
-    on<Forge>([](Context& ctx, const Forge& forge) {
-      for (std::uint32_t i = 0; i < forge.copies; ++i) {
-        ctx.send(forge.port, WhereReply{999, "forged", "", 0, "forged", 0});
-      }
-    });
-    on<Hang>([](Context&, const Hang&) {
-      std::promise<void> never;
-      never.get_future().wait();
-    });
   }
+  WhereReply where(Context& ctx, const Where&) {
+    return WhereReply{0, "", "", 1, ctx.proc().id().to_string(), ::getpid()};
+  }
+  WhereReply slow_where(Context& ctx, const SlowWhere& request) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(request.delay_ms));
+    return WhereReply{0, "", "", 1, ctx.proc().id().to_string(), ::getpid()};
+  }
+  void nap(const Nap& nap) { std::this_thread::sleep_for(std::chrono::microseconds(nap.micros)); }
+  void forge(Context& ctx, const Forge& forge) {
+    for (std::uint32_t i = 0; i < forge.copies; ++i) {
+      ctx.send(Envelope{ctx.self(), forge.port, std::string(message_name<ReplyMessage>()), {},
+                        {encode_value(WhereReply{999, "forged", "", 0, "forged", 0})}, {}});
+    }
+  }
+  void hang(const Hang&) {
+    std::promise<void> never;
+    never.get_future().wait();
+  }
+  using Handlers = zmesh::Handlers<&TroubleActor::where, &TroubleActor::slow_where, &TroubleActor::nap,
+                                   &TroubleActor::forge, &TroubleActor::hang>;
   void init(Context& ctx) override {
     if (params_.slow_init_on == static_cast<std::int64_t>(ctx.proc().id().rank)) {
       std::this_thread::sleep_for(std::chrono::milliseconds(params_.slow_init_ms));
@@ -177,7 +179,8 @@ inline std::shared_ptr<Registry> registry() {
   registry->add_actor<FailingInitActor>("FailingInit").value();
   registry->add_actor<TallyActor>("Tally").value();
   registry->add_actor<TroubleActor>("Trouble").value();
-  comm::add_comm_actor<Joined>(*registry).value();
+  add_reducer<Joined>(*registry).value();
+  install_comm_tree(*registry).value();
   return registry;
 }
 
