@@ -20,11 +20,11 @@ Logger::Logger(std::string_view component, std::string_view owner, std::string_v
   logger_->set_pattern("%H:%M:%S.%e %^%l%$ %n %v");
 }
 
-bool RateLimiter::allow() {
-  const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+bool RateLimiter::allow(Clock::time_point now) {
+  const auto ticks = now.time_since_epoch().count();
   auto next = next_.load(std::memory_order_relaxed);
   // Of several threads arriving at once, the one that moves `next_` logs.
-  if (now < next || !next_.compare_exchange_strong(next, now + interval_.count(),
+  if (ticks < next || !next_.compare_exchange_strong(next, ticks + interval_.count(),
                                                    std::memory_order_relaxed)) {
     suppressed_.fetch_add(1, std::memory_order_relaxed);
     return false;

@@ -2,7 +2,7 @@
 // Logger: one named logger per layer and owner ("zmesh.transport", "proc=train[3]").
 // Warnings start with a stable id (ZM-...) then object, reason and a hint. Lines go to
 // stderr through spdlog; the level comes from Config::log_level (ZMESH_LOG).
-// Thread: Logger is safe to use from any thread; RateLimiter belongs to one thread.
+// Thread: Logger and RateLimiter are safe to use from any thread.
 
 #include <fmt/format.h>
 #include <spdlog/logger.h>
@@ -53,14 +53,16 @@ class Logger {
 // Thread-safe: warnings a peer can trigger come from several threads.
 class RateLimiter {
  public:
+  using Clock = std::chrono::steady_clock;
   explicit RateLimiter(std::chrono::milliseconds interval) : interval_(interval) {}
-  // True when a line may be logged now; `suppressed()` then tells how many were skipped.
-  bool allow();
+  // True when a line may be logged at `now`; `suppressed()` then tells how many were skipped.
+  // Callers pass the default; a test passes its own times, so nothing has to sleep.
+  bool allow(Clock::time_point now = Clock::now());
   std::uint64_t suppressed() const { return suppressed_.load(std::memory_order_relaxed); }
 
  private:
-  std::chrono::steady_clock::duration interval_;
-  std::atomic<std::chrono::steady_clock::rep> next_{0};  // ticks since the clock's epoch
+  Clock::duration interval_;
+  std::atomic<Clock::rep> next_{0};  // ticks since the clock's epoch
   std::atomic<std::uint64_t> suppressed_{0};
 };
 

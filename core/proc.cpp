@@ -319,7 +319,8 @@ void Proc::on_link_room() { notify_room(); }
 
 Proc::Stats Proc::stats() const {
   return Stats{late_replies_dropped_.load(std::memory_order_relaxed),
-               mailbox_refusals_.load(std::memory_order_relaxed)};
+               mailbox_refusals_.load(std::memory_order_relaxed),
+               events_emitted_.load(std::memory_order_relaxed)};
 }
 
 void Proc::bounce(Envelope envelope, Error reason) {
@@ -389,6 +390,7 @@ void Proc::return_undeliverable(Envelope envelope, Error reason) {
 }
 
 void Proc::emit_event(const SupervisionEvent& event) {
+  events_emitted_.fetch_add(1, std::memory_order_relaxed);
   if (options_.on_event) {
     options_.on_event(event);
   } else {

@@ -118,6 +118,9 @@ class Proc {
   struct Stats {
     std::uint64_t late_replies_dropped = 0;  // replies to closed ports (the caller gave up)
     std::uint64_t mailbox_refusals = 0;      // messages a full mailbox refused (sender retries)
+    // Supervision events no actor handled, passed to on_event or queued for next_event().
+    // Once the proc is quiet (after stop()), it says how many events a consumer should see.
+    std::uint64_t events_emitted = 0;
   };
   Stats stats() const;
   // Returns `envelope`, which a local sender sent and could not be delivered, to it.
@@ -191,6 +194,7 @@ class Proc {
   std::atomic<std::uint64_t> room_generation_{0};
   std::atomic<std::uint64_t> late_replies_dropped_{0};
   std::atomic<std::uint64_t> mailbox_refusals_{0};
+  std::atomic<std::uint64_t> events_emitted_{0};
   RateLimiter warn_limiter_{std::chrono::seconds(1)};  // warnings a peer can trigger
   mutable std::mutex place_mutex_;  // guards place_
   std::optional<MeshPlace> place_;

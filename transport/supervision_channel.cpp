@@ -2,6 +2,7 @@
 
 #include "zmesh/core/message.hpp"
 #include "zmesh/transport/address.hpp"
+#include "zmesh/transport/internal/liveness.hpp"
 #include "zmesh/transport/security.hpp"
 
 #include <fmt/format.h>
@@ -89,6 +90,12 @@ void SupervisionPublisher::publish(const std::string& bytes) {
 
 // -- subscriber --
 
+struct SupervisionSubscriber::Watched {
+  explicit Watched(Clock::time_point now) : liveness(now) {}
+  std::uint64_t delivered = 0;  // highest seq passed to on_event
+  internal::Liveness liveness;
+};
+
 SupervisionSubscriber::SupervisionSubscriber(zmq::context_t& context, Callbacks callbacks,
                                              const Config& config, std::string_view owner)
     : callbacks_(std::move(callbacks)),
@@ -174,7 +181,11 @@ void SupervisionSubscriber::run() {
         }
         socket_->connect(address);
         auto& watched = watched_[proc];
-        watched.last_heard = Clock::now();
+        if (watched) {
+          watched->liveness.heard(Clock::now());
+        } else {
+          watched = std::make_unique<Watched>(Clock::now());
+        }
       } catch (const zmq::error_t& e) {
         log_.warn("ZM-SUB-CONNECT cannot subscribe to {} at {}: {}", proc.to_string(), address,
                   e.what());
@@ -198,9 +209,8 @@ void SupervisionSubscriber::handle(const std::string& bytes) {
   }
   auto it = watched_.find(wire->proc);
   if (it == watched_.end()) return;  // not ours (or forgotten): ignore
-  Watched& watched = it->second;
-  watched.last_heard = Clock::now();
-  watched.silent = false;
+  Watched& watched = *it->second;
+  watched.liveness.heard(Clock::now());
   if (wire->kind == Kind::heartbeat) {
     if (wire->seq > watched.delivered) catch_up(wire->proc, watched, wire->seq);
     return;
@@ -234,10 +244,7 @@ void SupervisionSubscriber::check_silence() {
   // while there is time left before the watchdog stops the proc.
   const auto warn_after = config_.heartbeat_timeout / 2;
   for (auto& [proc, watched] : watched_) {
-    if (!watched.silent && now - watched.last_heard > warn_after) {
-      watched.silent = true;
-      callbacks_.on_silence(proc);
-    }
+    if (watched->liveness.newly_silent(now, warn_after)) callbacks_.on_silence(proc);
   }
 }
 

@@ -81,11 +81,7 @@ class SupervisionSubscriber {
   void forget(const ProcId& proc);
 
  private:
-  struct Watched {
-    std::uint64_t delivered = 0;  // highest seq passed to on_event
-    Clock::time_point last_heard;
-    bool silent = false;
-  };
+  struct Watched;  // per proc: what was delivered, when it was heard (defined in the .cpp)
   void run();
   void handle(const std::string& bytes);
   void catch_up(const ProcId& proc, Watched& watched, std::uint64_t through);
@@ -104,7 +100,7 @@ class SupervisionSubscriber {
   std::vector<ProcId> pending_forgets_;
   bool stopping_ = false;
 
-  std::unordered_map<ProcId, Watched> watched_;  // owned by thread_
+  std::unordered_map<ProcId, std::unique_ptr<Watched>> watched_;  // owned by thread_
   std::thread thread_;
 };
 

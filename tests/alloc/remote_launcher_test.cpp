@@ -18,6 +18,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <map>
+#include <variant>
+
 using namespace std::chrono_literals;
 
 namespace zmesh {
@@ -186,28 +189,35 @@ TEST_F(RemoteLauncherTest, ProcsBindInTheLaunchersPortRange) {
 
 TEST_F(RemoteLauncherTest, SigtermStopsTheLauncherAndEveryProcItStarted) {
   ASSERT_GT(launchers_.start(0, "", {"--listen", listen_}), 0);
-  auto alloc = RemoteAllocator::allocate(runtime_, spec(2), testing::registry(), options());
-  ASSERT_TRUE(alloc.ok()) << alloc.error().describe();
-  auto mesh = ProcMesh::allocate(runtime_, std::move(*alloc), deadline_in(60s));
-  ASSERT_TRUE(mesh.ok()) << mesh.error().describe();
-  auto workers = (*mesh)->spawn<testing::WorkerActor>("worker", {""}, deadline_in(30s)).value();
-  auto replies = workers.call<testing::WhereReply>(
-      Selection::all(), [](PortRef<testing::WhereReply> r) { return testing::Where{r}; }, deadline_in(30s));
-  ASSERT_TRUE(replies.ok() && replies->complete());
+  auto alloc = RemoteAllocator::allocate(runtime_, spec(2), testing::registry(), options()).value();
+  std::map<std::uint32_t, pid_t> pids;
+  for (int running = 0; running < 2;) {
+    auto event = alloc->next_event(deadline_in(30s));
+    ASSERT_TRUE(event.has_value()) << "procs did not come up";
+    ASSERT_FALSE(std::holds_alternative<AllocFailed>(*event)) << describe(*event);
+    ASSERT_FALSE(std::holds_alternative<ProcStopped>(*event)) << describe(*event);
+    if (auto* created = std::get_if<ProcCreated>(&*event)) pids[created->rank] = created->pid;
+    running += std::holds_alternative<ProcRunning>(*event) ? 1 : 0;
+  }
   ASSERT_TRUE(launchers_.signal(0, SIGTERM).ok());
   ASSERT_TRUE(testing::wait_until(20s, [&] { return launchers_.exited(0); })) << launchers_.output.dump(0);
   EXPECT_EQ(launchers_.exit_of(0)->kind, ChildExit::Kind::exited);
   EXPECT_EQ(launchers_.exit_of(0)->code, 0) << launchers_.output.dump(0);
+  // Two ends reported, one per rank; then the stream has ended, so a second report of
+  // either would still be queued.
   std::map<std::uint32_t, int> lost;
-  // Each rank once; then no more (a short look for a second report).
-  while (auto event = (*mesh)->next_event(deadline_in(lost.size() < 2 ? 10000ms : 300ms))) {
-    if (event->kind == ProcEvent::Kind::unresponsive) continue;
-    EXPECT_EQ(event->reason.kind, StopReason::Kind::host_lost) << event->describe();
-    ++lost[event->rank];
+  for (int reports = 0; reports < 2; ++reports) {
+    auto event = alloc->next_event(deadline_in(10s));
+    ASSERT_TRUE(event.has_value()) << reports << " ranks reported lost";
+    auto* down = std::get_if<ProcStopped>(&*event);
+    ASSERT_NE(down, nullptr) << describe(*event);
+    EXPECT_EQ(down->reason.kind, StopReason::Kind::host_lost) << down->reason.describe();
+    ++lost[down->rank];
   }
   EXPECT_EQ(lost, (std::map<std::uint32_t, int>{{0, 1}, {1, 1}}));
-  for (const auto& [rank, reply] : replies->replies) {
-    EXPECT_NE(::kill(static_cast<pid_t>(reply.pid), 0), 0) << "rank " << rank << " outlived its launcher";
+  EXPECT_TRUE(alloc->ended());
+  for (const auto& [rank, pid] : pids) {
+    EXPECT_NE(::kill(pid, 0), 0) << "rank " << rank << " outlived its launcher";
   }
 }
 
