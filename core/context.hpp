@@ -38,8 +38,8 @@ class Context : public Sender {
   // Spawns a child actor; it stops when this actor stops or fails, and its supervision
   // events come to on_child_event(). Errors: a bad name, or init() threw.
   template <SpawnableActor A>
-  Result<ActorId> spawn_child(std::string name, const typename A::Params& params) {
-    return spawn_child_actor(std::move(name), make_actor<A>(params));
+  Result<ActorId> spawn_child(std::string name, const params_t<A>& params = {}) {
+    return spawn_child_actor(std::move(name), construct_actor<A>(params));
   }
   Result<ActorId> spawn_child_actor(std::string name, std::unique_ptr<Actor> actor);
 

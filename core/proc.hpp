@@ -66,8 +66,8 @@ class Proc {
 
   // -- actors --
   template <SpawnableActor A>
-  Result<ActorId> spawn(std::string name, const typename A::Params& params) {
-    return spawn_actor(std::move(name), std::make_unique<A>(params));
+  Result<ActorId> spawn(std::string name, const params_t<A>& params = {}) {
+    return spawn_actor(std::move(name), construct_actor<A>(params));
   }
   // Spawns a root actor of a registered type from encoded parameters.
   Result<ActorId> spawn(std::string_view type_name, std::string name, const Frame& params);

@@ -22,10 +22,39 @@
 
 namespace zmesh {
 
-// An actor type spawnable by name: `struct Params` (msgpack) and a constructor taking it.
+// What an actor type is spawned with: its `struct Params` (msgpack), or nothing for a type
+// without one (then it is default-constructed).
+struct NoParams {
+  MSGPACK_DEFINE();
+};
 template <class A>
-concept SpawnableActor = std::derived_from<A, Actor> && requires { typename A::Params; } &&
-                         std::constructible_from<A, const typename A::Params&>;
+struct ParamsOf {
+  using type = NoParams;
+};
+template <class A>
+  requires requires { typename A::Params; }
+struct ParamsOf<A> {
+  using type = typename A::Params;
+};
+template <class A>
+using params_t = typename ParamsOf<A>::type;
+
+// An actor type spawnable by name: a constructor taking its Params, or a default one.
+template <class A>
+concept SpawnableActor =
+    std::derived_from<A, Actor> &&
+    ((requires { typename A::Params; } && std::constructible_from<A, const params_t<A>&>) ||
+     (!requires { typename A::Params; } && std::default_initializable<A>));
+
+// Builds an actor of type A from its parameters, with the handlers it lists (make_actor).
+template <SpawnableActor A>
+std::unique_ptr<A> construct_actor(const params_t<A>& params) {
+  if constexpr (requires { typename A::Params; }) {
+    return make_actor<A>(params);
+  } else {
+    return make_actor<A>();
+  }
+}
 
 class Registry {
  public:
@@ -42,9 +71,9 @@ class Registry {
   Result<void> add_actor(std::string name) {
     return add_factory(std::move(name), std::type_index(typeid(A)),
                        [](const Frame& params) -> Result<std::unique_ptr<Actor>> {
-                         auto decoded = decode_value<typename A::Params>(params, "parameters");
+                         auto decoded = decode_value<params_t<A>>(params, "parameters");
                          if (!decoded) return std::move(decoded).error();
-                         return std::unique_ptr<Actor>(make_actor<A>(*decoded));
+                         return std::unique_ptr<Actor>(construct_actor<A>(*decoded));
                        });
   }
 

@@ -18,6 +18,7 @@
 #include "zmesh/transport/supervision_channel.hpp"
 
 #include <atomic>
+#include <csignal>  // kill(rank, SIGKILL)
 #include <memory>
 #include <thread>
 
@@ -48,7 +49,7 @@ class ProcMesh {
   // proc. A duplicate name fails and leaves the existing mesh alone; failures on some ranks
   // fail the spawn, list every failing rank, and stop the actors that did start.
   template <SpawnableActor A>
-  Result<ActorMesh<A>> spawn(std::string name, const typename A::Params& params, Deadline deadline) {
+  Result<ActorMesh<A>> spawn(std::string name, const params_t<A>& params, Deadline deadline) {
     const auto& registry = client().registry();
     auto type_name = registry ? registry->template name_of<A>() : std::nullopt;
     if (!type_name) {
@@ -60,6 +61,11 @@ class ProcMesh {
     auto spawned = spawn_by_name(*type_name, name, encode_value(params), deadline);
     if (!spawned) return std::move(spawned).error();
     return ActorMesh<A>(state_, std::move(name), shape(), nullptr, 0);
+  }
+  // spawn() with default parameters (or none, for an actor type without Params).
+  template <SpawnableActor A>
+  Result<ActorMesh<A>> spawn(std::string name, Deadline deadline) {
+    return spawn<A>(std::move(name), params_t<A>{}, deadline);
   }
 
   // The next event about a proc or an actor of this mesh, or nothing by the deadline.
