@@ -73,6 +73,14 @@ struct Reduced {
   bool complete() const { return missing.empty(); }
 };
 
+// Stands in for the reply of a handler that returns nothing, so that calling one fails with
+// ActorMesh's own message rather than a cascade from inside the standard library.
+struct NoReply {
+  MSGPACK_DEFINE();
+};
+template <class A, class M>
+using call_reply_t = std::conditional_t<std::is_void_v<reply_type_t<A, M>>, NoReply, reply_type_t<A, M>>;
+
 class ActorMeshBase {
  public:
   const std::string& name() const { return name_; }
@@ -165,9 +173,9 @@ class ActorMesh : public ActorMeshBase {
 
   // -- calling: every chosen rank's reply --
   template <Message M>
-  Result<Gathered<reply_type_t<A, M>>> call(const Selection& selection, const M& message,
+  Result<Gathered<call_reply_t<A, M>>> call(const Selection& selection, const M& message,
                                             Deadline deadline) {
-    using Reply = reply_type_t<A, M>;
+    using Reply = call_reply_t<A, M>;
     check_replies<M>();
     Gathered<Reply> gathered;
     auto missing = call_frames(selection, message_name<M>(), Frames{encode(message)}, deadline,
@@ -182,7 +190,7 @@ class ActorMesh : public ActorMeshBase {
     return gathered;
   }
   template <Message M>
-  Result<Gathered<reply_type_t<A, M>>> call(const M& message, Deadline deadline) {
+  Result<Gathered<call_reply_t<A, M>>> call(const M& message, Deadline deadline) {
     return call(Selection::all(), message, deadline);
   }
 

@@ -1,6 +1,6 @@
 #pragma once
 // Selection: a value-type expression choosing points of a shape one dimension at a time
-// (DESIGN.md, "Selection syntax"). The tree mirrors the text grammar of selection_text.hpp,
+// (docs/concepts.md, "Views and selections"). The tree mirrors the text grammar of selection_text.hpp,
 // so printing and parsing round-trip exactly; eval() and contains() are in selection_eval.hpp.
 // Thread: immutable value type. Failure: builders that can be misused return Result
 // (invalid_argument naming the offending group or range).
