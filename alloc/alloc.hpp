@@ -61,7 +61,6 @@ struct StopReason {
 
   // "exited with code 3 (stderr: ...)", "killed by signal 9 (SIGKILL)", ...
   std::string describe() const;
-  bool is_failure() const { return kind != Kind::stopped; }
 };
 std::string_view to_string(StopReason::Kind kind) noexcept;
 

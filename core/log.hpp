@@ -35,7 +35,6 @@ class Logger {
   void error(fmt::format_string<Args...> format, Args&&... args) const {
     log(spdlog::level::err, format, std::forward<Args>(args)...);
   }
-  bool enabled(spdlog::level::level_enum level) const { return logger_->should_log(level); }
 
  private:
   template <class... Args>

@@ -57,10 +57,6 @@ Result<std::unique_ptr<Actor>> Registry::create(std::string_view type_name,
   return std::move(actor);
 }
 
-bool Registry::has_actor(std::string_view type_name) const {
-  return actors_.find(type_name) != actors_.end();
-}
-
 std::vector<std::string> Registry::actor_types() const {
   std::vector<std::string> names;
   for (const auto& [name, type] : actors_) names.push_back(name);

@@ -81,7 +81,6 @@ class Registry {
   // name is unknown (the message lists the known ones) or the parameters do not decode.
   Result<std::unique_ptr<Actor>> create(std::string_view type_name, const Frame& params) const;
 
-  bool has_actor(std::string_view type_name) const;
   // The name actor type A was registered under, if it was.
   template <class A>
   std::optional<std::string> name_of() const {
