@@ -73,6 +73,11 @@ Result<void> MeshState::add_actor_mesh(const std::string& name) {
   return {};
 }
 
+void MeshState::actor_mesh_stopping(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  if (auto it = actor_meshes_.find(name); it != actor_meshes_.end()) it->second.stopping = true;
+}
+
 void MeshState::actor_mesh_stopped(const std::string& name) {
   std::lock_guard lock(mutex_);
   if (auto it = actor_meshes_.find(name); it != actor_meshes_.end()) it->second.stopped = true;
@@ -158,7 +163,7 @@ void MeshState::actor_event(std::uint32_t rank, const SupervisionEvent& event) {
     fail_gathers(rank, event.actor.name, reason);
     if (of_mesh && failed) it->second.failed.emplace(rank, reason);
     // Stops the owner asked for are not news; nor are those of a proc being stopped.
-    if (!failed && (stopping_ || dead_.contains(rank) || (of_mesh && it->second.stopped))) return;
+    if (!failed && (stopping_ || dead_.contains(rank) || (of_mesh && it->second.stopping))) return;
   }
   MeshEvent news;
   news.kind = failed ? MeshEvent::Kind::actor_failed : MeshEvent::Kind::actor_stopped;
@@ -184,7 +189,7 @@ void MeshState::undeliverable(const Undeliverable& returned) {
     // the gathers waiting on the rank end with it. Nor is a stop in progress news.
     if (returned.reason.code == ErrorCode::proc_failed || dead_.contains(*rank) || stopping_) return;
     if (auto it = actor_meshes_.find(actor);
-        it != actor_meshes_.end() && (it->second.failed.contains(*rank) || it->second.stopped)) {
+        it != actor_meshes_.end() && (it->second.failed.contains(*rank) || it->second.stopping)) {
       return;
     }
   }
