@@ -65,9 +65,10 @@ class Proc {
   void set_remote(RemoteLink* link) { remote_.store(link, std::memory_order_release); }
 
   // -- actors --
+  // Spawns a root actor of type A, with the handlers it lists (make_actor).
   template <SpawnableActor A>
   Result<ActorId> spawn(std::string name, const typename A::Params& params) {
-    return spawn_actor(std::move(name), std::make_unique<A>(params));
+    return spawn_actor(std::move(name), make_actor<A>(params));
   }
   // Spawns a root actor of a registered type from encoded parameters.
   Result<ActorId> spawn(std::string_view type_name, std::string name, const Frame& params);
