@@ -1,6 +1,7 @@
 #include "zmesh/mesh/internal/mesh_state.hpp"
 
 #include "zmesh/alloc/proc_agent.hpp"
+#include "zmesh/core/reply.hpp"
 
 namespace zmesh::internal {
 
@@ -236,8 +237,11 @@ std::map<std::uint32_t, Error> MeshState::collect(
   while (!pending.empty()) {
     auto envelope = next(deadline);
     if (!envelope) break;  // deadline passed, or the port closed with the client
-    if (envelope->payload.empty()) continue;
+    // A reply carrying its handler's error has no payload frame; anything else without one
+    // is malformed.
+    if (envelope->payload.empty() && !envelope->headers.contains(reply_error_key)) continue;
     if (envelope->type_name == message_name<RankFailed>()) {
+      if (envelope->payload.empty()) continue;
       if (envelope->from_network) continue;  // only this client makes these
       auto failed = decode<RankFailed>(envelope->payload.front());
       if (failed && pending.erase(failed->rank) > 0) missing.emplace(failed->rank, failed->reason);
