@@ -65,6 +65,7 @@ class Proc {
   void set_remote(RemoteLink* link) { remote_.store(link, std::memory_order_release); }
 
   // -- actors --
+  // Spawns a root actor of type A, with the handlers it lists (make_actor).
   template <SpawnableActor A>
   Result<ActorId> spawn(std::string name, const params_t<A>& params = {}) {
     return spawn_actor(std::move(name), construct_actor<A>(params));

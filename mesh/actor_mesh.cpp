@@ -149,6 +149,8 @@ Result<Folded> ActorMeshBase::reduce_frames(const Selection& selection, std::str
 }
 
 Result<void> ActorMeshBase::stop(Deadline deadline) {
+  // Before the requests: the stops may be reported before the agents answer.
+  state_->actor_mesh_stopping(name_);
   auto [reply_to, receiver] = state_->mailbox().open_port<StopActorResult>();
   auto missing = state_->ask_all_agents(
       reply_to.id,

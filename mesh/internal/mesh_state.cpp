@@ -1,6 +1,7 @@
 #include "zmesh/mesh/internal/mesh_state.hpp"
 
 #include "zmesh/alloc/proc_agent.hpp"
+#include "zmesh/core/reply.hpp"
 
 namespace zmesh::internal {
 
@@ -71,6 +72,11 @@ Result<void> MeshState::add_actor_mesh(const std::string& name) {
   }
   actor_meshes_[name] = ActorMeshEntry{};
   return {};
+}
+
+void MeshState::actor_mesh_stopping(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  if (auto it = actor_meshes_.find(name); it != actor_meshes_.end()) it->second.stopping = true;
 }
 
 void MeshState::actor_mesh_stopped(const std::string& name) {
@@ -158,7 +164,7 @@ void MeshState::actor_event(std::uint32_t rank, const SupervisionEvent& event) {
     fail_gathers(rank, event.actor.name, reason);
     if (of_mesh && failed) it->second.failed.emplace(rank, reason);
     // Stops the owner asked for are not news; nor are those of a proc being stopped.
-    if (!failed && (stopping_ || dead_.contains(rank) || (of_mesh && it->second.stopped))) return;
+    if (!failed && (stopping_ || dead_.contains(rank) || (of_mesh && it->second.stopping))) return;
   }
   MeshEvent news;
   news.kind = failed ? MeshEvent::Kind::actor_failed : MeshEvent::Kind::actor_stopped;
@@ -184,7 +190,7 @@ void MeshState::undeliverable(const Undeliverable& returned) {
     // the gathers waiting on the rank end with it. Nor is a stop in progress news.
     if (returned.reason.code == ErrorCode::proc_failed || dead_.contains(*rank) || stopping_) return;
     if (auto it = actor_meshes_.find(actor);
-        it != actor_meshes_.end() && (it->second.failed.contains(*rank) || it->second.stopped)) {
+        it != actor_meshes_.end() && (it->second.failed.contains(*rank) || it->second.stopping)) {
       return;
     }
   }
@@ -231,8 +237,11 @@ std::map<std::uint32_t, Error> MeshState::collect(
   while (!pending.empty()) {
     auto envelope = next(deadline);
     if (!envelope) break;  // deadline passed, or the port closed with the client
-    if (envelope->payload.empty()) continue;
+    // A reply carrying its handler's error has no payload frame; anything else without one
+    // is malformed.
+    if (envelope->payload.empty() && !envelope->headers.contains(reply_error_key)) continue;
     if (envelope->type_name == message_name<RankFailed>()) {
+      if (envelope->payload.empty()) continue;
       if (envelope->from_network) continue;  // only this client makes these
       auto failed = decode<RankFailed>(envelope->payload.front());
       if (failed && pending.erase(failed->rank) > 0) missing.emplace(failed->rank, failed->reason);

@@ -83,6 +83,10 @@ class MeshState {
   void stopping() { stopping_ = true; }
   // Reserves `name` for a new actor mesh; a live duplicate is an error and changes nothing.
   Result<void> add_actor_mesh(const std::string& name);
+  // The owner is stopping the name's actors: their stops (and messages returned because of
+  // them) are not news. Called before the stop requests go out, since the supervision
+  // channel may report a stop before the agent's answer arrives.
+  void actor_mesh_stopping(const std::string& name);
   // The name's actors were stopped on request: it may be spawned again.
   void actor_mesh_stopped(const std::string& name);
   // The spawn failed: forget the name.
@@ -171,6 +175,7 @@ class MeshState {
   std::condition_variable dead_changed_;
   std::map<std::uint32_t, Error> dead_;
   struct ActorMeshEntry {
+    bool stopping = false;  // the owner asked to stop these actors
     bool stopped = false;
     std::map<std::uint32_t, std::int64_t> started_ns;  // by rank
     std::map<std::uint32_t, Error> failed;             // by rank

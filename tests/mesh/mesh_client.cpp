@@ -43,9 +43,7 @@ int main(int argc, char** argv) {
     workers.cast(testing::Print{"err line", true}).value();
   }
   // A call after the prints: FIFO per sender means the prints were handled by then.
-  auto replies = workers.call<testing::WhereReply>(
-      Selection::all(), [](PortRef<testing::WhereReply> r) { return testing::Where{r}; },
-      deadline_in(30s));
+  auto replies = workers.call(testing::Where{}, deadline_in(30s));
   if (!replies || !replies->complete()) return 1;
   if (mode == "hold") {
     for (const auto& [rank, reply] : replies->replies) std::printf("pid %lld\n", static_cast<long long>(reply.pid));

@@ -2,7 +2,6 @@
 // and pauses, throwing constructors, spawns that time out, oversized messages, forged
 // replies, a blocked actor, a client that casts as fast as it can, and kill -9 leaving no
 // socket file. Each case was a failure on the earlier main (issue 8).
-#include "zmesh/mesh/internal/mesh_state.hpp"
 #include "zmesh/mesh/proc_mesh.hpp"
 #include "zmesh/mesh/selection_text.hpp"
 
@@ -20,7 +19,6 @@ using namespace std::chrono_literals;
 namespace zmesh {
 namespace {
 
-using testing::Forge;
 using testing::SlowWhere;
 using testing::TroubleActor;
 using testing::wait_until;
@@ -44,9 +42,9 @@ class RobustnessTest : public ::testing::Test {
                                   deadline_in(60s));
   }
   // Every actor of `mesh` answers a plain call: none of them failed.
-  static void expect_all_answer(ActorMesh<TroubleActor>& mesh) {
-    auto replies = mesh.call<WhereReply>(
-        Selection::all(), [](PortRef<WhereReply> r) { return Where{r}; }, deadline_in(20s));
+  template <class A>
+  static void expect_all_answer(ActorMesh<A>& mesh) {
+    auto replies = mesh.call(Where{}, deadline_in(20s));
     ASSERT_TRUE(replies.ok()) << replies.error().describe();
     EXPECT_EQ(replies->replies.size(), mesh.size());
     for (const auto& [rank, error] : replies->missing) ADD_FAILURE() << rank << ": " << error.describe();
@@ -60,13 +58,11 @@ TEST_F(RobustnessTest, RepliesAfterACallTimedOutAreDroppedAndTheActorsLive) {
   ASSERT_TRUE(mesh);
   auto slow = mesh->spawn<TroubleActor>("slow", {}, deadline_in(20s)).value();
   const auto dropped_before = mesh->client().stats().late_replies_dropped;
-  auto timed_out = slow.call<WhereReply>(
-      Selection::all(), [](PortRef<WhereReply> r) { return SlowWhere{500, r}; }, deadline_in(100ms));
+  auto timed_out = slow.call(SlowWhere{500}, deadline_in(100ms));
   ASSERT_TRUE(timed_out.ok());
   EXPECT_EQ(timed_out->missing.size(), 2u);
   // A deadline already past: the call returns at once, the replies come later.
-  auto past = slow.call<WhereReply>(
-      Selection::all(), [](PortRef<WhereReply> r) { return Where{r}; }, Clock::now() - 1s);
+  auto past = slow.call(Where{}, Clock::now() - 1s);
   ASSERT_TRUE(past.ok());
   EXPECT_EQ(past->missing.size(), 2u);
   // All four late replies arrive at closed ports and are counted there, not bounced.
@@ -74,7 +70,8 @@ TEST_F(RobustnessTest, RepliesAfterACallTimedOutAreDroppedAndTheActorsLive) {
     return mesh->client().stats().late_replies_dropped >= dropped_before + 4;
   })) << "dropped: " << mesh->client().stats().late_replies_dropped - dropped_before;
   expect_all_answer(slow);
-  EXPECT_FALSE(slow.next_event(Clock::now()).has_value()) << "a late reply was reported";
+  ASSERT_TRUE(mesh->stop(deadline_in(20s)).ok());
+  EXPECT_EQ(mesh->events_queued(), 0u) << "a late reply was reported";
 }
 
 TEST_F(RobustnessTest, APausedProcsLateRepliesDoNotFailItsActor) {
@@ -82,13 +79,20 @@ TEST_F(RobustnessTest, APausedProcsLateRepliesDoNotFailItsActor) {
   ASSERT_TRUE(mesh);
   auto actors = mesh->spawn<TroubleActor>("paused", {}, deadline_in(20s)).value();
   ASSERT_TRUE(mesh->kill(1, SIGSTOP).ok());
-  auto during_pause = actors.call<WhereReply>(
-      Selection::all(), [](PortRef<WhereReply> r) { return Where{r}; }, deadline_in(300ms));
+  auto during_pause = actors.call(Where{}, deadline_in(300ms));
   ASSERT_TRUE(mesh->kill(1, SIGCONT).ok());
   ASSERT_TRUE(during_pause.ok());
   EXPECT_TRUE(during_pause->missing.contains(1));
   ASSERT_TRUE(wait_until(20s, [&] { return mesh->client().stats().late_replies_dropped >= 1; }));
   expect_all_answer(actors);
+  // The pause may have been told (unresponsive), but nothing failed or crashed.
+  ASSERT_TRUE(mesh->stop(deadline_in(20s)).ok());
+  std::uint64_t read = 0;
+  while (auto event = mesh->next_event(Clock::now())) {
+    ++read;
+    EXPECT_EQ(event->kind, MeshEvent::Kind::proc_unresponsive) << event->describe();
+  }
+  EXPECT_EQ(read, mesh->events_queued());
 }
 
 TEST_F(RobustnessTest, AThrowingConstructorFailsTheSpawnOnThatRankOnly) {
@@ -137,20 +141,28 @@ TEST_F(RobustnessTest, OversizedCastsAndCallsFailAtOnceNamingTheSize) {
   Runtime runtime(config);
   auto mesh = allocate(runtime, 2);
   ASSERT_TRUE(mesh);
-  auto actors = mesh->spawn<TroubleActor>("sized", {}, deadline_in(20s)).value();
-  const testing::Print huge{std::string(100 * 1024, 'x'), false};
+  auto actors = mesh->spawn<testing::EchoActor>("sized", {""}, deadline_in(20s)).value();
+  const testing::Ping huge{1, std::string(100 * 1024, 'x'), {}};
   auto cast = actors.cast(huge);
   ASSERT_FALSE(cast.ok());
   EXPECT_EQ(cast.error().code, ErrorCode::too_large);
   EXPECT_NE(cast.error().message.find("over the limit of 65536 bytes"), std::string::npos)
       << cast.error().message;
-  auto call = actors.call<WhereReply>(
-      Selection::all(), [&](PortRef<WhereReply>) { return huge; }, deadline_in(30s));
-  ASSERT_TRUE(call.ok());
-  ASSERT_EQ(call->missing.size(), 2u);
-  EXPECT_EQ(call->missing.begin()->second.code, ErrorCode::too_large);
+  // A call or reduce of it fails the same way, at once, whatever its deadline.
+  const auto started = Clock::now();
+  auto call = actors.call(huge, deadline_in(30s));
+  ASSERT_FALSE(call.ok());
+  EXPECT_EQ(call.error().code, ErrorCode::too_large) << call.error().describe();
+  EXPECT_NE(call.error().message.find("test.Ping"), std::string::npos) << call.error().message;
+  auto reduce = actors.reduce<zmesh::Count>(huge, deadline_in(30s));
+  ASSERT_FALSE(reduce.ok());
+  EXPECT_EQ(reduce.error().code, ErrorCode::too_large) << reduce.error().describe();
+  EXPECT_LT(Clock::now() - started, 10s);
   // Nothing was sent, so nothing stalls: the next call answers at once.
-  expect_all_answer(actors);
+  auto small = actors.call(testing::Ping{2, "small", {}}, deadline_in(20s));
+  ASSERT_TRUE(small.ok()) << small.error().describe();
+  EXPECT_TRUE(small->complete());
+  EXPECT_EQ(small->replies.size(), 2u);
 }
 
 TEST_F(RobustnessTest, OnlyTheAddressedActorsRepliesCountOnce) {
@@ -158,19 +170,15 @@ TEST_F(RobustnessTest, OnlyTheAddressedActorsRepliesCountOnce) {
   ASSERT_TRUE(mesh);
   auto actors = mesh->spawn<TroubleActor>("honest", {}, deadline_in(20s)).value();
   auto forgers = mesh->spawn<TroubleActor>("forger", {}, deadline_in(20s)).value();
-  auto replies = actors.call<WhereReply>(
-      Selection::all(),
-      [&](PortRef<WhereReply> reply_to) {
-        // Forged replies from other actors reach the port long before the real ones.
-        EXPECT_TRUE(forgers.cast(Forge{reply_to, 5}).ok());
-        return SlowWhere{300, reply_to};
-      },
-      deadline_in(20s));
+  // Each honest actor has the forger on its proc send 5 forged replies to the call's reply
+  // route: they reach the caller long before the real ones.
+  auto replies = actors.call(testing::ForgedWhere{"forger", 5, 300}, deadline_in(20s));
   ASSERT_TRUE(replies.ok());
   EXPECT_TRUE(replies->complete());
   ASSERT_EQ(replies->replies.size(), 2u);
   for (const auto& [rank, reply] : replies->replies) {
     EXPECT_NE(reply.proc, "forged") << "rank " << rank << " took a forged reply";
+    EXPECT_EQ(reply.proc, mesh->proc(rank).to_string());
   }
 }
 
@@ -184,10 +192,9 @@ TEST_F(RobustnessTest, ABlockedActorPushesBackOnItsSenderAndTheMeshSurvives) {
   auto actors = mesh->spawn<TroubleActor>("blocked", {}, deadline_in(20s)).value();
   const auto rank0 = parse_selection("0").value();
   ASSERT_TRUE(actors.cast(rank0, testing::Hang{}).ok());
-  auto [reply_to, replies] = mesh->client().attach("sink").value().open_port<WhereReply>();
   std::optional<Error> pushed_back;
   for (int i = 0; i < 100000 && !pushed_back; ++i) {
-    auto cast = actors.cast(rank0, Where{reply_to}, deadline_in(200ms));
+    auto cast = actors.cast(rank0, Where{}, deadline_in(200ms));
     if (!cast) pushed_back = cast.error();
   }
   ASSERT_TRUE(pushed_back.has_value()) << "100000 casts to a blocked actor were all taken";
@@ -202,7 +209,7 @@ TEST_F(RobustnessTest, ABlockedActorPushesBackOnItsSenderAndTheMeshSurvives) {
     ASSERT_TRUE(other->stop(deadline_in(10s)).ok());
   }
   while (auto event = mesh->next_event(Clock::now())) {
-    EXPECT_NE(event->kind, ProcEvent::Kind::crashed) << "a healthy proc was killed: " << event->describe();
+    EXPECT_NE(event->kind, MeshEvent::Kind::proc_crashed) << "a healthy proc was killed: " << event->describe();
   }
 }
 
@@ -238,7 +245,7 @@ TEST_F(RobustnessTest, ACastingLoopKeepsMemoryBoundedAndLosesNoProc) {
       << casts << " casts, " << pushed_back << " pushed back";
   expect_all_answer(actors);
   while (auto event = mesh->next_event(Clock::now())) {
-    EXPECT_NE(event->kind, ProcEvent::Kind::crashed) << event->describe();
+    EXPECT_NE(event->kind, MeshEvent::Kind::proc_crashed) << event->describe();
   }
 }
 
@@ -253,7 +260,7 @@ TEST_F(RobustnessTest, KillingProcsWithSigkillLeavesNoSocketFile) {
     while (crashed.size() < 2) {
       auto event = mesh->next_event(deadline_in(10s));
       ASSERT_TRUE(event.has_value());
-      if (event->kind == ProcEvent::Kind::crashed) crashed.insert(event->rank);
+      if (event->kind == MeshEvent::Kind::proc_crashed) crashed.insert(event->rank);
     }
   }
   // The mesh's directory went with it, socket files of the killed procs included.

@@ -13,6 +13,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <cstdio>
 #include <cstdlib>
 #include <future>
@@ -58,6 +60,34 @@ struct Exit {
   MSGPACK_DEFINE(code);
 };
 
+// The receiver stops itself (Context::stop_self): an actor_stopped its owner did not ask for.
+struct Quit {
+  ZMESH_MESSAGE("test.Quit");
+  MSGPACK_DEFINE();
+};
+
+// Answered with an Identity: where the receiver runs, as its Context says.
+struct WhoAmI {
+  ZMESH_MESSAGE("test.WhoAmI");
+  std::string label;  // the dimension whose coordinate is wanted
+  MSGPACK_DEFINE(label);
+};
+
+struct Identity {
+  std::uint32_t rank = 0;        // Context::rank()
+  std::string point;             // Context::point()
+  std::int64_t coordinate = -1;  // Context::coordinate(label), -1 for none
+  MSGPACK_DEFINE(rank, point, coordinate);
+};
+
+// Answered with the receiver's mesh rank as text, or, on the ranks listed, with an error
+// (a handler returning Result<T>).
+struct Refuse {
+  ZMESH_MESSAGE("test.Refuse");
+  std::vector<std::uint32_t> on_ranks;
+  MSGPACK_DEFINE(on_ranks);
+};
+
 class WorkerActor : public Actor {
  public:
   struct Params {
@@ -90,8 +120,20 @@ class WorkerActor : public Actor {
     std::promise<void> never;
     never.get_future().wait();
   }
+  void quit(Context& ctx, const Quit&) { ctx.stop_self(); }
+  Identity who_am_i(Context& ctx, const WhoAmI& query) {
+    auto coordinate = ctx.coordinate(query.label);
+    return Identity{ctx.rank(), ctx.point(), coordinate ? static_cast<std::int64_t>(*coordinate) : -1};
+  }
+  Result<std::string> refuse(Context& ctx, const Refuse& refuse) {
+    if (std::find(refuse.on_ranks.begin(), refuse.on_ranks.end(), ctx.rank()) != refuse.on_ranks.end()) {
+      return Error(ErrorCode::invalid_argument, fmt::format("rank {} refuses", ctx.rank()));
+    }
+    return std::to_string(ctx.rank());
+  }
   using Handlers = zmesh::Handlers<&WorkerActor::where, &WorkerActor::boom, &WorkerActor::exit,
-                                   &WorkerActor::print, &WorkerActor::hang>;
+                                   &WorkerActor::print, &WorkerActor::hang, &WorkerActor::quit,
+                                   &WorkerActor::who_am_i, &WorkerActor::refuse>;
 
  private:
   std::uint64_t received_ = 0;
@@ -120,6 +162,17 @@ struct Forge {
   PortId port;
   std::uint32_t copies = 1;
   MSGPACK_DEFINE(port, copies);
+};
+
+// Answered like SlowWhere, after first asking the actor `forger` on the same proc to send
+// `copies` forged replies to where this request's reply goes (its reply route): forged
+// replies from another actor reach the caller long before the real one.
+struct ForgedWhere {
+  ZMESH_MESSAGE("test.ForgedWhere");
+  std::string forger;
+  std::uint32_t copies = 1;
+  std::uint32_t delay_ms = 0;
+  MSGPACK_DEFINE(forger, copies, delay_ms);
 };
 
 // Takes `micros` to handle: a slow consumer. `padding` sets the message's size.
@@ -156,12 +209,19 @@ class TroubleActor : public Actor {
                         {encode_value(WhereReply{999, "forged", "", 0, "forged", 0})}, {}});
     }
   }
+  WhereReply forged_where(Context& ctx, const ForgedWhere& request) {
+    if (auto route = ctx.headers().get<ReplyRoute>(reply_route_key)) {
+      ctx.send(ActorId{ctx.proc().id(), request.forger, 0}, Forge{route->port, request.copies});
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(request.delay_ms));
+    return WhereReply{0, "", "", 1, ctx.proc().id().to_string(), ::getpid()};
+  }
   void hang(const Hang&) {
     std::promise<void> never;
     never.get_future().wait();
   }
   using Handlers = zmesh::Handlers<&TroubleActor::where, &TroubleActor::slow_where, &TroubleActor::nap,
-                                   &TroubleActor::forge, &TroubleActor::hang>;
+                                   &TroubleActor::forge, &TroubleActor::forged_where, &TroubleActor::hang>;
   void init(Context& ctx) override {
     if (params_.slow_init_on == static_cast<std::int64_t>(ctx.proc().id().rank)) {
       std::this_thread::sleep_for(std::chrono::milliseconds(params_.slow_init_ms));

@@ -104,8 +104,7 @@ TEST_F(LauncherOpsTest, StatusListsAClientsProcsAndTheHostThatDidNotAnswer) {
   auto mesh = allocate_mesh(runtime_, host_spec(2, 2), hosts_.client_options());
   ASSERT_TRUE(mesh);
   auto workers = mesh->spawn<testing::WorkerActor>("worker", {""}, deadline_in(30s)).value();
-  auto replies = workers.call<testing::WhereReply>(
-      Selection::all(), [](PortRef<testing::WhereReply> r) { return testing::Where{r}; }, deadline_in(30s));
+  auto replies = workers.call(testing::Where{}, deadline_in(30s));
   ASSERT_TRUE(replies.ok() && replies->complete());
 
   const auto run = testing::run_zmesh({"status", "--key", launchers_.key_file(), "--hosts", host_list(3), "--timeout-ms", "2000"}, 60s);

@@ -1,22 +1,12 @@
-// Uses the installed headers and libraries of every layer: a local mesh of two procs,
-// one call, one selection parsed and printed.
-#include <zmesh/alloc/bootstrap.hpp>
-#include <zmesh/alloc/local_allocator.hpp>
-#include <zmesh/mesh/proc_mesh.hpp>
-#include <zmesh/mesh/selection_text.hpp>
+// Uses the installed headers and libraries of every layer through the umbrella header: a
+// local mesh of two procs, one call, one reduce, one selection parsed.
+#include <zmesh/zmesh.hpp>
 
 #include <cstdio>
 
-struct Answer {
-  ZMESH_MESSAGE("consumer.Answer");
-  int value = 0;
-  MSGPACK_DEFINE(value);
-};
-
 struct Question {
   ZMESH_MESSAGE("consumer.Question");
-  zmesh::PortRef<Answer> reply_to;
-  MSGPACK_DEFINE(reply_to);
+  MSGPACK_DEFINE();
 };
 
 class Oracle : public zmesh::Actor {
@@ -24,12 +14,13 @@ class Oracle : public zmesh::Actor {
   struct Params {
     MSGPACK_DEFINE();
   };
-  explicit Oracle(const Params&) {
-    on<Question>([](zmesh::Context& ctx, const Question& q) { ctx.send(q.reply_to, Answer{42}); });
-  }
+  explicit Oracle(const Params&) {}
+  int answer(const Question&) { return 42; }
+  using Handlers = zmesh::Handlers<&Oracle::answer>;
 };
 
 int main(int argc, char** argv) {
+  using namespace std::chrono_literals;
   auto registry = std::make_shared<zmesh::Registry>();
   registry->add_actor<Oracle>("Oracle").value();
   zmesh::init(argc, argv, registry);
@@ -37,12 +28,12 @@ int main(int argc, char** argv) {
   zmesh::AllocSpec spec;
   spec.dimensions = {{"gpu", 2}};
   auto alloc = zmesh::LocalAllocator::allocate(runtime, spec, registry).value();
-  auto mesh = zmesh::ProcMesh::allocate(runtime, std::move(alloc), zmesh::deadline_in(std::chrono::seconds(10))).value();
-  auto oracles = mesh->spawn<Oracle>("oracle", {}, zmesh::deadline_in(std::chrono::seconds(10))).value();
-  auto answers = oracles.call<Answer>(zmesh::parse_selection("*").value(),
-                                      [](zmesh::PortRef<Answer> r) { return Question{r}; },
-                                      zmesh::deadline_in(std::chrono::seconds(10)))
-                     .value();
-  std::printf("answers: %zu, first: %d\n", answers.replies.size(), answers.replies.at(0).value);
-  return answers.replies.size() == 2 && answers.replies.at(0).value == 42 ? 0 : 1;
+  auto mesh = zmesh::ProcMesh::allocate(runtime, std::move(alloc), zmesh::deadline_in(10s)).value();
+  auto oracles = mesh->spawn<Oracle>("oracle", {}, zmesh::deadline_in(10s)).value();
+  auto answers = oracles.call(zmesh::parse_selection("*").value(), Question{}, zmesh::deadline_in(10s)).value();
+  auto total = oracles.reduce<zmesh::Sum>(Question{}, zmesh::deadline_in(10s)).value();
+  std::printf("answers: %zu, first: %d, sum: %d\n", answers.replies.size(), answers.replies.at(0),
+              total.value.value_or(0));
+  const bool ok = answers.replies.size() == 2 && answers.replies.at(1) == 42 && total.value == 84;
+  return ok && mesh->stop(zmesh::deadline_in(10s)).ok() ? 0 : 1;
 }
