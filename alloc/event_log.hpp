@@ -17,9 +17,10 @@ class EventLog {
   explicit EventLog(SupervisionPublisher* publisher, std::size_t keep = 100000)
       : publisher_(publisher), keep_(keep) {}
 
-  // Numbers, keeps and publishes `event`.
+  // Numbers, keeps and publishes `event`; nothing once silenced.
   void append(const SupervisionEvent& event) {
     std::lock_guard lock(mutex_);
+    if (silenced_) return;
     SequencedEvent sequenced{++latest_, event};
     if (publisher_) publisher_->publish_event(sequenced);
     events_.push_back(std::move(sequenced));
@@ -38,6 +39,12 @@ class EventLog {
     std::lock_guard lock(mutex_);
     return latest_;
   }
+  // Takes no more events: the proc is being killed, and a killed process says nothing more
+  // (in-process procs still run their actors' cleanup, which would otherwise report stops).
+  void silence() {
+    std::lock_guard lock(mutex_);
+    silenced_ = true;
+  }
   void heartbeat() {
     std::lock_guard lock(mutex_);
     if (publisher_) publisher_->publish_heartbeat(latest_);
@@ -46,9 +53,10 @@ class EventLog {
  private:
   SupervisionPublisher* publisher_;
   const std::size_t keep_;
-  mutable std::mutex mutex_;  // guards events_, latest_, and the publisher's order
+  mutable std::mutex mutex_;  // guards events_, latest_, silenced_, and the publisher's order
   std::deque<SequencedEvent> events_;
   std::uint64_t latest_ = 0;
+  bool silenced_ = false;
 };
 
 }  // namespace zmesh

@@ -147,6 +147,8 @@ class LocalAlloc final : public Alloc {
         network_.leave(proc->id());
         if (reason.kind == StopReason::Kind::stopped) {
           (void)proc->stop(deadline_in(config.stop_timeout));
+        } else {
+          local.events->silence();
         }
         proc.reset();
         events_.push(ProcStopped{rank, std::move(reason)});
