@@ -1,30 +1,65 @@
 # Helpers shared by every layer's CMakeLists: one way to declare a library, a tool,
 # a test, and the installed CMake package.
+#
+# Headers are included as "zmesh/<layer>/x.hpp", in the tree as when installed. Each layer
+# library sees only its own include tree, <build>/include-<name>/zmesh/<layer>, and those of
+# the libraries it links, so a header of a higher layer is not found (a wrong-direction
+# include fails to build). Layers, lowest first: core, transport, alloc, geometry, mesh,
+# routing, comm, tools (geometry and routing are the pure parts of mesh/ and comm/, and see
+# only the headers listed for them). Tests, benchmarks, examples and fuzzers see the whole
+# tree, <build>/include.
 
 set(ZMESH_WARNINGS -Wall -Wextra -Werror -Wno-missing-field-initializers)
 set(ZMESH_INCLUDE_TREE ${CMAKE_BINARY_DIR}/include)
 set_property(GLOBAL PROPERTY ZMESH_EXPORTED_TARGETS "")
 
-# Makes <build>/include/zmesh/<layer> point at each source layer folder.
-function(zmesh_make_include_tree)
-  file(MAKE_DIRECTORY ${ZMESH_INCLUDE_TREE}/zmesh)
+# zmesh_make_include_tree(<dir> <layer>...): makes <dir>/zmesh/<layer> point at each layer's
+# source folder.
+function(zmesh_make_include_tree dir)
+  file(MAKE_DIRECTORY ${dir}/zmesh)
   foreach(layer IN LISTS ARGN)
-    if(NOT EXISTS ${ZMESH_INCLUDE_TREE}/zmesh/${layer})
-      file(CREATE_LINK ${CMAKE_SOURCE_DIR}/${layer} ${ZMESH_INCLUDE_TREE}/zmesh/${layer} SYMBOLIC)
+    if(NOT EXISTS ${dir}/zmesh/${layer})
+      file(CREATE_LINK ${CMAKE_SOURCE_DIR}/${layer} ${dir}/zmesh/${layer} SYMBOLIC)
     endif()
   endforeach()
 endfunction()
 
-# zmesh_library(NAME <target> SOURCES ... DEPS ...): a layer library, exported as zmesh::<suffix>.
+# zmesh_make_header_tree(<dir> <layer> <header>...): <dir>/zmesh/<layer>/<header> points at
+# each listed header of the layer's folder, and nothing else is there.
+function(zmesh_make_header_tree dir layer)
+  file(REMOVE_RECURSE ${dir})
+  foreach(header IN LISTS ARGN)
+    if(NOT EXISTS ${CMAKE_SOURCE_DIR}/${layer}/${header})
+      message(FATAL_ERROR "${layer}/${header}: no such header (listed in HEADERS of ${layer}/CMakeLists.txt)")
+    endif()
+    get_filename_component(subdir ${dir}/zmesh/${layer}/${header} DIRECTORY)
+    file(MAKE_DIRECTORY ${subdir})
+    file(CREATE_LINK ${CMAKE_SOURCE_DIR}/${layer}/${header} ${dir}/zmesh/${layer}/${header} SYMBOLIC)
+  endforeach()
+endfunction()
+
+# zmesh_library(NAME <target> SOURCES ... DEPS ... [HEADERS ...]): a layer library, exported as
+# zmesh::<suffix>, with its own include tree <build>/include-<suffix> (PUBLIC: its headers are
+# its interface). The layer is the folder of the calling CMakeLists.
+# HEADERS: the library is the lower part of its folder and sees only these of its headers;
+# the folder's next library sees the whole folder.
 function(zmesh_library)
-  cmake_parse_arguments(ARG "" "NAME" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "NAME" "SOURCES;DEPS;HEADERS" ${ARGN})
+  string(REPLACE "zmesh_" "" export_name ${ARG_NAME})
+  file(RELATIVE_PATH layer ${CMAKE_SOURCE_DIR} ${CMAKE_CURRENT_SOURCE_DIR})
+  set(tree ${CMAKE_BINARY_DIR}/include-${export_name})
+  if(ARG_HEADERS)
+    zmesh_make_header_tree(${tree} ${layer} ${ARG_HEADERS})
+  else()
+    zmesh_make_include_tree(${tree} ${layer})
+  endif()
+
   add_library(${ARG_NAME} ${ARG_SOURCES})
   target_compile_options(${ARG_NAME} PRIVATE ${ZMESH_WARNINGS})
   target_include_directories(${ARG_NAME} PUBLIC
-    $<BUILD_INTERFACE:${ZMESH_INCLUDE_TREE}>
+    $<BUILD_INTERFACE:${tree}>
     $<INSTALL_INTERFACE:include>)
   target_link_libraries(${ARG_NAME} PUBLIC ${ARG_DEPS})
-  string(REPLACE "zmesh_" "" export_name ${ARG_NAME})
   set_target_properties(${ARG_NAME} PROPERTIES EXPORT_NAME ${export_name})
   add_library(zmesh::${export_name} ALIAS ${ARG_NAME})
   set_property(GLOBAL APPEND PROPERTY ZMESH_EXPORTED_TARGETS ${ARG_NAME})
