@@ -12,6 +12,8 @@
 set(ZMESH_WARNINGS -Wall -Wextra -Werror -Wno-missing-field-initializers)
 set(ZMESH_INCLUDE_TREE ${CMAKE_BINARY_DIR}/include)
 set_property(GLOBAL PROPERTY ZMESH_EXPORTED_TARGETS "")
+set_property(GLOBAL PROPERTY ZMESH_HEADER_CHECKS "")
+option(ZMESH_CHECK_HEADERS "Compile every public header on its own (target header_check, part of the default build)" ON)
 
 # zmesh_make_include_tree(<dir> <layer>...): makes <dir>/zmesh/<layer> point at each layer's
 # source folder.
@@ -38,11 +40,55 @@ function(zmesh_make_header_tree dir layer)
   endforeach()
 endfunction()
 
+# zmesh_check_headers(NAME <target> LAYER <layer> HEADERS ... DEPS ... [INCLUDES ...]): an
+# object library with one generated source per public (non-internal) header, including only
+# that header, so each must compile on its own with what its layer sees (DEPS, INCLUDES).
+function(zmesh_check_headers)
+  cmake_parse_arguments(ARG "" "NAME;LAYER" "HEADERS;DEPS;INCLUDES" ${ARGN})
+  if(NOT ZMESH_CHECK_HEADERS)
+    return()
+  endif()
+  set(sources "")
+  foreach(header IN LISTS ARG_HEADERS)
+    if(header MATCHES "(^|/)internal/")
+      continue()
+    endif()
+    if("${ARG_LAYER}/${header}" IN_LIST ZMESH_HEADER_CHECK_KNOWN_FAILING)
+      message(STATUS "zmesh: header check skips ${ARG_LAYER}/${header} (ZMESH_HEADER_CHECK_KNOWN_FAILING)")
+      continue()
+    endif()
+    set(source ${CMAKE_BINARY_DIR}/header_check/${ARG_LAYER}/${header}.cpp)
+    file(CONFIGURE OUTPUT ${source} CONTENT
+      "// Generated: zmesh/${ARG_LAYER}/${header} compiles on its own.\n#include \"zmesh/${ARG_LAYER}/${header}\"\n")
+    list(APPEND sources ${source})
+  endforeach()
+  if(NOT sources)
+    return()
+  endif()
+  add_library(${ARG_NAME} OBJECT ${sources})
+  target_compile_options(${ARG_NAME} PRIVATE ${ZMESH_WARNINGS})
+  target_include_directories(${ARG_NAME} PRIVATE ${ARG_INCLUDES})
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS})
+  set_property(GLOBAL APPEND PROPERTY ZMESH_HEADER_CHECKS ${ARG_NAME})
+endfunction()
+
+# zmesh_layer_headers(<out> <layer>): the headers of a layer's folder (relative to it) not
+# claimed by a lower library of the same folder (HEADERS of zmesh_library).
+function(zmesh_layer_headers out layer)
+  file(GLOB_RECURSE headers RELATIVE ${CMAKE_SOURCE_DIR}/${layer} CONFIGURE_DEPENDS
+    ${CMAKE_SOURCE_DIR}/${layer}/*.hpp)
+  get_property(claimed GLOBAL PROPERTY ZMESH_CLAIMED_HEADERS_${layer})
+  if(claimed)
+    list(REMOVE_ITEM headers ${claimed})
+  endif()
+  set(${out} ${headers} PARENT_SCOPE)
+endfunction()
+
 # zmesh_library(NAME <target> SOURCES ... DEPS ... [HEADERS ...]): a layer library, exported as
 # zmesh::<suffix>, with its own include tree <build>/include-<suffix> (PUBLIC: its headers are
-# its interface). The layer is the folder of the calling CMakeLists.
+# its interface) and a header check. The layer is the folder of the calling CMakeLists.
 # HEADERS: the library is the lower part of its folder and sees only these of its headers;
-# the folder's next library sees the whole folder.
+# the folder's next library sees the whole folder (and checks the rest).
 function(zmesh_library)
   cmake_parse_arguments(ARG "" "NAME" "SOURCES;DEPS;HEADERS" ${ARGN})
   string(REPLACE "zmesh_" "" export_name ${ARG_NAME})
@@ -50,8 +96,11 @@ function(zmesh_library)
   set(tree ${CMAKE_BINARY_DIR}/include-${export_name})
   if(ARG_HEADERS)
     zmesh_make_header_tree(${tree} ${layer} ${ARG_HEADERS})
+    set_property(GLOBAL APPEND PROPERTY ZMESH_CLAIMED_HEADERS_${layer} ${ARG_HEADERS})
+    set(headers ${ARG_HEADERS})
   else()
     zmesh_make_include_tree(${tree} ${layer})
+    zmesh_layer_headers(headers ${layer})
   endif()
 
   add_library(${ARG_NAME} ${ARG_SOURCES})
@@ -63,6 +112,7 @@ function(zmesh_library)
   set_target_properties(${ARG_NAME} PROPERTIES EXPORT_NAME ${export_name})
   add_library(zmesh::${export_name} ALIAS ${ARG_NAME})
   set_property(GLOBAL APPEND PROPERTY ZMESH_EXPORTED_TARGETS ${ARG_NAME})
+  zmesh_check_headers(NAME ${ARG_NAME}_header_check LAYER ${layer} HEADERS ${headers} DEPS ${ARG_NAME})
 endfunction()
 
 # zmesh_executable(NAME <target> SOURCES ... DEPS ...): a tool or example with our warnings.
