@@ -146,6 +146,39 @@ function(zmesh_test)
     PROPERTIES TIMEOUT ${ARG_TIMEOUT} LABELS "${ARG_LABELS}")
 endfunction()
 
+# zmesh_leaked_internal_headers(<out> <layer>...): the internal headers (layer/internal/x.hpp)
+# that a public header of these layers includes, directly or through other internal headers.
+# Issue 10 removes these includes; until then the installed package needs these headers.
+function(zmesh_leaked_internal_headers out)
+  set(queue "")
+  foreach(layer IN LISTS ARGN)
+    file(GLOB_RECURSE headers RELATIVE ${CMAKE_SOURCE_DIR} ${CMAKE_SOURCE_DIR}/${layer}/*.hpp)
+    list(FILTER headers EXCLUDE REGEX "(^|/)internal/")
+    list(APPEND queue ${headers})
+  endforeach()
+  set(seen "")
+  set(leaked "")
+  while(queue)
+    list(POP_FRONT queue header)
+    if(header IN_LIST seen)
+      continue()
+    endif()
+    list(APPEND seen ${header})
+    file(STRINGS ${CMAKE_SOURCE_DIR}/${header} lines
+      REGEX "^[ \t]*#[ \t]*include[ \t]*[\"<]zmesh/[^\">]*internal/[^\">]*[\">]")
+    foreach(line IN LISTS lines)
+      string(REGEX REPLACE "^[^\"<]*[\"<]zmesh/([^\">]+)[\">].*$" "\\1" included "${line}")
+      list(APPEND leaked ${included})
+      list(APPEND queue ${included})
+    endforeach()
+  endwhile()
+  list(REMOVE_DUPLICATES leaked)
+  list(SORT leaked)
+  set(${out} ${leaked} PARENT_SCOPE)
+endfunction()
+
+# The installed package: the layer libraries, their public headers (no internal/ folder), and
+# zmeshConfig.cmake for find_package(zmesh).
 function(zmesh_install_package)
   include(GNUInstallDirs)
   include(CMakePackageConfigHelpers)
@@ -154,10 +187,21 @@ function(zmesh_install_package)
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
     RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-  foreach(layer core transport alloc mesh comm)
+  set(layers core transport alloc mesh comm)
+  foreach(layer IN LISTS layers)
     install(DIRECTORY ${CMAKE_SOURCE_DIR}/${layer}/ DESTINATION include/zmesh/${layer}
-      FILES_MATCHING PATTERN "*.hpp")
+      FILES_MATCHING PATTERN "*.hpp" PATTERN internal EXCLUDE)
   endforeach()
+  # Until no public header includes an internal one (issue 10), those few are installed too.
+  zmesh_leaked_internal_headers(leaked ${layers})
+  foreach(header IN LISTS leaked)
+    get_filename_component(dir ${header} DIRECTORY)
+    install(FILES ${CMAKE_SOURCE_DIR}/${header} DESTINATION include/zmesh/${dir})
+  endforeach()
+  if(leaked)
+    list(JOIN leaked ", " leaked_text)
+    message(STATUS "zmesh: public headers include internal ones, so these are installed too: ${leaked_text}")
+  endif()
   install(EXPORT zmeshTargets NAMESPACE zmesh:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/zmesh)
   configure_package_config_file(${CMAKE_SOURCE_DIR}/cmake/zmeshConfig.cmake.in
     ${CMAKE_BINARY_DIR}/zmeshConfig.cmake INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/zmesh)
