@@ -1,5 +1,7 @@
 #include "zmesh/alloc/child_process.hpp"
 
+#include "zmesh/alloc/internal/unique_fd.hpp"
+
 #include "zmesh/alloc/internal/child_launch.hpp"
 #include "zmesh/alloc/internal/line_splitter.hpp"
 
@@ -126,9 +128,9 @@ ChildProcessGroup::ChildProcessGroup(Callbacks callbacks, const Config& config)
     : callbacks_(std::move(callbacks)),
       stderr_tail_lines_(config.stderr_tail_lines),
       log_("zmesh.alloc", "child-processes", config.log_level),
-      wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      wake_fd_(std::make_unique<internal::UniqueFd>(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK))),
       read_buffer_(max_line_bytes) {
-  if (!wake_fd_.valid()) {
+  if (!wake_fd_->valid()) {
     throw Exception(
         Error{ErrorCode::proc_failed,
               "cannot create a child process group: eventfd failed: " + errno_text(errno)});
@@ -271,7 +273,7 @@ bool ChildProcessGroup::on_monitor_thread() const {
 void ChildProcessGroup::wake() {
   const std::uint64_t one = 1;
   // Can only fail with EAGAIN, when the counter is enormous: a wake-up is pending anyway.
-  [[maybe_unused]] const ssize_t written = ::write(wake_fd_.get(), &one, sizeof one);
+  [[maybe_unused]] const ssize_t written = ::write(wake_fd_->get(), &one, sizeof one);
 }
 
 // -- monitor thread --
@@ -302,7 +304,7 @@ void ChildProcessGroup::monitor() {
       polled.push_back(pollfd{fd, POLLIN, 0});
       sources.emplace_back(child, source);
     };
-    watch(wake_fd_.get(), nullptr, Source::wake);
+    watch(wake_fd_->get(), nullptr, Source::wake);
     std::optional<Deadline> wake_by = give_up_at;
     for (auto& [index, child] : children_) {
       if (child->out.fd.valid()) watch(child->out.fd.get(), child.get(), Source::out);
@@ -343,7 +345,7 @@ void ChildProcessGroup::monitor() {
 bool ChildProcessGroup::take_requests() {
   std::uint64_t count = 0;
   // Reset the eventfd before taking the queue: a request queued after this read wakes us again.
-  [[maybe_unused]] const ssize_t got = ::read(wake_fd_.get(), &count, sizeof count);
+  [[maybe_unused]] const ssize_t got = ::read(wake_fd_->get(), &count, sizeof count);
   std::deque<std::shared_ptr<StartRequest>> requests;
   bool stopping = false;
   {

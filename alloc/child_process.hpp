@@ -26,7 +26,6 @@
 // into lines (lines over 64 KiB are cut into pieces). stdin is /dev/null: children sit in
 // background process groups, where reading the terminal would stop them.
 
-#include "zmesh/alloc/internal/unique_fd.hpp"
 #include "zmesh/core/config.hpp"
 #include "zmesh/core/error.hpp"
 #include "zmesh/core/log.hpp"
@@ -49,6 +48,10 @@
 #include <vector>
 
 namespace zmesh {
+
+namespace internal {
+class UniqueFd;
+}
 
 // What to run as one child.
 struct ChildSpec {
@@ -150,7 +153,7 @@ class ChildProcessGroup {
   Callbacks callbacks_;
   std::uint32_t stderr_tail_lines_;
   Logger log_;
-  internal::UniqueFd wake_fd_;  // eventfd: start requests and shutdown wake the monitor
+  std::unique_ptr<internal::UniqueFd> wake_fd_;  // eventfd: start requests and shutdown wake the monitor
 
   mutable std::mutex mutex_;              // guards requests_, stopping_, live_, active_
   std::condition_variable all_reported_;  // notified when active_ drops to zero

@@ -6,7 +6,8 @@
 // (handler_port<M>(actor)), so a PortRef can point straight at a handler.
 // Thread: PortRef is a value; a PortReceiver belongs to one thread at a time.
 
-#include "zmesh/core/internal/port_table.hpp"
+#include "zmesh/core/blocking_queue.hpp"
+#include "zmesh/core/envelope.hpp"
 #include "zmesh/core/message.hpp"
 
 #include <fmt/format.h>
@@ -14,6 +15,12 @@
 #include <memory>
 
 namespace zmesh {
+
+namespace internal {
+class PortTable;
+// Unbinds port `id` from its table, if the table (its proc) still exists.
+void close_port(const std::weak_ptr<PortTable>& table, const PortId& id);
+}  // namespace internal
 
 template <Message M>
 struct PortRef {
@@ -33,14 +40,12 @@ inline bool is_handler_port(std::uint64_t index) { return (index >> 63) != 0; }
 template <Message M>
 class PortReceiver {
  public:
-  PortReceiver(PortId id, std::shared_ptr<internal::PortQueue> queue,
+  PortReceiver(PortId id, std::shared_ptr<BlockingQueue<Envelope>> queue,
                std::weak_ptr<internal::PortTable> table)
       : id_(std::move(id)), queue_(std::move(queue)), table_(std::move(table)) {}
   PortReceiver(PortReceiver&&) noexcept = default;
   PortReceiver& operator=(PortReceiver&&) noexcept = default;
-  ~PortReceiver() {
-    if (auto table = table_.lock()) table->close(id_);
-  }
+  ~PortReceiver() { internal::close_port(table_, id_); }
 
   const PortId& id() const { return id_; }
   PortRef<M> ref() const { return PortRef<M>{id_}; }
@@ -71,7 +76,7 @@ class PortReceiver {
 
  private:
   PortId id_;
-  std::shared_ptr<internal::PortQueue> queue_;
+  std::shared_ptr<BlockingQueue<Envelope>> queue_;
   std::weak_ptr<internal::PortTable> table_;
 };
 

@@ -1,5 +1,7 @@
 #include "zmesh/core/proc.hpp"
 
+#include "zmesh/core/internal/port_table.hpp"
+
 #include "zmesh/core/internal/actor_cell.hpp"
 
 #include <fmt/format.h>
@@ -17,7 +19,8 @@ Proc::Proc(ProcOptions options)
     : options_(std::move(options)),
       log_("zmesh.core", "proc=" + options_.id.to_string(), options_.config.log_level),
       scheduler_(options_.scheduler ? options_.scheduler
-                                    : std::make_shared<Scheduler>(options_.config.proc_threads)) {}
+                                    : std::make_shared<Scheduler>(options_.config.proc_threads)),
+      ports_(std::make_shared<internal::PortTable>()) {}
 
 Proc::~Proc() {
   if (auto stopped = stop(deadline_in(options_.config.stop_timeout)); !stopped) {

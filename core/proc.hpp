@@ -172,7 +172,7 @@ class Proc {
   Logger log_;
   std::shared_ptr<Scheduler> scheduler_;
   std::atomic<RemoteLink*> remote_{nullptr};
-  std::shared_ptr<internal::PortTable> ports_ = std::make_shared<internal::PortTable>();
+  std::shared_ptr<internal::PortTable> ports_;  // made in the constructor
   BlockingQueue<SupervisionEvent> events_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 

@@ -52,7 +52,7 @@ class Sender {
   Sender(Proc& proc, ActorId self) : proc_(&proc), self_(std::move(self)) {}
 
  private:
-  std::pair<PortId, std::shared_ptr<internal::PortQueue>> open_port_queue(bool once);
+  std::pair<PortId, std::shared_ptr<BlockingQueue<Envelope>>> open_port_queue(bool once);
   std::weak_ptr<internal::PortTable> port_table() const;
 
   Proc* proc_;

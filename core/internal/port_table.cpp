@@ -49,4 +49,8 @@ void PortTable::close_all() {
   for (auto& [id, entry] : ports) entry.queue->close();
 }
 
+void close_port(const std::weak_ptr<PortTable>& table, const PortId& id) {
+  if (auto open = table.lock()) open->close(id);
+}
+
 }  // namespace zmesh::internal
