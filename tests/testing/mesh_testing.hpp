@@ -51,7 +51,7 @@ inline std::unique_ptr<ProcMesh> allocate_mesh(Runtime& runtime, const AllocSpec
 }
 
 // The next event of `kind` from `mesh`, skipping others, or nothing by `deadline`.
-inline std::optional<ProcEvent> next_event_of(ProcMesh& mesh, ProcEvent::Kind kind,
+inline std::optional<MeshEvent> next_event_of(ProcMesh& mesh, MeshEvent::Kind kind,
                                               Deadline deadline) {
   while (auto event = mesh.next_event(deadline)) {
     if (event->kind == kind) return event;
