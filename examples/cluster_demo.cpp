@@ -1,20 +1,13 @@
 // The README demo across hosts: one controller drives a {host=N,gpu=2} mesh of processes
-// started by the zmesh-launcher of each host. It allocates, casts to all and to a slice,
-// reduces through the comm tree, then kills one host's launcher (a proc on that host sends
+// started by the zmesh-launcher of each host. It allocates, calls every trainer and a
+// selection (each handler returns its reply), reduces through the comm tree, then kills one host's launcher (a proc on that host sends
 // SIGKILL to its parent, the launcher, as a crashed node would), shows the host_lost events
 // and a call that returns at once without the lost ranks, and stops cleanly.
 // Hosts: --hosts LIST, --hostfile FILE, or the environment (ZMESH_HOSTS, Open MPI's host
 // parameters, SLURM_JOB_NODELIST); --start-launchers slurm|mpirun starts the launchers first
 // (one per node, stopped at the end), so `sbatch -N 3 docs/examples/slurm_job.sh` is a
 // whole job. Exits 0 when every step behaved as shown, 1 otherwise, 2 on bad options.
-#include "zmesh/alloc/bootstrap.hpp"
-#include "zmesh/alloc/engine_launchers.hpp"
-#include "zmesh/alloc/remote_allocator.hpp"
-#include "zmesh/comm/comm_actor.hpp"
-#include "zmesh/comm/reply_port.hpp"
-#include "zmesh/comm/tree_cast.hpp"
-#include "zmesh/mesh/proc_mesh.hpp"
-#include "zmesh/mesh/selection_text.hpp"
+#include <zmesh/zmesh.hpp>
 
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
@@ -30,40 +23,36 @@ using namespace std::chrono_literals;
 
 namespace demo {
 
+struct Step {
+  ZMESH_MESSAGE("cluster_demo.Step");
+  std::uint32_t step = 0;
+  MSGPACK_DEFINE(step);
+};
+
 struct StepResult {
-  ZMESH_MESSAGE("cluster_demo.StepResult");
   std::string host;
   std::int64_t pid = 0;
   double loss = 0;
   MSGPACK_DEFINE(host, pid, loss);
 };
 
-struct Step {
-  ZMESH_MESSAGE("cluster_demo.Step");
-  zmesh::PortRef<StepResult> reply_to;
-  MSGPACK_DEFINE(reply_to);
-};
-
 struct LossQuery {
   ZMESH_MESSAGE("cluster_demo.LossQuery");
-  zmesh::comm::ReplyPort<double> reply_to;
-  MSGPACK_DEFINE(reply_to);
+  MSGPACK_DEFINE();
+};
+
+struct WhoLaunchedYou {
+  ZMESH_MESSAGE("cluster_demo.WhoLaunchedYou");
+  MSGPACK_DEFINE();
 };
 
 struct LauncherInfo {
-  ZMESH_MESSAGE("cluster_demo.LauncherInfo");
   std::int64_t launcher_pid = 0;
   std::string launcher_exe;  // what runs as the parent: must be zmesh-launcher
   MSGPACK_DEFINE(launcher_pid, launcher_exe);
 };
 
-struct WhoLaunchedYou {
-  ZMESH_MESSAGE("cluster_demo.WhoLaunchedYou");
-  zmesh::PortRef<LauncherInfo> reply_to;
-  MSGPACK_DEFINE(reply_to);
-};
-
-// Fire and forget: the proc dies with its launcher (parent-death signal), so no reply.
+// Cast only: the proc dies with its launcher (parent-death signal), so there is no reply.
 struct KillYourLauncher {
   ZMESH_MESSAGE("cluster_demo.KillYourLauncher");
   std::int64_t launcher_pid = 0;  // as learned from WhoLaunchedYou, checked again
@@ -76,35 +65,34 @@ std::string host_name() {
   return name;
 }
 
-// A stand-in for a training worker that can also play a node crash.
+// A stand-in for a training worker that can also play a node crash. Each handler's return
+// value is its reply.
 class Trainer : public zmesh::Actor {
  public:
   struct Params {
     double learning_rate = 0.1;
     MSGPACK_DEFINE(learning_rate);
   };
-  explicit Trainer(const Params& params) : learning_rate_(params.learning_rate) {
-    on<Step>(&Trainer::step);
-    on<LossQuery>(&Trainer::loss);
-    on<WhoLaunchedYou>(&Trainer::who);
-    on<KillYourLauncher>(&Trainer::kill_launcher);
-  }
+  explicit Trainer(const Params& params) : learning_rate_(params.learning_rate) {}
 
- private:
-  void step(zmesh::Context& ctx, const Step& step) {
-    loss_ *= (1.0 - learning_rate_);
-    ctx.send(step.reply_to, StepResult{host_name(), ::getpid(), loss_});
+  StepResult step(const Step&) {
+    loss_ *= 1.0 - learning_rate_;
+    return StepResult{host_name(), ::getpid(), loss_};
   }
-  void loss(zmesh::Context& ctx, const LossQuery& query) { zmesh::comm::reply(ctx, query.reply_to, loss_).value(); }
-  void who(zmesh::Context& ctx, const WhoLaunchedYou& query) {
+  double loss(const LossQuery&) { return loss_; }
+  LauncherInfo who(const WhoLaunchedYou&) {
     std::error_code error;
     const auto parent = ::getppid();
     const auto exe = std::filesystem::read_symlink(fmt::format("/proc/{}/exe", parent), error);
-    ctx.send(query.reply_to, LauncherInfo{parent, error ? "?" : exe.filename().string()});
+    return LauncherInfo{parent, error ? "?" : exe.filename().string()};
   }
-  void kill_launcher(zmesh::Context&, const KillYourLauncher& order) {
+  void kill_launcher(const KillYourLauncher& order) {
     if (::getppid() == order.launcher_pid) ::kill(static_cast<pid_t>(order.launcher_pid), SIGKILL);
   }
+  using Handlers =
+      zmesh::Handlers<&Trainer::step, &Trainer::loss, &Trainer::who, &Trainer::kill_launcher>;
+
+ private:
   double learning_rate_;
   double loss_ = 1.0;
 };
@@ -112,7 +100,6 @@ class Trainer : public zmesh::Actor {
 std::shared_ptr<zmesh::Registry> registry() {
   auto registry = std::make_shared<zmesh::Registry>();
   registry->add_actor<Trainer>("Trainer").value();
-  zmesh::comm::add_comm_actor(*registry).value();
   return registry;
 }
 
@@ -144,7 +131,7 @@ void require(bool ok, const std::string& what) {
   if (!ok) throw zmesh::Exception(zmesh::Error(zmesh::ErrorCode::internal, what));
 }
 
-int run(const Options& options) {
+int run(const std::shared_ptr<zmesh::Registry>& registry, const Options& options) {
   using namespace zmesh;
   std::unique_ptr<EngineLaunchers> launchers;
   std::vector<HostEntry> hosts;
@@ -179,41 +166,35 @@ int run(const Options& options) {
   remote.client_host = options.client_host;
   auto start = Clock::now();
   fmt::print("[2/7] allocating a {} mesh ({} procs) through the launchers...\n", spec.describe(), spec.proc_count());
-  auto alloc = check(RemoteAllocator::allocate(runtime, spec, registry(), remote), "allocating");
+  auto alloc = check(RemoteAllocator::allocate(runtime, spec, registry, remote), "allocating");
   auto mesh = check(ProcMesh::allocate(runtime, std::move(alloc), deadline_in(60s)), "allocating");
   ProcMesh& procs = *mesh;
   fmt::print("      {} procs running in {} ms, shape {}\n", procs.size(), millis_since(start), procs.shape().to_string());
 
-  fmt::print("[3/7] spawning \"trainer\" on every proc, cast Step to all ('*') and gather:\n");
+  fmt::print("[3/7] spawning \"trainer\" on every proc, call Step on all: each returns its StepResult:\n");
   auto trainers = check(procs.spawn<Trainer>("trainer", {0.1}, deadline_in(30s)), "spawning");
-  auto step = [](PortRef<StepResult> reply_to) { return Step{reply_to}; };
   start = Clock::now();
-  auto all = check(trainers.call<StepResult>(Selection::all(), step, deadline_in(20s)), "the call to all");
+  auto all = check(trainers.call(Step{1}, deadline_in(20s)), "the call to all");
   fmt::print("      {} replies in {} ms\n", all.replies.size(), millis_since(start));
   print_replies(all);
   require(all.complete() && all.replies.size() == procs.size(), "not every rank replied to the first call");
 
   const std::string slice_text = "1,*";
-  fmt::print("[4/7] cast to a slice: selection \"{}\" (every gpu of host 1):\n", slice_text);
-  auto some = check(trainers.call<StepResult>(check(parse_selection(slice_text), "the slice"), step, deadline_in(20s)),
-                    "the call to a slice");
+  fmt::print("[4/7] call a selection: \"{}\" (every gpu of host 1):\n", slice_text);
+  auto some = check(trainers.call(check(parse_selection(slice_text), "the selection"), Step{2}, deadline_in(20s)),
+                    "the call to a selection");
   print_replies(some);
   require(some.complete() && some.replies.size() == options.gpus, "the slice did not answer with one reply per gpu");
 
   fmt::print("[5/7] reduce: the sum of every rank's loss, folded up the comm tree:\n");
-  auto sum = check(comm::reduce<zmesh::Sum<double>>(
-                       trainers, Selection::all(), [](comm::ReplyPort<double> reply_to) { return LossQuery{reply_to}; },
-                       deadline_in(20s)),
-                   "the reduce");
+  auto sum = check(trainers.reduce<Sum>(LossQuery{}, deadline_in(20s)), "the reduce");
   fmt::print("      sum {:.4f} from {} contributors\n", sum.value.value_or(0), sum.contributors);
   require(sum.complete() && sum.contributors == procs.size(), "the reduce missed ranks");
 
   const std::uint32_t lost_host = static_cast<std::uint32_t>(hosts.size()) - 1;
   const std::uint32_t first_lost = lost_host * options.gpus;
-  auto info = check(trainers.call<LauncherInfo>(
-                        check(parse_selection(fmt::format("{},0", lost_host)), "the lost host"),
-                        [](PortRef<LauncherInfo> reply_to) { return WhoLaunchedYou{reply_to}; }, deadline_in(20s)),
-                    "asking for the launcher's pid");
+  const auto on_lost_host = check(parse_selection(fmt::format("{},0", lost_host)), "the lost host");
+  auto info = check(trainers.call(on_lost_host, WhoLaunchedYou{}, deadline_in(20s)), "asking for the launcher's pid");
   require(info.complete() && info.replies.size() == 1, "rank on the last host did not say who launched it");
   const LauncherInfo launcher = info.replies.begin()->second;
   require(launcher.launcher_exe == "zmesh-launcher",
@@ -222,32 +203,34 @@ int run(const Options& options) {
              "      (rank {} on that host sends it to its parent)...\n",
              lost_host, hosts[lost_host].to_string(), launcher.launcher_pid, first_lost);
   start = Clock::now();
-  check(trainers.cast(check(parse_selection(fmt::format("{},0", lost_host)), "the lost host"),
-                      KillYourLauncher{launcher.launcher_pid}),
-        "the kill order");
+  check(trainers.cast(on_lost_host, KillYourLauncher{launcher.launcher_pid}), "the kill order");
   std::uint32_t host_lost = 0;
   for (auto event = procs.next_event(deadline_in(30s)); event; event = procs.next_event(deadline_in(30s))) {
     fmt::print("      event after {} ms: {}\n", millis_since(start), event->describe());
-    if (event->kind == ProcEvent::Kind::crashed && event->reason.kind == StopReason::Kind::host_lost) ++host_lost;
+    if (event->kind == MeshEvent::Kind::proc_crashed && event->reason.kind == StopReason::Kind::host_lost) {
+      ++host_lost;
+    }
     if (host_lost == options.gpus) break;
   }
   require(host_lost == options.gpus, fmt::format("expected {} host_lost events, saw {}", options.gpus, host_lost));
   start = Clock::now();
-  auto after = check(trainers.call<StepResult>(Selection::all(), step, deadline_in(20s)), "the call after the loss");
+  auto after = check(trainers.call(Step{3}, deadline_in(20s)), "the call after the loss");
   fmt::print("      a call to all now: {} replies, {} missing, in {} ms (no wait for the lost host):\n",
              after.replies.size(), after.missing.size(), millis_since(start));
   print_replies(after);
   require(after.replies.size() == procs.size() - options.gpus && after.missing.size() == options.gpus,
           "the call after the loss did not return the live ranks and name the lost ones");
+  fmt::print("      live ranks: {}\n", trainers.live().size());
 
   fmt::print("[7/7] stopping the mesh{}...\n", launchers ? " and the launchers" : "");
+  const auto live = trainers.live().size();
   start = Clock::now();
   check(procs.stop(deadline_in(30s)), "stopping the mesh");
-  std::uint32_t stopped = 0;
-  while (auto event = procs.next_event(deadline_in(100ms))) {
-    if (event->kind == ProcEvent::Kind::stopped) ++stopped;
+  // A stop the owner asked for is no news: it returns once done, and adds no events.
+  fmt::print("      {} live procs stopped cleanly in {} ms\n", live, millis_since(start));
+  while (auto event = procs.next_event(Clock::now())) {
+    fmt::print("      event during the stop: {}\n", event->describe());
   }
-  fmt::print("      {} procs stopped cleanly in {} ms\n", stopped, millis_since(start));
   if (launchers) {
     start = Clock::now();
     require(launchers->stop(deadline_in(30s)), "the launchers did not stop within 30 s");
@@ -261,7 +244,8 @@ int run(const Options& options) {
 }  // namespace demo
 
 int main(int argc, char** argv) {
-  zmesh::init(argc, argv, demo::registry());
+  auto registry = demo::registry();
+  zmesh::init(argc, argv, registry);  // a process started as a proc runs it here, never returns
   namespace po = boost::program_options;
   demo::Options options;
   po::options_description described(
@@ -301,7 +285,7 @@ int main(int argc, char** argv) {
   // Before any thread exists (init returned at once: this is no proc).
   if (!options.key.empty()) ::setenv("ZMESH_KEY_FILE", options.key.c_str(), 1);
   try {
-    return demo::run(options);
+    return demo::run(registry, options);
   } catch (const zmesh::Exception& e) {
     fmt::print(stderr, "cluster_demo failed: {}\n", e.what());
     return 1;

@@ -225,8 +225,8 @@ bool CommActor::start_reduction(const CastControl& control, const Shape& shape,
   if (ops == nullptr) {
     const Error unknown(ErrorCode::not_found,
                         fmt::format("cast {} of {}: reducer \"{}\" is not registered on rank {} "
-                                    "(registered: {}); add it with zmesh::add_reducer<Reducer>(*registry) "
-                                    "before zmesh::init",
+                                    "(registered: {}); add it with zmesh::add_reducer<Reducer>(*registry)"
+                                    " before zmesh::init",
                                     control.cast_id, control.mesh, control.reduction.reducer, rank_,
                                     fmt::join(reducers_.names(), ", ")));
     for (const auto& part : parts) it->second.reduction.lose(part.head, unknown);

@@ -109,9 +109,7 @@ TEST_F(MpirunLaunchersTest, StartsOneLauncherPerHostThatAControllerAllocatesThro
     auto mesh = ProcMesh::allocate(runtime, std::move(*alloc), deadline_in(60s));
     ASSERT_TRUE(mesh.ok()) << mesh.error().describe();
     auto workers = (*mesh)->spawn<testing::WorkerActor>("worker", {""}, deadline_in(30s)).value();
-    auto replies = workers.call<testing::WhereReply>(
-        Selection::all(), [](PortRef<testing::WhereReply> reply_to) { return testing::Where{reply_to}; },
-        deadline_in(30s));
+    auto replies = workers.call(testing::Where{}, deadline_in(30s));
     ASSERT_TRUE(replies.ok()) << replies.error().describe();
     ASSERT_TRUE(replies->complete());
     for (const auto& [rank, reply] : replies->replies) {

@@ -74,8 +74,7 @@ int main(int argc, char** argv) {
     workers.cast(testing::Print{"out line", false}).value();
     workers.cast(testing::Print{"err line", true}).value();
   }
-  auto replies = workers.call<testing::WhereReply>(
-      Selection::all(), [](PortRef<testing::WhereReply> r) { return testing::Where{r}; }, deadline_in(30s));
+  auto replies = workers.call(testing::Where{}, deadline_in(30s));
   if (!replies || !replies->complete()) return 1;
   if (mode == "hold" || mode == "call") {
     for (const auto& [rank, reply] : replies->replies) std::printf("pid %lld\n", static_cast<long long>(reply.pid));
@@ -87,14 +86,9 @@ int main(int argc, char** argv) {
   }
   if (mode == "call") {
     workers.cast(parse_selection("0,0").value(), testing::Hang{}).value();
-    (void)workers.call<testing::WhereReply>(
-        Selection::all(),
-        [](PortRef<testing::WhereReply> r) {
-          std::printf("calling\n");  // the call goes out right after this
-          std::fflush(stdout);
-          return testing::Where{r};
-        },
-        deadline_in(60s));
+    std::printf("calling\n");  // the call goes out right after this
+    std::fflush(stdout);
+    (void)workers.call(testing::Where{}, deadline_in(60s));
     return 1;  // rank 0 never answers: the test kills this client first
   }
   return (*mesh)->stop(deadline_in(30s)).ok() ? 0 : 1;

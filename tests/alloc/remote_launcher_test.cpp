@@ -247,9 +247,9 @@ TEST_F(RemoteLauncherTest, PreciseStopReasonsAreRelayed) {
   auto workers = (*mesh)->spawn<testing::WorkerActor>("worker", {""}, deadline_in(30s)).value();
   auto next_crash = [&] {
     while (auto event = (*mesh)->next_event(deadline_in(15s))) {
-      if (event->kind == ProcEvent::Kind::crashed) return std::optional<ProcEvent>(event);
+      if (event->kind == MeshEvent::Kind::proc_crashed) return std::optional<MeshEvent>(event);
     }
-    return std::optional<ProcEvent>();
+    return std::optional<MeshEvent>();
   };
   ASSERT_TRUE(workers.cast(parse_selection("0,0").value(), testing::Print{"last words", true}).ok());
   ASSERT_TRUE(workers.cast(parse_selection("0,0").value(), testing::Exit{3}).ok());

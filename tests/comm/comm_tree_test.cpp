@@ -7,7 +7,7 @@
 // The random cases are seeded; ZMESH_PROPERTY_CASES=N runs N meshes instead of the default.
 #include "zmesh/alloc/local_allocator.hpp"
 #include "zmesh/alloc/process_allocator.hpp"
-#include "zmesh/comm/tree_cast.hpp"
+#include "zmesh/comm/tree_stats.hpp"
 #include "zmesh/mesh/proc_mesh.hpp"
 #include "zmesh/mesh/selection_eval.hpp"
 #include "zmesh/mesh/selection_text.hpp"
@@ -58,9 +58,7 @@ Config tree_config() {
 
 // Every Mark each rank of `all` got since the last call, in arrival order.
 Marks collect_marks(Tallies& all) {
-  auto reports = all.call<TallyReport>(
-      Selection::all(), [](PortRef<TallyReport> reply_to) { return TallyQuery{reply_to}; },
-      deadline_in(30s));
+  auto reports = all.call(Selection::all(), TallyQuery{}, deadline_in(30s));
   EXPECT_TRUE(reports.ok() && reports->complete());
   Marks marks;
   if (!reports) return marks;
@@ -74,9 +72,8 @@ Marks collect_marks(Tallies& all) {
 comm::CommStats total_stats(const ActorMeshBase& mesh) {
   comm::CommStats total;
   auto stats = comm::tree_stats(mesh, deadline_in(20s));
-  EXPECT_TRUE(stats.ok());
-  if (!stats) return total;
-  for (auto& [rank, one] : *stats) {
+  EXPECT_FALSE(stats.empty());
+  for (auto& [rank, one] : stats) {
     EXPECT_TRUE(one.ok()) << "rank " << rank << ": " << one.error().describe();
     if (!one) continue;
     total.casts += one->casts;
@@ -152,8 +149,7 @@ void check_random_casts(Tallies& tallies, testing::RandomGeometry& random, std::
     const Selection selection = random.selection(view.shape().slice().sizes());
     const auto fanout = static_cast<std::uint32_t>(random.uniform(0, 4));  // 0: the default, 2
     ++tag;
-    auto cast = fanout == 0 ? view.cast(selection, Mark{tag})
-                            : comm::cast(view, selection, Mark{tag}, {fanout, {}});
+    auto cast = view.with_fanout(fanout).cast(selection, Mark{tag});  // 0: the configured one
     ASSERT_TRUE(cast.ok()) << cast.error().describe();
     auto chosen = eval(selection, view.shape(), cast->cast_id);
     ASSERT_TRUE(chosen.ok());
@@ -198,35 +194,20 @@ TEST_F(CommTreeTest, ReducersAreExactOn4x4x4AndLeaveNoState) {
   auto mesh = allocate("{x=4,y=4,z=4}");
   ASSERT_TRUE(mesh);
   auto tallies = mesh->spawn<TallyActor>("tally", {}, deadline_in(30s)).value();
-  auto query = [](std::int64_t divisor) {
-    return [divisor](comm::ReplyPort<std::int64_t> reply_to) {
-      return ValueQuery{reply_to, divisor, 0, -1};
-    };
-  };
+  const auto query = [](std::int64_t divisor) { return ValueQuery{divisor, 0, -1}; };
   for (std::uint32_t fanout : {2u, 16u}) {
     SCOPED_TRACE(fmt::format("fan-out {}", fanout));
-    const comm::CastOptions options{fanout, {}};
-    auto sum = comm::reduce<zmesh::Sum<std::int64_t>>(tallies, Selection::all(), query(1),
-                                                     deadline_in(20s), options);
+    auto tree = tallies.with_fanout(fanout);
+    auto sum = tree.reduce<zmesh::Sum>(query(1), deadline_in(20s));
     ASSERT_TRUE(sum.ok()) << sum.error().describe();
     EXPECT_TRUE(sum->complete()) << sum->missing.begin()->second.describe();
     EXPECT_EQ(sum->value, 63 * 64 / 2);
     EXPECT_EQ(sum->contributors, 64u);
-    EXPECT_EQ(comm::reduce<zmesh::Min<std::int64_t>>(tallies, Selection::all(), query(1),
-                                                    deadline_in(20s), options)
-                  ->value,
-              0);
-    EXPECT_EQ(comm::reduce<zmesh::Max<std::int64_t>>(tallies, Selection::all(), query(1),
-                                                    deadline_in(20s), options)
-                  ->value,
-              63);
-    EXPECT_EQ(comm::reduce<zmesh::Count<std::int64_t>>(tallies, Selection::all(), query(1),
-                                                      deadline_in(20s), options)
-                  ->value,
-              64u);
+    EXPECT_EQ(tree.reduce<zmesh::Min>(query(1), deadline_in(20s))->value, 0);
+    EXPECT_EQ(tree.reduce<zmesh::Max>(query(1), deadline_in(20s))->value, 63);
+    EXPECT_EQ(tree.reduce<zmesh::Count>(query(1), deadline_in(20s))->value, 64u);
 
-    auto gathered = comm::reduce<zmesh::Gather<std::int64_t>>(tallies, Selection::all(), query(16),
-                                                             deadline_in(20s), options);
+    auto gathered = tree.reduce<zmesh::Gather>(query(16), deadline_in(20s));
     ASSERT_TRUE(gathered.ok() && gathered->value);
     EXPECT_EQ(gathered->value->runs(), (std::vector<zmesh::ValueRun<std::int64_t>>{
                                            {0, 16, 0}, {16, 16, 1}, {32, 16, 2}, {48, 16, 3}}))
@@ -234,10 +215,7 @@ TEST_F(CommTreeTest, ReducersAreExactOn4x4x4AndLeaveNoState) {
     EXPECT_EQ(gathered->value->extent(), tallies.shape().extent());
 
     // A user-defined reducer that does not commute: the ranks come out in order.
-    auto joined = comm::reduce<testing::Joined>(
-        tallies, Selection::all(),
-        [](comm::ReplyPort<std::string> reply_to) { return NameQuery{reply_to}; }, deadline_in(20s),
-        options);
+    auto joined = tree.reduce<testing::Joined>(NameQuery{}, deadline_in(20s));
     ASSERT_TRUE(joined.ok() && joined->value);
     std::vector<std::string> ranks;
     for (int rank = 0; rank < 64; ++rank) ranks.push_back(std::to_string(rank));
@@ -248,13 +226,11 @@ TEST_F(CommTreeTest, ReducersAreExactOn4x4x4AndLeaveNoState) {
     std::int64_t expected_sum = 0;
     const auto chosen = eval(selection, tallies.shape()).value();
     for (auto base : chosen) expected_sum += static_cast<std::int64_t>(base);
-    auto selected = comm::reduce<zmesh::Sum<std::int64_t>>(tallies, selection, query(1),
-                                                          deadline_in(20s), options);
+    auto selected = tree.reduce<zmesh::Sum>(selection, query(1), deadline_in(20s));
     EXPECT_EQ(selected->value, expected_sum);
     EXPECT_EQ(selected->contributors, 8u);
-    auto view = tallies.slice("y", 1, 3).value();
-    auto in_view = comm::reduce<zmesh::Gather<std::int64_t>>(view, Selection::all(), query(1),
-                                                            deadline_in(20s), options);
+    auto view = tree.slice("y", 1, 3).value();
+    auto in_view = view.reduce<zmesh::Gather>(Selection::all(), query(1), deadline_in(20s));
     ASSERT_TRUE(in_view.ok() && in_view->value);
     EXPECT_EQ(in_view->value->runs().size(), 32u) << "ranks of the view, each its own value";
     EXPECT_EQ(*in_view->value->get(31), 31);
@@ -263,39 +239,33 @@ TEST_F(CommTreeTest, ReducersAreExactOn4x4x4AndLeaveNoState) {
   const auto stats = total_stats(tallies);
   EXPECT_EQ(stats.reductions, 0u);
   EXPECT_EQ(stats.held, 0u);
-  EXPECT_EQ(comm::TreeRouter::of(tallies)->tracked(), 0u);
+  EXPECT_EQ(comm::tracked_casts(tallies), 0u);
 }
 
 TEST_F(CommTreeTest, TenThousandCastsKeepPerCastStateAtZero) {
   auto mesh = allocate("{x=4}");
   ASSERT_TRUE(mesh);
   auto tallies = mesh->spawn<TallyActor>("tally", {}, deadline_in(30s)).value();
-  auto* tree = comm::TreeRouter::of(tallies);
-  ASSERT_NE(tree, nullptr);
-  const auto query = [](comm::ReplyPort<std::int64_t> reply_to) {
-    return ValueQuery{reply_to, 1, 0, -1};
-  };
+  const ValueQuery query{1, 0, -1};
   constexpr int casts = 10000;
   std::uint64_t most_held = 0;
   for (int i = 1; i <= casts; ++i) {
     // Reduces hold state on the client and down the tree until they end; the fire-and-forget
     // casts in between take other paths (fan-outs 1..3, other selections) through the streams.
-    const comm::CastOptions options{static_cast<std::uint32_t>(1 + i % 3), {}};
+    auto tree = tallies.with_fanout(static_cast<std::uint32_t>(1 + i % 3));
     if (i % 2 == 0) {
-      auto count = comm::reduce<zmesh::Count<std::int64_t>>(tallies, Selection::all(), query,
-                                                           deadline_in(20s), options);
+      auto count = tree.reduce<zmesh::Count>(query, deadline_in(20s));
       ASSERT_TRUE(count.ok() && count->value == 4u) << "cast " << i;
     } else {
       const auto selection = parse_selection(i % 3 == 0 ? "*" : "1:").value();
-      ASSERT_TRUE(
-          comm::cast(tallies, selection, Mark{static_cast<std::uint64_t>(i)}, options).ok());
+      ASSERT_TRUE(tree.cast(selection, Mark{static_cast<std::uint64_t>(i)}).ok());
     }
     if (i % 2500 == 0) {
       const auto stats = total_stats(tallies);
       EXPECT_EQ(stats.reductions, 0u) << "after " << i << " casts";
       EXPECT_EQ(stats.streams, 4u);
       most_held = std::max(most_held, stats.held);
-      EXPECT_EQ(tree->tracked(), 0u);
+      EXPECT_EQ(comm::tracked_casts(tallies), 0u);
       collect_marks(tallies);  // the tallies' own memory, not the tree's
     }
   }
@@ -337,7 +307,7 @@ TEST_F(CommTreeTest, FifoPerSenderHoldsAcrossSelectionsAndFanouts) {
         selection = random.selection({4, 4, 4});
         fanout = static_cast<std::uint32_t>(random.uniform(1, 16));
     }
-    auto cast = comm::cast(tallies, selection, Mark{tag}, {fanout, {}});
+    auto cast = tallies.with_fanout(fanout).cast(selection, Mark{tag});
     ASSERT_TRUE(cast.ok());
     const auto chosen = eval(selection, tallies.shape(), cast->cast_id).value();
     for (auto base : chosen) expected[static_cast<std::uint32_t>(base)].push_back(tag);
@@ -355,19 +325,17 @@ TEST_F(CommTreeTest, RelayKilledMidCastEndsTheCastWithinItsDeadline) {
   auto mesh = allocate("{x=8}", Kind::process);
   ASSERT_TRUE(mesh);
   auto tallies = mesh->spawn<TallyActor>("tally", {}, deadline_in(30s)).value();
-  const auto slow = [](comm::ReplyPort<std::int64_t> reply_to) {
-    return ValueQuery{reply_to, 1, 1500, -1};
-  };
+  const ValueQuery slow{1, 1500, -1};
   const auto started = Clock::now();
   const auto deadline = started + 20s;
   auto pending = std::async(std::launch::async, [&] {
-    return comm::reduce<zmesh::Sum<std::int64_t>>(tallies, Selection::all(), slow, deadline);
+    return tallies.reduce<zmesh::Sum>(slow, deadline);
   });
   // Kill the relay once it and the rank below it hold the cast.
   ASSERT_TRUE(testing::wait_until(15s, [&] {
     auto stats = comm::tree_stats(tallies, deadline_in(5s));
-    return stats.ok() && stats->at(1).ok() && stats->at(1)->reductions == 1 && stats->at(2).ok() &&
-           stats->at(2)->reductions == 1;
+    return stats.contains(1) && stats.at(1).ok() && stats.at(1)->reductions == 1 &&
+           stats.contains(2) && stats.at(2).ok() && stats.at(2)->reductions == 1;
   }));
   ASSERT_TRUE(mesh->kill(1, SIGKILL).ok());
   auto sum = pending.get();
@@ -387,13 +355,9 @@ TEST_F(CommTreeTest, RelayKilledMidCastEndsTheCastWithinItsDeadline) {
   // The death is its own event; later casts go around the dead proc.
   auto event = mesh->next_event(deadline_in(5s));
   ASSERT_TRUE(event.has_value());
-  EXPECT_EQ(event->kind, ProcEvent::Kind::crashed);
+  EXPECT_EQ(event->kind, MeshEvent::Kind::proc_crashed) << event->describe();
   EXPECT_EQ(event->rank, 1u);
-  const auto fast = [](comm::ReplyPort<std::int64_t> reply_to) {
-    return ValueQuery{reply_to, 1, 0, -1};
-  };
-  auto again =
-      comm::reduce<zmesh::Sum<std::int64_t>>(tallies, Selection::all(), fast, deadline_in(10s));
+  auto again = tallies.reduce<zmesh::Sum>(ValueQuery{1, 0, -1}, deadline_in(10s));
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->contributors, 7u);
   EXPECT_EQ(again->value, 28 - 1);
@@ -407,12 +371,7 @@ TEST_F(CommTreeTest, DeadlineEndsASlowCastWithWhatArrivedAndFreesItsState) {
   ASSERT_TRUE(mesh);
   auto tallies = mesh->spawn<TallyActor>("tally", {}, deadline_in(30s)).value();
   const auto started = Clock::now();
-  auto sum = comm::reduce<zmesh::Sum<std::int64_t>>(
-      tallies, Selection::all(),
-      [](comm::ReplyPort<std::int64_t> reply_to) {
-        return ValueQuery{reply_to, 1, 2500, 6};
-      },
-      started + 1500ms);
+  auto sum = tallies.reduce<zmesh::Sum>(ValueQuery{1, 2500, 6}, started + 1500ms);
   ASSERT_TRUE(sum.ok());
   EXPECT_LT(Clock::now() - started, 2500ms) << "the deadline was not kept";
   EXPECT_EQ(sum->value, 28 - 6) << "the relays passed on what they had";
@@ -432,19 +391,18 @@ TEST_F(CommTreeTest, FailedActorIsMissingAtOnceWithTheReason) {
   ASSERT_TRUE(mesh);
   auto tallies = mesh->spawn<TallyActor>("tally", {}, deadline_in(30s)).value();
   ASSERT_TRUE(tallies.cast(parse_selection("5").value(), testing::Boom{"bad batch"}).ok());
-  ASSERT_TRUE(tallies.next_event(deadline_in(10s)).has_value());
+  auto failed = mesh->next_event(deadline_in(10s));
+  ASSERT_TRUE(failed.has_value());
+  EXPECT_EQ(failed->kind, MeshEvent::Kind::actor_failed) << failed->describe();
+  EXPECT_EQ(failed->rank, 5u);
   const auto started = Clock::now();
-  auto sum = comm::reduce<zmesh::Sum<std::int64_t>>(
-      tallies, Selection::all(),
-      [](comm::ReplyPort<std::int64_t> reply_to) {
-        return ValueQuery{reply_to, 1, 0, -1};
-      },
-      deadline_in(30s));
+  auto sum = tallies.reduce<zmesh::Sum>(ValueQuery{1, 0, -1}, deadline_in(30s));
   ASSERT_TRUE(sum.ok());
   EXPECT_LT(Clock::now() - started, 10s) << "waited for the deadline";
   EXPECT_EQ(sum->value, 28 - 5);
   ASSERT_EQ(sum->missing.size(), 1u);
-  EXPECT_NE(sum->missing.at(5).message.find("has ended"), std::string::npos)
+  EXPECT_EQ(sum->missing.at(5).code, ErrorCode::actor_failed) << sum->missing.at(5).describe();
+  EXPECT_NE(sum->missing.at(5).message.find("bad batch"), std::string::npos)
       << sum->missing.at(5).describe();
 }
 
@@ -453,12 +411,7 @@ TEST_F(CommTreeTest, ReducerUnknownToTheProcsMakesEveryRankMissingWithTheReason)
   ASSERT_TRUE(mesh);
   auto tallies = mesh->spawn<TallyActor>("tally", {}, deadline_in(30s)).value();
   const auto started = Clock::now();
-  auto sum = comm::reduce<Unregistered>(
-      tallies, Selection::all(),
-      [](comm::ReplyPort<std::int64_t> reply_to) {
-        return ValueQuery{reply_to, 1, 0, -1};
-      },
-      deadline_in(30s));
+  auto sum = tallies.reduce<Unregistered>(ValueQuery{1, 0, -1}, deadline_in(30s));
   ASSERT_TRUE(sum.ok());
   EXPECT_LT(Clock::now() - started, 10s) << "waited for the deadline";
   EXPECT_FALSE(sum->value.has_value());
@@ -467,26 +420,21 @@ TEST_F(CommTreeTest, ReducerUnknownToTheProcsMakesEveryRankMissingWithTheReason)
   EXPECT_NE(sum->missing.at(3).message.find("reducer \"test.unregistered\" is not registered"),
             std::string::npos)
       << sum->missing.at(3).message;
+  EXPECT_NE(sum->missing.at(3).message.find("zmesh::add_reducer"), std::string::npos)
+      << "names the call that registers it: " << sum->missing.at(3).message;
 }
 
-TEST_F(CommTreeTest, MeshWithoutCommActorsCastsDirectlyAndRefusesReduce) {
+TEST_F(CommTreeTest, RegistryWithoutTheCommTreeFailsTheAllocationSayingWhatToCall) {
   auto registry = std::make_shared<Registry>();
   registry->add_actor<TallyActor>("Tally").value();
-  auto mesh = allocate(Extent::parse("{x=3}").value(), Kind::local, registry);
-  ASSERT_TRUE(mesh);
-  auto tallies = mesh->spawn<TallyActor>("tally", {}, deadline_in(30s)).value();
-  EXPECT_EQ(tallies.cast_router(), nullptr);
-  ASSERT_TRUE(tallies.cast(Mark{1}).ok());
-  EXPECT_EQ(collect_marks(tallies).size(), 3u);
-  auto sum = comm::reduce<zmesh::Sum<std::int64_t>>(
-      tallies, Selection::all(),
-      [](comm::ReplyPort<std::int64_t> reply_to) {
-        return ValueQuery{reply_to, 1, 0, -1};
-      },
-      deadline_in(30s));
-  ASSERT_FALSE(sum.ok());
-  EXPECT_EQ(sum.error().code, ErrorCode::not_found);
-  EXPECT_NE(sum.error().message.find("add_comm_actor"), std::string::npos);
+  AllocSpec spec;
+  spec.dimensions = {{"x", 3}};
+  auto alloc = LocalAllocator::allocate(runtime_, spec, registry);
+  ASSERT_TRUE(alloc.ok()) << alloc.error().describe();
+  auto mesh = ProcMesh::allocate(runtime_, std::move(*alloc), deadline_in(60s));
+  ASSERT_FALSE(mesh.ok());
+  EXPECT_EQ(mesh.error().code, ErrorCode::invalid_argument) << mesh.error().describe();
+  EXPECT_NE(mesh.error().message.find("install_comm_tree"), std::string::npos) << mesh.error().message;
 }
 
 TEST_F(CommTreeTest, CommIsAReservedActorMeshName) {

@@ -1,9 +1,15 @@
 // fuzz_comm_messages: feeds the input to the comm tree's wire decoders: decode<T> of every
 // message of comm/internal/messages.hpp and comm/comm_stats.hpp, rank runs
 // (comm/internal/rank_runs.hpp: expand, compress, rank_text), the built-in reducers' lift and
-// fold (comm/reducer.hpp), which relays run on the msgpack values of Contribution and Partial,
-// and the CastHeader (mesh/cast_info.hpp) each cast delivery carries. The first byte picks what
-// is fed, the rest is the frame.
+// fold (mesh/reducer.hpp), which relays run on the msgpack values of actors' replies and of
+// Partial, and the CastHeader (mesh/cast_info.hpp) each cast delivery carries. The first byte
+// picks what is fed, the rest is the frame.
+// A reducing cast's delivery carries a reply route (core/reply.hpp) whose tag is a packed
+// Contribution (which cast and rank the reply answers); the actor's reply echoes the tag in
+// its header. A tag that decodes goes the comm actor's reply path (CommActor::reply): back out
+// of a reply envelope's header, then contributed to a node's Reduction with each built-in
+// reducer, its value standing for the reply and its rank as given (a forged rank must be
+// folded or refused, never trusted).
 // A CastControl that decodes goes down the comm actor's cast path without sockets: parse its
 // shape, expand its rank runs, find the first rank's view rank, plan its subtree
 // (DeliveryPlan::over_ranks), cut it into children's runs (compress), name ranks (rank_text),
@@ -23,6 +29,7 @@
 #include "zmesh/comm/routing.hpp"
 #include "zmesh/mesh/value_mesh.hpp"
 #include "zmesh/core/envelope.hpp"
+#include "zmesh/core/reply.hpp"
 #include "zmesh/mesh/cast_info.hpp"
 #include "zmesh/mesh/extent.hpp"
 #include "zmesh/mesh/point.hpp"
@@ -141,6 +148,43 @@ void cast_header(const CastHeader& header) {
   if (point) (void)point->to_string();
 }
 
+// What CommActor::reply does with a reply to a reducing cast's delivery: read the tag back from
+// the reply's header, check it carries no error, and contribute the value as the node's own
+// part, with the rank the tag names.
+void reply_path(const Contribution& tag) {
+  (void)tag.origin.to_string();
+  Envelope reply;
+  reply.sender = ActorId{tag.origin.proc, tag.actor, 0};
+  reply.type_name = std::string(message_name<ReplyMessage>());
+  reply.headers.set(std::string(reply_tag_key), pack_bytes(tag));
+  auto decoded = decode_envelope(encode_header(reply), Frames{Frame::copy_of(tag.value)});
+  FUZZ_CHECK(decoded.ok(), "a reply with a decodable tag does not decode");
+  auto echoed = decoded->headers.get<std::string>(reply_tag_key);
+  FUZZ_CHECK(echoed.has_value(), "a reply lost its tag");
+  auto again = unpack_bytes<Contribution>(*echoed, "a reply's tag");
+  FUZZ_CHECK(again.ok() && again->cast_id == tag.cast_id && again->rank == tag.rank &&
+                 again->actor == tag.actor && again->value == tag.value,
+             "a tag differs after its round trip through a reply's header");
+  FUZZ_CHECK(!zmesh::internal::reply_error(*decoded).has_value(), "a reply without an error has one");
+
+  // The node of base rank 10 with view ranks 0..5: its own actor (0), child 12 (1..3) and
+  // child 14 (4..5).
+  const std::vector<std::uint32_t> view_ranks{0, 1, 2, 3, 4, 5};
+  const std::vector<Reduction::Part> parts{{10, 0, 1}, {12, 1, 4}, {14, 4, 6}};
+  for (auto name : builtin_names) {
+    const auto ops = builtin_reducer(name).value();
+    Reduction node(&ops, view_ranks, parts);
+    node.contribute(parts.front().head, again->rank, decoded->payload.front().view());
+    node.contribute(parts.front().head, again->rank, decoded->payload.front().view());  // twice
+    auto folded = node.finish([](const Reduction::Part&) { return Error(ErrorCode::timeout, "no reply"); });
+    std::uint64_t missing = 0;
+    for (const auto& run : folded.missing) missing += run.count;
+    FUZZ_CHECK(folded.contributors + missing == view_ranks.size(),
+               fmt::format("{}: {} contributors and {} missing of {} ranks", name, folded.contributors,
+                           missing, view_ranks.size()));
+  }
+}
+
 // What the client (comm/tree_router.cpp, TreeRouter::reduce) does with a Partial from one of
 // its root children: report it to the root Reduction, finish, and name every missing rank by
 // its base rank. This found the client trusting Partial.missing (now checked by
@@ -182,9 +226,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   switch (selector % 12) {
     case 0: feed<CastControl>(frame, "CastControl", cast_path); break;
     case 1:
-      feed<Contribution>(frame, "Contribution", [](const Contribution& m) {
-        (void)m.origin.to_string();
+      feed<Contribution>(frame, "Contribution (a reply route's tag)", [](const Contribution& m) {
         reduce(m.rank, m.value, m.value);
+        reply_path(m);
       });
       break;
     case 2:

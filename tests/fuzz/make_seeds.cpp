@@ -190,9 +190,13 @@ void comm_messages() {
   view.reduce = true;
   view.reduction = ReduceSpec{"zmesh.sum", handler_port<Partial>(client).id, 1000, 50};
   message(t, 0, "cast-view-reduce", view);
-  message(t, 1, "contribution-int", Contribution{client, "workers", 9, 2, packed(std::int64_t{-5})});
-  message(t, 1, "contribution-float", Contribution{client, "workers", 9, 2, packed(2.5)});
-  message(t, 1, "contribution-str", Contribution{client, "workers", 9, 2, packed(std::string("x"))});
+  // A reply route's tag, as a comm actor packs it (no value), and with a value standing for
+  // the actor's reply.
+  message(t, 1, "reply-tag", Contribution{client, "workers", 9, 2, {}});
+  message(t, 1, "reply-tag-int", Contribution{client, "workers", 9, 2, packed(std::int64_t{-5})});
+  message(t, 1, "reply-tag-float", Contribution{client, "workers", 9, 2, packed(2.5)});
+  message(t, 1, "reply-tag-str", Contribution{client, "workers", 9, 2, packed(std::string("x"))});
+  message(t, 1, "reply-tag-forged-rank", Contribution{client, "workers", 9, 4000000000u, packed(std::int64_t{1})});
   Partial partial{client, "workers", 9, 4, true, packed(std::uint64_t{40}), 4, {}};
   message(t, 2, "partial", partial);
   partial.has_value = false;
