@@ -34,6 +34,26 @@ std::optional<Error> ActorMeshBase::dead(std::uint32_t rank) const {
   return state_->actor_dead(name_, rank);
 }
 
+Result<Selection> ActorMeshBase::select_ranks(std::span<const std::uint32_t> ranks) const {
+  std::vector<Selection> points;
+  for (auto rank : ranks) {
+    auto view = shape_.view_rank_of(rank);
+    if (!view || (only_ && !only_->contains(rank))) {
+      return Error(ErrorCode::invalid_argument,
+                   fmt::format("rank {} is not in actor mesh \"{}\" {}", rank, name_, shape_.to_string()));
+    }
+    auto coordinates = shape_.extent().coords_of(*view);
+    if (!coordinates) return std::move(coordinates).error();
+    std::vector<Selection> chain;
+    for (auto coordinate : *coordinates) chain.push_back(Selection::index(coordinate));
+    auto point = Selection::chain(std::move(chain));
+    if (!point) return std::move(point).error();
+    points.push_back(std::move(*point));
+  }
+  if (points.empty()) return Selection::false_();
+  return Selection::union_of(std::move(points));
+}
+
 Deadline ActorMeshBase::room_deadline() const { return deadline_in(state_->config().delivery_timeout); }
 
 CastRouter& ActorMeshBase::cast_router() const { return *state_->router(); }

@@ -95,6 +95,9 @@ class ActorMeshBase {
   Result<ActorId> actor(std::uint32_t rank) const;
   // Why the actor at mesh rank `rank` can no longer answer (its proc died or it failed).
   std::optional<Error> dead(std::uint32_t rank) const;
+  // The selection, over this view's shape, of exactly these mesh ranks; invalid_argument
+  // names a rank this view does not hold.
+  Result<Selection> select_ranks(std::span<const std::uint32_t> ranks) const;
 
   // Stops the actors on every live proc of the base mesh; waits for the agents' answers.
   Result<void> stop(Deadline deadline);

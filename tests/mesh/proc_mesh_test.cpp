@@ -278,6 +278,19 @@ TEST_P(MeshTest, FailedActorIsSkippedByLaterCastsWithoutAnUndeliverableFlood) {
   for (const auto& [rank, reply] : listed_call->replies) answered.insert(rank);
   EXPECT_EQ(answered, (std::set<std::uint32_t>{0, 3}));
 
+  // select_ranks(): the same list as a selection of the view's shape, for one message.
+  auto chosen = workers.select_ranks(others);
+  ASSERT_TRUE(chosen.ok()) << chosen.error().describe();
+  auto selected = workers.call(*chosen, Where{}, deadline_in(20s));
+  ASSERT_TRUE(selected.ok());
+  EXPECT_TRUE(selected->complete());
+  answered.clear();
+  for (const auto& [rank, reply] : selected->replies) answered.insert(rank);
+  EXPECT_EQ(answered, (std::set<std::uint32_t>{0, 3}));
+  auto outside = workers.slice("gpu", 0, 2).value().select_ranks(others);
+  ASSERT_FALSE(outside.ok()) << "rank 3 is not in gpu 0:2";
+  EXPECT_NE(outside.error().message.find("rank 3"), std::string::npos) << outside.error().message;
+
   ASSERT_TRUE(mesh->stop(deadline_in(20s)).ok());
   EXPECT_EQ(mesh->events_queued(), 1u) << "one failure, one event, no undeliverables";
   EXPECT_EQ(mesh->dropped_events(), 0u);
