@@ -120,6 +120,8 @@ void MeshState::proc_stopped(std::uint32_t rank, const StopReason& reason, bool 
 }
 
 void MeshState::proc_silent(std::uint32_t rank) {
+  // A proc being stopped falls silent on its way out: that is what the owner asked for.
+  if (stopping_ || dead(rank)) return;
   MeshEvent event;
   event.kind = MeshEvent::Kind::proc_unresponsive;
   event.rank = rank;
