@@ -29,9 +29,12 @@ Result<ActorId> ActorMeshBase::actor(std::uint32_t rank) const {
   return ActorId{state_->proc(rank).proc, name_, 0};
 }
 
+std::map<std::uint32_t, Error> ActorMeshBase::unreachable() const { return state_->unreachable(name_); }
+
 std::optional<Error> ActorMeshBase::dead(std::uint32_t rank) const {
-  if (auto proc = state_->dead(rank)) return proc;
-  return state_->actor_dead(name_, rank);
+  auto gone = unreachable();
+  if (auto it = gone.find(rank); it != gone.end()) return it->second;
+  return std::nullopt;
 }
 
 Result<Selection> ActorMeshBase::select_ranks(std::span<const std::uint32_t> ranks) const {
@@ -73,11 +76,12 @@ Result<ActorMeshBase::CastPlan> ActorMeshBase::plan_cast(const Selection& select
   // The cast id seeds '?': each cast picks its own "any", reproducibly.
   auto chosen = eval(selection, shape_, plan.result.cast_id);
   if (!chosen) return std::move(chosen).error();
+  const auto gone = unreachable();
   for (auto base : *chosen) {
     const auto rank = static_cast<std::uint32_t>(base);
     if (only_ && !only_->contains(rank)) continue;
-    if (auto gone = dead(rank)) {
-      plan.result.skipped.emplace(rank, *gone);
+    if (auto it = gone.find(rank); it != gone.end()) {
+      plan.result.skipped.emplace(rank, it->second);
       continue;
     }
     plan.base_ranks.push_back(rank);

@@ -129,6 +129,8 @@ class ActorMeshBase {
   // Casts and folds the replies with `ops` in the tree; missing ranks are mesh ranks.
   Result<Folded> reduce_frames(const Selection& selection, std::string_view type_name,
                                const Frames& payload, const ReducerOps& ops, Deadline deadline);
+  // Every mesh rank whose proc died or whose actor failed, and why.
+  std::map<std::uint32_t, Error> unreachable() const;
   // The view of this mesh's ranks for which `keep` holds.
   std::shared_ptr<const std::set<std::uint32_t>> only(
       const std::function<bool(std::uint32_t)>& keep) const;
@@ -250,8 +252,9 @@ class ActorMesh : public ActorMeshBase {
   }
   // The ranks of this view whose proc and actor still run.
   ActorMesh live() const {
-    return ActorMesh(state_, name_, shape_, only([this](std::uint32_t rank) { return !dead(rank); }),
-                     fanout_);
+    const auto gone = unreachable();
+    return ActorMesh(state_, name_, shape_,
+                     only([&gone](std::uint32_t rank) { return !gone.contains(rank); }), fanout_);
   }
   // Only the given mesh ranks of this view (others are ignored).
   ActorMesh only_ranks(std::span<const std::uint32_t> ranks) const {

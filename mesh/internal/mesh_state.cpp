@@ -38,13 +38,13 @@ std::optional<Error> MeshState::dead(std::uint32_t rank) const {
   return it->second;
 }
 
-std::optional<Error> MeshState::actor_dead(const std::string& name, std::uint32_t rank) const {
+std::map<std::uint32_t, Error> MeshState::unreachable(const std::string& name) const {
   std::lock_guard lock(mutex_);
-  auto it = actor_meshes_.find(name);
-  if (it == actor_meshes_.end()) return std::nullopt;
-  auto failed = it->second.failed.find(rank);
-  if (failed == it->second.failed.end()) return std::nullopt;
-  return failed->second;
+  std::map<std::uint32_t, Error> gone = dead_;
+  if (auto it = actor_meshes_.find(name); it != actor_meshes_.end()) {
+    for (const auto& [rank, error] : it->second.failed) gone.emplace(rank, error);
+  }
+  return gone;
 }
 
 void MeshState::set_placement(std::uint32_t rank, pid_t pid, std::string host) {

@@ -73,8 +73,9 @@ class MeshState {
   // -- liveness --
   // Why `rank` can no longer answer, if it cannot.
   std::optional<Error> dead(std::uint32_t rank) const;
-  // Why the actor `name` on `rank` can no longer answer because it failed, if it did.
-  std::optional<Error> actor_dead(const std::string& name, std::uint32_t rank) const;
+  // Every rank where actor `name` can no longer answer, and why: its proc died or it failed.
+  // One lock for a whole cast's plan (usually an empty map).
+  std::map<std::uint32_t, Error> unreachable(const std::string& name) const;
   bool all_stopped() const;
 
   // -- events --
