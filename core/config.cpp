@@ -62,6 +62,9 @@ const std::vector<Setting>& settings() {
       millis("ZMESH_RESEND_INTERVAL_MS", "resend unacknowledged messages this often",
              &Config::resend_interval),
       integer("ZMESH_ACK_EVERY", "acknowledge at least every N messages", &Config::ack_every),
+      millis("ZMESH_ACK_DELAY_MS",
+             "an ack waits this long to ride on a message to the same proc, then goes alone",
+             &Config::ack_delay),
       integer("ZMESH_MAX_UNACKED", "unacknowledged messages per link before sends wait",
               &Config::max_unacked),
       integer("ZMESH_LINK_WINDOW_MESSAGES",
@@ -155,6 +158,12 @@ Result<Config> Config::from_environment() {
                  "ZMESH_PROC_THREADS, ZMESH_CAST_FANOUT, ZMESH_ACK_EVERY, ZMESH_MAX_UNACKED, "
                  "ZMESH_MAILBOX_BATCH, ZMESH_LINK_WINDOW_*, ZMESH_MAILBOX_MAX_* and "
                  "ZMESH_MAX_MESSAGE_BYTES must be at least 1");
+  }
+  if (config.ack_delay.count() < 0 || config.ack_delay * 2 >= config.resend_interval) {
+    return Error(ErrorCode::invalid_argument,
+                 fmt::format("ZMESH_ACK_DELAY_MS={} must be at least 0 and below half of "
+                             "ZMESH_RESEND_INTERVAL_MS={}, or senders resend what was received",
+                             config.ack_delay.count(), config.resend_interval.count()));
   }
   return config;
 }

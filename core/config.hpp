@@ -28,6 +28,9 @@ struct Config {
   Millis delivery_timeout{30000};   // ZMESH_DELIVERY_TIMEOUT_MS: unacked this long -> undeliverable
   Millis resend_interval{200};      // ZMESH_RESEND_INTERVAL_MS: resend unacked messages this often
   std::uint32_t ack_every = 256;    // ZMESH_ACK_EVERY: ack at least every N messages per link
+  // An ack waits this long for a message to the same proc to carry it (most traffic is
+  // request and reply), then goes alone; 0 acks at the end of each receive round.
+  Millis ack_delay{2};              // ZMESH_ACK_DELAY_MS; below resend_interval / 2
   std::uint32_t max_unacked = 65536;  // ZMESH_MAX_UNACKED: per link; beyond it sends wait
   // Per link, data lane: messages and bytes queued or unacknowledged. A sender that finds no
   // room waits up to its deadline, then gets ErrorCode::backpressure. Control traffic

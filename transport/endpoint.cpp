@@ -50,6 +50,9 @@ Endpoint::Impl::Impl(zmq::context_t& context_in, ProcId self_in, Inbound inbound
       session(random_session()),
       data_prefix(prefixes(LinkKind::data, self, session)),
       skip_prefix(prefixes(LinkKind::skip, self, session)),
+      data_ack_prefix(internal::encode_data_prefix(LinkKind::data, self, session, 0, true)),
+      ack_delay(std::clamp<Clock::duration>(config.ack_delay, Clock::duration::zero(),
+                                            config.resend_interval / 4)),
       window{config.link_window_messages, static_cast<std::uint64_t>(config.link_window_bytes)},
       data_unacked(std::min(config.max_unacked, config.link_window_messages)),
       control_unacked(config.max_unacked),
@@ -348,6 +351,7 @@ Endpoint::Stats Endpoint::Impl::snapshot() const {
   out.garbage_dropped = stats.garbage_dropped.load(relaxed);
   out.undeliverable = stats.undeliverable.load(relaxed);
   out.acks_sent = stats.acks_sent.load(relaxed);
+  out.acks_carried = stats.acks_carried.load(relaxed);
   out.acks_received = stats.acks_received.load(relaxed);
   out.sessions = stats.sessions.load(relaxed);
   out.links = stats.links.load(relaxed);

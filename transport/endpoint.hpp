@@ -59,7 +59,9 @@ class Endpoint final : public RemoteLink {
     std::uint64_t gaps_dropped = 0;        // arrived ahead of a missing or held one; resent later
     std::uint64_t garbage_dropped = 0;     // malformed input (ZM-GARBAGE)
     std::uint64_t undeliverable = 0;       // own messages returned through Inbound::undeliverable
-    std::uint64_t acks_sent = 0;           // acks and nacks sent to senders
+    std::uint64_t acks_sent = 0;           // acks and nacks sent to senders, as messages
+    std::uint64_t acks_carried = 0;        // acks that rode on a data message to their sender
+                                           // (Config::ack_delay) instead
     std::uint64_t acks_received = 0;       // acks and nacks received from receivers
     std::uint64_t pending = 0;             // accepted by send(), neither acked nor returned yet
     std::uint64_t sessions = 0;  // receive sessions kept (bounded: internal::max_receive_sessions;

@@ -14,6 +14,8 @@ class ConfigTest : public ::testing::Test {
     ::unsetenv("ZMESH_DELIVERY_TIMEOUT_MS");
     ::unsetenv("ZMESH_PROC_THREADS");
     ::unsetenv("ZMESH_LOG");
+    ::unsetenv("ZMESH_ACK_DELAY_MS");
+    ::unsetenv("ZMESH_RESEND_INTERVAL_MS");
   }
 };
 
@@ -39,6 +41,20 @@ TEST_F(ConfigTest, MalformedValueNamesTheVariable) {
   ::setenv("ZMESH_LOG", "info", 1);
   ::setenv("ZMESH_PROC_THREADS", "0", 1);
   EXPECT_FALSE(Config::from_environment().ok());
+}
+
+TEST_F(ConfigTest, AckDelayMustStayWellInsideTheResendInterval) {
+  // An ack held as long as the resend interval would make every sender resend what arrived.
+  ::setenv("ZMESH_RESEND_INTERVAL_MS", "100", 1);
+  ::setenv("ZMESH_ACK_DELAY_MS", "50", 1);
+  auto config = Config::from_environment();
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.error().message.find("ZMESH_ACK_DELAY_MS=50"), std::string::npos)
+      << config.error().message;
+  ::setenv("ZMESH_ACK_DELAY_MS", "0", 1);
+  config = Config::from_environment();
+  ASSERT_TRUE(config.ok()) << config.error().describe();
+  EXPECT_EQ(config->ack_delay, Millis(0));
 }
 
 TEST_F(ConfigTest, DescribeListsEverySettingWithItsDefault) {

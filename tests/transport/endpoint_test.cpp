@@ -153,6 +153,52 @@ TEST_P(EndpointConformance, RepliesSentFromTheDeliverCallbackTravelBack) {
   EXPECT_EQ(echo_inbox.returned_count(), 0u);
 }
 
+TEST_P(EndpointConformance, AcksRideOnTheRepliesOfARequestReplyExchange) {
+  // Request, reply, request, ...: each reply carries the ack of its request, each request
+  // the ack of the reply before it, so no ack travels alone until the exchange ends. The
+  // resend interval is long, so an ack that never came would show as a resend, not a pass.
+  Config config = test_config();
+  config.resend_interval = Millis(20000);
+  config.ack_delay = Millis(1000);
+  Inbox client_inbox, echo_inbox;
+  std::atomic<Endpoint*> echo{nullptr};
+  Endpoint::Inbound inbound{[&](Envelope& envelope) {
+                              echo.load()->send(make_message(envelope.destination.actor.proc,
+                                                             envelope.sender.proc,
+                                                             std::move(envelope.payload)));
+                              return true;
+                            },
+                            echo_inbox.inbound().undeliverable};
+  const ProcId client_id = proc("conformance", 3);
+  const ProcId echo_id = proc("conformance", 4);
+  auto client = bind_or_die(context_, client_id, bind_address_for(GetParam()), client_inbox, config);
+  auto bound = Endpoint::bind(context_, echo_id, bind_address_for(GetParam()), inbound, config);
+  ASSERT_TRUE(bound.ok()) << bound.error().describe();
+  auto echo_endpoint = std::move(bound).value();
+  echo = echo_endpoint.get();
+  ASSERT_TRUE(echo_endpoint->add_route(client_id, client->address()).ok());
+  ASSERT_TRUE(client->add_route(echo_id, echo_endpoint->address()).ok());
+
+  constexpr std::uint64_t rounds = 50;
+  for (std::uint64_t i = 0; i < rounds; ++i) {
+    client->send(make_text(client_id, echo_id, std::to_string(i)));
+    ASSERT_TRUE(wait_until(20s, [&] { return client_inbox.delivered_count() == i + 1; })) << i;
+  }
+  EXPECT_EQ(client_inbox.delivered_texts().back(), std::to_string(rounds - 1));
+  // Every request was acked by its reply, and nothing else went alone.
+  ASSERT_TRUE(wait_until(20s, [&] { return client->stats().pending == 0; }));
+  EXPECT_EQ(echo_endpoint->stats().acks_carried, rounds);
+  EXPECT_EQ(echo_endpoint->stats().acks_sent, 0u);
+  // The last reply has nothing to ride on: its ack goes alone once ack_delay is over.
+  ASSERT_TRUE(wait_until(20s, [&] { return echo_endpoint->stats().pending == 0; }));
+  EXPECT_EQ(client->stats().acks_carried, rounds - 1);
+  EXPECT_EQ(client->stats().acks_sent, 1u);
+  EXPECT_EQ(client->stats().resent + echo_endpoint->stats().resent, 0u);
+  client->close();
+  echo_endpoint->close();
+  EXPECT_EQ(client_inbox.returned_count() + echo_inbox.returned_count(), 0u);
+}
+
 TEST_P(EndpointConformance, KeepsOrderPerSendingThread) {
   constexpr int per_thread = 3000;
   auto sender = [&](std::string tag) {

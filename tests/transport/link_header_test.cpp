@@ -66,6 +66,29 @@ TEST(LinkHeaderTest, AckAndRejectRoundTrip) {
   EXPECT_EQ(reject->reason, reason);
 }
 
+TEST(LinkHeaderTest, DataHeaderCarriesAPiggybackedAck) {
+  std::string bytes = encode_data_prefix(LinkKind::data, sender, 42, 0, /*with_ack=*/true);
+  char buffer[40];
+  char* end = put_uint(put_uint(put_uint(put_uint(put_uint(buffer, 7), 3), 0), ~0ull), 65536);
+  bytes.append(buffer, end);
+  auto parsed = parse_link_header(bytes);
+  ASSERT_TRUE(parsed.ok()) << parsed.error().describe();
+  EXPECT_EQ(parsed->kind, LinkKind::data);
+  EXPECT_EQ(parsed->seq, 7u);
+  EXPECT_EQ(parsed->floor, 3u);
+  EXPECT_EQ(parsed->lane, 0u);
+  EXPECT_TRUE(parsed->has_ack);
+  EXPECT_EQ(parsed->ack_session, ~0ull);
+  EXPECT_EQ(parsed->ack_through, 65536u);
+  // Plain data headers carry none.
+  auto plain = parse_link_header(data_header(LinkKind::data, 42, 7, 3));
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->has_ack);
+  // Still ordinary msgpack: nine items.
+  auto handle = msgpack::unpack(bytes.data(), bytes.size());
+  EXPECT_EQ(handle.get().as<std::vector<msgpack::object>>().size(), 9u);
+}
+
 // The bytes of a literal, embedded NULs included.
 template <std::size_t N>
 std::string bytes_of(const char (&literal)[N]) {
@@ -87,6 +110,9 @@ TEST(LinkHeaderTest, RefusesForgedAndTruncatedInput) {
   expect_refused("\x96\xa3zm2", "the magic is not \"zm1\"");
   expect_refused("\x96\xa3zm1\x09", "unknown kind 9");
   expect_refused(bytes_of("\x92\xa3zm1\x00"), "a data header is an array of 2 items");
+  // Eight items: a lane and half an ack. A skip cannot carry an ack at all.
+  expect_refused(bytes_of("\x98\xa3zm1\x00"), "a data header is an array of 8 items");
+  expect_refused(bytes_of("\x99\xa3zm1\x04"), "a skip header is an array of 9 items");
   const std::string whole = data_header(LinkKind::data, 1, 2, 1);
   for (std::size_t cut = 0; cut < whole.size(); ++cut) {
     EXPECT_FALSE(parse_link_header(std::string_view(whole).substr(0, cut)).ok()) << cut;

@@ -16,7 +16,7 @@ const Clock::time_point t0 = Clock::time_point{} + 1h;
 constexpr std::uint32_t ack_every = 4;
 
 ReceiveSession fresh(std::uint64_t floor = 1, Lane lane = Lane::data) {
-  return ReceiveSession(7, "sender-bytes", "sender/0", lane, floor);
+  return ReceiveSession(7, "sender-bytes", ProcId{WorldId{"sender"}, 0}, lane, floor);
 }
 
 Envelope text(std::string_view value) {

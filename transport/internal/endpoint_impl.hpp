@@ -21,6 +21,7 @@
 #include <array>
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -39,6 +40,7 @@ struct Link {
        Clock::duration resend_interval)
       : peer(std::move(peer_in)),
         peer_text(peer.to_string()),
+        peer_bytes(encode_sender(peer)),
         lanes{SendWindow(data_unacked, resend_interval),
               SendWindow(control_unacked, resend_interval)} {}
 
@@ -50,6 +52,7 @@ struct Link {
 
   ProcId peer;
   std::string peer_text;
+  std::string peer_bytes;    // as data headers name it: finds its receive session, for acks
   std::string address;       // empty until add_route()
   bool inproc = false;       // the address is inproc://: frames are shared, not copied
   bool ever_dialed = false;  // the peer may have seen our seqs: the link must be kept
@@ -87,7 +90,7 @@ struct Credit {
 // stats() from any thread.
 struct AtomicStats {
   std::atomic<std::uint64_t> sent{0}, resent{0}, delivered{0}, duplicates_dropped{0},
-      gaps_dropped{0}, garbage_dropped{0}, acks_sent{0}, acks_received{0}, sessions{0}, links{0},
+      gaps_dropped{0}, garbage_dropped{0}, acks_sent{0}, acks_carried{0}, acks_received{0}, sessions{0}, links{0},
       handshakes_refused{0};
   // Written from any thread (send() after close), so incremented atomically.
   std::atomic<std::uint64_t> undeliverable{0}, accepted{0}, finished{0};
@@ -136,6 +139,7 @@ struct Endpoint::Impl {
   void pump(internal::Link& link);
   bool transmit(internal::Link& link, Lane lane, internal::Outgoing& message);
   void receive_acks(internal::Link& link);
+  bool apply_ack(internal::Link& link, Lane lane, bool nack, std::uint64_t through);
   void run_timers();
   void expire(internal::Link& link);
   void sweep();
@@ -150,6 +154,8 @@ struct Endpoint::Impl {
   void retry_held_now();
   void mark_dirty(internal::ReceiveSession& session);
   void flush_acks();
+  void flush_deferred_acks(bool all);
+  std::uint64_t piggyback_ack(const internal::Link& link, std::uint64_t& through);
   void send_ack(internal::ReceiveSession& session, Lane lane, internal::ReceiveSession::AckDue due);
   void send_reject(internal::ReceiveSession& session, Lane lane, std::uint64_t seq,
                    std::string_view reason);
@@ -168,6 +174,10 @@ struct Endpoint::Impl {
   // Link header up to seq and floor, by lane: for data, and for given-up messages (skip).
   const std::array<std::string, 2> data_prefix;
   const std::array<std::string, 2> skip_prefix;
+  const std::string data_ack_prefix;  // data lane, with a piggybacked ack after the floor
+  // How long an ack may wait to ride on a data message (Config::ack_delay, kept well inside
+  // the resend interval whatever the configuration).
+  const Clock::duration ack_delay;
   const internal::WindowLimits window;
   const std::uint32_t data_unacked;     // per link: min(max_unacked, link_window_messages)
   const std::uint32_t control_unacked;  // per link: max_unacked
@@ -228,6 +238,9 @@ struct Endpoint::Impl {
   zmq::message_t scratch;
   internal::SessionTable sessions;
   std::vector<std::uint64_t> dirty_sessions;
+  // Sessions whose data-lane ack waits to ride on a message to their sender, oldest first,
+  // with the time it goes alone.
+  std::deque<std::pair<std::uint64_t, Clock::time_point>> deferred_acks;
   std::vector<std::uint64_t> held_sessions;  // sessions holding a refused message
   Clock::time_point next_held_retry{};
   Clock::time_point next_sweep{};

@@ -136,6 +136,7 @@ void Endpoint::Impl::iterate() {
     retry_held_now();
   }
   run_timers();
+  flush_deferred_acks(closing);
   settle_credits();
 }
 
@@ -177,6 +178,7 @@ int Endpoint::Impl::poll_timeout_ms() {
     }
   }
   if (!held_sessions.empty()) next = std::min(next, next_held_retry);
+  if (!deferred_acks.empty()) next = std::min(next, deferred_acks.front().second);
   if (sessions.size() > 0 || !links.empty()) next = std::min(next, next_sweep);
   if (closing) next = std::min(next, linger_deadline);
   if (next == Clock::time_point::max()) return -1;
@@ -451,16 +453,30 @@ bool Endpoint::Impl::transmit(Link& link, Lane which, Outgoing& message) {
   }
   const bool data = message.live;
   const auto index = static_cast<std::size_t>(which);
-  const std::string& prefix = data ? data_prefix[index] : skip_prefix[index];
   const std::uint64_t seq = lane.send_seq();
   const std::uint64_t floor = lane.front_seq();
   const bool control = which == Lane::control;
+  // A data message to a proc we owe an ack carries it, saving that proc an ack message.
+  std::uint64_t ack_through = 0;
+  const std::uint64_t ack_session =
+      data && !control && !deferred_acks.empty() ? piggyback_ack(link, ack_through) : 0;
+  const std::string& prefix = ack_session != 0 ? data_ack_prefix
+                              : data            ? data_prefix[index]
+                                                : skip_prefix[index];
+  const std::size_t ack_bytes =
+      ack_session != 0
+          ? 1 + internal::uint_size(ack_session) + internal::uint_size(ack_through)
+          : 0;
   zmq::message_t head(prefix.size() + internal::uint_size(seq) + internal::uint_size(floor) +
-                      (control ? 1 : 0));
+                      (control ? 1 : 0) + ack_bytes);
   char* out = head.data<char>();
   std::memcpy(out, prefix.data(), prefix.size());
   out = internal::put_uint(internal::put_uint(out + prefix.size(), seq), floor);
   if (control) internal::put_uint(out, static_cast<std::uint64_t>(Lane::control));
+  if (ack_session != 0) {
+    out = internal::put_uint(out, static_cast<std::uint64_t>(Lane::data));
+    internal::put_uint(internal::put_uint(out, ack_session), ack_through);
+  }
 
   zmq::socket_t& dealer = *link.dealer;
   std::size_t sent_parts = 0;
@@ -639,18 +655,12 @@ void Endpoint::Impl::receive_acks(Link& link) {
     internal::SendWindow& lane = link.lane(static_cast<Lane>(header->lane));
     switch (header->kind) {
       case LinkKind::ack:
-      case LinkKind::nack: {
-        const auto acked = lane.on_ack(header->seq, header->kind == LinkKind::nack, now);
-        if (!acked.valid) {
-          garbage(link.peer_text, fmt::format("an ack through {}, but only {} were sent",
-                                              header->seq, lane.next_seq() - 1));
-          break;
+      case LinkKind::nack:
+        if (apply_ack(link, static_cast<Lane>(header->lane), header->kind == LinkKind::nack,
+                      header->seq)) {
+          internal::bump(stats.acks_received);
         }
-        internal::bump(stats.acks_received);
-        stats.finished.fetch_add(acked.released, std::memory_order_relaxed);
-        release(link, acked.counted_messages, acked.counted_bytes);
         break;
-      }
       case LinkKind::reject:
         if (auto refused = lane.on_reject(header->seq)) {
           give_back(link, std::move(*refused),
@@ -664,6 +674,21 @@ void Endpoint::Impl::receive_acks(Link& link) {
     }
   }
   pump(link);
+}
+
+// Applies an ack (or nack) of `link`'s messages through `through` on `lane`; false (and
+// counted as garbage) when it acks more than was sent.
+bool Endpoint::Impl::apply_ack(Link& link, Lane which, bool nack, std::uint64_t through) {
+  internal::SendWindow& lane = link.lane(which);
+  const auto acked = lane.on_ack(through, nack, now);
+  if (!acked.valid) {
+    garbage(link.peer_text, fmt::format("an ack through {}, but only {} were sent", through,
+                                        lane.next_seq() - 1));
+    return false;
+  }
+  stats.finished.fetch_add(acked.released, std::memory_order_relaxed);
+  release(link, acked.counted_messages, acked.counted_bytes);
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -807,6 +832,16 @@ void Endpoint::Impl::on_data(std::size_t count) {
   ReceiveSession& state = *found.session;
   const std::string_view id(routing_id.data<char>(), routing_id.size());
   if (state.routing_id != id) state.routing_id.assign(id);
+  // An ack of a previous incarnation of ours has nothing left to ack: ignored.
+  if (header->has_ack && header->ack_session == session) {
+    if (auto it = links.find(state.sender()); it != links.end()) {
+      Link& link = *it->second;
+      if (apply_ack(link, static_cast<Lane>(header->lane), false, header->ack_through)) {
+        internal::bump(stats.acks_received);
+        pump(link);  // the window may have room again
+      }
+    }
+  }
   const auto lane = static_cast<Lane>(header->lane);
   switch (state.arrive(lane, header->seq, header->floor)) {
     case internal::Arrival::duplicate:
@@ -912,11 +947,43 @@ void Endpoint::Impl::flush_acks() {
     ReceiveSession* state = sessions.find(id);
     if (state == nullptr) continue;
     state->dirty = false;
-    for (const Lane lane : lanes_in_send_order) {
-      if (auto due = state->take_ack(lane)) send_ack(*state, lane, *due);
+    if (auto due = state->take_ack(Lane::control)) send_ack(*state, Lane::control, *due);
+    // Data: a nack or re-ack goes now; a plain ack waits for a message to ride on (the
+    // reply to what it acks, usually), at most ack_delay.
+    if (auto due = state->take_urgent_ack(Lane::data)) {
+      send_ack(*state, Lane::data, *due);
+    } else if (state->ack_pending(Lane::data) && !state->deferred) {
+      if (ack_delay == Clock::duration::zero()) {
+        send_ack(*state, Lane::data, state->ack_now(Lane::data));
+      } else {
+        state->deferred = true;
+        deferred_acks.emplace_back(id, now + ack_delay);
+      }
     }
   }
   dirty_sessions.clear();
+}
+
+// Sends the deferred acks whose wait is over (all of them when `all`), unless a message
+// took them along meanwhile.
+void Endpoint::Impl::flush_deferred_acks(bool all) {
+  while (!deferred_acks.empty() && (all || deferred_acks.front().second <= now)) {
+    ReceiveSession* state = sessions.find(deferred_acks.front().first);
+    deferred_acks.pop_front();
+    if (state == nullptr) continue;
+    state->deferred = false;
+    if (state->ack_pending(Lane::data)) send_ack(*state, Lane::data, state->ack_now(Lane::data));
+  }
+}
+
+// The session id and acked_through of an ack that a data message to `link`'s peer can carry
+// (marked sent), or 0 when nothing is owed to that peer.
+std::uint64_t Endpoint::Impl::piggyback_ack(const Link& link, std::uint64_t& through) {
+  ReceiveSession* state = sessions.find_by_sender(link.peer_bytes);
+  if (state == nullptr || !state->ack_pending(Lane::data)) return 0;
+  through = state->ack_now(Lane::data).through;
+  internal::bump(stats.acks_carried);
+  return state->id();
 }
 
 void Endpoint::Impl::send_ack(ReceiveSession& state, Lane lane, ReceiveSession::AckDue due) {

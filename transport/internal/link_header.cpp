@@ -173,8 +173,9 @@ Result<LinkHeader> parse_link_header(std::string_view bytes) {
       expected_items = 5;
       break;
   }
-  // One more item: the lane.
-  if (items != expected_items && items != expected_items + 1) {
+  // One more item: the lane; for data, three more: the lane and a piggybacked ack.
+  const bool with_ack = header.kind == LinkKind::data && items == expected_items + 3;
+  if (items != expected_items && items != expected_items + 1 && !with_ack) {
     return bad_header(fmt::format("a {} header is an array of {} items, expected {} or {}",
                                   to_string(header.kind), items, expected_items,
                                   expected_items + 1));
@@ -198,6 +199,13 @@ Result<LinkHeader> parse_link_header(std::string_view bytes) {
     if (lane > 1) return bad_header(fmt::format("unknown lane {} (0 data, 1 control)", lane));
     header.lane = static_cast<std::uint8_t>(lane);
   }
+  if (with_ack) {
+    ZMESH_READ(ack_session, in.uint("the piggybacked ack's session"));
+    ZMESH_READ(ack_through, in.uint("the piggybacked ack"));
+    header.has_ack = true;
+    header.ack_session = ack_session;
+    header.ack_through = ack_through;
+  }
   if (!in.at_end()) return bad_header("bytes left over after the last field");
   return header;
 }
@@ -205,16 +213,22 @@ Result<LinkHeader> parse_link_header(std::string_view bytes) {
 #undef ZMESH_READ
 
 std::string encode_data_prefix(LinkKind kind, const ProcId& sender, std::uint64_t session,
-                               std::uint8_t lane) {
+                               std::uint8_t lane, bool with_ack) {
   std::string out;
-  put_array(out, lane == 0 ? 6 : 7);
+  put_array(out, with_ack ? 9 : lane == 0 ? 6 : 7);
   put_str(out, magic);
   append_uint(out, static_cast<std::uint64_t>(kind));
+  out += encode_sender(sender);
+  append_uint(out, session);
+  return out;
+}
+
+std::string encode_sender(const ProcId& sender) {
+  std::string out;
   put_array(out, 2);
   put_array(out, 1);
   put_str(out, sender.world.name);
   append_uint(out, sender.rank);
-  append_uint(out, session);
   return out;
 }
 

@@ -6,6 +6,10 @@
 //
 // Wire format (each a msgpack array whose first item is the magic "zm1"):
 //   data   ["zm1", 0, sender, session, seq, floor(, lane)]  then the envelope header and payload
+//   data   ["zm1", 0, sender, session, seq, floor, lane, ack_session, ack_through]
+//                                                           the same, carrying an ack of the
+//                                                           receiver's own messages on that
+//                                                           lane (piggybacked: no ack message)
 //   skip   ["zm1", 4, sender, session, seq, floor(, lane)]  alone: seq was given up, count it
 //                                                           as consumed
 //   ack    ["zm1", 1, session, acked_through(, lane)]       receiver -> sender, cumulative
@@ -41,16 +45,24 @@ struct LinkHeader {
   std::uint64_t floor = 0;  // data/skip: lowest seq the sender still holds
   std::string_view reason;  // reject only
   std::uint8_t lane = 0;    // every kind: 0 data, 1 control (static_cast of zmesh::Lane)
+  // data only: an ack riding along, for the receiver's sending session `ack_session`.
+  bool has_ack = false;
+  std::uint64_t ack_session = 0;
+  std::uint64_t ack_through = 0;
 };
 
 // Parses one link-header frame; the views point into `bytes`.
 Result<LinkHeader> parse_link_header(std::string_view bytes);
 
 // The fixed start of a data or skip header for one sender and session: ["zm1", kind, sender,
-// session. Append seq and floor with put_uint to complete it, and then, for lane 1 only, the
-// lane (one byte: put_uint(out, lane)).
+// session. Append seq and floor with put_uint to complete it, and then, for lane 1 or
+// `with_ack`, the lane (one byte: put_uint(out, lane)); with `with_ack` (data only), then the
+// ack's session and acked_through.
 std::string encode_data_prefix(LinkKind kind, const ProcId& sender, std::uint64_t session,
-                               std::uint8_t lane = 0);
+                               std::uint8_t lane = 0, bool with_ack = false);
+// The sender field of data headers: the ProcId as msgpack ([[world], rank]), byte for byte
+// what LinkHeader::sender_bytes holds for it.
+std::string encode_sender(const ProcId& sender);
 
 // Bytes msgpack needs for `value` in its shortest unsigned form (1, 2, 3, 5 or 9).
 std::size_t uint_size(std::uint64_t value) noexcept;

@@ -4,9 +4,12 @@
 
 namespace zmesh::internal {
 
-ReceiveSession::ReceiveSession(std::uint64_t id, std::string sender_bytes, std::string sender_text,
+ReceiveSession::ReceiveSession(std::uint64_t id, std::string sender_bytes, ProcId sender,
                                Lane lane, std::uint64_t floor)
-    : id_(id), sender_bytes_(std::move(sender_bytes)), sender_text_(std::move(sender_text)) {
+    : id_(id),
+      sender_bytes_(std::move(sender_bytes)),
+      sender_(std::move(sender)),
+      sender_text_(sender_.to_string()) {
   // Only the first message's lane has a known floor; the other lane learns its own from
   // its first message (arrive() moves `expected` up to the floor). Starting it at this
   // lane's floor instead would drop its messages as duplicates.
@@ -92,6 +95,12 @@ std::optional<ReceiveSession::AckDue> ReceiveSession::take_ack(Lane lane) {
   return std::nullopt;
 }
 
+std::optional<ReceiveSession::AckDue> ReceiveSession::take_urgent_ack(Lane lane) {
+  const LaneState& state = lane_(lane);
+  if (state.nack || state.reack) return take_ack(lane);
+  return std::nullopt;
+}
+
 ReceiveSession::AckDue ReceiveSession::ack_now(Lane lane) {
   LaneState& state = lane_(lane);
   state.acked = state.expected - 1;
@@ -121,13 +130,12 @@ SessionTable::Found SessionTable::find_or_create(const LinkHeader& header, Clock
       ++evicted_;
       erase(sessions_.find(recency_.back()));
     }
-    std::string text =
-        ProcId{WorldId{std::string(header.sender_world)}, header.sender_rank}.to_string();
+    ProcId proc{WorldId{std::string(header.sender_world)}, header.sender_rank};
     session_of_sender_[sender] = header.session;
     recency_.push_front(header.session);
     it = sessions_
              .emplace(header.session,
-                      Entry{ReceiveSession(header.session, std::move(sender), std::move(text),
+                      Entry{ReceiveSession(header.session, std::move(sender), std::move(proc),
                                            static_cast<Lane>(header.lane), header.floor),
                             recency_.begin()})
              .first;
@@ -143,6 +151,11 @@ SessionTable::Found SessionTable::find_or_create(const LinkHeader& header, Clock
 ReceiveSession* SessionTable::find(std::uint64_t id) noexcept {
   auto it = sessions_.find(id);
   return it == sessions_.end() ? nullptr : &it->second.session;
+}
+
+ReceiveSession* SessionTable::find_by_sender(const std::string& sender_bytes) noexcept {
+  auto it = session_of_sender_.find(sender_bytes);
+  return it == session_of_sender_.end() ? nullptr : find(it->second);
 }
 
 std::size_t SessionTable::expire_idle(Clock::time_point now) {

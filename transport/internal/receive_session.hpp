@@ -43,16 +43,18 @@ enum class Arrival : std::uint8_t {
 class ReceiveSession {
  public:
   // Starts `lane` at `floor`, the floor of the first message heard (on that lane).
-  ReceiveSession(std::uint64_t id, std::string sender_bytes, std::string sender_text, Lane lane,
+  ReceiveSession(std::uint64_t id, std::string sender_bytes, ProcId sender, Lane lane,
                  std::uint64_t floor);
 
   std::uint64_t id() const noexcept { return id_; }
   const std::string& sender_bytes() const noexcept { return sender_bytes_; }
+  const ProcId& sender() const noexcept { return sender_; }
   const std::string& sender_text() const noexcept { return sender_text_; }
   // The ROUTER's name for the sender's current connection; acks go there.
   std::string routing_id;
   Clock::time_point last_heard{};
-  bool dirty = false;  // listed for the next flush of acks (owned by the caller)
+  bool dirty = false;     // listed for the next flush of acks (owned by the caller)
+  bool deferred = false;  // listed among the acks waiting to ride on a message (the caller's)
 
   std::uint64_t expected(Lane lane) const noexcept { return lane_(lane).expected; }
   std::uint64_t acked(Lane lane) const noexcept { return lane_(lane).acked; }
@@ -84,6 +86,12 @@ class ReceiveSession {
     std::uint64_t through = 0;
   };
   std::optional<AckDue> take_ack(Lane lane);
+  // As take_ack, but only what must not wait: a nack, or the re-ack a duplicate asked for.
+  std::optional<AckDue> take_urgent_ack(Lane lane);
+  // Something consumed is not acked yet (an ack may wait, e.g. to ride on a message).
+  bool ack_pending(Lane lane) const noexcept {
+    return lane_(lane).expected - 1 > lane_(lane).acked;
+  }
   // An ack of everything consumed, now (ack_every reached). Marks it sent.
   AckDue ack_now(Lane lane);
 
@@ -106,6 +114,7 @@ class ReceiveSession {
 
   std::uint64_t id_;
   std::string sender_bytes_;  // the sender ProcId as encoded in the link header
+  ProcId sender_;
   std::string sender_text_;
   std::array<LaneState, 2> lanes_;
 };
@@ -124,6 +133,8 @@ class SessionTable {
   // sender retires its previous one. Marks the session heard at `now`.
   Found find_or_create(const LinkHeader& header, Clock::time_point now);
   ReceiveSession* find(std::uint64_t id) noexcept;
+  // The current session of the sender whose link-header bytes are `sender_bytes`, if any.
+  ReceiveSession* find_by_sender(const std::string& sender_bytes) noexcept;
   // Drops the sessions not heard from for longer than the idle limit; returns how many.
   std::size_t expire_idle(Clock::time_point now);
 
