@@ -2,6 +2,9 @@
 // one 1 KiB cast to all and every reply awaited, next to raw ZeroMQ doing the same work in
 // the same run (one inproc ROUTER fanning the payload out to N DEALERs served by one
 // thread, each answering 8 bytes). Prints zmesh / raw per size after the table.
+// allocs/cast: operator new calls per cast in the whole process (client, procs, receivers),
+// counted by the replacement below; libzmq's message buffers come from malloc and are not
+// counted, on either side.
 // Process meshes over ipc/tcp and larger payloads: `zmesh bench cast`.
 #include "zmesh/alloc/local_allocator.hpp"
 #include "zmesh/mesh/proc_mesh.hpp"
@@ -13,8 +16,35 @@
 #include <zmq.hpp>
 
 #include <atomic>
+#include <cstdlib>
 #include <map>
+#include <new>
 #include <thread>
+
+// Counts every operator new of this binary (the array, nothrow and sized forms of the
+// library forward to these). Relaxed: only the total is read, after the work it counts.
+namespace {
+std::atomic<std::uint64_t> heap_allocations{0};
+
+void* counted_alloc(std::size_t size, std::size_t alignment) {
+  heap_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (size == 0) size = 1;
+  void* block = alignment > alignof(std::max_align_t)
+                    ? std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment)
+                    : std::malloc(size);
+  if (!block) throw std::bad_alloc();
+  return block;
+}
+}  // namespace
+
+void* operator new(std::size_t size) { return counted_alloc(size, alignof(std::max_align_t)); }
+void* operator new(std::size_t size, std::align_val_t alignment) {
+  return counted_alloc(size, static_cast<std::size_t>(alignment));
+}
+void operator delete(void* block) noexcept { std::free(block); }
+void operator delete(void* block, std::size_t) noexcept { std::free(block); }
+void operator delete(void* block, std::align_val_t) noexcept { std::free(block); }
+void operator delete(void* block, std::size_t, std::align_val_t) noexcept { std::free(block); }
 
 namespace {
 
@@ -27,6 +57,12 @@ constexpr std::size_t payload_bytes = 1024;
 std::map<std::pair<long, std::string>, double>& results() {
   static std::map<std::pair<long, std::string>, double> table;
   return table;
+}
+
+// Reports the allocations since `before` per iteration (one cast) as allocs/cast.
+void count_allocations(benchmark::State& state, std::uint64_t before) {
+  const auto allocations = heap_allocations.load(std::memory_order_relaxed) - before;
+  state.counters["allocs/cast"] = benchmark::Counter(static_cast<double>(allocations), benchmark::Counter::kAvgIterations);
 }
 
 void zmesh_cast(benchmark::State& state) {
@@ -43,12 +79,14 @@ void zmesh_cast(benchmark::State& state) {
   const Frame payload = Frame::from_string(std::string(payload_bytes, 'x'));
   const std::string type(message_name<tools::BenchCast>());
   std::uint64_t seq = 0;
+  const auto allocations_before = heap_allocations.load(std::memory_order_relaxed);
   for (auto _ : state) {
     ++seq;
     targets.cast_frames(Selection::all(), type, Frames{encode(tools::BenchCast{seq, reply_to}), payload},
                         targets.room_deadline()).value();
     for (std::uint32_t i = 0; i < procs; ++i) benchmark::DoNotOptimize(replies.recv(deadline_in(30s)).value());
   }
+  count_allocations(state, allocations_before);
   state.SetItemsProcessed(state.iterations());
   state.SetBytesProcessed(state.iterations() * procs * payload_bytes);
   state.counters["deliveries/s"] = benchmark::Counter(state.iterations() * procs, benchmark::Counter::kIsRate);
@@ -95,6 +133,7 @@ void raw_cast(benchmark::State& state) {
   }
   zmq::message_t payload(std::string(payload_bytes, 'x'));
   std::uint64_t seq = 0;
+  const auto allocations_before = heap_allocations.load(std::memory_order_relaxed);
   for (auto _ : state) {
     ++seq;
     for (const auto& id : ids) {
@@ -111,6 +150,7 @@ void raw_cast(benchmark::State& state) {
       benchmark::DoNotOptimize(reply.data());
     }
   }
+  count_allocations(state, allocations_before);
   stop = true;
   receivers.join();
   state.SetItemsProcessed(state.iterations());

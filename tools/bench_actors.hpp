@@ -1,11 +1,15 @@
 #pragma once
-// The actor `zmesh bench cast` spawns on every proc, and its messages. A cast carries a small
-// header frame (cast number, reply port) and the payload as its own frame, which the target
-// never decodes: the bytes travel as sent, as a user's tensor would.
+// The actors `zmesh bench cast` spawns on every proc, and their messages. A cast carries a
+// small header frame (cast number, reply port) and the payload as its own frame, which the
+// target never decodes: the bytes travel as sent, as a user's tensor would.
+// Two targets answer the same casts the same way: BenchPlain is written as README.md writes
+// an actor (a typed member handler on the proc's pool), BenchTarget opts into the fast path
+// (a raw handler that never blocks). The hot-path targets must hold for the plain one.
 // RawPeer hosts the raw twin's receiver on a thread of its own (cross-host bench: the
 // receivers must run on the launchers' hosts, and only a proc gets there).
-// Thread: BenchTarget's handler never blocks, so it runs on the proc's I/O thread; RawPeer's
-// receiver thread lives from its constructor to its destructor.
+// Thread: BenchPlain's handler runs on the proc's pool; BenchTarget's never blocks, so it
+// runs on the proc's I/O thread; RawPeer's receiver thread lives from its constructor to its
+// destructor.
 
 #include "zmesh/comm/init.hpp"
 #include "zmesh/core/actor.hpp"
@@ -34,6 +38,14 @@ struct BenchCast {
   std::uint64_t cast = 0;
   PortRef<BenchReply> reply_to;
   MSGPACK_DEFINE(cast, reply_to);
+};
+
+// Typed handlers decode the first payload frame only, so the payload frame after the
+// BenchCast frame reaches the actor undecoded, as with the raw handler below.
+class BenchPlain : public Actor {
+ public:
+  void on_cast(Context& ctx, const BenchCast& cast) { ctx.send(cast.reply_to, BenchReply{cast.cast}); }
+  using Handlers = zmesh::Handlers<&BenchPlain::on_cast>;
 };
 
 class BenchTarget : public Actor {
@@ -87,6 +99,7 @@ class RawPeer : public Actor {
 // The actor types the `zmesh` binary can be asked to spawn when started as a proc.
 inline std::shared_ptr<Registry> tool_registry() {
   auto registry = std::make_shared<Registry>();
+  registry->add_actor<BenchPlain>("zmesh-BenchPlain").value();
   registry->add_actor<BenchTarget>("zmesh-BenchTarget").value();
   registry->add_actor<RawPeer>("zmesh-RawPeer").value();
   install_comm_tree(*registry).value();  // casts travel the comm tree

@@ -20,10 +20,14 @@
 #include <zmq.hpp>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
+#include <optional>
+#include <set>
+#include <sstream>
 #include <thread>
 
 namespace zmesh::tools {
@@ -36,7 +40,14 @@ constexpr int usage_error = 2;
 // In-flight casts are capped so that queued copies stay below this many bytes.
 constexpr std::uint64_t max_bytes_in_flight = 512ull << 20;
 
+// Which actor answers the casts (bench_actors.hpp).
+enum class Target { plain, fast };
+
+std::string_view to_string(Target target) { return target == Target::plain ? "plain" : "fast"; }
+
 struct Options {
+  Target target = Target::plain;
+  std::uint32_t repeat = 1;  // runs of each case; the table shows their medians
   std::vector<std::uint32_t> procs;
   std::vector<std::uint64_t> payloads;
   std::uint32_t inflight = 64;
@@ -75,14 +86,91 @@ Result<std::unique_ptr<ProcMesh>> allocate_mesh(Runtime& runtime, const Options&
   return ProcMesh::allocate(runtime, std::move(*alloc), deadline_in(60s));
 }
 
-// One measured row: casts to all N, each waiting for N replies.
+// One measurement window: casts to all N, each waiting for N replies.
 struct Measured {
   std::uint64_t casts = 0;
+  std::uint64_t deliveries = 0;  // casts * N
   double elapsed_s = 0;
   double p50_us = 0;
   double p99_us = 0;
+  std::optional<std::uint64_t> cpu_ns;  // of every local process over the window, when readable
   double casts_per_s() const { return elapsed_s > 0 ? casts / elapsed_s : 0; }
+  std::optional<double> cpu_us_per_delivery() const {
+    if (!cpu_ns || deliveries == 0) return std::nullopt;
+    return *cpu_ns / 1e3 / static_cast<double>(deliveries);
+  }
 };
+
+// -- CPU time of the processes taking part, from /proc --
+
+// Where CPU time is read: per thread from /proc/PID/task/TID/schedstat (ns), else from
+// /proc/PID/stat (utime+stime, clock ticks); none when neither is readable here.
+enum class CpuSource { schedstat, stat, none };
+
+// Ns of CPU the threads of `pid` alive now have used. A thread that exits during a window
+// takes its time along; the bench's threads live as long as their meshes.
+std::optional<std::uint64_t> schedstat_ns(pid_t pid) {
+  std::uint64_t total = 0;
+  try {
+    for (const auto& task : std::filesystem::directory_iterator(fmt::format("/proc/{}/task", pid))) {
+      std::ifstream file(task.path() / "schedstat");
+      std::uint64_t ns = 0;
+      if (file >> ns) total += ns;  // else the thread ended between listing and reading
+    }
+  } catch (const std::filesystem::filesystem_error&) {
+    return std::nullopt;
+  }
+  return total;
+}
+
+// Ns of CPU (user+system) `pid` has used, all its threads, in clock ticks.
+std::optional<std::uint64_t> stat_ns(pid_t pid) {
+  std::ifstream file(fmt::format("/proc/{}/stat", pid));
+  const std::string text{std::istreambuf_iterator<char>(file), {}};
+  // The command (field 2) is in parentheses and may hold spaces; utime and stime are the
+  // 12th and 13th fields after it.
+  const auto close = text.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream fields(text.substr(close + 1));
+  std::string skipped;
+  for (int i = 0; i < 11; ++i) fields >> skipped;
+  std::uint64_t utime = 0, stime = 0;
+  if (!(fields >> utime >> stime)) return std::nullopt;
+  return (utime + stime) * 1'000'000'000ull / static_cast<std::uint64_t>(::sysconf(_SC_CLK_TCK));
+}
+
+CpuSource cpu_source() {
+  if (schedstat_ns(::getpid()).value_or(0) > 0) return CpuSource::schedstat;
+  return stat_ns(::getpid()) ? CpuSource::stat : CpuSource::none;
+}
+
+// The processes whose CPU time a window counts, and where it is read.
+struct CpuScope {
+  std::vector<pid_t> pids;  // empty: not measured
+  CpuSource source = CpuSource::none;
+};
+
+// The CPU the scope's processes have used so far; none if one of them cannot be read.
+std::optional<std::uint64_t> cpu_ns(const CpuScope& scope) {
+  if (scope.pids.empty() || scope.source == CpuSource::none) return std::nullopt;
+  std::uint64_t total = 0;
+  for (pid_t pid : scope.pids) {
+    auto used = scope.source == CpuSource::schedstat ? schedstat_ns(pid) : stat_ns(pid);
+    if (!used) return std::nullopt;
+    total += *used;
+  }
+  return total;
+}
+
+// Runs one measurement window and adds the CPU the scope's processes used over it.
+Result<Measured> metered(const CpuScope& scope, const std::function<Result<Measured>()>& window) {
+  const auto before = cpu_ns(scope);
+  auto measured = window();
+  const auto after = cpu_ns(scope);
+  // A thread that ended in the window can make the sum shrink: no number rather than a wrong one.
+  if (measured && before && after && *after >= *before) measured->cpu_ns = *after - *before;
+  return measured;
+}
 
 Result<std::uint64_t> parse_size(std::string text) {
   std::uint64_t scale = 1;
@@ -144,6 +232,7 @@ Result<Measured> measure(std::uint32_t procs, std::uint32_t inflight, double sec
   }
   Measured result;
   result.casts = latencies.size();
+  result.deliveries = result.casts * procs;
   result.elapsed_s = std::chrono::duration<double>(Clock::now() - start).count();
   std::sort(latencies.begin(), latencies.end());
   if (!latencies.empty()) {
@@ -153,7 +242,16 @@ Result<Measured> measure(std::uint32_t procs, std::uint32_t inflight, double sec
   return result;
 }
 
-// -- zmesh: a mesh of BenchTargets --
+// -- zmesh: a mesh of BenchPlain or BenchTarget actors --
+
+// Spawns A on every proc. The casts go through cast_frames, which needs no more than the
+// untyped view of the mesh, so either target fits the same MeshBench.
+template <class A>
+Result<ActorMeshBase> spawn_target(ProcMesh& mesh) {
+  auto targets = mesh.spawn<A>("bench", deadline_in(60s));
+  if (!targets) return std::move(targets).error();
+  return ActorMeshBase(std::move(*targets));
+}
 
 class MeshBench {
  public:
@@ -161,7 +259,8 @@ class MeshBench {
                                                   std::uint32_t procs) {
     auto mesh = allocate_mesh(runtime, options, procs);
     if (!mesh) return std::move(mesh).error();
-    auto targets = (*mesh)->spawn<BenchTarget>("bench", {}, deadline_in(60s));
+    auto targets = options.target == Target::plain ? spawn_target<BenchPlain>(**mesh)
+                                                   : spawn_target<BenchTarget>(**mesh);
     if (!targets) return std::move(targets).error();
     auto mailbox = (*mesh)->client().attach("bench-client");
     if (!mailbox) return std::move(mailbox).error();
@@ -187,11 +286,18 @@ class MeshBench {
         });
   }
 
+  // The procs' pids, on their hosts (this process's, for in-process procs).
+  std::vector<pid_t> proc_pids() const {
+    std::vector<pid_t> pids;
+    for (std::uint32_t rank = 0; rank < mesh_->size(); ++rank) pids.push_back(mesh_->pid(rank));
+    return pids;
+  }
+
  private:
-  MeshBench(std::unique_ptr<ProcMesh> mesh, ActorMesh<BenchTarget> targets, Mailbox mailbox)
+  MeshBench(std::unique_ptr<ProcMesh> mesh, ActorMeshBase targets, Mailbox mailbox)
       : mesh_(std::move(mesh)), targets_(std::move(targets)), mailbox_(std::move(mailbox)) {}
   std::unique_ptr<ProcMesh> mesh_;
-  ActorMesh<BenchTarget> targets_;
+  ActorMeshBase targets_;
   Mailbox mailbox_;
 };
 
@@ -236,6 +342,7 @@ class RawBench {
         auto started = bench->children_.start(
             rank, ChildSpec{"/proc/self/exe", {"bench-peer", bench->address_, std::to_string(rank)}, environment});
         if (!started) return std::move(started).error();
+        bench->child_pids_.push_back(*started);
       }
     }
     for (std::uint32_t i = 0; i < options.total(procs); ++i) {  // every receiver says hello once connected
@@ -258,6 +365,9 @@ class RawBench {
     if (peers_) (void)peers_->stop(deadline_in(30s));
     if (address_.rfind("ipc://", 0) == 0) ::unlink(address_.substr(6).c_str());
   }
+
+  // The receiver processes' pids: none for inproc (threads of this process) and --hosts.
+  const std::vector<pid_t>& child_pids() const { return child_pids_; }
 
   Result<Measured> run(std::uint32_t procs, const std::string& payload_bytes, std::uint32_t inflight,
                        double seconds) {
@@ -291,6 +401,7 @@ class RawBench {
       : children_(ChildProcessGroup::Callbacks{}, Config{}), router_(context_, zmq::socket_type::router) {}
 
   ChildProcessGroup children_;
+  std::vector<pid_t> child_pids_;
   std::unique_ptr<ProcMesh> peers_;  // --hosts: the procs hosting the receivers
   zmq::context_t context_;
   zmq::socket_t router_;
@@ -299,13 +410,25 @@ class RawBench {
   std::vector<std::thread> threads_;
 };
 
+// How the CPU columns are measured (the help text and the table's legend).
+constexpr std::string_view cpu_legend =
+    "cpu us/dlv: CPU time (user+system) per delivered message, of this client, every proc and every raw "
+    "receiver process over the window (the idle side, raw receivers while zmesh runs and procs while raw runs, "
+    "is included: it costs little)";
+
 Result<Options> parse_options(std::span<const std::string> args, std::ostream& out, bool& help) {
   po::options_description described("zmesh bench cast: cast to all procs and wait for all replies, "
                                     "next to raw ZeroMQ doing the same work\noptions");
-  std::string procs = "1,4,8,16", payloads = "1KiB,64KiB,1MiB,16MiB", transport = "ipc";
+  std::string procs = "1,4,8,16", payloads = "1KiB,64KiB,1MiB,16MiB", transport = "ipc", target = "plain";
   std::string hosts, per_host;
+  long repeat = 1;  // signed, so that "--repeat -1" is refused rather than wrapped around
   Options options;
   described.add_options()("help,h", "show this help")(
+      "target", po::value(&target)->default_value(target),
+      "the actor answering: plain (a typed handler on the proc's pool, as in README.md) or fast (a raw "
+      "handler on the I/O thread, handlers_never_block)")(
+      "repeat", po::value(&repeat)->default_value(repeat),
+      "runs of each case (zmesh and raw alternate); the table shows their medians and [min-max]")(
       "procs", po::value(&procs)->default_value(procs), "mesh sizes N, comma-separated")(
       "payload", po::value(&payloads)->default_value(payloads), "payload sizes, comma-separated")(
       "inflight", po::value(&options.inflight)->default_value(options.inflight),
@@ -327,7 +450,9 @@ Result<Options> parse_options(std::span<const std::string> args, std::ostream& o
             values);
   po::notify(values);
   if (values.count("help")) {
-    out << described << "\nexample: zmesh bench cast --procs 8 --payload 1KiB --inflight 64 --seconds 2\n"
+    out << described << "\n" << cpu_legend << "; with --hosts it shows \"-\": the procs and receivers on other "
+        << "hosts cannot be read from here\n"
+        << "\nexample: zmesh bench cast --procs 8 --payload 1KiB --inflight 64 --seconds 2 --repeat 3\n"
         << "across hosts: zmesh bench cast --hosts node1,node2,node3 --procs-per-host 2 --payload 1KiB,1MiB\n";
     help = true;
     return options;
@@ -358,6 +483,14 @@ Result<Options> parse_options(std::span<const std::string> args, std::ostream& o
     }
     procs = per_host.empty() ? "1" : per_host;
   }
+  if (repeat < 1 || repeat > 1000) {
+    return Error(ErrorCode::invalid_argument, fmt::format("--repeat {}: give the runs per case, 1 to 1000", repeat));
+  }
+  options.repeat = static_cast<std::uint32_t>(repeat);
+  if (target != "plain" && target != "fast") {
+    return Error(ErrorCode::invalid_argument, fmt::format("--target \"{}\": give plain or fast", target));
+  }
+  options.target = target == "plain" ? Target::plain : Target::fast;
   const std::string procs_option = hosts.empty() ? "--procs" : "--procs-per-host";
   std::stringstream procs_stream(procs);
   for (std::string item; std::getline(procs_stream, item, ',');) {
@@ -379,40 +512,178 @@ Result<Options> parse_options(std::span<const std::string> args, std::ostream& o
   return options;
 }
 
+// The numbers of one case: of one run (zmesh's window and raw's after it), or the
+// medians of the runs.
+struct Stats {
+  double casts_per_s = 0, p50_us = 0, p99_us = 0;
+  std::optional<double> cpu_us;  // per delivery; none when a process could not be read
+  double raw_casts_per_s = 0, raw_p50_us = 0, raw_p99_us = 0;
+  std::optional<double> raw_cpu_us;
+  double ratio = 0;  // zmesh / raw casts per second, of the same run
+};
+
+Stats stats_of(const Measured& zmesh, const Measured& raw) {
+  return Stats{zmesh.casts_per_s(), zmesh.p50_us, zmesh.p99_us, zmesh.cpu_us_per_delivery(),
+               raw.casts_per_s(), raw.p50_us, raw.p99_us, raw.cpu_us_per_delivery(),
+               raw.casts_per_s() > 0 ? zmesh.casts_per_s() / raw.casts_per_s() : 0};
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const auto n = values.size();
+  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
 struct Row {
   std::uint32_t procs;
   std::uint64_t payload;
   std::uint32_t inflight;
-  Measured zmesh;
-  Measured raw;
+  std::vector<Stats> runs;  // at least one
+
+  std::vector<double> all(double Stats::*field) const {
+    std::vector<double> values;
+    for (const auto& run : runs) values.push_back(run.*field);
+    return values;
+  }
+  // The median of an optional field; none unless every run has it.
+  std::optional<double> median_of(std::optional<double> Stats::*field) const {
+    std::vector<double> values;
+    for (const auto& run : runs) {
+      if (!(run.*field)) return std::nullopt;
+      values.push_back(*(run.*field));
+    }
+    return median(std::move(values));
+  }
+  Stats medians() const {
+    return Stats{median(all(&Stats::casts_per_s)), median(all(&Stats::p50_us)), median(all(&Stats::p99_us)),
+                 median_of(&Stats::cpu_us), median(all(&Stats::raw_casts_per_s)), median(all(&Stats::raw_p50_us)),
+                 median(all(&Stats::raw_p99_us)), median_of(&Stats::raw_cpu_us), median(all(&Stats::ratio))};
+  }
 };
 
-void print_row(std::ostream& out, const Row& row) {
-  const double deliveries = row.zmesh.casts_per_s() * row.procs;
-  const double ratio = row.raw.casts_per_s() > 0 ? row.zmesh.casts_per_s() / row.raw.casts_per_s() : 0;
-  fmt::print(out, "{:>5} {:>8} {:>8} | {:>10.0f} {:>12.0f} {:>8.3f} {:>9.0f} {:>9.0f} | {:>10.0f} {:>8.3f} {:>9.0f} | {:>6.2f}x\n",
-             row.procs, size_text(row.payload), row.inflight, row.zmesh.casts_per_s(), deliveries,
-             deliveries * row.payload / 1e9, row.zmesh.p50_us, row.zmesh.p99_us, row.raw.casts_per_s(),
-             row.raw.casts_per_s() * row.procs * row.payload / 1e9, row.raw.p50_us, ratio);
+// "1234", or with several runs "1234 [1100-1300]": the median (then `unit`) and the runs' range.
+std::string with_spread(const std::vector<double>& values, int precision, std::string_view unit = "") {
+  const std::string mid = fmt::format("{:.{}f}{}", median(values), precision, unit);
+  if (values.size() == 1) return mid;
+  const auto [low, high] = std::minmax_element(values.begin(), values.end());
+  return fmt::format("{} [{:.{}f}-{:.{}f}]", mid, *low, precision, *high, precision);
+}
+
+std::string cpu_text(std::optional<double> us) { return us ? fmt::format("{:.1f}", *us) : "-"; }
+
+// The widths of the columns that carry a spread when there are several runs.
+struct Widths {
+  int rate, ratio;
+  explicit Widths(std::uint32_t repeat) : rate(repeat > 1 ? 21 : 10), ratio(repeat > 1 ? 17 : 7) {}
+};
+
+void print_header(std::ostream& out, const Widths& w) {
+  fmt::print(out, "{:>5} {:>8} {:>8} | {:>{}} {:>12} {:>8} {:>9} {:>9} {:>10} | {:>{}} {:>8} {:>9} {:>14} | {:>{}}\n",
+             "procs", "payload", "inflight", "casts/s", w.rate, "deliveries/s", "GB/s", "p50 us", "p99 us",
+             "cpu us/dlv", "raw cast/s", w.rate, "raw GB/s", "raw p50", "raw cpu us/dlv", "zm/raw", w.ratio);
+}
+
+void print_row(std::ostream& out, const Row& row, const Widths& w) {
+  const Stats mid = row.medians();
+  const double deliveries = mid.casts_per_s * row.procs;
+  fmt::print(out,
+             "{:>5} {:>8} {:>8} | {:>{}} {:>12.0f} {:>8.3f} {:>9.0f} {:>9.0f} {:>10} | {:>{}} {:>8.3f} {:>9.0f} {:>14} | "
+             "{:>{}}\n",
+             row.procs, size_text(row.payload), row.inflight, with_spread(row.all(&Stats::casts_per_s), 0), w.rate,
+             deliveries, deliveries * row.payload / 1e9, mid.p50_us, mid.p99_us, cpu_text(mid.cpu_us),
+             with_spread(row.all(&Stats::raw_casts_per_s), 0), w.rate,
+             mid.raw_casts_per_s * row.procs * row.payload / 1e9, mid.raw_p50_us, cpu_text(mid.raw_cpu_us),
+             with_spread(row.all(&Stats::ratio), 2, "x"), w.ratio);
   out.flush();
 }
 
+std::string json_number(std::optional<double> value) { return value ? fmt::format("{:.3f}", *value) : "null"; }
+
+// The fields of one run or of the medians, as JSON members.
+std::string json_fields(const Stats& s) {
+  return fmt::format(
+      "\"zmesh_casts_per_s\":{:.1f},\"zmesh_p50_us\":{:.1f},\"zmesh_p99_us\":{:.1f},"
+      "\"zmesh_cpu_us_per_delivery\":{},\"raw_casts_per_s\":{:.1f},\"raw_p50_us\":{:.1f},\"raw_p99_us\":{:.1f},"
+      "\"raw_cpu_us_per_delivery\":{},\"ratio\":{:.3f}",
+      s.casts_per_s, s.p50_us, s.p99_us, json_number(s.cpu_us), s.raw_casts_per_s, s.raw_p50_us, s.raw_p99_us,
+      json_number(s.raw_cpu_us), s.ratio);
+}
+
+// Each row: its case, the medians (top-level, as one run's numbers were before --repeat),
+// and every run's numbers under "runs".
 void write_json(const std::string& path, const std::vector<Row>& rows, const Options& options) {
   std::ofstream file(path);
-  file << "{\"transport\":\"" << to_string(options.transport) << "\",\"hosts\":[";
+  file << "{\"transport\":\"" << to_string(options.transport) << "\",\"target\":\"" << to_string(options.target)
+       << "\",\"repeat\":" << options.repeat << ",\"hosts\":[";
   for (std::size_t i = 0; i < options.hosts.size(); ++i) file << (i ? ",\"" : "\"") << options.hosts[i].to_string() << '"';
   file << "],\"rows\":[";
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
-    fmt::print(file,
-               "{}{{\"procs\":{},\"payload\":{},\"inflight\":{},\"zmesh_casts_per_s\":{:.1f},"
-               "\"zmesh_p50_us\":{:.1f},\"zmesh_p99_us\":{:.1f},\"raw_casts_per_s\":{:.1f},"
-               "\"raw_p50_us\":{:.1f},\"ratio\":{:.3f}}}",
-               i ? "," : "", r.procs, r.payload, r.inflight, r.zmesh.casts_per_s(), r.zmesh.p50_us,
-               r.zmesh.p99_us, r.raw.casts_per_s(), r.raw.p50_us,
-               r.raw.casts_per_s() > 0 ? r.zmesh.casts_per_s() / r.raw.casts_per_s() : 0);
+    fmt::print(file, "{}{{\"procs\":{},\"payload\":{},\"inflight\":{},{},\"runs\":[", i ? "," : "", r.procs,
+               r.payload, r.inflight, json_fields(r.medians()));
+    for (std::size_t k = 0; k < r.runs.size(); ++k) fmt::print(file, "{}{{{}}}", k ? "," : "", json_fields(r.runs[k]));
+    file << "]}";
   }
   file << "]}\n";
+}
+
+// The processes a window's CPU time counts: this client, the procs and the raw receiver
+// processes (inproc receivers are threads of this client). None across hosts: remote pids
+// mean nothing to this machine's /proc.
+CpuScope cpu_scope(const Options& options, const MeshBench& mesh, const RawBench& raw, CpuSource source) {
+  if (!options.hosts.empty()) return {};
+  std::set<pid_t> pids{::getpid()};  // in-process procs share it
+  for (pid_t pid : mesh.proc_pids()) pids.insert(pid);
+  pids.insert(raw.child_pids().begin(), raw.child_pids().end());
+  return CpuScope{{pids.begin(), pids.end()}, source};
+}
+
+// Runs one case options.repeat times, zmesh's window then raw's each time, so that both see
+// the same moments of a noisy machine.
+Result<Row> run_case(MeshBench& mesh, RawBench& raw, const CpuScope& scope, Row row, const Options& options) {
+  const std::string bytes(row.payload, 'x');
+  const Frame payload = Frame::from_string(bytes);
+  for (std::uint32_t run = 0; run < options.repeat; ++run) {
+    auto zmesh_run = metered(scope, [&] { return mesh.run(row.procs, payload, row.inflight, options.seconds); });
+    if (!zmesh_run) return std::move(zmesh_run).error();
+    auto raw_run = metered(scope, [&] { return raw.run(row.procs, bytes, row.inflight, options.seconds); });
+    if (!raw_run) return std::move(raw_run).error();
+    row.runs.push_back(stats_of(*zmesh_run, *raw_run));
+  }
+  return row;
+}
+
+// What the table is about: the work, the target, the runs, and how CPU is measured.
+void print_preamble(std::ostream& out, const Options& options, CpuSource source) {
+  fmt::print(out, "zmesh bench cast over {}, fan-out {}: cast to all N procs through the comm tree, wait for all "
+                  "N replies; raw = a ZeroMQ ROUTER fanning the same payload out to N receiver processes, each "
+                  "replying 8 bytes\n",
+             to_string(options.transport), options.fanout);
+  if (!options.hosts.empty()) {
+    std::vector<std::string> names;
+    for (const auto& host : options.hosts) names.push_back(host.to_string());
+    fmt::print(out, "across {} hosts ({}), procs and raw receivers started by their launchers; this client at {}\n",
+               options.hosts.size(), fmt::join(names, ","), options.client_host);
+  }
+  fmt::print(out, "target {}: {}\n", to_string(options.target),
+             options.target == Target::plain
+                 ? "BenchPlain, a typed member handler run on the proc's pool (an actor written as in README.md)"
+                 : "BenchTarget, a raw handler run on the proc's I/O thread (handlers_never_block)");
+  if (options.repeat > 1) {
+    fmt::print(out, "{} runs per case, zmesh then raw in each; medians, and [min-max] of the runs for casts/s and "
+                    "zm/raw (each run's own ratio)\n",
+               options.repeat);
+  }
+  if (!options.hosts.empty()) {
+    fmt::print(out, "cpu: \"-\": the procs and raw receivers run on other hosts, whose CPU cannot be read from here\n");
+  } else if (source == CpuSource::none) {
+    fmt::print(out, "cpu: \"-\": neither /proc/PID/task/*/schedstat nor /proc/PID/stat is readable here\n");
+  } else if (source == CpuSource::stat) {
+    fmt::print(out, "{}; from /proc/PID/stat utime+stime in {} ms ticks (schedstat is not readable here)\n",
+               cpu_legend, 1000 / ::sysconf(_SC_CLK_TCK));
+  } else {
+    fmt::print(out, "{}; from /proc/PID/task/*/schedstat\n", cpu_legend);
+  }
 }
 
 int bench_cast(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
@@ -452,20 +723,10 @@ int bench_cast(std::span<const std::string> args, std::ostream& out, std::ostrea
     config.curve = std::move(*keys);
   }
   Runtime runtime(config);
+  const CpuSource source = cpu_source();
+  print_preamble(out, options, source);
+  print_header(out, Widths(options.repeat));
   std::vector<Row> rows;
-  fmt::print(out, "zmesh bench cast over {}, fan-out {}: cast to all N procs through the comm tree, wait for all "
-                  "N replies; raw = a ZeroMQ ROUTER fanning the same payload out to N receiver processes, each "
-                  "replying 8 bytes\n",
-             to_string(options.transport), options.fanout);
-  if (!options.hosts.empty()) {
-    std::vector<std::string> names;
-    for (const auto& host : options.hosts) names.push_back(host.to_string());
-    fmt::print(out, "across {} hosts ({}), procs and raw receivers started by their launchers; this client at {}\n",
-               options.hosts.size(), fmt::join(names, ","), options.client_host);
-  }
-  fmt::print(out, "{:>5} {:>8} {:>8} | {:>10} {:>12} {:>8} {:>9} {:>9} | {:>10} {:>8} {:>9} | {:>7}\n", "procs",
-             "payload", "inflight", "casts/s", "deliveries/s", "GB/s", "p50 us", "p99 us", "raw cast/s", "raw GB/s",
-             "raw p50", "zm/raw");
   for (auto requested : options.procs) {
     const std::uint32_t procs = options.total(requested);  // every one of them replies to each cast
     fmt::print(out, "-- starting {} procs and {} raw receivers...\n", procs, procs);
@@ -480,24 +741,18 @@ int bench_cast(std::span<const std::string> args, std::ostream& out, std::ostrea
       err << "zmesh bench cast: starting raw receivers: " << raw.error().describe() << '\n';
       return 1;
     }
+    const CpuScope scope = cpu_scope(options, **mesh, **raw, source);
     for (auto payload_size : options.payloads) {
-      const std::string bytes(payload_size, 'x');
-      const Frame payload = Frame::from_string(bytes);
       const auto cap = std::max<std::uint64_t>(1, max_bytes_in_flight / (payload_size * procs));
       for (std::uint32_t inflight : {1u, static_cast<std::uint32_t>(std::min<std::uint64_t>(options.inflight, cap))}) {
         if (inflight == 1 && !rows.empty() && rows.back().procs == procs && rows.back().payload == payload_size) break;
-        Row row{procs, payload_size, inflight, {}, {}};
-        auto zmesh_run = (*mesh)->run(procs, payload, inflight, options.seconds);
-        auto raw_run = (*raw)->run(procs, bytes, inflight, options.seconds);
-        if (!zmesh_run || !raw_run) {
-          err << "zmesh bench cast: " << (!zmesh_run ? zmesh_run.error().describe() : raw_run.error().describe())
-              << '\n';
+        auto row = run_case(**mesh, **raw, scope, Row{procs, payload_size, inflight, {}}, options);
+        if (!row) {
+          err << "zmesh bench cast: " << row.error().describe() << '\n';
           return 1;
         }
-        row.zmesh = *zmesh_run;
-        row.raw = *raw_run;
-        print_row(out, row);
-        rows.push_back(row);
+        print_row(out, *row, Widths(options.repeat));
+        rows.push_back(std::move(*row));
       }
     }
   }
