@@ -93,9 +93,7 @@ Result<Envelope> decode_envelope(const Frame& header, Frames payload) {
       } else if (key == key_headers) {
         if (entry.val.type != msgpack::type::MAP) return header_error("\"hdr\" is not a map");
         for (const auto& h : std::span(entry.val.via.map.ptr, entry.val.via.map.size)) {
-          msgpack::sbuffer value(encode_initial_bytes);
-          msgpack::pack(value, h.val);
-          envelope.headers.set_raw(h.key.as<std::string>(), std::string(value.data(), value.size()));
+          envelope.headers.set_raw(h.key.as<std::string>(), encode_to_string(h.val));
         }
       }
       // Any other key comes from a newer peer: skipped on purpose.

@@ -26,9 +26,7 @@ class Headers {
  public:
   template <class T>
   void set(std::string key, const T& value) {
-    msgpack::sbuffer buffer(encode_initial_bytes);
-    msgpack::pack(buffer, value);
-    entries_[std::move(key)] = std::string(buffer.data(), buffer.size());
+    entries_[std::move(key)] = encode_to_string(value);
   }
   // The value under `key`, or nothing if absent or not convertible to T.
   template <class T>

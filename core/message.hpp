@@ -59,6 +59,20 @@ msgpack::object unpack_scratch(const char* data, std::size_t size);
 // costs a page fault or two per message.
 inline constexpr std::size_t encode_initial_bytes = 512;
 
+// Serializes any msgpack-able value into a string. For header values: most are a few bytes
+// and stay in the string's inline buffer, where a msgpack::sbuffer would allocate.
+template <class T>
+std::string encode_to_string(const T& value) {
+  struct Sink {
+    std::string& out;
+    void write(const char* data, std::size_t size) { out.append(data, size); }
+  };
+  std::string out;
+  Sink sink{out};
+  msgpack::pack(sink, value);
+  return out;
+}
+
 // Serializes any msgpack-able value into a Frame without a further copy.
 template <class T>
 Frame encode_value(const T& value) {

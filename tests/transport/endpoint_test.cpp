@@ -539,6 +539,9 @@ TEST_F(EndpointFailureTest, CloseReturnsWhatThePeerNeverAcknowledged) {
 TEST_F(EndpointFailureTest, WindowHoldsTheBacklogUntilAcksArrive) {
   config_.max_unacked = 3;
   config_.ack_every = 2;
+  // About the window, not the clock: 500 messages three at a time need not beat the
+  // fixture's short delivery timeout under a sanitizer on a loaded machine.
+  config_.delivery_timeout = Millis(20000);
   Inbox inbox, receiver_inbox;
   auto sender =
       bind_or_die(context_, sender_id_, "ipc://" + unique_temp_path("window"), inbox, config_);
@@ -546,7 +549,12 @@ TEST_F(EndpointFailureTest, WindowHoldsTheBacklogUntilAcksArrive) {
                               receiver_inbox, config_);
   ASSERT_TRUE(sender->add_route(target_id_, receiver->address()).ok());
   for (int i = 0; i < 500; ++i) sender->send(make_text(sender_id_, target_id_, std::to_string(i)));
-  ASSERT_TRUE(wait_until(20s, [&] { return receiver_inbox.delivered_count() == 500; }));
+  ASSERT_TRUE(wait_until(20s, [&] { return receiver_inbox.delivered_count() == 500; }))
+      << "delivered " << receiver_inbox.delivered_count() << ", sender: sent "
+      << sender->stats().sent << " resent " << sender->stats().resent << " acks in "
+      << sender->stats().acks_received << " pending " << sender->stats().pending
+      << "; receiver: acks out " << receiver->stats().acks_sent << " duplicates "
+      << receiver->stats().duplicates_dropped << " gaps " << receiver->stats().gaps_dropped;
   const auto texts = receiver_inbox.delivered_texts();
   for (int i = 0; i < 500; ++i) ASSERT_EQ(texts[i], std::to_string(i));
   EXPECT_EQ(inbox.returned_count(), 0u);

@@ -16,6 +16,7 @@
 #include "zmesh/transport/internal/receive_session.hpp"
 #include "zmesh/transport/internal/send_window.hpp"
 
+#include <poll.h>
 #include <sys/types.h>
 
 #include <array>
@@ -60,8 +61,11 @@ struct Link {
   std::string gone_reason;   // set by forget(): sends fail at once until a new route comes
   std::int64_t peer_max_message_bytes = 0;  // 0: unknown
   std::optional<zmq::socket_t> dealer;
-  std::size_t poll_index = 0;       // 0: not polled
   bool blocked = false;             // ZeroMQ refused (no connection, or full): wait for POLLOUT
+  // An operation on the DEALER may have consumed the wake-up of its descriptor (ZeroMQ
+  // processes commands inside send and recv), or input is left unread: ask ZeroMQ for the
+  // socket's events before the loop waits.
+  bool recheck = true;
   std::array<SendWindow, 2> lanes;  // indexed by Lane: data, control
   Clock::time_point last_used{};
   // Window credit to give back to the senders at the end of this I/O round.
@@ -126,6 +130,9 @@ struct Endpoint::Impl {
   void run();
   void iterate();
   void rebuild_poll_items();
+  int events_of(void* socket);
+  int descriptor_of(void* socket);
+  void context_gone();
   void report_refused_handshakes();
   int poll_timeout_ms();
   void take_handoff();
@@ -223,9 +230,15 @@ struct Endpoint::Impl {
   std::optional<internal::HandshakeWatch> handshakes;  // tcp with CURVE only: refused peers
   std::unordered_map<ProcId, std::unique_ptr<internal::Link>> links;
   internal::Link* last_link = nullptr;  // most senders talk to one peer at a time
-  std::vector<zmq_pollitem_t> poll_items;
+  // The loop polls plain descriptors: the wake fd and each socket's ZMQ_FD, which becomes
+  // readable when ZeroMQ has news for that socket. Only sockets with news or a recheck due
+  // are asked for their events (zmq_poll asks every socket, twice when it waits).
+  std::vector<pollfd> poll_fds;
   std::size_t first_link_item = 2;  // wake fd, ROUTER, then the handshake watch if any
-  std::vector<internal::Link*> polled_links;  // poll_items[i + first_link_item] is polled_links[i]
+  std::vector<internal::Link*> polled_links;  // poll_fds[i + first_link_item] is polled_links[i]
+  bool router_recheck = true;      // as Link::recheck, for the ROUTER
+  bool handshakes_recheck = true;  // and for the handshake watch
+  bool any_recheck = true;         // some socket has a recheck due: poll without waiting
   bool poll_dirty = true;
   std::vector<internal::Posted> taken;         // swapped with handoff.posted, keeps capacity
   std::vector<internal::Posted> local_posted;  // send() from the Inbound callbacks

@@ -101,28 +101,29 @@ void Endpoint::Impl::run() {
 void Endpoint::Impl::iterate() {
   process_local_posts();
   if (poll_dirty) rebuild_poll_items();
-  const int ready =
-      zmq_poll(poll_items.data(), static_cast<int>(poll_items.size()), poll_timeout_ms());
+  const int ready = ::poll(poll_fds.data(), static_cast<nfds_t>(poll_fds.size()),
+                           any_recheck ? 0 : poll_timeout_ms());
   now = Clock::now();
-  if (ready < 0) {
-    if (zmq_errno() == ETERM) {
-      // The context was shut down under us: nothing can be sent any more.
-      log.error("ZM-CONTEXT-GONE the ZeroMQ context was terminated while the endpoint was open");
-      closing = true;
-      linger_deadline = now;
-    }
-    return;  // EINTR: just poll again
+  if (ready < 0) return;  // EINTR: just poll again
+  any_recheck = false;
+  if (poll_fds[0].revents & POLLIN) take_handoff();
+  if (router_recheck || (poll_fds[1].revents & POLLIN)) {
+    router_recheck = false;
+    if (events_of(router->handle()) & ZMQ_POLLIN) receive_data();
   }
-  if (poll_items[0].revents & ZMQ_POLLIN) take_handoff();
-  if (poll_items[1].revents & ZMQ_POLLIN) receive_data();
-  if (handshakes && (poll_items[2].revents & ZMQ_POLLIN)) report_refused_handshakes();
+  if (handshakes && (handshakes_recheck || (poll_fds[2].revents & POLLIN))) {
+    handshakes_recheck = false;
+    if (events_of(handshakes->handle()) & ZMQ_POLLIN) report_refused_handshakes();
+  }
   if (!poll_dirty) {
-    for (std::size_t i = first_link_item; i < poll_items.size(); ++i) {
-      const short revents = poll_items[i].revents;
-      if (revents == 0) continue;
+    for (std::size_t i = first_link_item; i < poll_fds.size(); ++i) {
       Link& link = *polled_links[i - first_link_item];
-      if (revents & ZMQ_POLLIN) receive_acks(link);
-      if ((revents & ZMQ_POLLOUT) && link.blocked) {
+      if (!link.recheck && !(poll_fds[i].revents & POLLIN)) continue;
+      link.recheck = false;
+      if (!link.dealer) continue;
+      const int events = events_of(link.dealer->handle());
+      if (events & ZMQ_POLLIN) receive_acks(link);
+      if ((events & ZMQ_POLLOUT) && link.blocked) {
         // Often a reconnection: what the old connection lost is due for resending now,
         // not after a backed-off wait.
         for (auto& lane : link.lanes) lane.reset_backoff();
@@ -138,6 +139,41 @@ void Endpoint::Impl::iterate() {
   run_timers();
   flush_deferred_acks(closing);
   settle_credits();
+  any_recheck = any_recheck || router_recheck || handshakes_recheck;
+  for (std::size_t i = 0; i < polled_links.size() && !any_recheck && !poll_dirty; ++i) {
+    any_recheck = polled_links[i]->recheck;
+  }
+}
+
+// ZeroMQ's events for `socket` (ZMQ_POLLIN, ZMQ_POLLOUT); 0 when it cannot say.
+int Endpoint::Impl::events_of(void* socket) {
+  int events = 0;
+  std::size_t size = sizeof events;
+  if (zmq_getsockopt(socket, ZMQ_EVENTS, &events, &size) == 0) return events;
+  if (zmq_errno() == ETERM) {
+    context_gone();
+  } else if (zmq_errno() != EINTR && error_limiter.allow()) {
+    log.warn("ZM-POLL-FAIL {}: {}", bound_address, zmq_strerror(zmq_errno()));
+  }
+  return 0;
+}
+
+// The descriptor that tells when ZeroMQ has news for `socket`.
+int Endpoint::Impl::descriptor_of(void* socket) {
+  int fd = -1;
+  std::size_t size = sizeof fd;
+  if (zmq_getsockopt(socket, ZMQ_FD, &fd, &size) == 0) return fd;
+  // Only a dead context: nothing to wait for (poll skips a negative descriptor).
+  if (zmq_errno() == ETERM) context_gone();
+  return -1;
+}
+
+void Endpoint::Impl::context_gone() {
+  if (closing && linger_deadline <= now) return;
+  // The context was shut down under us: nothing can be sent any more.
+  log.error("ZM-CONTEXT-GONE the ZeroMQ context was terminated while the endpoint was open");
+  closing = true;
+  linger_deadline = now;
 }
 
 void Endpoint::Impl::report_refused_handshakes() {
@@ -150,20 +186,24 @@ void Endpoint::Impl::report_refused_handshakes() {
 }
 
 void Endpoint::Impl::rebuild_poll_items() {
-  poll_items.clear();
+  poll_fds.clear();
   polled_links.clear();
-  poll_items.push_back({nullptr, wake_fd, ZMQ_POLLIN, 0});
-  poll_items.push_back({router->handle(), 0, ZMQ_POLLIN, 0});
-  if (handshakes) poll_items.push_back({handshakes->handle(), 0, ZMQ_POLLIN, 0});
-  first_link_item = poll_items.size();
-  for (auto& [proc, link] : links) {
-    link->poll_index = 0;
-    if (!link->dealer) continue;
-    link->poll_index = poll_items.size();
-    const short events = static_cast<short>(ZMQ_POLLIN | (link->blocked ? ZMQ_POLLOUT : 0));
-    poll_items.push_back({link->dealer->handle(), 0, events, 0});
-    polled_links.push_back(link.get());
+  // Every socket is asked once after a rebuild: a new one may hold news from before.
+  poll_fds.push_back({wake_fd, POLLIN, 0});
+  poll_fds.push_back({descriptor_of(router->handle()), POLLIN, 0});
+  router_recheck = true;
+  if (handshakes) {
+    poll_fds.push_back({descriptor_of(handshakes->handle()), POLLIN, 0});
+    handshakes_recheck = true;
   }
+  first_link_item = poll_fds.size();
+  for (auto& [proc, link] : links) {
+    if (!link->dealer) continue;
+    poll_fds.push_back({descriptor_of(link->dealer->handle()), POLLIN, 0});
+    polled_links.push_back(link.get());
+    link->recheck = true;
+  }
+  any_recheck = true;
   poll_dirty = false;
 }
 
@@ -411,10 +451,8 @@ void Endpoint::Impl::dial(Link& link) {
 
 void Endpoint::Impl::set_blocked(Link& link, bool blocked) {
   link.blocked = blocked;
-  if (link.poll_index != 0 && !poll_dirty) {
-    poll_items[link.poll_index].events =
-        static_cast<short>(ZMQ_POLLIN | (blocked ? ZMQ_POLLOUT : 0));
-  }
+  // Room may have come back before we looked: ask once, then wait for the descriptor.
+  if (blocked) link.recheck = any_recheck = true;
 }
 
 void Endpoint::Impl::pump(Link& link) {
@@ -479,6 +517,7 @@ bool Endpoint::Impl::transmit(Link& link, Lane which, Outgoing& message) {
   }
 
   zmq::socket_t& dealer = *link.dealer;
+  link.recheck = any_recheck = true;
   std::size_t sent_parts = 0;
   try {
     const auto head_flags =
@@ -621,7 +660,8 @@ Error Endpoint::Impl::deadline_error(const Link& link, const Outgoing& message) 
 }
 
 void Endpoint::Impl::receive_acks(Link& link) {
-  for (int n = 0; n < max_receive_batch && link.dealer; ++n) {
+  int n = 0;
+  for (; n < max_receive_batch && link.dealer; ++n) {
     try {
       if (!link.dealer->recv(scratch, zmq::recv_flags::dontwait)) break;
       if (link.inproc) internal::acquired_from_zeromq(scratch.data());
@@ -673,6 +713,8 @@ void Endpoint::Impl::receive_acks(Link& link) {
                 fmt::format("a {} header sent to a DEALER", internal::to_string(header->kind)));
     }
   }
+  // Input left after a full batch raises no new wake-up: look again next round.
+  if (n == max_receive_batch) link.recheck = any_recheck = true;
   pump(link);
 }
 
@@ -753,7 +795,8 @@ void Endpoint::Impl::sweep() {
 // receiving
 
 void Endpoint::Impl::receive_data() {
-  for (int n = 0; n < max_receive_batch; ++n) {
+  int n = 0;
+  for (; n < max_receive_batch; ++n) {
     std::size_t count = 0;
     std::size_t total = 0;
     try {
@@ -786,6 +829,8 @@ void Endpoint::Impl::receive_data() {
     }
     on_data(count);
   }
+  // Input left after a full batch raises no new wake-up: look again next round.
+  if (n == max_receive_batch) router_recheck = any_recheck = true;
   flush_acks();
   stats.sessions.store(sessions.size(), std::memory_order_relaxed);
 }
@@ -1003,6 +1048,7 @@ void Endpoint::Impl::send_reject(ReceiveSession& state, Lane lane, std::uint64_t
 }
 
 bool Endpoint::Impl::reply(const ReceiveSession& state, const std::string& header) {
+  router_recheck = any_recheck = true;  // a send may take the ROUTER's wake-up
   try {
     zmq::message_t body(header.data(), header.size());
     if (inproc) internal::released_to_zeromq(body.data());
