@@ -356,6 +356,7 @@ Endpoint::Stats Endpoint::Impl::snapshot() const {
   out.sessions = stats.sessions.load(relaxed);
   out.links = stats.links.load(relaxed);
   out.handshakes_refused = stats.handshakes_refused.load(relaxed);
+  out.io_rounds = stats.io_rounds.load(relaxed);
   // finished first: both only grow, so pending never comes out negative.
   const auto finished = stats.finished.load(relaxed);
   out.pending = stats.accepted.load(relaxed) - finished;

@@ -68,6 +68,8 @@ class Endpoint final : public RemoteLink {
                                  // idle ones expire after 2 * delivery_timeout, at least 1 min)
     std::uint64_t links = 0;     // peers with sending state; one never routed and idle for a
                                  // delivery_timeout (made to answer an unknown proc) is dropped
+    std::uint64_t io_rounds = 0;  // turns of the I/O loop: an idle endpoint waits, it does
+                                  // not spin
     std::uint64_t handshakes_refused = 0;  // tcp peers refused at the CURVE handshake (a
                                            // plain or wrongly keyed peer; logged once per host)
   };

@@ -199,6 +199,21 @@ TEST_P(EndpointConformance, AcksRideOnTheRepliesOfARequestReplyExchange) {
   EXPECT_EQ(client_inbox.returned_count() + echo_inbox.returned_count(), 0u);
 }
 
+TEST_P(EndpointConformance, IdleEndpointsWaitInsteadOfSpinning) {
+  // The loop polls descriptors and asks ZeroMQ only about sockets with news; a recheck that
+  // never clears would make it spin (it once did, on every ipc endpoint). After traffic,
+  // and once everything is acknowledged, both loops must be asleep: over a quarter of a
+  // second an idle loop turns a handful of times (timers), a spinning one many thousands.
+  for (int i = 0; i < 100; ++i) a_->send(make_text(a_id_, b_id_, std::to_string(i)));
+  ASSERT_TRUE(wait_until(20s, [&] { return b_inbox_.delivered_count() == 100; }));
+  ASSERT_TRUE(wait_until(20s, [&] { return a_->stats().pending == 0; }));
+  const auto a_before = a_->stats().io_rounds;
+  const auto b_before = b_->stats().io_rounds;
+  std::this_thread::sleep_for(250ms);  // the measurement interval, not a settling wait
+  EXPECT_LT(a_->stats().io_rounds - a_before, 100u);
+  EXPECT_LT(b_->stats().io_rounds - b_before, 100u);
+}
+
 TEST_P(EndpointConformance, KeepsOrderPerSendingThread) {
   constexpr int per_thread = 3000;
   auto sender = [&](std::string tag) {

@@ -94,7 +94,7 @@ struct Credit {
 // stats() from any thread.
 struct AtomicStats {
   std::atomic<std::uint64_t> sent{0}, resent{0}, delivered{0}, duplicates_dropped{0},
-      gaps_dropped{0}, garbage_dropped{0}, acks_sent{0}, acks_carried{0}, acks_received{0}, sessions{0}, links{0},
+      gaps_dropped{0}, garbage_dropped{0}, acks_sent{0}, acks_carried{0}, acks_received{0}, sessions{0}, links{0}, io_rounds{0},
       handshakes_refused{0};
   // Written from any thread (send() after close), so incremented atomically.
   std::atomic<std::uint64_t> undeliverable{0}, accepted{0}, finished{0};
@@ -237,7 +237,7 @@ struct Endpoint::Impl {
   std::size_t first_link_item = 2;  // wake fd, ROUTER, then the handshake watch if any
   std::vector<internal::Link*> polled_links;  // poll_fds[i + first_link_item] is polled_links[i]
   bool router_recheck = true;      // as Link::recheck, for the ROUTER
-  bool handshakes_recheck = true;  // and for the handshake watch
+  bool handshakes_recheck = false;  // and for the handshake watch (set while there is one)
   bool any_recheck = true;         // some socket has a recheck due: poll without waiting
   bool poll_dirty = true;
   std::vector<internal::Posted> taken;         // swapped with handoff.posted, keeps capacity

@@ -99,6 +99,7 @@ void Endpoint::Impl::run() {
 }
 
 void Endpoint::Impl::iterate() {
+  internal::bump(stats.io_rounds);
   process_local_posts();
   if (poll_dirty) rebuild_poll_items();
   const int ready = ::poll(poll_fds.data(), static_cast<nfds_t>(poll_fds.size()),
