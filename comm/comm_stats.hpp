@@ -17,7 +17,7 @@ struct CommStats {
   std::uint64_t reductions = 0;        // reductions in progress: per-cast state
   std::uint64_t held = 0;              // casts (and skip marks) waiting for an earlier cast
   std::uint64_t arrived_early = 0;     // casts that overtook an earlier one and waited for it
-  std::uint64_t streams = 0;           // (client, actor mesh) pairs seen
+  std::uint64_t streams = 0;           // (client, actor mesh) pairs with state here (till closed)
   std::uint64_t dropped_late = 0;      // casts and replies that came after their turn
   std::uint64_t gaps_given_up = 0;     // casts never received, given up after the gap timeout
   std::uint64_t forward_failures = 0;  // casts a child could not be sent

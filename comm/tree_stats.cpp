@@ -10,4 +10,6 @@ std::map<std::uint32_t, Result<CommStats>> tree_stats(const ActorMeshBase& mesh,
 
 std::size_t tracked_casts(const ActorMeshBase& mesh) { return TreeRouter::of(mesh).tracked(); }
 
+std::size_t client_streams(const ActorMeshBase& mesh) { return TreeRouter::of(mesh).streams(); }
+
 }  // namespace zmesh::comm

@@ -21,4 +21,8 @@ std::map<std::uint32_t, Result<CommStats>> tree_stats(const ActorMeshBase& mesh,
 // progress): per-cast state held on the client.
 std::size_t tracked_casts(const ActorMeshBase& mesh);
 
+// Cast streams (actor meshes) the client holds counters for; they go when idle (or stopped),
+// and each proc's share shows in CommStats::streams.
+std::size_t client_streams(const ActorMeshBase& mesh);
+
 }  // namespace zmesh::comm

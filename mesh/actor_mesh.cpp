@@ -140,6 +140,10 @@ Result<std::map<std::uint32_t, Error>> ActorMeshBase::call_frames(
           return Error(ErrorCode::decode_error, fmt::format("the reply of rank {} has no value", rank));
         }
         return accept(rank, reply.payload.front());
+      },
+      {}, [&](std::uint32_t rank, const Error&) {
+        // A relay's death: the ranks below it that the cast never reached answer at once.
+        state_->router()->rank_failed(plan->result.cast_id, rank, reply_to.id);
       });
   std::vector<std::uint32_t> unanswered;
   for (const auto& [rank, error] : missing) unanswered.push_back(rank);
@@ -185,6 +189,7 @@ Result<void> ActorMeshBase::stop(Deadline deadline) {
       [&receiver](Deadline until) { return receiver.recv_envelope(until); },
       [](std::uint32_t, const Envelope&) -> Result<void> { return {}; });
   state_->actor_mesh_stopped(name_);
+  state_->router()->mesh_stopped(name_);
   for (auto& [rank, error] : missing) {
     if (error.code == ErrorCode::timeout) {
       return Error(ErrorCode::timeout,

@@ -9,7 +9,8 @@
 // Failure: send() waits for room in the links (flow control) until its room deadline and
 // then fails with backpressure (or too_large), having told the ranks it did not reach to
 // stop waiting for that cast; what cannot be delivered later comes back to the mesh's
-// mailbox as undeliverable, like a direct send. finish() never blocks and never fails.
+// mailbox as undeliverable, like a direct send. finish() and the notices (rank_failed,
+// proc_lost, mesh_stopped) never block and never fail.
 
 #include "zmesh/core/envelope.hpp"
 #include "zmesh/core/frame.hpp"
@@ -63,6 +64,14 @@ class CastRouter {
   // A tracked cast is over; `unanswered` (base ranks) may never have received it, so the
   // router lets later casts to them stop waiting for it.
   virtual void finish(std::uint64_t cast_id, const std::vector<std::uint32_t>& unanswered) = 0;
+  // During tracked cast `cast_id` (a call gathering on `reply_to`), base rank `rank` can no
+  // longer answer. If its proc died, the ranks it relayed the cast to that never got it
+  // answer `reply_to` at once with why, instead of letting the call wait for its deadline.
+  virtual void rank_failed(std::uint64_t cast_id, std::uint32_t rank, const PortId& reply_to) = 0;
+  // The proc at base rank `rank` died: casts it was relaying may be lost.
+  virtual void proc_lost(std::uint32_t rank) = 0;
+  // The actors of `mesh_name` stopped: its stream state can go.
+  virtual void mesh_stopped(std::string_view mesh_name) = 0;
   // Casts `order` (whose ranks are live), folding the replies with `ops` on the way up;
   // `skipped` are ranks of the cast's shape left out because their proc is known dead.
   // Returns by `deadline`; fails only on a bad request.

@@ -11,10 +11,13 @@ namespace zmesh::comm {
 namespace {
 
 using internal::CastControl;
+using internal::CloseGeneration;
 using internal::Contribution;
 using internal::Partial;
+using internal::ProcLost;
 using internal::SkipCasts;
 using internal::SlotLost;
+using internal::Unreached;
 using internal::Wake;
 
 // Each cast names its own shape; a client seldom uses more than a few.
@@ -34,6 +37,9 @@ CommActor::CommActor(const Params&) {
   on<Partial>(&CommActor::partial);
   on<SlotLost>(&CommActor::slot_lost);
   on<SkipCasts>(&CommActor::skip);
+  on<Unreached>(&CommActor::unreached);
+  on<CloseGeneration>(&CommActor::close_generation);
+  on<ProcLost>(&CommActor::proc_lost);
   on<Wake>(&CommActor::wake);
   on<CommStatsQuery>(&CommActor::stats);
 }
@@ -47,16 +53,25 @@ void CommActor::init(Context& ctx) {
   counters_.rank = rank_;
   log_.emplace("zmesh.comm", "proc=" + ctx.proc().id().to_string(), ctx.proc().config().log_level);
   // A live hop delivers within the delivery timeout or returns the cast as undeliverable, so
-  // a gap that outlasts it is a cast lost with a dead relay.
-  sequencer_.emplace(ctx.proc().config().delivery_timeout);
-  timer_ = std::make_unique<internal::WakeTimer>([proc = &ctx.proc(), self = ctx.self()] {
+  // a gap that outlasts it is a cast lost with a dead relay. Once the client says a proc died,
+  // the casts sent before it knew are on their way within a few heartbeats (they left before
+  // the death was noticed) or lost with it: that is the grace.
+  const Config& config = ctx.proc().config();
+  sequencer_.emplace(config.delivery_timeout,
+                     std::min<Clock::duration>(config.delivery_timeout, 4 * config.heartbeat_interval));
+  // One timer thread per program: the registry's (zmesh::init put it there). A comm actor
+  // spawned from a registry without one (install_comm_tree not called) gets its own.
+  std::shared_ptr<internal::TimerService> timers;
+  if (const auto& registry = ctx.proc().registry()) {
+    timers = registry->extension<internal::TimerService>();
+  }
+  if (!timers) timers = std::make_shared<internal::TimerService>();
+  timer_ = timers->add([proc = &ctx.proc(), self = ctx.self()] {
     proc->deliver(make_envelope(self, handler_port<Wake>(self).id, Wake{}));
   });
 }
 
-void CommActor::cleanup(Context&) {
-  if (timer_) timer_->stop();
-}
+void CommActor::cleanup(Context&) { timer_.reset(); }
 
 // -- casts going down --
 
@@ -106,7 +121,8 @@ Result<void> CommActor::cast(Context& ctx, Envelope& envelope) {
   const bool reducing = control->reduce && start_reduction(*control, *shape, list->ranks, *parts);
 
   const bool taken = sequencer_->offer(
-      internal::StreamKey{control->origin, control->actor}, list->counters.front(),
+      internal::StreamKey{control->origin, control->actor}, control->generation,
+      list->counters.front(),
       delivery_of(ctx, *control, *shape, static_cast<std::uint32_t>(*view_rank), envelope),
       Clock::now(), [&](Envelope&& ready) { deliver(ctx, std::move(ready)); });
   if (auto it = pending_.find(key); reducing && it != pending_.end()) {
@@ -313,9 +329,34 @@ void CommActor::flush(Context& ctx, PendingMap::iterator it) {
 void CommActor::skip(Context& ctx, const SkipCasts& skip) {
   const internal::StreamKey stream{skip.origin, skip.actor};
   for (auto counter : skip.counters) {
-    sequencer_->skip(stream, counter, Clock::now(),
+    sequencer_->skip(stream, skip.generation, counter, Clock::now(),
                      [&](Envelope&& ready) { deliver(ctx, std::move(ready)); });
   }
+  arm_timer();
+}
+
+void CommActor::unreached(Context& ctx, const Unreached& unreached) {
+  const bool skipped = sequencer_->skip(
+      internal::StreamKey{unreached.origin, unreached.actor}, unreached.generation,
+      unreached.counter, Clock::now(), [&](Envelope&& ready) { deliver(ctx, std::move(ready)); });
+  arm_timer();
+  if (!skipped) return;  // the cast came: the actor answers for itself
+  // The cast will never run here now, so the call gets its answer at once, from the actor
+  // it asked (as its gather expects), carrying why.
+  Headers headers;
+  headers.set(std::string(reply_error_key), unreached.reason);
+  ctx.proc().send(Envelope{ActorId{ctx.proc().id(), unreached.actor, 0}, unreached.reply_to,
+                           std::string(message_name<ReplyMessage>()), std::move(headers), {}, {}});
+}
+
+void CommActor::close_generation(Context& ctx, const CloseGeneration& close) {
+  sequencer_->close(close.origin, close.generation, close.last, Clock::now(),
+                    [&](Envelope&& ready) { deliver(ctx, std::move(ready)); });
+  arm_timer();
+}
+
+void CommActor::proc_lost(Context&, const ProcLost& lost) {
+  sequencer_->lost(lost.origin, lost.generation, lost.upto);
   arm_timer();
 }
 
@@ -330,8 +371,9 @@ void CommActor::wake(Context& ctx, const Wake&) {
   sequencer_->expire(now, [&](Envelope&& ready) { deliver(ctx, std::move(ready)); });
   if (sequencer_->given_up() > given_up) {
     log_->warn(
-        "ZM-CAST-GAP rank {}: gave up waiting for {} cast(s) after {} ms (lost with a dead "
-        "relay?); delivering the casts that followed them",
+        "ZM-CAST-GAP rank {}: gave up waiting for {} cast(s) after the delivery timeout ({} ms), "
+        "or a short grace once a proc died (lost with a dead relay?); delivering the casts "
+        "that followed them",
         rank_, sequencer_->given_up() - given_up, ctx.proc().config().delivery_timeout.count());
   }
   arm_timer();

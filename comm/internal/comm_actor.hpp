@@ -8,8 +8,10 @@
 // actor, so the local actor's return value comes back here to be folded. zmesh::init
 // registers it (comm/init.hpp); it folds the built-in reducers and those the program added
 // to its registry (add_reducer).
+// It frees a stream's state when the client closes its generation (CastSequencer).
 // Thread: an actor (one turn at a time) whose handlers never block, so it runs on its proc's
-// I/O thread when idle; its WakeTimer thread only posts Wake messages.
+// I/O thread when idle. Its timer is a wake registered with the registry's TimerService, whose
+// one thread (per program, not per comm actor) only posts Wake messages to it.
 // Failure: a malformed or misrouted cast goes back to its sender as undeliverable; a child that
 // cannot be reached makes its subtree missing from the cast's reduction; nothing here throws.
 
@@ -18,7 +20,7 @@
 #include "zmesh/comm/internal/messages.hpp"
 #include "zmesh/comm/internal/rank_runs.hpp"
 #include "zmesh/comm/internal/reduction.hpp"
-#include "zmesh/comm/internal/wake_timer.hpp"
+#include "zmesh/comm/internal/timer_service.hpp"
 #include "zmesh/mesh/reducer.hpp"
 #include "zmesh/core/actor.hpp"
 #include "zmesh/core/log.hpp"
@@ -68,6 +70,9 @@ class CommActor : public Actor {
   void partial(Context& ctx, const internal::Partial& partial);
   void slot_lost(Context& ctx, const internal::SlotLost& lost);
   void skip(Context& ctx, const internal::SkipCasts& skip);
+  void unreached(Context& ctx, const internal::Unreached& unreached);
+  void close_generation(Context& ctx, const internal::CloseGeneration& close);
+  void proc_lost(Context& ctx, const internal::ProcLost& lost);
   void wake(Context& ctx, const internal::Wake& wake);
   void stats(Context& ctx, const CommStatsQuery& query);
 
@@ -97,7 +102,7 @@ class CommActor : public Actor {
   std::uint32_t rank_ = 0;
   std::optional<Logger> log_;                         // made in init(): needs the proc
   std::optional<internal::CastSequencer> sequencer_;  // made in init(): needs the config
-  std::unique_ptr<internal::WakeTimer> timer_;
+  std::unique_ptr<internal::TimerService::Handle> timer_;  // made in init(): needs the proc
   PendingMap pending_;
   // Parsed cast shapes by text; casts of one stream repeat theirs.
   std::map<std::string, Shape, std::less<>> shapes_;

@@ -3,9 +3,12 @@
 // frames, shared and never re-encoded). Up the tree: an actor's returned reply to its own
 // proc's comm actor, tagged with a Contribution (which cast and rank), and Partial (a comm
 // actor's folded subtree, to its parent or the client).
-// From the client: SlotLost (a part of a reduction will never report) and SkipCasts (a cast
-// will never arrive). Each names its stream (origin, actor) and cast id, so a failure anywhere
-// in the tree is attributed to the right mesh and cast. (Stats: comm_stats.hpp.)
+// From the client: SlotLost (a part of a reduction will never report), SkipCasts (a cast will
+// never arrive), Unreached (a call's cast may be lost with a dead relay: skip it if it has
+// not come, and answer for the actor), CloseGeneration (the client's stream counters start
+// afresh: cast_sequencer.hpp) and ProcLost (a proc died: gaps it may cause are given up
+// soon). Each names its stream (origin, actor) and cast id where it has one, so a failure
+// anywhere in the tree is attributed to the right mesh and cast. (Stats: comm_stats.hpp.)
 // Thread: value types.
 
 #include "zmesh/core/error.hpp"
@@ -49,12 +52,13 @@ struct CastControl {
   std::string type_name;  // the payload's message type: selects the handler
   std::string shape;      // the cast's (view) shape, as Shape text
   std::uint32_t fanout = 0;
-  std::vector<RankRun> ranks;  // the receiver's subtree, ascending, the receiver first
+  std::uint64_t generation = 0;  // of the origin's stream counters the runs' counters are in
+  std::vector<RankRun> ranks;    // the receiver's subtree, ascending, the receiver first
   std::map<std::string, std::string> headers;  // encoded header entries for each delivery
   bool reduce = false;
   ReduceSpec reduction;  // when `reduce`
-  MSGPACK_DEFINE(mesh, cast_id, origin, actor, type_name, shape, fanout, ranks, headers, reduce,
-                 reduction);
+  MSGPACK_DEFINE(mesh, cast_id, origin, actor, type_name, shape, fanout, generation, ranks,
+                 headers, reduce, reduction);
 };
 
 // View ranks first .. first+count-1 that gave no reply, and why.
@@ -109,11 +113,50 @@ struct SkipCasts {
   ZMESH_MESSAGE("zmesh.comm.SkipCasts");
   ActorId origin;
   std::string actor;
+  std::uint64_t generation = 0;
   std::vector<std::uint64_t> counters;
-  MSGPACK_DEFINE(origin, actor, counters);
+  MSGPACK_DEFINE(origin, actor, generation, counters);
 };
 
-// Raised by the comm actor's own timer: flush what is due.
+// From the client, during a call whose cast went through a relay that died: if cast `counter`
+// has not reached the receiver, it never will (it is skipped), and the receiver answers the
+// call's `reply_to` for its actor with `reason`; if it has, the actor's own reply comes.
+struct Unreached {
+  ZMESH_MESSAGE("zmesh.comm.Unreached");
+  ActorId origin;
+  std::string actor;
+  std::uint64_t generation = 0;
+  std::uint64_t counter = 0;
+  PortId reply_to;
+  Error reason;
+  MSGPACK_DEFINE(origin, actor, generation, counter, reply_to, reason);
+};
+
+// From the client to every live proc: the origin's stream counters of `generation` end; `last`
+// holds, per actor, the last counter it sent this proc in that generation (none: no cast).
+// The next generation's counters start at 1 again (cast_sequencer.hpp).
+struct CloseGeneration {
+  ZMESH_MESSAGE("zmesh.comm.CloseGeneration");
+  ActorId origin;
+  std::uint64_t generation = 0;
+  std::map<std::string, std::uint64_t> last;
+  MSGPACK_DEFINE(origin, generation, last);
+};
+
+// From the client to every live proc once it learns that proc `rank` died: casts of
+// `generation` up to `upto` (per actor; and all casts of earlier generations) were sent before
+// the death was known and may have been lost with it, so a gap among them is given up after a
+// short grace instead of the delivery timeout.
+struct ProcLost {
+  ZMESH_MESSAGE("zmesh.comm.ProcLost");
+  ActorId origin;
+  std::uint32_t rank = 0;
+  std::uint64_t generation = 0;
+  std::map<std::string, std::uint64_t> upto;
+  MSGPACK_DEFINE(origin, rank, generation, upto);
+};
+
+// Raised by the comm actor's timer (the shared TimerService): flush what is due.
 struct Wake {
   ZMESH_MESSAGE("zmesh.comm.Wake");
   MSGPACK_DEFINE();

@@ -30,6 +30,11 @@ std::vector<internal::Reduction::Part> root_parts(const DeliveryPlan& plan) {
 
 }  // namespace
 
+TreeRouter::TreeRouter(zmesh::internal::MeshState& state,
+                       const std::shared_ptr<internal::TimerService>& timers,
+                       Clock::duration stream_idle)
+    : state_(state), stream_idle_(stream_idle), idle_timer_(timers->add([this] { check_idle(); })) {}
+
 TreeRouter& TreeRouter::of(const ActorMeshBase& mesh) {
   // Every ProcMesh's router is the one CommTree made (init.cpp).
   return static_cast<TreeRouter&>(mesh.cast_router());
@@ -73,17 +78,27 @@ Result<DeliveryPlan> TreeRouter::send(const CastOrder& order, const internal::Re
     }
   }
   std::vector<std::uint64_t> counters(ranks.size());
+  std::uint64_t generation = 0;
   {
     std::lock_guard lock(mutex_);
-    auto it = counters_.find(order.mesh_name);
-    if (it == counters_.end()) {
-      it = counters_
-               .emplace(std::string(order.mesh_name), std::vector<std::uint64_t>(state_.size(), 0))
+    generation = generation_;
+    auto it = streams_.find(order.mesh_name);
+    if (it == streams_.end()) {
+      it = streams_
+               .emplace(std::string(order.mesh_name),
+                        Stream{std::vector<std::uint64_t>(state_.size(), 0), {}})
                .first;
     }
-    for (std::size_t i = 0; i < ranks.size(); ++i) counters[i] = ++it->second.at(ranks[i]);
+    const auto now = Clock::now();
+    it->second.last_used = now;
+    for (std::size_t i = 0; i < ranks.size(); ++i) counters[i] = ++it->second.counters.at(ranks[i]);
     if (order.tracked) {
-      tracked_[order.cast_id] = Tracked{std::string(order.mesh_name), order.ranks, counters};
+      tracked_[order.cast_id] =
+          Tracked{std::string(order.mesh_name), order.ranks, counters, generation, fanout};
+    }
+    if (!idle_armed_) {
+      idle_armed_ = true;
+      idle_timer_->arm(now + stream_idle_);
     }
   }
 
@@ -95,6 +110,7 @@ Result<DeliveryPlan> TreeRouter::send(const CastOrder& order, const internal::Re
   control.type_name = std::string(order.type_name);
   control.shape = order.shape.to_string();
   control.fanout = static_cast<std::uint32_t>(fanout);
+  control.generation = generation;
   if (order.headers != nullptr) {
     for (const auto& [key, encoded] : order.headers->raw()) control.headers.emplace(key, encoded);
   }
@@ -123,9 +139,10 @@ Result<DeliveryPlan> TreeRouter::send(const CastOrder& order, const internal::Re
       if (!order.tracked) {
         for (std::size_t i = begin; i < ranks.size(); ++i) {
           const auto rank = static_cast<std::uint32_t>(ranks[i]);
-          state_.mailbox().send(comm_actor(rank), internal::SkipCasts{state_.mailbox().self(),
-                                                                      std::string(order.mesh_name),
-                                                                      {counters[i]}});
+          state_.mailbox().send(
+              comm_actor(rank), internal::SkipCasts{state_.mailbox().self(),
+                                                    std::string(order.mesh_name), generation,
+                                                    {counters[i]}});
         }
       }
       return Error(sent.error().code,
@@ -153,7 +170,114 @@ void TreeRouter::finish(std::uint64_t cast_id, const std::vector<std::uint32_t>&
     const auto counter = tracked.counters[static_cast<std::size_t>(at - tracked.ranks.begin())];
     state_.mailbox().send(
         comm_actor(rank),
-        internal::SkipCasts{state_.mailbox().self(), tracked.mesh_name, {counter}});
+        internal::SkipCasts{state_.mailbox().self(), tracked.mesh_name, tracked.generation,
+                            {counter}});
+  }
+}
+
+void TreeRouter::rank_failed(std::uint64_t cast_id, std::uint32_t rank, const PortId& reply_to) {
+  // Only a dead proc loses what it was relaying; a failed actor's comm actor still forwards.
+  auto died = state_.dead(rank);
+  if (!died) return;
+  Tracked tracked;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = tracked_.find(cast_id);
+    if (it == tracked_.end()) return;
+    tracked = it->second;
+  }
+  auto plan = DeliveryPlan::over_ranks(
+      std::vector<std::size_t>(tracked.ranks.begin(), tracked.ranks.end()), tracked.fanout);
+  if (!plan || !plan->contains(rank)) return;
+  const auto subtree = plan->subtree_of(rank).value();
+  const std::string relay = fmt::format("rank {} ({})", rank, state_.point_text(rank));
+  // The subtree starts with the relay itself; each rank below it that the cast has not
+  // reached skips it and answers for its actor, so the call need not wait for its deadline.
+  for (std::size_t below : subtree.subspan(1)) {
+    const auto base = static_cast<std::uint32_t>(below);
+    if (state_.dead(base)) continue;
+    auto at = std::lower_bound(tracked.ranks.begin(), tracked.ranks.end(), base);
+    const auto counter = tracked.counters[static_cast<std::size_t>(at - tracked.ranks.begin())];
+    const Error lost(ErrorCode::proc_failed,
+                     fmt::format("cast {} of {}/{}: relay {} died before passing it on to rank "
+                                 "{} ({}): {}",
+                                 cast_id, state_.world().name, tracked.mesh_name, relay, base,
+                                 state_.point_text(base), died->message));
+    state_.mailbox().send(comm_actor(base),
+                          internal::Unreached{state_.mailbox().self(), tracked.mesh_name,
+                                              tracked.generation, counter, reply_to, lost});
+  }
+}
+
+void TreeRouter::proc_lost(std::uint32_t rank) {
+  std::vector<std::uint32_t> live;
+  for (std::uint32_t to = 0; to < state_.size(); ++to) {
+    if (!state_.dead(to)) live.push_back(to);  // MeshState's lock, not under ours
+  }
+  std::vector<std::pair<std::uint32_t, internal::ProcLost>> notices;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto to : live) {
+      internal::ProcLost notice{state_.mailbox().self(), rank, generation_, {}};
+      for (const auto& [name, stream] : streams_) {
+        if (stream.counters[to] > 0) notice.upto.emplace(name, stream.counters[to]);
+      }
+      notices.emplace_back(to, std::move(notice));
+    }
+  }
+  // Every live proc, even one this generation sent nothing: an earlier generation may still
+  // owe it casts lost with the dead proc.
+  for (auto& [to, notice] : notices) state_.mailbox().send(comm_actor(to), notice);
+}
+
+void TreeRouter::mesh_stopped(std::string_view mesh_name) {
+  std::vector<std::pair<std::uint32_t, internal::CloseGeneration>> closes;
+  {
+    std::lock_guard lock(mutex_);
+    if (!streams_.contains(mesh_name)) return;
+    closes = close_generation();
+  }
+  send_closes(std::move(closes));
+}
+
+void TreeRouter::check_idle() {
+  std::vector<std::pair<std::uint32_t, internal::CloseGeneration>> closes;
+  {
+    std::lock_guard lock(mutex_);
+    idle_armed_ = false;
+    if (streams_.empty()) return;
+    const auto now = Clock::now();
+    auto oldest = now;
+    for (const auto& [name, stream] : streams_) oldest = std::min(oldest, stream.last_used);
+    if (now - oldest < stream_idle_) {
+      idle_armed_ = true;
+      idle_timer_->arm(oldest + stream_idle_);
+      return;
+    }
+    // One idle stream closes the generation of all: busy ones go on at 1 in the next.
+    closes = close_generation();
+  }
+  send_closes(std::move(closes));
+}
+
+std::vector<std::pair<std::uint32_t, internal::CloseGeneration>> TreeRouter::close_generation() {
+  std::vector<std::pair<std::uint32_t, internal::CloseGeneration>> closes;
+  for (std::uint32_t to = 0; to < state_.size(); ++to) {
+    internal::CloseGeneration close{state_.mailbox().self(), generation_, {}};
+    for (const auto& [name, stream] : streams_) {
+      if (stream.counters[to] > 0) close.last.emplace(name, stream.counters[to]);
+    }
+    closes.emplace_back(to, std::move(close));
+  }
+  ++generation_;
+  streams_.clear();
+  return closes;
+}
+
+void TreeRouter::send_closes(std::vector<std::pair<std::uint32_t, internal::CloseGeneration>> closes) {
+  // Every live proc, even one this generation sent nothing: it must move on to the next.
+  for (auto& [to, close] : closes) {
+    if (!state_.dead(to)) state_.mailbox().send(comm_actor(to), close);
   }
 }
 
@@ -260,6 +384,11 @@ void TreeRouter::rank_failed(const CastOrder& order, const DeliveryPlan& plan,
 std::size_t TreeRouter::tracked() const {
   std::lock_guard lock(mutex_);
   return tracked_.size();
+}
+
+std::size_t TreeRouter::streams() const {
+  std::lock_guard lock(mutex_);
+  return streams_.size();
 }
 
 std::map<std::uint32_t, Result<CommStats>> TreeRouter::stats(Deadline deadline) {

@@ -106,6 +106,9 @@ void MeshState::proc_stopped(std::uint32_t rank, const StopReason& reason, bool 
     dead_.emplace(rank, error);
     fail_gathers(rank, "", error);
   }
+  // Casts it was relaying may be lost: the comm tree stops waiting for them soon. Not when
+  // the owner stops every proc: nothing waits then.
+  if (router_ && !stopping_) router_->proc_lost(rank);
   // Queued before waiters learn of the death, so that once stop() returns every event it
   // caused is in the stream.
   if (!clean || !(stop_requested || stopping_)) {
@@ -224,7 +227,7 @@ std::map<std::uint32_t, Error> MeshState::collect(
     const std::function<Result<void>()>& send, std::string_view type_name, Deadline deadline,
     const std::function<Result<Envelope>(Deadline)>& next,
     const std::function<Result<void>(std::uint32_t, const Envelope&)>& accept,
-    std::string_view answerer) {
+    std::string_view answerer, const std::function<void(std::uint32_t, const Error&)>& on_failed) {
   std::map<std::uint32_t, Error> missing;
   std::set<std::uint32_t> pending = ranks;
   const auto started = Clock::now();
@@ -246,7 +249,10 @@ std::map<std::uint32_t, Error> MeshState::collect(
       if (envelope->payload.empty()) continue;
       if (envelope->from_network) continue;  // only this client makes these
       auto failed = decode<RankFailed>(envelope->payload.front());
-      if (failed && pending.erase(failed->rank) > 0) missing.emplace(failed->rank, failed->reason);
+      if (failed && pending.erase(failed->rank) > 0) {
+        missing.emplace(failed->rank, failed->reason);
+        if (on_failed) on_failed(failed->rank, failed->reason);
+      }
       continue;
     }
     auto rank = rank_of(envelope->sender.proc);

@@ -108,7 +108,8 @@ class MeshState {
   // `port` (read through `next`) from each of `ranks` (base ranks), until each answered or
   // can no longer answer (its proc died, or the actor of mesh `mesh_name` failed: such news
   // arrives on the port as RankFailed at once), or the deadline passed. `accept(rank,
-  // reply)` takes each reply; an error it returns counts the rank as missing. Only a reply
+  // reply)` takes each reply; an error it returns counts the rank as missing; `on_failed`, if
+  // given, hears of each rank that can no longer answer as it happens. Only a reply
   // from the actor that was asked (`answerer`, or else `mesh_name`, or else the agent, on
   // that rank's proc) counts, once. Returns the missing ranks and why. The wait is
   // registered before `send`, so no failure is missed.
@@ -117,7 +118,8 @@ class MeshState {
       const std::function<Result<void>()>& send, std::string_view type_name, Deadline deadline,
       const std::function<Result<Envelope>(Deadline)>& next,
       const std::function<Result<void>(std::uint32_t, const Envelope&)>& accept,
-      std::string_view answerer = {});
+      std::string_view answerer = {},
+      const std::function<void(std::uint32_t, const Error&)>& on_failed = {});
   // collect() for one request to the agent (or the actor named `answerer`) of every proc:
   // `send(rank)` sends it to the live ones; dead ranks are missing with the reason their
   // proc died.

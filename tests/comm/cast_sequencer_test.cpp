@@ -1,8 +1,11 @@
 // CastSequencer: casts reach the local actor in the client's order whatever order they arrive
-// in; skipped and given-up casts never block the stream, and never run late.
+// in; skipped and given-up casts never block the stream, and never run late; a closed
+// generation frees its streams, and the next one starts at 1 without breaking the order,
+// whatever order casts of both and the close arrive in.
 #include "zmesh/comm/internal/cast_sequencer.hpp"
 #include "zmesh/comm/internal/rank_runs.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 using namespace std::chrono_literals;
@@ -19,13 +22,22 @@ Envelope cast_number(std::uint64_t n) {
 class CastSequencerTest : public ::testing::Test {
  protected:
   void offer(std::uint64_t counter, const StreamKey& stream = first_) {
-    sequencer_.offer(stream, counter, cast_number(counter), now_, deliver_);
+    sequencer_.offer(stream, 1, counter, cast_number(counter), now_, deliver_);
   }
-  void skip(std::uint64_t counter) { sequencer_.skip(first_, counter, now_, deliver_); }
+  void skip(std::uint64_t counter) { sequencer_.skip(first_, 1, counter, now_, deliver_); }
+  // Cast `counter` of generation `generation`, named "g<generation>.<counter>".
+  bool offer_in(std::uint64_t generation, std::uint64_t counter, const StreamKey& stream = first_) {
+    Envelope envelope;
+    envelope.type_name = fmt::format("g{}.{}", generation, counter);
+    return sequencer_.offer(stream, generation, counter, std::move(envelope), now_, deliver_);
+  }
+  void close(std::uint64_t generation, const std::map<std::string, std::uint64_t>& last) {
+    sequencer_.close(first_.origin, generation, last, now_, deliver_);
+  }
 
   static inline const StreamKey first_{ActorId{ProcId{WorldId{"w-client"}, 0}, "mesh", 0}, "a"};
   static inline const StreamKey second_{ActorId{ProcId{WorldId{"w-client"}, 0}, "mesh", 0}, "b"};
-  CastSequencer sequencer_{5s};
+  CastSequencer sequencer_{5s, 200ms};
   Clock::time_point now_ = Clock::now();
   std::vector<std::string> delivered_;
   CastSequencer::Deliver deliver_ = [this](Envelope&& e) { delivered_.push_back(e.type_name); };
@@ -103,6 +115,75 @@ TEST_F(CastSequencerTest, GapIsGivenUpAfterTheGapTimeout) {
   offer(3);
   EXPECT_EQ(delivered_.size(), 2u);
   EXPECT_EQ(sequencer_.dropped_late(), 2u);
+}
+
+TEST_F(CastSequencerTest, ClosedGenerationFreesItsStreams) {
+  offer_in(1, 1);
+  offer_in(1, 1, second_);
+  EXPECT_EQ(sequencer_.streams(), 2u);
+  close(1, {{"a", 1}, {"b", 1}});
+  EXPECT_EQ(sequencer_.streams(), 0u);
+  EXPECT_EQ(sequencer_.held(), 0u);
+  EXPECT_FALSE(sequencer_.next_expiry().has_value());
+  // The next generation starts at 1 again.
+  offer_in(2, 1);
+  EXPECT_EQ(delivered_, (std::vector<std::string>{"g1.1", "g1.1", "g2.1"}));
+  EXPECT_EQ(sequencer_.streams(), 1u);
+}
+
+TEST_F(CastSequencerTest, NextGenerationWaitsForWhatTheClosedOneStillOwes) {
+  // Generation 1 sent casts 1..3 here; 2 and 3 took a slow path. Generation 2's first casts
+  // and the close overtake them.
+  offer_in(1, 1);
+  offer_in(2, 2);
+  offer_in(2, 1);
+  close(1, {{"a", 3}});
+  EXPECT_EQ(delivered_, (std::vector<std::string>{"g1.1"}));
+  offer_in(1, 3);
+  EXPECT_EQ(delivered_, (std::vector<std::string>{"g1.1"}));
+  offer_in(1, 2);
+  EXPECT_EQ(delivered_, (std::vector<std::string>{"g1.1", "g1.2", "g1.3", "g2.1", "g2.2"}));
+  EXPECT_EQ(sequencer_.streams(), 1u) << "generation 1's stream is freed";
+  EXPECT_EQ(sequencer_.held(), 0u);
+  EXPECT_FALSE(offer_in(1, 2)) << "a copy of a closed generation's cast is late";
+  EXPECT_EQ(sequencer_.dropped_late(), 1u);
+}
+
+TEST_F(CastSequencerTest, CloseBeforeAnyCastOfItsGenerationWaitsForThem) {
+  close(1, {{"a", 2}});
+  offer_in(2, 1);
+  EXPECT_TRUE(delivered_.empty());
+  offer_in(1, 2);
+  skip(1);  // the client gave cast 1 up; cast 2 still runs, before generation 2
+  EXPECT_EQ(delivered_, (std::vector<std::string>{"g1.2", "g2.1"}));
+  close(2, {{"a", 1}});
+  EXPECT_EQ(sequencer_.streams(), 0u);
+}
+
+TEST_F(CastSequencerTest, GenerationThatNeverCompletesIsGivenUpAfterTheTimeout) {
+  offer_in(1, 1);
+  close(1, {{"a", 2}});
+  offer_in(2, 1);
+  ASSERT_TRUE(sequencer_.next_expiry().has_value());
+  EXPECT_EQ(*sequencer_.next_expiry(), now_ + 5s);
+  sequencer_.expire(now_ + 5s, deliver_);
+  EXPECT_EQ(delivered_, (std::vector<std::string>{"g1.1", "g2.1"}));
+  EXPECT_EQ(sequencer_.given_up(), 1u);
+  EXPECT_FALSE(offer_in(1, 2)) << "given up: it must not run after generation 2's casts";
+}
+
+TEST_F(CastSequencerTest, GapThatMayBeLostWithADeadProcIsGivenUpAfterTheGrace) {
+  offer_in(1, 1);
+  offer_in(1, 1, second_);
+  // The client learns of a death after sending casts up to 2 here (cast 2 is lost).
+  sequencer_.lost(first_.origin, 1, {{"a", 2}});
+  offer_in(1, 3);
+  offer_in(1, 3, second_);  // stream b's cast 2 was sent after the death was known
+  ASSERT_TRUE(sequencer_.next_expiry().has_value());
+  EXPECT_EQ(*sequencer_.next_expiry(), now_ + 200ms);
+  sequencer_.expire(now_ + 200ms, deliver_);
+  EXPECT_EQ(delivered_, (std::vector<std::string>{"g1.1", "g1.1", "g1.3"}));
+  EXPECT_EQ(*sequencer_.next_expiry(), now_ + 5s) << "b's gap waits the full timeout";
 }
 
 TEST(RankRuns, CompressMergesConsecutiveRanksWithEqualCounters) {

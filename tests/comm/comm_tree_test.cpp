@@ -2,11 +2,15 @@
 // eval()'s set, once per rank, in the client's order (local and process meshes); reducers are
 // exact and leave no state behind; a long run of casts keeps per-cast state at zero; FIFO
 // holds per sender across selections and fan-outs; a relay killed mid-cast ends the cast
-// within its deadline with the right missing ranks; failures are named, never waited out.
+// within its deadline with the right missing ranks; failures are named, never waited out;
+// idle streams are freed on both sides and reused in order; a dead relay never makes a call
+// or a later cast wait for a timeout; one timer thread serves every comm actor.
 //
 // The random cases are seeded; ZMESH_PROPERTY_CASES=N runs N meshes instead of the default.
 #include "zmesh/alloc/local_allocator.hpp"
 #include "zmesh/alloc/process_allocator.hpp"
+#include "zmesh/comm/init.hpp"
+#include "zmesh/comm/internal/timer_service.hpp"
 #include "zmesh/comm/tree_stats.hpp"
 #include "zmesh/mesh/proc_mesh.hpp"
 #include "zmesh/mesh/selection_eval.hpp"
@@ -20,6 +24,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <map>
 #include <numeric>
@@ -87,6 +93,24 @@ comm::CommStats total_stats(const ActorMeshBase& mesh) {
     total.stalls += one->stalls;
   }
   return total;
+}
+
+// The casts rank `rank`'s comm actor received so far (0 while it does not answer).
+std::uint64_t casts_at(const ActorMeshBase& mesh, std::uint32_t rank) {
+  auto stats = comm::tree_stats(mesh, deadline_in(1s));
+  auto it = stats.find(rank);
+  return it != stats.end() && it->second.ok() ? it->second->casts : 0;
+}
+
+// Threads of this process named `name`.
+std::size_t threads_named(const std::string& name) {
+  std::size_t count = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string line;
+    if (std::getline(comm, line) && line == name) ++count;
+  }
+  return count;
 }
 
 enum class Kind { local, process };
@@ -363,6 +387,126 @@ TEST_F(CommTreeTest, RelayKilledMidCastEndsTheCastWithinItsDeadline) {
   EXPECT_EQ(again->value, 28 - 1);
   ASSERT_EQ(again->missing.size(), 1u);
   EXPECT_EQ(again->missing.at(1).code, ErrorCode::proc_failed);
+}
+
+TEST_F(CommTreeTest, IdleStreamsAreFreedOnBothSidesAndReusedInOrder) {
+  auto registry = testing::registry();
+  CommTreeOptions options;
+  options.stream_idle = 300ms;
+  install_comm_tree(*registry, options).value();
+  auto mesh = allocate(Extent::parse("{x=8}").value(), Kind::local, registry);
+  ASSERT_TRUE(mesh);
+  auto tallies = mesh->spawn<TallyActor>("tally", {}, deadline_in(30s)).value();
+  auto others = mesh->spawn<TallyActor>("others", {}, deadline_in(30s)).value();
+  Marks expected;
+  std::uint64_t tag = 0;
+  // Casts over other paths (fan-outs 1..4, other selections), so that casts of a closed
+  // generation and of the next are in flight at once.
+  const auto cast_some = [&](int casts) {
+    for (int i = 0; i < casts; ++i) {
+      ++tag;
+      const auto selection = parse_selection(tag % 3 == 0 ? "*" : tag % 3 == 1 ? "2:" : "5").value();
+      auto cast = tallies.with_fanout(static_cast<std::uint32_t>(1 + tag % 4)).cast(selection, Mark{tag});
+      ASSERT_TRUE(cast.ok()) << cast.error().describe();
+      const auto chosen = eval(selection, tallies.shape(), cast->cast_id).value();
+      for (auto base : chosen) expected[static_cast<std::uint32_t>(base)].push_back(tag);
+    }
+  };
+  ASSERT_TRUE(others.cast(Mark{0}).ok());
+  EXPECT_EQ(comm::client_streams(tallies), 1u);
+  // "others" falls idle while "tally" is busy: the generation closes in the middle of this.
+  const auto busy_until = Clock::now() + 1500ms;
+  while (Clock::now() < busy_until && !HasFailure()) cast_some(10);
+  ASSERT_TRUE(testing::wait_until(20s, [&] {
+    return comm::client_streams(tallies) == 0 && total_stats(tallies).streams == 0;
+  })) << comm::client_streams(tallies) << " streams on the client, "
+      << total_stats(tallies).streams << " on the procs";
+  // Used again after being freed: numbered from 1 again, in order, nothing lost or doubled.
+  cast_some(50);
+  EXPECT_EQ(collect_marks(tallies), expected);
+  auto stats = total_stats(tallies);
+  EXPECT_EQ(stats.dropped_late, 0u);
+  EXPECT_EQ(stats.gaps_given_up, 0u);
+  EXPECT_EQ(stats.held, 0u);
+
+  // A stopped mesh's streams go at once, whatever the idle time.
+  ASSERT_TRUE(others.cast(Mark{1}).ok());
+  ASSERT_TRUE(others.stop(deadline_in(20s)).ok());
+  EXPECT_EQ(comm::client_streams(tallies), 0u);
+  ASSERT_TRUE(testing::wait_until(10s, [&] { return total_stats(tallies).streams == 0; }));
+}
+
+TEST_F(CommTreeTest, OneTimerThreadServesEveryCommActorOfTheProgram) {
+  auto mesh = allocate("{x=8}");
+  ASSERT_TRUE(mesh);
+  auto tallies = mesh->spawn<TallyActor>("tally", {}, deadline_in(30s)).value();
+  // A reduce arms every comm actor's timer (its budget), and the router's idle check.
+  auto sum = tallies.reduce<zmesh::Sum>(ValueQuery{1, 0, -1}, deadline_in(20s));
+  ASSERT_TRUE(sum.ok() && sum->complete());
+  EXPECT_EQ(threads_named(comm::internal::TimerService::thread_name), 1u);
+}
+
+TEST_F(CommTreeTest, CallBelowADeadRelayNamesTheRelayInsteadOfTimingOut) {
+  // {x=8} with fan-out 2: the client sends to 0 and 4, 0 to 1 and 3, and 1 relays to 2.
+  auto mesh = allocate("{x=8}", Kind::process);
+  ASSERT_TRUE(mesh);
+  auto tallies = mesh->spawn<TallyActor>("tally", {}, deadline_in(30s)).value();
+  const auto before = casts_at(tallies, 0);
+  // The relay gets the cast but never passes it on.
+  ASSERT_TRUE(mesh->kill(1, SIGSTOP).ok());
+  const auto started = Clock::now();
+  const auto deadline = started + 40s;
+  auto pending = std::async(std::launch::async, [&] {
+    return tallies.call(ValueQuery{1, 0, -1}, deadline);
+  });
+  ASSERT_TRUE(testing::wait_until(20s, [&] { return casts_at(tallies, 0) > before; }));
+  ASSERT_TRUE(mesh->kill(1, SIGKILL).ok());
+  auto replies = pending.get();
+  ASSERT_TRUE(replies.ok()) << replies.error().describe();
+  EXPECT_LT(Clock::now(), deadline - 20s) << "the call waited for its deadline";
+  EXPECT_EQ(replies->replies.size(), 6u);
+  ASSERT_EQ(replies->missing.size(), 2u);
+  EXPECT_EQ(replies->missing.at(1).code, ErrorCode::proc_failed) << replies->missing.at(1).describe();
+  EXPECT_EQ(replies->missing.at(2).code, ErrorCode::proc_failed) << replies->missing.at(2).describe();
+  EXPECT_NE(replies->missing.at(2).message.find("relay rank 1 (x=1/8) died"), std::string::npos)
+      << replies->missing.at(2).message;
+  EXPECT_NE(replies->missing.at(2).message.find("killed by signal 9"), std::string::npos)
+      << replies->missing.at(2).message;
+}
+
+TEST_F(CommTreeTest, CastLostWithADeadRelayDoesNotStallLaterCastsForTheDeliveryTimeout) {
+  // The delivery timeout (the gap timeout) is long, so a stall would be plain to see.
+  Config config = tree_config();
+  config.delivery_timeout = 60000ms;
+  Runtime patient(config);
+  auto mesh = allocate_on(patient, Extent::parse("{x=8}").value(), Kind::process);
+  ASSERT_TRUE(mesh);
+  auto tallies = mesh->spawn<TallyActor>("tally", {}, deadline_in(30s)).value();
+  // {x=8} with fan-out 2: rank 2 gets casts through relay 1. Mark 1 dies with the relay.
+  const auto before = casts_at(tallies, 0);
+  ASSERT_TRUE(mesh->kill(1, SIGSTOP).ok());
+  ASSERT_TRUE(tallies.cast(Mark{1}).ok());
+  ASSERT_TRUE(testing::wait_until(20s, [&] { return casts_at(tallies, 0) > before; }));
+  ASSERT_TRUE(mesh->kill(1, SIGKILL).ok());
+  auto event = mesh->next_event(deadline_in(20s));
+  ASSERT_TRUE(event.has_value());
+  ASSERT_EQ(event->kind, MeshEvent::Kind::proc_crashed) << event->describe();
+
+  const auto started = Clock::now();
+  ASSERT_TRUE(tallies.cast(Mark{2}).ok());  // around the dead relay
+  auto reports = tallies.live().call(TallyQuery{}, started + 10s);
+  ASSERT_TRUE(reports.ok()) << reports.error().describe();
+  EXPECT_TRUE(reports->complete()) << reports->missing.begin()->second.describe();
+  EXPECT_LT(Clock::now() - started, 10s);
+  Marks marks;
+  for (auto& [rank, report] : reports->replies) marks[rank] = report.tags;
+  const std::vector<std::uint64_t> both{1, 2};
+  EXPECT_EQ(marks, (Marks{{0, both}, {2, {2}}, {3, both}, {4, both}, {5, both}, {6, both}, {7, both}}));
+  std::uint64_t given_up = 0;
+  for (auto& [rank, stats] : comm::tree_stats(tallies, deadline_in(20s))) {
+    if (rank != 1 && stats.ok()) given_up += stats->gaps_given_up;
+  }
+  EXPECT_EQ(given_up, 1u) << "Mark 1 at rank 2";
 }
 
 TEST_F(CommTreeTest, DeadlineEndsASlowCastWithWhatArrivedAndFreesItsState) {
