@@ -223,7 +223,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size == 0) return 0;
   const std::uint8_t selector = data[0];
   const Frame frame = fuzz::frame_of(data + 1, size - 1);
-  switch (selector % 12) {
+  switch (selector % 15) {
     case 0: feed<CastControl>(frame, "CastControl", cast_path); break;
     case 1:
       feed<Contribution>(frame, "Contribution (a reply route's tag)", [](const Contribution& m) {
@@ -266,6 +266,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         (void)m.get(UINT32_MAX);
       });
       break;
+    case 12:
+      feed<Unreached>(frame, "Unreached", [](const Unreached& m) { (void)m.reason.describe(); });
+      break;
+    case 13: feed<CloseGeneration>(frame, "CloseGeneration", [](const CloseGeneration&) {}); break;
+    case 14: feed<ProcLost>(frame, "ProcLost", [](const ProcLost&) {}); break;
   }
   return 0;
 }

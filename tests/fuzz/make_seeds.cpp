@@ -129,6 +129,12 @@ void link_headers() {
   write(t, "data-big", data_header(LinkKind::data, ProcId{WorldId{std::string(40, 'w')}, 70000},
                                    0x123456789abcull, 0xfffffffffull, 300));
   write(t, "skip", data_header(LinkKind::skip, proc, 7, 9, 9));
+  {
+    std::string with_ack = encode_data_prefix(LinkKind::data, proc, 1, 0, /*with_ack=*/true);
+    char tail[40];
+    with_ack.append(tail, put_uint(put_uint(put_uint(put_uint(put_uint(tail, 5), 2), 0), 9), 4));
+    write(t, "data-with-ack", with_ack);
+  }
   write(t, "ack", encode_ack(LinkKind::ack, 1, 5));
   write(t, "nack", encode_ack(LinkKind::nack, 0xffffffffffffffffull, 200));
   write(t, "reject", encode_reject(1, 5, "too large"));
@@ -204,7 +210,7 @@ void comm_messages() {
   partial.missing = {MissingRun{5, 2, Error(ErrorCode::proc_failed, "proc 5 died")}};
   message(t, 2, "partial-missing", partial);
   message(t, 3, "slot-lost", SlotLost{client, "workers", 9, 3, Error(ErrorCode::timeout, "late")});
-  message(t, 4, "skip-casts", SkipCasts{client, "workers", {3, 4, 90000}});
+  message(t, 4, "skip-casts", SkipCasts{client, "workers", 2, {3, 4, 90000}});
   message(t, 5, "wake", Wake{});
   message(t, 6, "stats", CommStats{3, 10, 1, 0, 2, 1, 0, 0, 0});
   message(t, 7, "stats-query", CommStatsQuery{handler_port<CommStats>(client)});
@@ -216,6 +222,11 @@ void comm_messages() {
             packed(ValueMesh<int>(Extent(), {{2, 1, 7}}).runs()));
   message(t, 10, "cast-header", CastHeader{"train/workers", 9, client, 5, {"host", "gpu"}, {2, 4}});
   message(t, 11, "value-mesh", std::vector<ValueRun<std::int64_t>>{{0, 2, 7}, {3, 5, -1}});
+  message(t, 12, "unreached",
+          Unreached{client, "workers", 2, 7, handler_port<Partial>(client).id,
+                    Error(ErrorCode::proc_failed, "relay rank 1 died before passing it on")});
+  message(t, 13, "close-generation", CloseGeneration{client, 2, {{"workers", 7}, {"trainers", 1}}});
+  message(t, 14, "proc-lost", ProcLost{client, 3, 2, {{"workers", 9}}});
 }
 
 void selections() {
