@@ -138,6 +138,9 @@ void Endpoint::Impl::iterate() {
     retry_held_now();
   }
   run_timers();
+  // Replies that handlers on this thread posted go out now, carrying what acks they can,
+  // before the acks that waited long enough go alone.
+  process_local_posts();
   flush_deferred_acks(closing);
   settle_credits();
   any_recheck = any_recheck || router_recheck || handshakes_recheck;
