@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <zmq.hpp>
 
 using namespace std::chrono_literals;
@@ -327,6 +328,65 @@ TEST(HandshakeWatchTest, EachRefusedHostIsNamedOnceAndEveryRefusalCounted) {
   }
   EXPECT_EQ(reported.size(), 1u) << "the same host was reported again";
   EXPECT_EQ(watch.succeeded(), 0u);
+}
+
+// A watched socket outlives its watch (an endpoint closes the watch, then the socket), and
+// may accept connections in between. Were the monitor still on, libzmq's I/O thread would
+// block for ever reporting them to a reader that is gone, and every socket of the context
+// with it: the connection never gets through, the listener never closes, so its address
+// cannot be bound again.
+TEST(HandshakeWatchTest, EndingAWatchLeavesTheSocketAndTheContextWorking) {
+  zmq::context_t context;
+  std::optional<zmq::socket_t> server(std::in_place, context, zmq::socket_type::router);
+  ASSERT_TRUE(secure_socket(*server, "tcp://127.0.0.1:0", test_config(), SocketRole::server).ok());
+  server->set(zmq::sockopt::linger, 0);
+  server->bind("tcp://127.0.0.1:*");
+  std::optional<internal::HandshakeWatch> watch(std::in_place, context, *server, true);
+  const std::string address = server->get(zmq::sockopt::last_endpoint);
+  auto dial = [&] {
+    zmq::socket_t dealer(context, zmq::socket_type::dealer);
+    EXPECT_TRUE(secure_socket(dealer, address, test_config(), SocketRole::client).ok());
+    dealer.set(zmq::sockopt::linger, 0);
+    dealer.connect(address);
+    dealer.send(zmq::str_buffer("hello"), zmq::send_flags::none);
+    return dealer;
+  };
+  constexpr int peers = 16;
+  std::vector<zmq::socket_t> dealers;
+  for (int i = 0; i < peers; ++i) dealers.push_back(dial());
+  server->set(zmq::sockopt::rcvtimeo, 10000);
+  for (int i = 0; i < peers; ++i) {
+    zmq::message_t routing_id, body;
+    ASSERT_TRUE(server->recv(routing_id)) << "peer " << i << " never got through";
+    ASSERT_TRUE(server->recv(body));
+  }
+  watch.reset();
+  // New connections after the watch ended are events nobody reads any more.
+  for (int i = 0; i < 4; ++i) dealers.push_back(dial());
+  for (int i = 0; i < 4; ++i) {
+    zmq::message_t routing_id, body;
+    ASSERT_TRUE(server->recv(routing_id)) << "peer " << i << " dialed after the watch ended hangs";
+    ASSERT_TRUE(server->recv(body));
+  }
+  server.reset();
+
+  zmq::socket_t restarted(context, zmq::socket_type::router);
+  ASSERT_TRUE(secure_socket(restarted, address, test_config(), SocketRole::server).ok());
+  restarted.set(zmq::sockopt::linger, 0);
+  ASSERT_TRUE(wait_until(10s, [&] {
+    try {
+      restarted.bind(address);
+      return true;
+    } catch (const zmq::error_t&) {
+      return false;
+    }
+  })) << address << " stayed bound: the context's I/O thread is stuck";
+  auto late = dial();
+  restarted.set(zmq::sockopt::rcvtimeo, 10000);
+  zmq::message_t routing_id, body;
+  ASSERT_TRUE(restarted.recv(routing_id));
+  ASSERT_TRUE(restarted.recv(body));
+  EXPECT_EQ(body.to_string(), "hello");
 }
 
 // The supervision channel is a tcp listener too: a subscriber without the key reads nothing.

@@ -57,7 +57,7 @@ std::string reason_of(std::uint16_t event, std::uint32_t value) {
 }  // namespace
 
 HandshakeWatch::HandshakeWatch(zmq::context_t& context, zmq::socket_t& watched, bool listening)
-    : monitor_(context, zmq::socket_type::pair), listening_(listening) {
+    : watched_(watched.handle()), monitor_(context, zmq::socket_type::pair), listening_(listening) {
   // Random, not the socket's handle: a closed socket's monitor address stays taken until
   // libzmq reaps it, and a new socket may get the old one's memory.
   std::random_device random;
@@ -67,7 +67,19 @@ HandshakeWatch::HandshakeWatch(zmq::context_t& context, zmq::socket_t& watched, 
     throw zmq::error_t();
   }
   monitor_.set(zmq::sockopt::linger, 0);
+  // libzmq sends monitor events from its I/O thread with a blocking send: were this queue
+  // ever full, every socket of the context would stall until drain() ran. Unbounded here,
+  // the events (a few dozen bytes each) wait for the owner's next drain() instead.
+  monitor_.set(zmq::sockopt::rcvhwm, 0);
   monitor_.connect(address);
+}
+
+HandshakeWatch::~HandshakeWatch() {
+  // Stop the monitor first. Were the reader closed while the watched socket still reports
+  // (its connections close after it), libzmq's I/O thread would block for ever sending the
+  // event to a pair without a peer, and with it every socket of the context: listeners stay
+  // bound, dialers never reconnect.
+  zmq_socket_monitor(watched_, nullptr, 0);
 }
 
 void HandshakeWatch::refuse(HandshakeRefusal refusal, std::vector<HandshakeRefusal>& fresh) {

@@ -32,6 +32,8 @@ class HandshakeWatch {
  public:
   // `listening`: the watched socket binds (failures then name the accepted peer).
   HandshakeWatch(zmq::context_t& context, zmq::socket_t& watched, bool listening);
+  // Stops the monitor before its reader closes. Destroy the watch before the watched socket.
+  ~HandshakeWatch();
   HandshakeWatch(const HandshakeWatch&) = delete;
   HandshakeWatch& operator=(const HandshakeWatch&) = delete;
 
@@ -48,6 +50,7 @@ class HandshakeWatch {
  private:
   void refuse(HandshakeRefusal refusal, std::vector<HandshakeRefusal>& fresh);
 
+  void* watched_;
   zmq::socket_t monitor_;
   bool listening_;
   std::map<int, std::string> peers_;  // accepted fd -> its peer's address
