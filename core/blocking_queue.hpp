@@ -6,10 +6,10 @@
 // Thread: every member is thread-safe.
 
 #include "zmesh/core/config.hpp"
+#include "zmesh/core/ring_deque.hpp"
 
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <mutex>
 #include <optional>
 
@@ -81,7 +81,7 @@ class BlockingQueue {
 
   mutable std::mutex mutex_;
   std::condition_variable ready_;
-  std::deque<T> items_;
+  RingDeque<T> items_;
   std::size_t capacity_ = static_cast<std::size_t>(-1);
   std::uint64_t pushed_ = 0;
   std::uint64_t refused_ = 0;

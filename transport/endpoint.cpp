@@ -121,7 +121,7 @@ Result<void> Endpoint::Impl::open(const Address& address) {
 }
 
 bool Endpoint::Impl::on_io_thread() const {
-  return io_thread.load(std::memory_order_relaxed) == std::this_thread::get_id();
+  return io_runner.load(std::memory_order_relaxed) == std::this_thread::get_id();
 }
 
 void Endpoint::Impl::wake() {
@@ -168,6 +168,7 @@ void Endpoint::Impl::post(Envelope&& envelope) {
     local_posted.push_back(std::move(posted));  // a callback: no lock, no wake-up needed
     return;
   }
+  if (try_send_directly(posted)) return;
   bool wake_up = false;
   bool closed = false;
   {
@@ -211,6 +212,7 @@ Result<void> Endpoint::Impl::post_bounded(Envelope&& envelope, Deadline room_dea
     return too_large(posted.to, bytes, 0);
   }
   bool wake_up = false;
+  bool direct = false;
   {
     std::unique_lock lock(handoff.mutex);
     if (handoff.closed || (io && io_finished)) return closed_error();
@@ -256,7 +258,10 @@ Result<void> Endpoint::Impl::post_bounded(Envelope&& envelope, Deadline room_dea
       posted.message.counted = true;
     }
     stats.accepted.fetch_add(1, std::memory_order_relaxed);
-    if (!io) {
+    // With hand-offs pending, this message goes after them (FIFO per sender), so it cannot
+    // be sent directly.
+    direct = !io && !handoff.signaled;
+    if (!io && !direct) {
       handoff.posted.push_back(std::move(posted));
       wake_up = !handoff.signaled;
       handoff.signaled = true;
@@ -264,9 +269,18 @@ Result<void> Endpoint::Impl::post_bounded(Envelope&& envelope, Deadline room_dea
   }
   if (io) {
     local_posted.push_back(std::move(posted));  // a callback: no wake-up needed
-  } else if (wake_up) {
-    wake();
+  } else if (direct && !try_send_directly(posted)) {
+    std::lock_guard lock(handoff.mutex);
+    // Closed meanwhile: finish() has returned the queue already, so say so here.
+    if (handoff.closed) {
+      stats.finished.fetch_add(1, std::memory_order_relaxed);
+      return closed_error();
+    }
+    handoff.posted.push_back(std::move(posted));
+    wake_up = !handoff.signaled;
+    handoff.signaled = true;
   }
+  if (wake_up) wake();
   return {};
 }
 
@@ -357,6 +371,7 @@ Endpoint::Stats Endpoint::Impl::snapshot() const {
   out.links = stats.links.load(relaxed);
   out.handshakes_refused = stats.handshakes_refused.load(relaxed);
   out.io_rounds = stats.io_rounds.load(relaxed);
+  out.sent_directly = stats.sent_directly.load(relaxed);
   // finished first: both only grow, so pending never comes out negative.
   const auto finished = stats.finished.load(relaxed);
   out.pending = stats.accepted.load(relaxed) - finished;

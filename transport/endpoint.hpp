@@ -1,6 +1,8 @@
 #pragma once
 // Endpoint: a proc's network door: one bound ROUTER, cached DEALERs dialed on first use, and
-// reliable sessions on top. Thread: one I/O thread owns every socket and runs the callbacks.
+// reliable sessions on top. Thread: the I/O work (sockets, protocol state, callbacks) runs
+// under one lock, by the I/O thread in each round, or by a sending thread that finds that
+// thread idle: the send then goes out at once, without waking it. Never two at a time.
 // Failure: every message sent is acked by its receiver or returned through undeliverable.
 //
 // Guarantees, per (sender proc, receiver proc, lane): FIFO order; each message delivered at
@@ -33,7 +35,8 @@ namespace zmesh {
 
 class Endpoint final : public RemoteLink {
  public:
-  // All run on the I/O thread and must not block for long: they hold up every link.
+  // All run on the I/O side (the I/O thread, or a sender doing its work: see above), one at
+  // a time, and must not block for long: they hold up every link.
   struct Inbound {
     // Each arriving message, in order per sender and lane. Returns false when the proc has
     // no room for it now (a full mailbox), leaving `envelope` untouched: the endpoint then
@@ -70,6 +73,8 @@ class Endpoint final : public RemoteLink {
                                  // delivery_timeout (made to answer an unknown proc) is dropped
     std::uint64_t io_rounds = 0;  // turns of the I/O loop: an idle endpoint waits, it does
                                   // not spin
+    std::uint64_t sent_directly = 0;  // sends the calling thread put on the wire itself (the
+                                      // I/O thread was idle), not handing them over
     std::uint64_t handshakes_refused = 0;  // tcp peers refused at the CURVE handshake (a
                                            // plain or wrongly keyed peer; logged once per host)
   };

@@ -1,5 +1,6 @@
 #include "zmesh/comm/internal/comm_actor.hpp"
 
+#include "zmesh/comm/internal/cast_control_frames.hpp"
 #include "zmesh/comm/internal/rank_runs.hpp"
 #include "zmesh/comm/routing.hpp"
 #include "zmesh/core/proc.hpp"
@@ -163,6 +164,7 @@ Result<std::vector<internal::Reduction::Part>> CommActor::forward(Context& ctx,
                           std::string(comm_actor_name), 0},
                   port};
   };
+  internal::CastControlFrames frames(child);
   const std::size_t bytes = queued_bytes(envelope);
   for (std::size_t head : plan->root_children()) {
     if (!ctx.proc().has_room(comm_port(head), bytes)) {
@@ -173,14 +175,13 @@ Result<std::vector<internal::Reduction::Part>> CommActor::forward(Context& ctx,
   for (std::size_t head : plan->root_children()) {
     auto subtree = plan->subtree_of(head).value();
     const auto begin = static_cast<std::size_t>(subtree.data() - plan->ranks().data()) + 1;
-    child.ranks =
-        internal::compress(subtree, std::span(list.counters).subspan(begin, subtree.size()));
     parts.push_back({static_cast<std::uint32_t>(head), begin, begin + subtree.size()});
     Envelope forwarded;
     forwarded.destination = comm_port(head);
     forwarded.type_name = envelope.type_name;
     forwarded.payload.reserve(envelope.payload.size());
-    forwarded.payload.push_back(encode(child));
+    forwarded.payload.push_back(frames.with_ranks(
+        internal::compress(subtree, std::span(list.counters).subspan(begin, subtree.size()))));
     forwarded.payload.insert(forwarded.payload.end(), envelope.payload.begin() + 1,
                              envelope.payload.end());
     ctx.send(std::move(forwarded));

@@ -1,5 +1,6 @@
 #include "zmesh/comm/internal/tree_router.hpp"
 
+#include "zmesh/comm/internal/cast_control_frames.hpp"
 #include "zmesh/comm/internal/rank_runs.hpp"
 #include "zmesh/mesh/internal/mesh_state.hpp"
 
@@ -122,15 +123,16 @@ Result<DeliveryPlan> TreeRouter::send(const CastOrder& order, const internal::Re
     control.reduction.budget_ms =
         remaining > control.reduction.margin_ms ? remaining - control.reduction.margin_ms : 0;
   }
+  internal::CastControlFrames frames(control);
   for (std::size_t head : plan->root_children()) {
     auto subtree = plan->subtree_of(head).value();
     const auto begin = static_cast<std::size_t>(subtree.data() - ranks.data());
-    control.ranks = internal::compress(subtree, std::span(counters).subspan(begin, subtree.size()));
     Envelope envelope;
     envelope.destination = PortId{comm_actor(static_cast<std::uint32_t>(head)), port};
     envelope.type_name = std::string(message_name<CastControl>());
     envelope.payload.reserve(order.payload.size() + 1);
-    envelope.payload.push_back(encode(control));
+    envelope.payload.push_back(frames.with_ranks(
+        internal::compress(subtree, std::span(counters).subspan(begin, subtree.size()))));
     envelope.payload.insert(envelope.payload.end(), order.payload.begin(), order.payload.end());
     if (auto sent = state_.mailbox().send_bounded(std::move(envelope), deadline); !sent) {
       // Room was there a moment ago (another thread took it, or the message is too large):

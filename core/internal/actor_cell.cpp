@@ -189,7 +189,7 @@ void ActorCell::request_stop(std::string reason) {
 }
 
 void ActorCell::request_kill(std::string reason) {
-  std::deque<Item> dropped;
+  std::vector<Item> dropped;
   {
     std::lock_guard lock(mutex_);
     accepting_ = false;
@@ -198,7 +198,7 @@ void ActorCell::request_kill(std::string reason) {
       if (std::holds_alternative<ChildEvent>(item)) continue;
       dropped.push_back(std::move(item));
     }
-    std::erase_if(queue_, [](const Item& item) { return !std::holds_alternative<ChildEvent>(item); });
+    queue_.erase_if([](const Item& item) { return !std::holds_alternative<ChildEvent>(item); });
     queued_messages_ = 0;
     queued_bytes_ = 0;
     stalled_ = false;
@@ -364,7 +364,7 @@ void ActorCell::finish() {
   }
   const ActorStatus final_status =
       ending_->kind == SupervisionKind::actor_failed ? ActorStatus::failed : ActorStatus::stopped;
-  std::deque<Item> leftover;
+  RingDeque<Item> leftover;
   {
     std::lock_guard lock(mutex_);
     finished_ = true;

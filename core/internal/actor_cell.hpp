@@ -12,10 +12,10 @@
 #include "zmesh/core/actor.hpp"
 #include "zmesh/core/context.hpp"
 #include "zmesh/core/scheduler.hpp"
+#include "zmesh/core/ring_deque.hpp"
 #include "zmesh/core/supervision.hpp"
 
 #include <atomic>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -105,7 +105,7 @@ class ActorCell final : public Runnable, public std::enable_shared_from_this<Act
   std::atomic<ActorStatus> status_{ActorStatus::created};
 
   std::mutex mutex_;  // guards queue_, the counters, the flags below and children_
-  std::deque<Item> queue_;
+  RingDeque<Item> queue_;
   std::size_t queued_messages_ = 0;
   std::size_t queued_bytes_ = 0;
   bool refused_ = false;  // a bounded enqueue was refused since the mailbox last drained

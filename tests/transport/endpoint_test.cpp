@@ -262,6 +262,58 @@ TEST_P(EndpointConformance, CloseWaitsUntilThePeerAcknowledgedEverything) {
   ASSERT_TRUE(wait_until(10s, [&] { return b_inbox_.delivered_count() == count; }));
 }
 
+// A sender finding the I/O thread idle puts its message on the wire itself; one finding it
+// busy, or finding earlier messages still handed over, hands over too. Senders on several
+// threads mix both ways, and each thread's messages still arrive once and in order.
+TEST_P(EndpointConformance, SendersOnManyThreadsKeepTheirOrderWhetherSentDirectlyOrNot) {
+  constexpr int threads = 4;
+  constexpr int per_thread = 3000;
+  std::vector<std::thread> senders;
+  for (int t = 0; t < threads; ++t) {
+    senders.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
+        a_->send(make_text(a_id_, b_id_, std::to_string(t) + ":" + std::to_string(i)));
+      }
+    });
+  }
+  for (auto& sender : senders) sender.join();
+  ASSERT_TRUE(wait_until(60s, [&] { return b_inbox_.delivered_count() == threads * per_thread; }))
+      << b_inbox_.delivered_count();
+  std::vector<int> next(threads, 0);
+  for (const auto& text : b_inbox_.delivered_texts()) {
+    const auto colon = text.find(':');
+    const int t = std::stoi(text.substr(0, colon));
+    ASSERT_EQ(std::stoi(text.substr(colon + 1)), next[t]) << "thread " << t;
+    ++next[t];
+  }
+  ASSERT_TRUE(wait_until(10s, [&] { return a_->stats().pending == 0; }));
+  EXPECT_GT(a_->stats().sent_directly, 0u);
+  std::printf("sent directly %llu of %d\n",
+              static_cast<unsigned long long>(a_->stats().sent_directly), threads * per_thread);
+}
+
+// The I/O thread of an idle endpoint waits without a timeout. A message sent directly to a
+// proc without a route arms a deadline that thread did not know of: it must be woken to
+// return the message then, not sleep on.
+TEST_P(EndpointConformance, ADirectSendToAProcWithoutARouteStillExpiresAtItsDeadline) {
+  Inbox inbox;
+  const ProcId self = proc("conformance", 8);
+  auto lonely = bind_or_die(context_, self, bind_address_for(GetParam()), inbox);
+  // A send that finds the loop busy is handed over instead (and wakes it): then wait for it
+  // to come back and try again, until one went directly with nothing else pending.
+  for (std::size_t sent = 1; sent <= 20; ++sent) {
+    Envelope envelope = make_text(self, proc("conformance", 9), "lost");
+    envelope.deadline = Clock::now() + 300ms;
+    lonely->send(std::move(envelope));
+    ASSERT_TRUE(wait_until(10s, [&] { return inbox.returned_count() == sent; }))
+        << "send " << sent << " never came back (sent directly: "
+        << lonely->stats().sent_directly << ")";
+    EXPECT_EQ(inbox.returned().back().second.code, ErrorCode::undeliverable);
+    if (lonely->stats().sent_directly > 0) return;
+  }
+  FAIL() << "20 sends to an idle endpoint were all handed over";
+}
+
 // A tcp port given by the kernel (port 0) comes from the ephemeral range, which outgoing
 // connections also draw from: once the listener closes, another test's connection, or the
 // sender's own reconnect (a tcp self-connect), can take the port and the restart could never

@@ -4,7 +4,9 @@
 // the I/O thread's side (sockets, links, receive sessions, timers). The reliability protocol
 // itself lives in send_window.hpp and receive_session.hpp.
 // Thread: fields are grouped by owner below. The hand-off block is guarded by its mutex;
-// everything under "owned by the I/O thread" is touched by that thread only.
+// everything under "owned by the I/O thread" is touched only under io_mutex: by the I/O
+// thread, or by a sender doing its work while it waits in poll (try_send_directly). Lock
+// order: io_mutex before handoff.mutex.
 // Failure: nothing here throws across a thread: ZeroMQ errors become undeliverables or
 // rate-limited warnings, and the loop goes on.
 
@@ -94,7 +96,7 @@ struct Credit {
 // stats() from any thread.
 struct AtomicStats {
   std::atomic<std::uint64_t> sent{0}, resent{0}, delivered{0}, duplicates_dropped{0},
-      gaps_dropped{0}, garbage_dropped{0}, acks_sent{0}, acks_carried{0}, acks_received{0}, sessions{0}, links{0}, io_rounds{0},
+      gaps_dropped{0}, garbage_dropped{0}, acks_sent{0}, acks_carried{0}, acks_received{0}, sessions{0}, links{0}, io_rounds{0}, sent_directly{0},
       handshakes_refused{0};
   // Written from any thread (send() after close), so incremented atomically.
   std::atomic<std::uint64_t> undeliverable{0}, accepted{0}, finished{0};
@@ -120,6 +122,7 @@ struct Endpoint::Impl {
   Result<void> route(const ProcId& proc, std::string_view address,
                      std::int64_t peer_max_message_bytes);
   void forget(const ProcId& proc, std::string reason);
+  bool try_send_directly(internal::Posted& posted);
   void close();
   Stats snapshot() const;
   void wake();
@@ -128,7 +131,8 @@ struct Endpoint::Impl {
 
   // -- the I/O thread (io_loop.cpp) --
   void run();
-  void iterate();
+  void iterate(std::unique_lock<std::mutex>& io);
+  void serve_link(internal::Link& link);
   void rebuild_poll_items();
   int events_of(void* socket);
   int descriptor_of(void* socket);
@@ -220,12 +224,22 @@ struct Endpoint::Impl {
     std::condition_variable room;    // credits were released, or the endpoint closed
   } handoff;
   std::atomic<bool> retry_requested{false};  // retry_held() was called
-  std::atomic<std::thread::id> io_thread{};
+  // The I/O work is done under io_mutex, by the I/O thread in each round (it lets go only
+  // while it waits in poll) or by a sending thread that finds it free and sends its own
+  // message at once (try_send_directly): no wake-up, no thread switch. Everything "owned by
+  // the I/O thread" below belongs to whoever holds it; io_runner names that thread, so
+  // that callbacks it runs know they are on the I/O side.
+  std::mutex io_mutex;
+  std::atomic<std::thread::id> io_runner{};
+  bool io_ready = false;  // guarded by io_mutex: the loop has started and not finished
+  // Guarded by io_mutex: when the I/O thread's poll returns by itself (a sender that arms
+  // an earlier timer wakes it).
+  Clock::time_point io_wakes_at = Clock::time_point::max();
   internal::AtomicStats stats;
   std::mutex close_mutex;  // one close() joins the thread; others wait for it
   std::thread thread;
 
-  // -- owned by the I/O thread --
+  // -- owned by the I/O thread (under io_mutex) --
   std::optional<zmq::socket_t> router;
   std::optional<internal::HandshakeWatch> handshakes;  // tcp with CURVE only: refused peers
   std::unordered_map<ProcId, std::unique_ptr<internal::Link>> links;

@@ -83,27 +83,37 @@ void fill(zmq::message_t& message, const Frame& frame) {
 // the loop
 
 void Endpoint::Impl::run() {
-  io_thread.store(std::this_thread::get_id());
+  std::unique_lock io(io_mutex);
+  io_runner.store(std::this_thread::get_id(), std::memory_order_relaxed);
   pthread_setname_np(pthread_self(), "zmesh-io");
   next_sweep = Clock::now() + sweep_interval();
+  io_ready = true;
   while (!closing || (!settled() && now < linger_deadline)) {
     try {
-      iterate();
+      iterate(io);
     } catch (const std::exception& e) {
       // Every ZeroMQ call handles its own errors; this is the last line for the unexpected
       // (allocation failure, a throwing std::function). The loop must go on serving.
       if (error_limiter.allow()) log.error("ZM-IO-ERROR the I/O loop caught: {}", e.what());
     }
   }
+  io_ready = false;
   finish();
 }
 
-void Endpoint::Impl::iterate() {
+void Endpoint::Impl::iterate(std::unique_lock<std::mutex>& io) {
   internal::bump(stats.io_rounds);
   process_local_posts();
   if (poll_dirty) rebuild_poll_items();
-  const int ready = ::poll(poll_fds.data(), static_cast<nfds_t>(poll_fds.size()),
-                           any_recheck ? 0 : poll_timeout_ms());
+  const int timeout = any_recheck ? 0 : poll_timeout_ms();
+  io_wakes_at = timeout < 0 ? Clock::time_point::max()
+                            : Clock::now() + std::chrono::milliseconds(timeout);
+  // Senders may do the I/O work while this thread waits (try_send_directly).
+  io_runner.store(std::thread::id{}, std::memory_order_relaxed);
+  io.unlock();
+  const int ready = ::poll(poll_fds.data(), static_cast<nfds_t>(poll_fds.size()), timeout);
+  io.lock();
+  io_runner.store(std::this_thread::get_id(), std::memory_order_relaxed);
   now = Clock::now();
   if (ready < 0) return;  // EINTR: just poll again
   any_recheck = false;
@@ -120,17 +130,7 @@ void Endpoint::Impl::iterate() {
     for (std::size_t i = first_link_item; i < poll_fds.size(); ++i) {
       Link& link = *polled_links[i - first_link_item];
       if (!link.recheck && !(poll_fds[i].revents & POLLIN)) continue;
-      link.recheck = false;
-      if (!link.dealer) continue;
-      const int events = events_of(link.dealer->handle());
-      if (events & ZMQ_POLLIN) receive_acks(link);
-      if ((events & ZMQ_POLLOUT) && link.blocked) {
-        // Often a reconnection: what the old connection lost is due for resending now,
-        // not after a backed-off wait.
-        for (auto& lane : link.lanes) lane.reset_backoff();
-        set_blocked(link, false);
-        pump(link);
-      }
+      serve_link(link);
     }
   }
   if (retry_requested.load(std::memory_order_relaxed) && retry_requested.exchange(false) &&
@@ -147,6 +147,57 @@ void Endpoint::Impl::iterate() {
   for (std::size_t i = 0; i < polled_links.size() && !any_recheck && !poll_dirty; ++i) {
     any_recheck = polled_links[i]->recheck;
   }
+}
+
+// What ZeroMQ has for the link's DEALER: acks to read, or room again after it was full.
+void Endpoint::Impl::serve_link(Link& link) {
+  link.recheck = false;
+  if (!link.dealer) return;
+  const int events = events_of(link.dealer->handle());
+  if (events & ZMQ_POLLIN) receive_acks(link);
+  if ((events & ZMQ_POLLOUT) && link.blocked) {
+    // Often a reconnection: what the old connection lost is due for resending now, not
+    // after a backed-off wait.
+    for (auto& lane : link.lanes) lane.reset_backoff();
+    set_blocked(link, false);
+    pump(link);
+  }
+}
+
+bool Endpoint::Impl::try_send_directly(Posted& posted) {
+  std::unique_lock io(io_mutex, std::try_to_lock);
+  if (!io.owns_lock() || !io_ready) return false;
+  {
+    std::lock_guard lock(handoff.mutex);
+    // Hand-offs pending (earlier messages, routes, forgets) go first, and so does close.
+    if (handoff.signaled || handoff.closed) return false;
+  }
+  io_runner.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  internal::bump(stats.sent_directly);
+  now = Clock::now();
+  const bool recheck_before = any_recheck;
+  Link& link = link_for(posted.to);
+  enqueue(std::move(posted));
+  // The sends may have taken the wake-up of the DEALER's descriptor, which the I/O thread
+  // is waiting on: look at its events here, as the loop would after a send. Acks read now
+  // may let more go out, so a few turns.
+  for (int turn = 0; turn < 4 && link.recheck && !poll_dirty; ++turn) serve_link(link);
+  // Callbacks above (undeliverables, room) may have sent to other links.
+  const bool others = !local_posted.empty();
+  process_local_posts();
+  settle_credits();
+  // The I/O thread sleeps until io_wakes_at, on the descriptors it had: it must come round
+  // for a new socket, for a descriptor not served here, or for a timer due earlier.
+  Clock::time_point next = std::min(link.earliest_deadline(), next_sweep);
+  for (const auto& lane : link.lanes) {
+    if (lane.resend_armed()) next = std::min(next, lane.resend_due());
+  }
+  const bool wake_io = others || poll_dirty || link.recheck || next < io_wakes_at;
+  if (!wake_io) any_recheck = recheck_before;
+  io_runner.store(std::thread::id{}, std::memory_order_relaxed);
+  io.unlock();
+  if (wake_io) wake();
+  return true;
 }
 
 // ZeroMQ's events for `socket` (ZMQ_POLLIN, ZMQ_POLLOUT); 0 when it cannot say.

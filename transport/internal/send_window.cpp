@@ -185,7 +185,7 @@ std::vector<Outgoing> SendWindow::expire(Clock::time_point now) {
     }
   }
   if (!backlog_.empty()) {
-    std::deque<Outgoing> kept;
+    RingDeque<Outgoing> kept;
     for (auto& message : backlog_) {
       if (message.deadline <= now) {
         uncount(message);

@@ -12,9 +12,9 @@
 
 #include "zmesh/core/config.hpp"
 #include "zmesh/core/envelope.hpp"
+#include "zmesh/core/ring_deque.hpp"
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <vector>
 #include <zmq.hpp>
@@ -126,8 +126,8 @@ class SendWindow {
   Clock::duration resend_interval_;
   // unacked_[i] has seq front_seq_ + i; the front is never a tombstone, so front_seq_ is
   // the floor: everything below it is acked or given up.
-  std::deque<Outgoing> unacked_;
-  std::deque<Outgoing> backlog_;  // beyond max_unacked; no seq yet
+  RingDeque<Outgoing> unacked_;
+  RingDeque<Outgoing> backlog_;  // beyond max_unacked; no seq yet
   std::uint64_t front_seq_ = 1;
   std::uint64_t cursor_ = 1;
   std::uint64_t counted_messages_ = 0;
