@@ -121,7 +121,7 @@ Result<void> Endpoint::Impl::open(const Address& address) {
 }
 
 bool Endpoint::Impl::on_io_thread() const {
-  return io_runner.load(std::memory_order_relaxed) == std::this_thread::get_id();
+  return io_thread.load(std::memory_order_relaxed) == std::this_thread::get_id();
 }
 
 void Endpoint::Impl::wake() {

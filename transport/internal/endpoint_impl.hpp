@@ -133,6 +133,7 @@ struct Endpoint::Impl {
   void run();
   void iterate(std::unique_lock<std::mutex>& io);
   void serve_link(internal::Link& link);
+  void run_deferred_callbacks();
   void rebuild_poll_items();
   int events_of(void* socket);
   int descriptor_of(void* socket);
@@ -227,10 +228,9 @@ struct Endpoint::Impl {
   // The I/O work is done under io_mutex, by the I/O thread in each round (it lets go only
   // while it waits in poll) or by a sending thread that finds it free and sends its own
   // message at once (try_send_directly): no wake-up, no thread switch. Everything "owned by
-  // the I/O thread" below belongs to whoever holds it; io_runner names that thread, so
-  // that callbacks it runs know they are on the I/O side.
+  // the I/O thread" below belongs to whoever holds it.
   std::mutex io_mutex;
-  std::atomic<std::thread::id> io_runner{};
+  std::atomic<std::thread::id> io_thread{};
   bool io_ready = false;  // guarded by io_mutex: the loop has started and not finished
   // Guarded by io_mutex: when the I/O thread's poll returns by itself (a sender that arms
   // an earlier timer wakes it).
@@ -277,6 +277,11 @@ struct Endpoint::Impl {
   bool closing = false;
   Clock::time_point linger_deadline{};
   bool io_finished = false;  // finish() is returning what is left
+  // A sender is doing the I/O work. The callbacks it gives rise to wait for the I/O thread:
+  // the sender may hold locks of its own (a mailbox's, say) that they would take again.
+  bool direct_send = false;
+  std::vector<std::pair<Envelope, Error>> undeliverables_for_io;
+  bool link_room_for_io = false;
 };
 
 }  // namespace zmesh

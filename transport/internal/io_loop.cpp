@@ -84,7 +84,7 @@ void fill(zmq::message_t& message, const Frame& frame) {
 
 void Endpoint::Impl::run() {
   std::unique_lock io(io_mutex);
-  io_runner.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  io_thread.store(std::this_thread::get_id(), std::memory_order_relaxed);
   pthread_setname_np(pthread_self(), "zmesh-io");
   next_sweep = Clock::now() + sweep_interval();
   io_ready = true;
@@ -109,12 +109,11 @@ void Endpoint::Impl::iterate(std::unique_lock<std::mutex>& io) {
   io_wakes_at = timeout < 0 ? Clock::time_point::max()
                             : Clock::now() + std::chrono::milliseconds(timeout);
   // Senders may do the I/O work while this thread waits (try_send_directly).
-  io_runner.store(std::thread::id{}, std::memory_order_relaxed);
   io.unlock();
   const int ready = ::poll(poll_fds.data(), static_cast<nfds_t>(poll_fds.size()), timeout);
   io.lock();
-  io_runner.store(std::this_thread::get_id(), std::memory_order_relaxed);
   now = Clock::now();
+  run_deferred_callbacks();
   if (ready < 0) return;  // EINTR: just poll again
   any_recheck = false;
   if (poll_fds[0].revents & POLLIN) take_handoff();
@@ -172,8 +171,8 @@ bool Endpoint::Impl::try_send_directly(Posted& posted) {
     // Hand-offs pending (earlier messages, routes, forgets) go first, and so does close.
     if (handoff.signaled || handoff.closed) return false;
   }
-  io_runner.store(std::this_thread::get_id(), std::memory_order_relaxed);
   internal::bump(stats.sent_directly);
+  direct_send = true;
   now = Clock::now();
   const bool recheck_before = any_recheck;
   Link& link = link_for(posted.to);
@@ -182,22 +181,39 @@ bool Endpoint::Impl::try_send_directly(Posted& posted) {
   // is waiting on: look at its events here, as the loop would after a send. Acks read now
   // may let more go out, so a few turns.
   for (int turn = 0; turn < 4 && link.recheck && !poll_dirty; ++turn) serve_link(link);
-  // Callbacks above (undeliverables, room) may have sent to other links.
-  const bool others = !local_posted.empty();
-  process_local_posts();
   settle_credits();
+  direct_send = false;
+  const bool callbacks = !undeliverables_for_io.empty() || link_room_for_io;
   // The I/O thread sleeps until io_wakes_at, on the descriptors it had: it must come round
   // for a new socket, for a descriptor not served here, or for a timer due earlier.
   Clock::time_point next = std::min(link.earliest_deadline(), next_sweep);
   for (const auto& lane : link.lanes) {
     if (lane.resend_armed()) next = std::min(next, lane.resend_due());
   }
-  const bool wake_io = others || poll_dirty || link.recheck || next < io_wakes_at;
+  const bool wake_io = callbacks || poll_dirty || link.recheck || next < io_wakes_at;
   if (!wake_io) any_recheck = recheck_before;
-  io_runner.store(std::thread::id{}, std::memory_order_relaxed);
   io.unlock();
   if (wake_io) wake();
   return true;
+}
+
+// What direct sends gave rise to, run here on the I/O thread.
+void Endpoint::Impl::run_deferred_callbacks() {
+  for (auto& [envelope, error] : undeliverables_for_io) {
+    try {
+      inbound.undeliverable(std::move(envelope), std::move(error));
+    } catch (const std::exception& e) {
+      if (error_limiter.allow()) log.error("ZM-CALLBACK-THREW Inbound::undeliverable threw: {}", e.what());
+    }
+  }
+  undeliverables_for_io.clear();
+  if (std::exchange(link_room_for_io, false) && inbound.link_room) {
+    try {
+      inbound.link_room();
+    } catch (const std::exception& e) {
+      if (error_limiter.allow()) log.error("ZM-CALLBACK-THREW Inbound::link_room threw: {}", e.what());
+    }
+  }
 }
 
 // ZeroMQ's events for `socket` (ZMQ_POLLIN, ZMQ_POLLOUT); 0 when it cannot say.
@@ -635,6 +651,10 @@ void Endpoint::Impl::give_back(Link& link, Outgoing&& message, Error error) {
     return;
   }
   envelope->deadline = message.deadline;
+  if (direct_send) {
+    undeliverables_for_io.emplace_back(std::move(*envelope), std::move(error));
+    return;
+  }
   try {
     inbound.undeliverable(std::move(*envelope), std::move(error));
   } catch (const std::exception& e) {
@@ -685,7 +705,9 @@ void Endpoint::Impl::settle_credits() {
   }
   released_links.clear();
   if (notify) handoff.room.notify_all();
-  if (room && inbound.link_room) {
+  if (room && direct_send) {
+    link_room_for_io = true;
+  } else if (room && inbound.link_room) {
     try {
       inbound.link_room();
     } catch (const std::exception& e) {
