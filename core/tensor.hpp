@@ -152,6 +152,7 @@ class Tensor {
   // `bytes` if aligned for T, else one copy into an aligned buffer.
   static Bytes aligned(Bytes bytes) {
     if (reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(T) == 0) return bytes;
+    if (bytes.empty()) return Bytes();  // no elements: nothing to copy, and no odd address
     std::vector<T> copy(bytes.size() / sizeof(T));
     std::memcpy(copy.data(), bytes.data(), copy.size() * sizeof(T));
     return own(std::move(copy));

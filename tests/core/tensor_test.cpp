@@ -103,6 +103,17 @@ TEST(TensorTest, AMisalignedFrameIsCopiedOnceIntoAnAlignedBuffer) {
   EXPECT_EQ(std::vector<double>(elements.begin(), elements.end()), values);
 }
 
+TEST(TensorTest, AnEmptyFrameAtAnOddAddressDecodesToAnEmptyTensor) {
+  // Found by fuzz_bulk_messages: copying zero misaligned elements passed memcpy a null pointer.
+  auto frames = encode_frames(Holds<double>{Tensor<double>::adopt(std::vector<double>{}, {0, 4}).value(), ""});
+  auto storage = std::make_shared<std::string>("x");
+  frames[1] = Frame::wrap(storage, storage->data() + 1, 0);
+  auto decoded = decode<Holds<double>>(frames);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().describe();
+  EXPECT_TRUE(decoded->values.empty());
+  EXPECT_EQ(decoded->values.shape(), (TensorShape{0, 4}));
+}
+
 // The body of a Holds<T> whose tensor is [tag, shape, reference to frame 1], forged.
 Frame forged_tensor_body(std::string_view tag, const TensorShape& shape) {
   msgpack::sbuffer buffer;
