@@ -3,6 +3,7 @@
 // before; hostile references are decode_errors naming the index and the frame count.
 #include "zmesh/core/bytes.hpp"
 #include "zmesh/core/envelope.hpp"
+#include "zmesh/core/proc.hpp"
 #include "zmesh/core/tensor.hpp"
 
 #include "testing/actors.hpp"
@@ -10,6 +11,8 @@
 #include <gtest/gtest.h>
 
 #include <array>
+
+using namespace std::chrono_literals;
 
 namespace zmesh {
 namespace {
@@ -179,6 +182,41 @@ TEST(BytesTest, EncodingABytesWhereItsFrameWouldBeLostThrows) {
   EXPECT_THROW(encode_value(message.data), std::logic_error);
   // The scope of a failed encode is gone: the next one works.
   EXPECT_EQ(encode_frames(message).size(), 2u);
+}
+
+struct Relayed {
+  ZMESH_MESSAGE("test.Relayed");
+  Bytes data;
+  std::uintptr_t seen_at = 0;  // where the handler read the bytes
+  MSGPACK_DEFINE(data, seen_at);
+};
+struct Relay {
+  ZMESH_MESSAGE("test.Relay");
+  Bytes data;
+  PortRef<Relayed> reply_to;
+  MSGPACK_DEFINE(data, reply_to);
+};
+// Sends the Bytes it receives on, as they came.
+class RelayActor : public Actor {
+ public:
+  void relay(Context& ctx, const Relay& message) {
+    ctx.send(message.reply_to, Relayed{message.data, reinterpret_cast<std::uintptr_t>(message.data.data())});
+  }
+  using Handlers = zmesh::Handlers<&RelayActor::relay>;
+};
+
+TEST(BytesTest, AHandlerReadsTheSendersBufferAndSendsItOnWithoutACopy) {
+  Proc proc(ProcOptions{ProcId{WorldId{"test"}, 0}, nullptr, Config{}, nullptr, nullptr});
+  auto relay = proc.spawn<RelayActor>("relay");
+  ASSERT_TRUE(relay.ok()) << relay.error().describe();
+  auto client = proc.attach("client").value();
+  auto [reply_to, replies] = client.open_port<Relayed>(/*once=*/true);
+  const Bytes data = Bytes::adopt(std::string(1 << 20, 'z'));
+  client.send(*relay, Relay{data, reply_to});
+  auto relayed = replies.recv(deadline_in(5s));
+  ASSERT_TRUE(relayed.ok()) << relayed.error().describe();
+  EXPECT_EQ(relayed->seen_at, reinterpret_cast<std::uintptr_t>(data.data())) << "the handler got a copy";
+  EXPECT_EQ(relayed->data.data(), data.data()) << "the port receiver got a copy";
 }
 
 }  // namespace
