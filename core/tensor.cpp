@@ -65,7 +65,13 @@ DecodedTensor decode_tensor(const msgpack::object& object, std::string_view tag,
         "a tensor of {} elements arrived where a Tensor<{}> was expected", sent, tag));
   }
   DecodedTensor decoded;
-  parts[1].convert(decoded.shape);
+  try {
+    parts[1].convert(decoded.shape);
+  } catch (const std::exception&) {
+    throw std::runtime_error(fmt::format(
+        "a Tensor<{}> field's shape is not a list of dimension sizes (msgpack type {})", tag,
+        static_cast<int>(parts[1].type)));
+  }
   decoded.bytes = resolve_bulk_reference(parts[2]);
   if (auto fits = check_tensor_bytes(tag, element_size, decoded.shape, decoded.bytes); !fits) {
     throw std::runtime_error(fits.error().message);

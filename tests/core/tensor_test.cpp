@@ -163,6 +163,20 @@ TEST(TensorTest, HostileShapesAndReferencesAreDecodeErrors) {
     ASSERT_FALSE(decoded.ok());
     EXPECT_EQ(decoded.error().code, ErrorCode::decode_error) << decoded.error().message;
   }
+  // A shape that is no list of sizes is named as such.
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> out(buffer);
+  out.pack_array(2);
+  out.pack_array(3);
+  out.pack(std::string("f32"));
+  out.pack(std::vector<int>{-2});
+  out.pack_ext(4, bulk_reference_ext);
+  out.pack_ext_body("\0\0\0\1", 4);
+  out.pack(std::string("label"));
+  auto negative = decode<Holds<float>>(Frames{Frame::copy_of(std::string_view(buffer.data(), buffer.size())), bulk});
+  ASSERT_FALSE(negative.ok());
+  EXPECT_NE(negative.error().message.find("shape is not a list of dimension sizes"), std::string::npos)
+      << negative.error().message;
   // The same forgery with the right size decodes: the checks above are what failed.
   EXPECT_TRUE(decode<Holds<float>>(Frames{forged_tensor_body("f32", {2}), bulk}).ok());
 }
