@@ -149,11 +149,8 @@ class Actor {
   void on(Callable handler) {
     on_raw(std::string(message_name<M>()),
            [handler = std::move(handler)](Context& ctx, Envelope& envelope) -> Result<void> {
-             if (envelope.payload.empty()) {
-               return Error(ErrorCode::decode_error,
-                            fmt::format("{} arrived with no payload frame", message_name<M>()));
-             }
-             auto message = decode<M>(envelope.payload.front());
+             // All the frames: bulk fields (bytes.hpp) share theirs, read in place.
+             auto message = decode<M>(envelope.payload);
              if (!message) return std::move(message).error();
              using R = std::invoke_result_t<Callable&, Context&, const M&>;
              if constexpr (std::is_void_v<R>) {

@@ -80,11 +80,11 @@ Lane lane_of(std::string_view type_name) noexcept;
 // Bytes a message occupies in queues: header estimate plus payload frames.
 std::size_t queued_bytes(const Envelope& envelope) noexcept;
 
-// Builds an envelope carrying `message` to `destination`.
+// Builds an envelope carrying `message` (its body and bulk frames) to `destination`.
 template <Message T>
 Envelope make_envelope(ActorId sender, PortId destination, const T& message) {
   Envelope envelope{std::move(sender), std::move(destination), std::string(message_name<T>()),
-                    {}, {encode(message)}, {}};
+                    {}, encode_frames(message), {}};
   return envelope;
 }
 

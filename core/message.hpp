@@ -7,8 +7,12 @@
 //   };
 // The name travels in every envelope and selects the handler on the receiving side, so it
 // must be stable across builds; a Registry rejects two types with one name.
+// A message travels as payload frames: its msgpack body, then one frame per bulk field
+// (zmesh::Bytes, zmesh::Tensor; bytes.hpp) that the body refers to by index. A message
+// without bulk fields is the body alone.
 // Thread: free functions on values.
 
+#include "zmesh/core/bulk_scope.hpp"
 #include "zmesh/core/error.hpp"
 #include "zmesh/core/frame.hpp"
 
@@ -97,14 +101,42 @@ Result<T> decode_value(const Frame& frame, std::string_view what) {
   }
 }
 
+// The msgpack body of `message` alone: for messages without bulk fields (a bulk field
+// throws std::logic_error here, as its frame would be lost; use encode_frames).
 template <Message T>
 Frame encode(const T& message) {
   return encode_value(message);
 }
 
+// The payload frames of `message`: its body, then the frame of each bulk field in the order
+// encoding met them. Without bulk fields this is {encode(message)}, byte for byte.
+template <Message T>
+Frames encode_frames(const T& message) {
+  Frames frames(1);
+  {
+    BulkEncodeScope scope(frames);
+    Frame body = encode_value(message);
+    frames.front() = std::move(body);
+  }
+  return frames;
+}
+
+// Decodes a message from its body alone; a bulk reference in it is a decode_error.
 template <Message T>
 Result<T> decode(const Frame& frame) {
   return decode_value<T>(frame, message_name<T>());
+}
+
+// Decodes a message from all its payload frames; its bulk fields share their frames (no
+// copy). A reference to a frame `payload` does not have is a decode_error naming both.
+template <Message T>
+Result<T> decode(const Frames& payload) {
+  if (payload.empty()) {
+    return Error(ErrorCode::decode_error,
+                 fmt::format("{} arrived with no payload frame", message_name<T>()));
+  }
+  BulkDecodeScope scope(payload);
+  return decode_value<T>(payload.front(), message_name<T>());
 }
 
 }  // namespace zmesh

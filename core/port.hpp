@@ -59,7 +59,7 @@ class PortReceiver {
                    fmt::format("port {} expects {} but received {}", id_.to_string(),
                                message_name<M>(), envelope->type_name));
     }
-    return decode<M>(envelope->payload.front());
+    return decode<M>(envelope->payload);
   }
 
   // The next envelope undecoded (headers and frames as sent).

@@ -160,7 +160,7 @@ class ActorMesh : public ActorMeshBase {
   template <Message M>
   Result<CastResult> cast(const Selection& selection, const M& message, Deadline room_deadline) {
     check_handles<M>();
-    return cast_frames(selection, message_name<M>(), Frames{encode(message)}, room_deadline);
+    return cast_frames(selection, message_name<M>(), encode_frames(message), room_deadline);
   }
   template <Message M>
   Result<CastResult> cast(const Selection& selection, const M& message) {
@@ -183,7 +183,7 @@ class ActorMesh : public ActorMeshBase {
     using Reply = call_reply_t<A, M>;
     check_replies<M>();
     Gathered<Reply> gathered;
-    auto missing = call_frames(selection, message_name<M>(), Frames{encode(message)}, deadline,
+    auto missing = call_frames(selection, message_name<M>(), encode_frames(message), deadline,
                                [&gathered](std::uint32_t rank, const Frame& value) -> Result<void> {
                                  auto reply = decode_value<Reply>(value, "the reply");
                                  if (!reply) return std::move(reply).error();
@@ -219,7 +219,7 @@ class ActorMesh : public ActorMeshBase {
                   "the reducer's Input is not what the actor's handler of this message returns");
     auto ops = reducer_ops<R>();
     if (!ops) return std::move(ops).error();
-    auto folded = reduce_frames(selection, message_name<M>(), Frames{encode(message)}, *ops, deadline);
+    auto folded = reduce_frames(selection, message_name<M>(), encode_frames(message), *ops, deadline);
     if (!folded) return std::move(folded).error();
     Reduced<typename R::Value> reduced;
     reduced.contributors = folded->contributors;

@@ -7,8 +7,8 @@
 #   --merge      afterwards, minimize what the run found into tests/fuzz/corpus/<target>
 #   --seeds      first regenerate the committed seeds (tests/fuzz/make_seeds.cpp)
 #   --jobs N     build jobs (default 2)
-#   target       fuzz_envelope fuzz_link_header fuzz_agent_messages fuzz_comm_messages
-#                fuzz_selection (default: all); the fuzz_ prefix may be left out
+#   target       fuzz_envelope fuzz_bulk_messages fuzz_link_header fuzz_agent_messages
+#                fuzz_comm_messages fuzz_selection (default: all); the fuzz_ prefix may be left out
 # Each run's corpus lives in build-fuzz/fuzz-corpus/<target> (kept between runs, refilled from
 # the committed seeds each time), crashes in build-fuzz/fuzz-artifacts/<target>/, logs in
 # build-fuzz/fuzz-logs/<target>.log. Reproduce a crash: build-fuzz/tests/fuzz/<target> <file>.
@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all_targets=(fuzz_envelope fuzz_link_header fuzz_agent_messages fuzz_comm_messages fuzz_selection)
+all_targets=(fuzz_envelope fuzz_bulk_messages fuzz_link_header fuzz_agent_messages fuzz_comm_messages fuzz_selection)
 seconds=60
 merge=0
 seeds=0

@@ -3,6 +3,8 @@
 // Usage: fuzz_seeds <dir>   (writes <dir>/<target>/<name>; scripts/fuzz.sh --seeds runs it
 // into tests/fuzz/corpus). Agent and comm seeds start with the fuzz target's selector byte.
 
+#include "bulk_probe.hpp"
+
 #include "zmesh/alloc/agent_messages.hpp"
 #include "zmesh/comm/comm_stats.hpp"
 #include "zmesh/comm/internal/messages.hpp"
@@ -113,6 +115,25 @@ void envelopes() {
   write(t, "extra-key", header_map(1, true, true));
   write(t, "version-2", header_map(2, false, true));
   write(t, "no-type", header_map(1, false, false));
+}
+
+void bulk_messages() {
+  const std::string t = "fuzz_bulk_messages";
+  using fuzz::OneTensor;
+  using fuzz::Probe;
+  const Probe probe{Bytes::copy_of(std::string_view("bytes")),
+                    Tensor<float>::adopt({1.5f, -2, 3, 4, 5, 6}, {2, 3}).value(),
+                    {},
+                    Tensor<std::int64_t>(std::vector<std::int64_t>{-1, 0, 1}),
+                    "probe"};
+  write(t, "probe", fuzz::bulk_input(encode_frames(probe)));
+  write(t, "probe-empty", fuzz::bulk_input(encode_frames(Probe{})));
+  Probe more;
+  more.more = {Bytes::copy_of(std::string_view("a"))};
+  write(t, "probe-more", fuzz::bulk_input(encode_frames(more)));
+  write(t, "one-tensor",
+        fuzz::bulk_input(encode_frames(OneTensor{Tensor<double>::adopt({1, 2, 3, 4}, {2, 2, 1}).value()})));
+  write(t, "scalar", fuzz::bulk_input(encode_frames(OneTensor{Tensor<double>::adopt({7}, {}).value()})));
 }
 
 void link_headers() {
@@ -249,6 +270,7 @@ int main(int argc, char** argv) {
   }
   out_dir = argv[1];
   envelopes();
+  bulk_messages();
   link_headers();
   agent_messages();
   comm_messages();

@@ -5,6 +5,7 @@
 // Thread: actors follow the runtime's rules.
 
 #include "testing/actors.hpp"
+#include "testing/bulk_actors.hpp"
 #include "testing/comm_actors.hpp"
 #include "zmesh/comm/init.hpp"
 #include "zmesh/core/proc.hpp"
@@ -239,6 +240,7 @@ inline std::shared_ptr<Registry> registry() {
   registry->add_actor<FailingInitActor>("FailingInit").value();
   registry->add_actor<TallyActor>("Tally").value();
   registry->add_actor<TroubleActor>("Trouble").value();
+  registry->add_actor<TensorSumActor>("TensorSum").value();
   add_reducer<Joined>(*registry).value();
   install_comm_tree(*registry).value();
   return registry;
