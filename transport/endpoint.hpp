@@ -1,8 +1,8 @@
 #pragma once
 // Endpoint: a proc's network door: one bound ROUTER, cached DEALERs dialed on first use, and
-// reliable sessions on top. Thread: the I/O work (sockets, protocol state, callbacks) runs
-// under one lock, by the I/O thread in each round, or by a sending thread that finds that
-// thread idle: the send then goes out at once, without waking it. Never two at a time.
+// reliable sessions on top. Thread: the I/O work (sockets, protocol state) runs under one
+// lock, by the I/O thread in each round, or by a sending thread that finds that thread idle:
+// the send then goes out at once, without waking it. The callbacks run on the I/O thread.
 // Failure: every message sent is acked by its receiver or returned through undeliverable.
 //
 // Guarantees, per (sender proc, receiver proc, lane): FIFO order; each message delivered at
@@ -35,8 +35,7 @@ namespace zmesh {
 
 class Endpoint final : public RemoteLink {
  public:
-  // All run on the I/O side (the I/O thread, or a sender doing its work: see above), one at
-  // a time, and must not block for long: they hold up every link.
+  // All run on the I/O thread and must not block for long: they hold up every link.
   struct Inbound {
     // Each arriving message, in order per sender and lane. Returns false when the proc has
     // no room for it now (a full mailbox), leaving `envelope` untouched: the endpoint then

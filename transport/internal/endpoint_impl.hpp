@@ -134,6 +134,8 @@ struct Endpoint::Impl {
   void iterate(std::unique_lock<std::mutex>& io);
   void serve_link(internal::Link& link);
   void run_deferred_callbacks();
+  void call_undeliverable(Envelope&& envelope, Error error);  // now, or on the I/O thread
+  void call_link_room();                                       // now, or on the I/O thread
   void rebuild_poll_items();
   int events_of(void* socket);
   int descriptor_of(void* socket);

@@ -200,19 +200,34 @@ bool Endpoint::Impl::try_send_directly(Posted& posted) {
 // What direct sends gave rise to, run here on the I/O thread.
 void Endpoint::Impl::run_deferred_callbacks() {
   for (auto& [envelope, error] : undeliverables_for_io) {
-    try {
-      inbound.undeliverable(std::move(envelope), std::move(error));
-    } catch (const std::exception& e) {
-      if (error_limiter.allow()) log.error("ZM-CALLBACK-THREW Inbound::undeliverable threw: {}", e.what());
-    }
+    call_undeliverable(std::move(envelope), std::move(error));
   }
   undeliverables_for_io.clear();
-  if (std::exchange(link_room_for_io, false) && inbound.link_room) {
-    try {
-      inbound.link_room();
-    } catch (const std::exception& e) {
-      if (error_limiter.allow()) log.error("ZM-CALLBACK-THREW Inbound::link_room threw: {}", e.what());
-    }
+  if (std::exchange(link_room_for_io, false)) call_link_room();
+}
+
+void Endpoint::Impl::call_undeliverable(Envelope&& envelope, Error error) {
+  if (direct_send) {
+    undeliverables_for_io.emplace_back(std::move(envelope), std::move(error));
+    return;
+  }
+  try {
+    inbound.undeliverable(std::move(envelope), std::move(error));
+  } catch (const std::exception& e) {
+    if (error_limiter.allow()) log.error("ZM-CALLBACK-THREW Inbound::undeliverable threw: {}", e.what());
+  }
+}
+
+void Endpoint::Impl::call_link_room() {
+  if (direct_send) {
+    link_room_for_io = true;
+    return;
+  }
+  if (!inbound.link_room) return;
+  try {
+    inbound.link_room();
+  } catch (const std::exception& e) {
+    if (error_limiter.allow()) log.error("ZM-CALLBACK-THREW Inbound::link_room threw: {}", e.what());
   }
 }
 
@@ -651,17 +666,7 @@ void Endpoint::Impl::give_back(Link& link, Outgoing&& message, Error error) {
     return;
   }
   envelope->deadline = message.deadline;
-  if (direct_send) {
-    undeliverables_for_io.emplace_back(std::move(*envelope), std::move(error));
-    return;
-  }
-  try {
-    inbound.undeliverable(std::move(*envelope), std::move(error));
-  } catch (const std::exception& e) {
-    if (error_limiter.allow()) {
-      log.error("ZM-CALLBACK-THREW Inbound::undeliverable threw: {}", e.what());
-    }
-  }
+  call_undeliverable(std::move(*envelope), std::move(error));
 }
 
 void Endpoint::Impl::release(Link& link, std::uint64_t messages, std::uint64_t bytes) {
@@ -705,16 +710,7 @@ void Endpoint::Impl::settle_credits() {
   }
   released_links.clear();
   if (notify) handoff.room.notify_all();
-  if (room && direct_send) {
-    link_room_for_io = true;
-  } else if (room && inbound.link_room) {
-    try {
-      inbound.link_room();
-    } catch (const std::exception& e) {
-      if (error_limiter.allow())
-        log.error("ZM-CALLBACK-THREW Inbound::link_room threw: {}", e.what());
-    }
-  }
+  if (room) call_link_room();
 }
 
 Error Endpoint::Impl::deadline_error(const Link& link, const Outgoing& message) const {
