@@ -78,6 +78,27 @@ const std::vector<Setting>& settings() {
       integer("ZMESH_MAX_FRAMES", "frames per message; more is treated as garbage",
               &Config::max_frames),
       millis("ZMESH_LINGER_MS", "how long a closing socket may flush", &Config::linger),
+      integer("ZMESH_SHM_THRESHOLD",
+              "payload frames this large go to same-host procs through shared memory; 0: never",
+              &Config::shm_threshold),
+      {"ZMESH_SHM_DIR", "tmpfs directory for shared-memory regions (unnamed files)",
+       [](Config& c, std::string_view text) -> Result<void> {
+         if (text.empty()) {
+           return Error(ErrorCode::invalid_argument,
+                        "ZMESH_SHM_DIR is empty; unset it (default /dev/shm) or name a tmpfs "
+                        "directory");
+         }
+         c.shm_dir = std::string(text);
+         return {};
+       },
+       [](const Config& c) { return c.shm_dir; }},
+      {"ZMESH_HOST_KEY",
+       "overrides which procs count as one host for shared memory (tests); empty: derived",
+       [](Config& c, std::string_view text) -> Result<void> {
+         c.host_key = std::string(text);
+         return {};
+       },
+       [](const Config& c) { return c.host_key; }, false, true},
       integer("ZMESH_PROC_THREADS", "handler threads per proc", &Config::proc_threads),
       integer("ZMESH_MAILBOX_BATCH", "messages an actor handles per turn", &Config::mailbox_batch),
       integer("ZMESH_MAILBOX_MAX_MESSAGES", "messages queued per actor before it refuses more",
@@ -153,11 +174,12 @@ Result<Config> Config::from_environment() {
   if (config.proc_threads == 0 || config.cast_fanout == 0 || config.ack_every == 0 ||
       config.max_unacked == 0 || config.mailbox_batch == 0 || config.link_window_messages == 0 ||
       config.link_window_bytes <= 0 || config.mailbox_max_messages == 0 ||
-      config.mailbox_max_bytes <= 0 || config.max_message_bytes <= 0) {
+      config.mailbox_max_bytes <= 0 || config.max_message_bytes <= 0 ||
+      config.shm_threshold < 0) {
     return Error(ErrorCode::invalid_argument,
                  "ZMESH_PROC_THREADS, ZMESH_CAST_FANOUT, ZMESH_ACK_EVERY, ZMESH_MAX_UNACKED, "
                  "ZMESH_MAILBOX_BATCH, ZMESH_LINK_WINDOW_*, ZMESH_MAILBOX_MAX_* and "
-                 "ZMESH_MAX_MESSAGE_BYTES must be at least 1");
+                 "ZMESH_MAX_MESSAGE_BYTES must be at least 1, and ZMESH_SHM_THRESHOLD at least 0");
   }
   if (config.ack_delay.count() < 0 || config.ack_delay * 2 >= config.resend_interval) {
     return Error(ErrorCode::invalid_argument,

@@ -41,6 +41,16 @@ struct Config {
   std::uint32_t max_frames = 64;    // ZMESH_MAX_FRAMES: frames per message, more is garbage
   Millis linger{2000};              // ZMESH_LINGER_MS: how long closing sockets may flush
 
+  // -- shared memory (transport; docs/messaging.md, "Bulk payloads") --
+  // A payload frame of at least this many bytes, sent to a proc on the same host, is written
+  // once into an unnamed file in shm_dir and the peer maps it; 0 turns shared memory off.
+  std::int64_t shm_threshold = std::int64_t{128} << 10;  // ZMESH_SHM_THRESHOLD (bytes)
+  std::string shm_dir = "/dev/shm";  // ZMESH_SHM_DIR: a tmpfs directory for the regions
+  // Which procs share this host: empty derives it from the kernel (boot id, pid and net
+  // namespaces, uid). Set only to tell procs apart that the kernel would call one host
+  // (tests); never passed on to child procs.
+  std::string host_key;             // ZMESH_HOST_KEY
+
   // -- procs and actors (core) --
   std::uint32_t proc_threads = 2;   // ZMESH_PROC_THREADS: handler threads per proc
   std::uint32_t mailbox_batch = 64; // ZMESH_MAILBOX_BATCH: messages per actor turn

@@ -3,6 +3,9 @@
 // Copying a Frame shares the bytes (no copy), so the comm tree and the resend buffer can
 // hold the same payload many times; the transport hands it to ZeroMQ without copying.
 // Thread: the bytes never change, so copies may be used from any thread.
+// A Frame may say that its bytes lie in a shared-memory region (region()), so that the
+// transport can pass the region on to a peer on the same host instead of the bytes; core
+// only carries that marker, the transport defines and reads it.
 
 #include <cstddef>
 #include <cstring>
@@ -13,6 +16,13 @@
 #include <vector>
 
 namespace zmesh {
+
+// What a Frame's owner is when its bytes lie in shared memory. Core never looks inside;
+// the transport (transport/internal/shm_region.hpp) derives from it.
+class SharedRegion {
+ public:
+  virtual ~SharedRegion() = default;
+};
 
 class Frame {
  public:
@@ -31,6 +41,15 @@ class Frame {
   static Frame wrap(std::shared_ptr<const void> owner, const void* data, std::size_t size) {
     return Frame(std::move(owner), data, size);
   }
+  // Shares `region`, which keeps [data, data + size) alive and unchanged and says where
+  // the bytes lie (see region()).
+  static Frame wrap_region(std::shared_ptr<const SharedRegion> region, const void* data,
+                           std::size_t size) {
+    const SharedRegion* marker = region.get();
+    Frame frame(std::move(region), data, size);
+    frame.region_ = marker;
+    return frame;
+  }
 
   const char* data() const noexcept { return data_; }
   std::size_t size() const noexcept { return size_; }
@@ -40,6 +59,8 @@ class Frame {
   }
   std::string_view view() const noexcept { return {data_, size_}; }
   const std::shared_ptr<const void>& owner() const noexcept { return owner_; }
+  // The shared-memory region holding the bytes (owner() keeps it alive), or null.
+  const SharedRegion* region() const noexcept { return region_; }
 
  private:
   Frame(std::shared_ptr<const void> owner, const void* data, std::size_t size)
@@ -48,6 +69,7 @@ class Frame {
   std::shared_ptr<const void> owner_;
   const char* data_ = nullptr;
   std::size_t size_ = 0;
+  const SharedRegion* region_ = nullptr;  // owner_, when it is a region
 };
 
 using Frames = std::vector<Frame>;

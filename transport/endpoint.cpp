@@ -4,10 +4,12 @@
 #include "zmesh/transport/endpoint.hpp"
 
 #include "zmesh/transport/internal/endpoint_impl.hpp"
+#include "zmesh/transport/internal/host_key.hpp"
 #include "zmesh/transport/security.hpp"
 
 #include <fmt/format.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,6 +35,13 @@ std::uint64_t random_session() {
   return session;
 }
 
+// Received regions may keep a quarter of the process's descriptors open (to be shared on).
+int shm_fd_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 256;
+  return static_cast<int>(std::min<rlim_t>(limit.rlim_cur / 4, 1 << 20));
+}
+
 std::array<std::string, 2> prefixes(LinkKind kind, const ProcId& self, std::uint64_t session) {
   return {internal::encode_data_prefix(kind, self, session, 0),
           internal::encode_data_prefix(kind, self, session, 1)};
@@ -51,6 +60,11 @@ Endpoint::Impl::Impl(zmq::context_t& context_in, ProcId self_in, Inbound inbound
       data_prefix(prefixes(LinkKind::data, self, session)),
       skip_prefix(prefixes(LinkKind::skip, self, session)),
       data_ack_prefix(internal::encode_data_prefix(LinkKind::data, self, session, 0, true)),
+      data_shm_prefix{internal::encode_data_prefix(LinkKind::data, self, session, 0, true, true),
+                      internal::encode_data_prefix(LinkKind::data, self, session, 1, true, true)},
+      host_key(internal::host_key(config)),
+      shm_threshold(static_cast<std::uint64_t>(config.shm_threshold)),
+      shm_fd_budget(std::make_shared<internal::FdBudget>(shm_fd_limit())),
       ack_delay(std::clamp<Clock::duration>(config.ack_delay, Clock::duration::zero(),
                                             config.resend_interval / 4)),
       window{config.link_window_messages, static_cast<std::uint64_t>(config.link_window_bytes)},
@@ -372,6 +386,10 @@ Endpoint::Stats Endpoint::Impl::snapshot() const {
   out.handshakes_refused = stats.handshakes_refused.load(relaxed);
   out.io_rounds = stats.io_rounds.load(relaxed);
   out.sent_directly = stats.sent_directly.load(relaxed);
+  out.shm_sent = stats.shm_sent.load(relaxed);
+  out.shm_regions = stats.shm_regions.load(relaxed);
+  out.shm_fallbacks = stats.shm_fallbacks.load(relaxed);
+  out.shm_received = stats.shm_received.load(relaxed);
   // finished first: both only grow, so pending never comes out negative.
   const auto finished = stats.finished.load(relaxed);
   out.pending = stats.accepted.load(relaxed) - finished;

@@ -76,6 +76,13 @@ class Endpoint final : public RemoteLink {
                                       // I/O thread was idle), not handing them over
     std::uint64_t handshakes_refused = 0;  // tcp peers refused at the CURVE handshake (a
                                            // plain or wrongly keyed peer; logged once per host)
+    // Shared memory (large frames to procs on this host; docs/messaging.md, "Bulk payloads"):
+    std::uint64_t shm_sent = 0;       // payload frames sent as a descriptor, not as bytes
+    std::uint64_t shm_regions = 0;    // regions this endpoint wrote (a frame shared with many
+                                      // peers, or sent on as received, is written once or never)
+    std::uint64_t shm_fallbacks = 0;  // frames that went as bytes because writing a region
+                                      // failed (ZM-SHM-FALLBACK, logged once)
+    std::uint64_t shm_received = 0;   // payload frames received as a region and mapped
   };
 
   // -- construction --

@@ -17,6 +17,7 @@
 #include "zmesh/transport/internal/link_header.hpp"
 #include "zmesh/transport/internal/receive_session.hpp"
 #include "zmesh/transport/internal/send_window.hpp"
+#include "zmesh/transport/internal/shm_region.hpp"
 
 #include <poll.h>
 #include <sys/types.h>
@@ -62,6 +63,10 @@ struct Link {
   std::string dial_error;    // why the last dial failed, for the undeliverable reason
   std::string gone_reason;   // set by forget(): sends fail at once until a new route comes
   std::int64_t peer_max_message_bytes = 0;  // 0: unknown
+  // Whether the peer shares our host (its hello's host key equals ours): large frames then
+  // go as shared-memory regions. Unknown until it answers a hello request; reset by a new
+  // address, which may be another host.
+  enum class Host : std::uint8_t { unknown, same, other } peer_host = Host::unknown;
   std::optional<zmq::socket_t> dealer;
   bool blocked = false;             // ZeroMQ refused (no connection, or full): wait for POLLOUT
   // An operation on the DEALER may have consumed the wake-up of its descriptor (ZeroMQ
@@ -97,7 +102,7 @@ struct Credit {
 struct AtomicStats {
   std::atomic<std::uint64_t> sent{0}, resent{0}, delivered{0}, duplicates_dropped{0},
       gaps_dropped{0}, garbage_dropped{0}, acks_sent{0}, acks_carried{0}, acks_received{0}, sessions{0}, links{0}, io_rounds{0}, sent_directly{0},
-      handshakes_refused{0};
+      handshakes_refused{0}, shm_sent{0}, shm_regions{0}, shm_fallbacks{0}, shm_received{0};
   // Written from any thread (send() after close), so incremented atomically.
   std::atomic<std::uint64_t> undeliverable{0}, accepted{0}, finished{0};
 };
@@ -152,6 +157,10 @@ struct Endpoint::Impl {
   void set_blocked(internal::Link& link, bool blocked);
   void pump(internal::Link& link);
   bool transmit(internal::Link& link, Lane lane, internal::Outgoing& message);
+  std::uint64_t share_large_frames(internal::Link& link, internal::Outgoing& message,
+                                   bool& ask_host);
+  std::shared_ptr<const internal::ShmRegion> region_for(const Frame& frame);
+  Result<void> map_shared_frames(const internal::LinkHeader& header, Frames& payload);
   void receive_acks(internal::Link& link);
   bool apply_ack(internal::Link& link, Lane lane, bool nack, std::uint64_t through);
   void run_timers();
@@ -189,6 +198,13 @@ struct Endpoint::Impl {
   const std::array<std::string, 2> data_prefix;
   const std::array<std::string, 2> skip_prefix;
   const std::string data_ack_prefix;  // data lane, with a piggybacked ack after the floor
+  // By lane: data headers with the shared-memory frame mask (link_header.hpp).
+  const std::array<std::string, 2> data_shm_prefix;
+  const std::string host_key;  // ours, as hellos announce it (internal/host_key.hpp)
+  const std::uint64_t shm_threshold;  // Config::shm_threshold; 0: shared memory off
+  // Received regions that may keep their fd (to be shared on); shared with the regions,
+  // which give their share back from whatever thread drops them.
+  const std::shared_ptr<internal::FdBudget> shm_fd_budget;
   // How long an ack may wait to ride on a data message (Config::ack_delay, kept well inside
   // the resend interval whatever the configuration).
   const Clock::duration ack_delay;
@@ -266,6 +282,23 @@ struct Endpoint::Impl {
   std::vector<zmq::message_t> out_parts;        // envelope frames of one transmission
   zmq::message_t scratch;
   internal::SessionTable sessions;
+  // Regions this endpoint wrote, by the bytes they hold: a frame cast to many same-host
+  // peers is written once. A live region holds its source frame, so no other buffer can
+  // take that address meanwhile; expired entries are pruned as the table grows.
+  struct WrittenKey {
+    const char* data;
+    std::size_t size;
+    bool operator==(const WrittenKey&) const = default;
+  };
+  struct WrittenKeyHash {
+    std::size_t operator()(const WrittenKey& key) const noexcept {
+      return std::hash<const void*>()(key.data) ^ (key.size * 0x9e3779b97f4a7c15ull);
+    }
+  };
+  std::unordered_map<WrittenKey, std::weak_ptr<const internal::ShmRegion>, WrittenKeyHash>
+      shm_written;
+  std::size_t shm_written_prune_at = 64;
+  bool shm_warned = false;  // ZM-SHM-FALLBACK is logged once per endpoint
   std::vector<std::uint64_t> dirty_sessions;
   // Sessions whose data-lane ack waits to ride on a message to their sender, oldest first,
   // with the time it goes alone.

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <climits>
 #include <cstring>
 
@@ -482,6 +483,7 @@ void Endpoint::Impl::apply_route(const ProcId& proc, const Address& address,
   if (link.dealer && link.address == text) return;
   link.address = std::move(text);
   link.inproc = address.scheme == Scheme::inproc;
+  link.peer_host = Link::Host::unknown;  // a new address may be another host
   dial(link);
   pump(link);
 }
@@ -559,12 +561,23 @@ void Endpoint::Impl::pump(Link& link) {
 // (no connection, or full), in which case nothing was sent.
 bool Endpoint::Impl::transmit(Link& link, Lane which, Outgoing& message) {
   internal::SendWindow& lane = link.lane(which);
+  std::uint64_t shm_frames = 0;  // payload frames that go as region descriptors
+  bool ask_host = false;         // a large frame waits for the peer's hello
   if (message.live) {
     try {
+      if (shm_threshold != 0 && !link.inproc) {
+        shm_frames = share_large_frames(link, message, ask_host);
+      }
       out_parts.resize(message.payload.size() + 1);
       out_parts[0].copy(message.header);  // shares the bytes (ZeroMQ reference-counts them)
       for (std::size_t i = 0; i < message.payload.size(); ++i) {
-        fill(out_parts[i + 1], message.payload[i]);
+        if (i < 64 && (shm_frames >> i & 1) != 0) {
+          const auto* region = static_cast<const internal::ShmRegion*>(message.payload[i].region());
+          const std::string descriptor = internal::encode_shm_descriptor(region->descriptor());
+          out_parts[i + 1].rebuild(descriptor.data(), descriptor.size());
+        } else {
+          fill(out_parts[i + 1], message.payload[i]);
+        }
       }
     } catch (const std::exception& e) {
       out_parts.clear();
@@ -584,22 +597,32 @@ bool Endpoint::Impl::transmit(Link& link, Lane which, Outgoing& message) {
   std::uint64_t ack_through = 0;
   const std::uint64_t ack_session =
       data && !control && !deferred_acks.empty() ? piggyback_ack(link, ack_through) : 0;
-  const std::string& prefix = ack_session != 0 ? data_ack_prefix
-                              : data            ? data_prefix[index]
-                                                : skip_prefix[index];
-  const std::size_t ack_bytes =
-      ack_session != 0
+  // The long form (lane, ack or zeros, frame mask) only for messages with large frames.
+  const bool shm_form = data && (shm_frames != 0 || ask_host);
+  const std::string& prefix = shm_form             ? data_shm_prefix[index]
+                              : ack_session != 0    ? data_ack_prefix
+                              : data                ? data_prefix[index]
+                                                    : skip_prefix[index];
+  const std::size_t tail_bytes =
+      shm_form ? 1 + internal::uint_size(ack_session) + internal::uint_size(ack_through) +
+                     internal::uint_size(shm_frames)
+      : ack_session != 0
           ? 1 + internal::uint_size(ack_session) + internal::uint_size(ack_through)
-          : 0;
+          : (control ? 1 : 0);
   zmq::message_t head(prefix.size() + internal::uint_size(seq) + internal::uint_size(floor) +
-                      (control ? 1 : 0) + ack_bytes);
+                      tail_bytes);
   char* out = head.data<char>();
   std::memcpy(out, prefix.data(), prefix.size());
   out = internal::put_uint(internal::put_uint(out + prefix.size(), seq), floor);
-  if (control) internal::put_uint(out, static_cast<std::uint64_t>(Lane::control));
-  if (ack_session != 0) {
+  if (shm_form) {
+    out = internal::put_uint(out, static_cast<std::uint64_t>(which));
+    out = internal::put_uint(internal::put_uint(out, ack_session), ack_through);
+    internal::put_uint(out, shm_frames);
+  } else if (ack_session != 0) {
     out = internal::put_uint(out, static_cast<std::uint64_t>(Lane::data));
     internal::put_uint(internal::put_uint(out, ack_session), ack_through);
+  } else if (control) {
+    internal::put_uint(out, static_cast<std::uint64_t>(Lane::control));
   }
 
   zmq::socket_t& dealer = *link.dealer;
@@ -643,12 +666,73 @@ bool Endpoint::Impl::transmit(Link& link, Lane which, Outgoing& message) {
   out_parts.clear();
   // Not the loop's `now`: pumping a large batch takes a while, and a stale stamp would
   // make the message look overdue early.
+  if (shm_frames != 0) {
+    stats.shm_sent.fetch_add(static_cast<std::uint64_t>(std::popcount(shm_frames)),
+                             std::memory_order_relaxed);
+  }
   if (lane.sent(Clock::now())) {
     internal::bump(stats.sent);
   } else {
     internal::bump(stats.resent);
   }
   return true;
+}
+
+// Turns `message`'s large payload frames into shared-memory regions, once the peer is known
+// to share our host, and returns the mask of the frames that go as descriptors. The regions
+// replace the frames in `message`, which holds them (and so their fds) until the peer acks:
+// resends share the same region, and a receiver that acked has it mapped. Sets `ask_host`
+// when a large frame waits for the peer's hello (it goes as bytes meanwhile).
+std::uint64_t Endpoint::Impl::share_large_frames(Link& link, Outgoing& message, bool& ask_host) {
+  if (link.peer_host == Link::Host::other) return 0;
+  std::uint64_t mask = 0;
+  const std::size_t shareable = std::min<std::size_t>(message.payload.size(), 64);
+  for (std::size_t i = 0; i < shareable; ++i) {
+    Frame& frame = message.payload[i];
+    if (frame.size() < shm_threshold) continue;
+    if (link.peer_host == Link::Host::unknown) {
+      ask_host = true;
+      return 0;
+    }
+    auto region = region_for(frame);
+    if (!region) continue;  // counted and logged: the bytes go inline
+    if (frame.region() != region.get()) frame = internal::region_frame(std::move(region));
+    mask |= std::uint64_t{1} << i;
+  }
+  return mask;
+}
+
+// The region to share for `frame`: its own when it was received as one and we hold its fd,
+// one this endpoint wrote for the same bytes, or a new one. Null (counted, logged once) when
+// writing a new one fails.
+std::shared_ptr<const internal::ShmRegion> Endpoint::Impl::region_for(const Frame& frame) {
+  if (const auto* own = dynamic_cast<const internal::ShmRegion*>(frame.region());
+      own != nullptr && own->shareable()) {
+    return std::shared_ptr<const internal::ShmRegion>(frame.owner(), own);
+  }
+  const WrittenKey key{frame.data(), frame.size()};
+  if (auto it = shm_written.find(key); it != shm_written.end()) {
+    if (auto region = it->second.lock()) return region;
+  }
+  auto created = internal::ShmRegion::create(config.shm_dir, frame);
+  if (!created) {
+    internal::bump(stats.shm_fallbacks);
+    if (!shm_warned) {
+      shm_warned = true;
+      log.warn("ZM-SHM-FALLBACK {}; frames of {} bytes and more to procs on this host go over "
+               "the socket instead (copied). Free space there, point ZMESH_SHM_DIR at another "
+               "tmpfs, or raise ZMESH_SHM_THRESHOLD (0 turns shared memory off). Logged once.",
+               created.error().message, shm_threshold);
+    }
+    return nullptr;
+  }
+  internal::bump(stats.shm_regions);
+  if (shm_written.size() >= shm_written_prune_at) {
+    std::erase_if(shm_written, [](const auto& entry) { return entry.second.expired(); });
+    shm_written_prune_at = std::max<std::size_t>(64, 2 * shm_written.size());
+  }
+  shm_written[key] = *created;
+  return std::move(*created);
 }
 
 // Returns `message` to its sender through Inbound::undeliverable, and its window credit.
@@ -773,6 +857,10 @@ void Endpoint::Impl::receive_acks(Link& link) {
                       header->seq)) {
           internal::bump(stats.acks_received);
         }
+        break;
+      case LinkKind::hello:
+        link.peer_host = !host_key.empty() && header->host_key == host_key ? Link::Host::same
+                                                                           : Link::Host::other;
         break;
       case LinkKind::reject:
         if (auto refused = lane.on_reject(header->seq)) {
@@ -950,6 +1038,10 @@ void Endpoint::Impl::on_data(std::size_t count) {
   ReceiveSession& state = *found.session;
   const std::string_view id(routing_id.data<char>(), routing_id.size());
   if (state.routing_id != id) state.routing_id.assign(id);
+  // A sender with a large frame for us asks which host we are on (link_header.hpp).
+  if (header->has_shm && header->shm_frames == 0) {
+    (void)reply(state, internal::encode_hello(header->session, host_key));
+  }
   // An ack of a previous incarnation of ours has nothing left to ack: ignored.
   if (header->has_ack && header->ack_session == session) {
     if (auto it = links.find(state.sender()); it != links.end()) {
@@ -997,8 +1089,17 @@ void Endpoint::Impl::on_data(std::size_t count) {
       const std::size_t size = owner->size();
       payload.push_back(Frame::wrap(std::move(owner), data, size));
     }
-    const Frame envelope_header = Frame::wrap(nullptr, parts[2].data(), parts[2].size());
-    auto envelope = decode_envelope(envelope_header, std::move(payload));
+    // Mapped here, before anything is acked: once the sender sees the ack it may close
+    // its fd, and "acked" must imply "mapped".
+    auto envelope = [&]() -> Result<Envelope> {
+      if (header->shm_frames != 0) {
+        if (auto mapped = map_shared_frames(*header, payload); !mapped) {
+          return std::move(mapped).error();
+        }
+      }
+      return decode_envelope(Frame::wrap(nullptr, parts[2].data(), parts[2].size()),
+                             std::move(payload));
+    }();
     if (!envelope) {
       garbage(hex(parts[0]), fmt::format("message {} from {}: {}", header->seq, state.sender_text(),
                                          envelope.error().message));
@@ -1023,6 +1124,34 @@ void Endpoint::Impl::on_data(std::size_t count) {
   } else {
     mark_dirty(state);
   }
+}
+
+// Replaces the payload frames that `header` flags as shared-memory descriptors with the
+// regions they name, mapped read-only. Fails, naming the frame and what is wrong, on a
+// descriptor that does not name a zmesh region of its size and token.
+Result<void> Endpoint::Impl::map_shared_frames(const LinkHeader& header, Frames& payload) {
+  for (std::size_t i = 0; i < 64; ++i) {
+    if ((header.shm_frames >> i & 1) == 0) continue;
+    if (i >= payload.size()) {
+      return Error(ErrorCode::decode_error,
+                   fmt::format("shared-memory frame mask 0x{:x} names payload frame {}, but "
+                               "there are {}",
+                               header.shm_frames, i, payload.size()));
+    }
+    auto descriptor = internal::parse_shm_descriptor(payload[i].view());
+    if (!descriptor) {
+      return Error(ErrorCode::decode_error,
+                   fmt::format("payload frame {}: {}", i, descriptor.error().message));
+    }
+    auto region = internal::ShmRegion::open(*descriptor, shm_fd_budget, false);
+    if (!region) {
+      return Error(ErrorCode::decode_error,
+                   fmt::format("payload frame {}: {}", i, region.error().message));
+    }
+    payload[i] = internal::region_frame(std::move(*region));
+    internal::bump(stats.shm_received);
+  }
+  return {};
 }
 
 bool Endpoint::Impl::offer(Envelope& envelope) {

@@ -144,6 +144,8 @@ std::string_view to_string(LinkKind kind) noexcept {
       return "reject";
     case LinkKind::skip:
       return "skip";
+    case LinkKind::hello:
+      return "hello";
   }
   return "?";
 }
@@ -155,7 +157,7 @@ Result<LinkHeader> parse_link_header(std::string_view bytes) {
   ZMESH_READ(tag, in.str("the magic"));
   if (tag != magic) return bad_header("the magic is not \"zm1\" (another protocol or version)");
   ZMESH_READ(kind, in.uint("the kind"));
-  if (kind > static_cast<std::uint64_t>(LinkKind::skip)) {
+  if (kind > static_cast<std::uint64_t>(LinkKind::hello)) {
     return bad_header(fmt::format("unknown kind {}", kind));
   }
   header.kind = static_cast<LinkKind>(kind);
@@ -172,10 +174,24 @@ Result<LinkHeader> parse_link_header(std::string_view bytes) {
     case LinkKind::reject:
       expected_items = 5;
       break;
+    case LinkKind::hello:
+      if (items != 4) {
+        return bad_header(fmt::format("a hello header is an array of {} items, expected 4", items));
+      }
+      {
+        ZMESH_READ(session, in.uint("the session"));
+        ZMESH_READ(host_key, in.str("the host key"));
+        header.session = session;
+        header.host_key = host_key;
+      }
+      if (!in.at_end()) return bad_header("bytes left over after the last field");
+      return header;
   }
-  // One more item: the lane; for data, three more: the lane and a piggybacked ack.
+  // One more item: the lane; for data, three more: the lane and a piggybacked ack; four
+  // more: and the shared-memory frame mask.
+  const bool with_shm = header.kind == LinkKind::data && items == expected_items + 4;
   const bool with_ack = header.kind == LinkKind::data && items == expected_items + 3;
-  if (items != expected_items && items != expected_items + 1 && !with_ack) {
+  if (items != expected_items && items != expected_items + 1 && !with_ack && !with_shm) {
     return bad_header(fmt::format("a {} header is an array of {} items, expected {} or {}",
                                   to_string(header.kind), items, expected_items,
                                   expected_items + 1));
@@ -206,6 +222,16 @@ Result<LinkHeader> parse_link_header(std::string_view bytes) {
     header.ack_session = ack_session;
     header.ack_through = ack_through;
   }
+  if (with_shm) {
+    ZMESH_READ(ack_session, in.uint("the piggybacked ack's session"));
+    ZMESH_READ(ack_through, in.uint("the piggybacked ack"));
+    ZMESH_READ(shm_frames, in.uint("the shared-memory frame mask"));
+    header.has_ack = ack_session != 0;
+    header.ack_session = ack_session;
+    header.ack_through = ack_through;
+    header.has_shm = true;
+    header.shm_frames = shm_frames;
+  }
   if (!in.at_end()) return bad_header("bytes left over after the last field");
   return header;
 }
@@ -213,9 +239,9 @@ Result<LinkHeader> parse_link_header(std::string_view bytes) {
 #undef ZMESH_READ
 
 std::string encode_data_prefix(LinkKind kind, const ProcId& sender, std::uint64_t session,
-                               std::uint8_t lane, bool with_ack) {
+                               std::uint8_t lane, bool with_ack, bool with_shm) {
   std::string out;
-  put_array(out, with_ack ? 9 : lane == 0 ? 6 : 7);
+  put_array(out, with_shm ? 10 : with_ack ? 9 : lane == 0 ? 6 : 7);
   put_str(out, magic);
   append_uint(out, static_cast<std::uint64_t>(kind));
   out += encode_sender(sender);
@@ -261,6 +287,16 @@ std::string encode_ack(LinkKind kind, std::uint64_t session, std::uint64_t acked
   append_uint(out, session);
   append_uint(out, acked_through);
   if (lane != 0) append_uint(out, lane);
+  return out;
+}
+
+std::string encode_hello(std::uint64_t session, std::string_view host_key) {
+  std::string out;
+  put_array(out, 4);
+  put_str(out, magic);
+  append_uint(out, static_cast<std::uint64_t>(LinkKind::hello));
+  append_uint(out, session);
+  put_str(out, host_key);
   return out;
 }
 

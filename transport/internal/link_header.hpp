@@ -16,6 +16,15 @@
 //   nack   ["zm1", 2, session, acked_through(, lane)]       as ack, and "a gap was seen: resend
 //                                                           now"
 //   reject ["zm1", 3, session, seq, reason(, lane)]         seq arrived but cannot be used
+//   data   ["zm1", 0, sender, session, seq, floor, lane, ack_session, ack_through, shm]
+//                                                           a message with large frames
+//                                                           (ack_session 0: no ack); shm
+//                                                           is a bit mask of the payload
+//                                                           frames that are shared-memory
+//                                                           descriptors (shm_region.hpp)
+//   hello  ["zm1", 5, session, host_key]                    receiver -> sender: "this is my
+//                                                           host", the answer to a data
+//                                                           header with shm = 0
 // sender is the ProcId as msgpack ([[world], rank]); integers use msgpack's shortest form.
 // lane (optional last item, 0 when absent): 0 data, 1 control (zmesh::Lane). Each lane of a
 // session has its own sequence space, acks and resends, so control traffic never waits
@@ -31,7 +40,14 @@
 
 namespace zmesh::internal {
 
-enum class LinkKind : std::uint8_t { data = 0, ack = 1, nack = 2, reject = 3, skip = 4 };
+enum class LinkKind : std::uint8_t {
+  data = 0,
+  ack = 1,
+  nack = 2,
+  reject = 3,
+  skip = 4,
+  hello = 5
+};
 
 std::string_view to_string(LinkKind kind) noexcept;
 
@@ -49,6 +65,11 @@ struct LinkHeader {
   bool has_ack = false;
   std::uint64_t ack_session = 0;
   std::uint64_t ack_through = 0;
+  // data only: the 10-item form, whose payload frames flagged in shm_frames (bit i: payload
+  // frame i) are shared-memory descriptors.
+  bool has_shm = false;
+  std::uint64_t shm_frames = 0;
+  std::string_view host_key;  // hello only
 };
 
 // Parses one link-header frame; the views point into `bytes`.
@@ -57,9 +78,11 @@ Result<LinkHeader> parse_link_header(std::string_view bytes);
 // The fixed start of a data or skip header for one sender and session: ["zm1", kind, sender,
 // session. Append seq and floor with put_uint to complete it, and then, for lane 1 or
 // `with_ack`, the lane (one byte: put_uint(out, lane)); with `with_ack` (data only), then the
-// ack's session and acked_through.
+// ack's session and acked_through; with `with_shm` (data only, implies with_ack: session 0
+// when there is none), then the shm frame mask.
 std::string encode_data_prefix(LinkKind kind, const ProcId& sender, std::uint64_t session,
-                               std::uint8_t lane = 0, bool with_ack = false);
+                               std::uint8_t lane = 0, bool with_ack = false,
+                               bool with_shm = false);
 // The sender field of data headers: the ProcId as msgpack ([[world], rank]), byte for byte
 // what LinkHeader::sender_bytes holds for it.
 std::string encode_sender(const ProcId& sender);
@@ -72,6 +95,8 @@ char* put_uint(char* out, std::uint64_t value) noexcept;
 // An ack or nack header.
 std::string encode_ack(LinkKind kind, std::uint64_t session, std::uint64_t acked_through,
                        std::uint8_t lane = 0);
+// A hello header: this endpoint's host key, answering sender session `session`.
+std::string encode_hello(std::uint64_t session, std::string_view host_key);
 // A reject header.
 std::string encode_reject(std::uint64_t session, std::uint64_t seq, std::string_view reason,
                           std::uint8_t lane = 0);
