@@ -1,12 +1,16 @@
 // transport_peer: one proc in its own OS process, for the transport tests.
-// Usage: transport_peer <sink|echo|counter> <proc id> <bind address> [<proc id>=<address>]...
+// Usage: transport_peer <sink|echo|counter|hold> <proc id> <bind address> [<proc id>=<address>]...
 // Prints "address <bound address>" first, then per mode:
-//   sink     prints "got <first payload frame>" per message, before the message is acked;
+//   sink     prints "got <first payload frame>" per message, before the message is acked
+//            ("got <size> bytes, sum <checksum>" when it is larger than 4 KiB);
+//   hold     as sink, and keeps every message's payload until it exits (shared memory);
 //   echo     sends every message back to its sender's proc (needs a route to it);
 //   counter  counts messages and answers "transport_test.Report" with the count.
-// Exits 0 on a "transport_test.Stop" message or on SIGTERM/SIGINT, printing "exit ...";
+// Exits 0 on a "transport_test.Stop" message or on SIGTERM/SIGINT, printing "exit ..." with
+// its Stats;
 // dies with its parent (PR_SET_PDEATHSIG). Settings come from ZMESH_* variables.
 
+#include "payload_checksum.hpp"
 #include "zmesh/core/config.hpp"
 #include "zmesh/transport/endpoint.hpp"
 
@@ -20,6 +24,7 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <vector>
 #include <zmq.hpp>
 
 namespace {
@@ -38,6 +43,13 @@ void write_line(std::string line) {
     if (written <= 0) return;
     rest.remove_prefix(static_cast<std::size_t>(written));
   }
+}
+
+// What sink and hold print of a payload's first frame: itself, or its size and checksum.
+std::string describe(const zmesh::Frames& payload) {
+  if (payload.empty()) return {};
+  if (payload[0].size() <= 4096) return std::string(payload[0].view());
+  return fmt::format("{} bytes, sum {}", payload[0].size(), zmesh::testing::payload_checksum(payload[0]));
 }
 
 zmesh::Envelope reply_to(const zmesh::Envelope& request, std::string type, zmesh::Frames payload) {
@@ -69,8 +81,9 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   const std::string mode = argv[1];
-  if (mode != "sink" && mode != "echo" && mode != "counter") {
-    std::fprintf(stderr, "transport_peer: unknown mode \"%s\"; use sink, echo or counter\n",
+  if (mode != "sink" && mode != "echo" && mode != "counter" && mode != "hold") {
+    std::fprintf(stderr,
+                 "transport_peer: unknown mode \"%s\"; use sink, echo, counter or hold\n",
                  mode.c_str());
     return 2;
   }
@@ -87,6 +100,7 @@ int main(int argc, char** argv) {
 
   std::atomic<zmesh::Endpoint*> endpoint{nullptr};
   std::uint64_t count = 0;  // I/O thread only
+  std::vector<zmesh::Frames> held;  // hold mode; I/O thread only
   zmesh::Endpoint::Inbound inbound{
       [&](zmesh::Envelope& envelope) {
         if (envelope.type_name == stop_type) {
@@ -94,9 +108,9 @@ int main(int argc, char** argv) {
           return true;
         }
         zmesh::Endpoint* out = endpoint.load();
-        if (mode == "sink") {
-          write_line("got " + std::string(envelope.payload.empty() ? std::string_view()
-                                                                   : envelope.payload[0].view()));
+        if (mode == "sink" || mode == "hold") {
+          write_line("got " + describe(envelope.payload));
+          if (mode == "hold") held.push_back(std::move(envelope.payload));
         } else if (mode == "echo") {
           if (out != nullptr) {
             const std::string type = envelope.type_name;
@@ -144,7 +158,10 @@ int main(int argc, char** argv) {
   sigwait(&signals, &signal);
   (*bound)->close();
   const auto stats = (*bound)->stats();
-  write_line(fmt::format("exit signal={} delivered={} duplicates={} undeliverable={}", signal,
-                         stats.delivered, stats.duplicates_dropped, stats.undeliverable));
+  write_line(fmt::format("exit signal={} delivered={} duplicates={} undeliverable={} "
+                         "shm_sent={} shm_regions={} shm_fallbacks={} shm_received={}",
+                         signal, stats.delivered, stats.duplicates_dropped, stats.undeliverable,
+                         stats.shm_sent, stats.shm_regions, stats.shm_fallbacks,
+                         stats.shm_received));
   return 0;
 }

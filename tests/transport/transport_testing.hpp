@@ -38,6 +38,12 @@ class Inbox {
               returned_.emplace_back(std::move(envelope), std::move(error));
             }};
   }
+  // Forgets what was delivered and returned (and lets go of their frames).
+  void clear() {
+    std::lock_guard lock(mutex_);
+    delivered_.clear();
+    returned_.clear();
+  }
   void set_open(bool open) {
     std::lock_guard lock(mutex_);
     open_ = open;

@@ -1,0 +1,415 @@
+// Shared memory between procs on one host, with real processes (transport_peer): large
+// frames travel as regions and are mapped in place, a relay shares a received region on,
+// small frames and peers of another host key get bytes, forged descriptors are refused with
+// a reason while the receiver lives on, and (root: a small tmpfs of our own) SIGKILL of a
+// sender or of a receiver holding a mapping frees the memory, and a full tmpfs falls back
+// to the socket with one warning.
+#include "payload_checksum.hpp"
+#include "peer_process.hpp"
+#include "testing/shared_memory.hpp"
+#include "transport_testing.hpp"
+#include "zmesh/transport/endpoint.hpp"
+#include "zmesh/transport/internal/link_header.hpp"
+#include "zmesh/transport/internal/shm_region.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <zmq.hpp>
+
+namespace zmesh {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::in_shared_mapping;
+using testing::Inbox;
+using testing::make_message;
+using testing::payload_checksum;
+using testing::PeerProcess;
+using testing::proc;
+using testing::ScopedTmpfs;
+using testing::test_config;
+using testing::unique_temp_path;
+using testing::wait_until;
+
+constexpr std::size_t mebibyte = std::size_t{1} << 20;
+constexpr std::string_view stop_type = "transport_test.Stop";
+
+// `size` bytes of a pattern that depends on `seed`.
+Frame pattern(std::size_t size, unsigned seed) {
+  std::string bytes(size, '\0');
+  for (std::size_t i = 0; i < size; ++i) bytes[i] = static_cast<char>((i * 31 + seed) >> 3);
+  return Frame::from_string(std::move(bytes));
+}
+
+// The key=value fields of a peer's "exit ..." line.
+std::map<std::string, std::uint64_t> exit_stats(const PeerProcess& peer) {
+  std::map<std::string, std::uint64_t> fields;
+  for (const auto& line : peer.lines()) {
+    if (!line.starts_with("exit ")) continue;
+    std::istringstream words(line.substr(5));
+    std::string word;
+    while (words >> word) {
+      const auto equals = word.find('=');
+      if (equals != std::string::npos) fields[word.substr(0, equals)] = std::stoull(word.substr(equals + 1));
+    }
+  }
+  return fields;
+}
+
+class ShmTest : public ::testing::Test {
+ protected:
+  // The driver: this process's endpoint. `threshold` 0 turns its shared memory off.
+  void start_driver(const std::string& shm_dir = "/dev/shm",
+                    std::int64_t threshold = Config().shm_threshold) {
+    Config config = test_config();
+    config.shm_dir = shm_dir;
+    config.shm_threshold = threshold;
+    auto driver = Endpoint::bind(context_, driver_id_, "ipc://" + unique_temp_path("shm-driver"),
+                                 inbox_.inbound(), config);
+    ASSERT_TRUE(driver.ok()) << driver.error().describe();
+    driver_ = std::move(driver).value();
+  }
+  void TearDown() override {
+    if (driver_) driver_->close();
+    peers_.clear();
+  }
+
+  PeerProcess& start_peer(const std::string& mode, std::vector<std::string> environment = {}) {
+    const ProcId id = peer_id(peers_.size());
+    peers_.push_back(PeerProcess::start({mode, id.to_string(), "ipc://" + unique_temp_path("shm-peer"),
+                                         driver_id_.to_string() + "=" + driver_->address()},
+                                        environment));
+    EXPECT_TRUE(driver_->add_route(id, peers_.back()->address()).ok());
+    return *peers_.back();
+  }
+  ProcId peer_id(std::size_t index) const { return proc("shm-peer", static_cast<std::uint32_t>(index)); }
+
+  void send(std::size_t peer, Frame frame) {
+    driver_->send(make_message(driver_id_, peer_id(peer), {std::move(frame)}));
+  }
+  // Sends `frame` to an echo peer and waits for it to come back, intact.
+  void round_trip(std::size_t peer, const Frame& frame) {
+    const std::size_t before = inbox_.delivered_count();
+    send(peer, frame);
+    ASSERT_TRUE(wait_until(20s, [&] { return inbox_.delivered_count() == before + 1; }))
+        << "no echo; driver stats: sent=" << driver_->stats().sent;
+    const Envelope echo = inbox_.delivered().back();
+    ASSERT_EQ(echo.payload.size(), 1u);
+    EXPECT_EQ(echo.payload[0].size(), frame.size());
+    EXPECT_EQ(payload_checksum(echo.payload[0]), payload_checksum(frame));
+  }
+  bool all_acked() { return wait_until(20s, [&] { return driver_->stats().pending == 0; }); }
+  // Stops peer `index` and returns its final Stats.
+  std::map<std::string, std::uint64_t> stop(std::size_t index) {
+    driver_->send(make_message(driver_id_, peer_id(index), {}, std::string(stop_type)));
+    EXPECT_TRUE(peers_[index]->wait_exit(20s).has_value());
+    return exit_stats(*peers_[index]);
+  }
+
+  zmq::context_t context_;
+  const ProcId driver_id_ = proc("shm-driver", 0);
+  Inbox inbox_;
+  std::unique_ptr<Endpoint> driver_;
+  std::vector<std::unique_ptr<PeerProcess>> peers_;
+};
+
+TEST_F(ShmTest, LargeFrameIsMappedAndTheRelaySharesItOn) {
+  start_driver();
+  start_peer("echo");
+  // The first large frame goes as bytes and asks the peer for its host (each way); once
+  // both know, frames go as regions. Each echo is the relay case: the peer sends on the
+  // frame it received.
+  for (unsigned round = 1; round <= 8; ++round) {
+    round_trip(0, pattern(mebibyte, round));
+    if (driver_->stats().shm_received > 0) break;
+  }
+  const auto stats = driver_->stats();
+  EXPECT_GE(stats.shm_sent, 1u);
+  EXPECT_EQ(stats.shm_regions, stats.shm_sent);  // one region per frame, each sent once
+  EXPECT_EQ(stats.shm_fallbacks, 0u);
+  ASSERT_GE(stats.shm_received, 1u);
+  const Frame received = inbox_.delivered().back().payload[0];
+  EXPECT_NE(received.region(), nullptr);
+  EXPECT_TRUE(in_shared_mapping(received.data()));
+
+  const auto peer = stop(0);
+  EXPECT_GE(peer.at("shm_received"), 1u);
+  EXPECT_GE(peer.at("shm_sent"), 1u);
+  EXPECT_EQ(peer.at("shm_regions"), 0u) << "the relay wrote a region instead of sharing one";
+}
+
+TEST_F(ShmTest, FrameBelowTheThresholdGoesAsBytes) {
+  start_driver();
+  auto& sink = start_peer("sink");
+  const Frame small = pattern(static_cast<std::size_t>(Config().shm_threshold) - 1, 3);
+  for (int i = 0; i < 3; ++i) send(0, small);
+  ASSERT_TRUE(all_acked());
+  EXPECT_EQ(driver_->stats().shm_sent, 0u);
+  EXPECT_EQ(driver_->stats().shm_regions, 0u);
+  const std::string expected =
+      fmt::format("got {} bytes, sum {}", small.size(), payload_checksum(small));
+  EXPECT_TRUE(wait_until(10s, [&] {
+    const auto lines = sink.lines();
+    return std::count(lines.begin(), lines.end(), expected) == 3;
+  }));
+}
+
+TEST_F(ShmTest, PeerWithAnotherHostKeyGetsBytes) {
+  start_driver();
+  start_peer("echo", {"ZMESH_HOST_KEY=another-host"});
+  for (unsigned round = 1; round <= 3; ++round) round_trip(0, pattern(mebibyte, round));
+  EXPECT_EQ(driver_->stats().shm_sent, 0u);
+  EXPECT_EQ(driver_->stats().shm_received, 0u);
+  EXPECT_FALSE(in_shared_mapping(inbox_.delivered().back().payload[0].data()));
+  const auto peer = stop(0);
+  EXPECT_EQ(peer.at("shm_sent"), 0u);
+  EXPECT_EQ(peer.at("shm_received"), 0u);
+}
+
+// -- root: a tmpfs of our own, whose free space shows what is still allocated --
+
+TEST_F(ShmTest, KilledReceiverHoldingMappingsFreesTheMemory) {
+  ScopedTmpfs tmpfs("shm-kill-receiver", "64m");
+  if (!tmpfs.ok()) GTEST_SKIP() << tmpfs.skip_reason();
+  const std::uint64_t empty = testing::free_bytes(tmpfs.dir());
+  start_driver(tmpfs.dir());
+  auto& holder = start_peer("hold", {"ZMESH_SHM_DIR=" + tmpfs.dir()});
+  for (unsigned i = 1; i <= 4; ++i) send(0, pattern(mebibyte, i));
+  ASSERT_TRUE(all_acked());
+  ASSERT_TRUE(wait_until(20s, [&] { return holder.received().size() == 4; }));
+  // Acked: the driver let go of its regions; the holder keeps its mappings.
+  EXPECT_GE(driver_->stats().shm_sent, 1u);
+  EXPECT_LT(testing::free_bytes(tmpfs.dir()), empty);
+  holder.kill(SIGKILL);
+  ASSERT_TRUE(holder.wait_exit(20s).has_value());
+  EXPECT_TRUE(wait_until(10s, [&] { return testing::free_bytes(tmpfs.dir()) == empty; }))
+      << "free " << testing::free_bytes(tmpfs.dir()) << " of " << empty;
+  EXPECT_EQ(testing::entries_in(tmpfs.dir()), 0u);
+}
+
+TEST_F(ShmTest, KilledSenderLeavesOnlyWhatReceiversMapped) {
+  ScopedTmpfs tmpfs("shm-kill-sender", "64m");
+  if (!tmpfs.ok()) GTEST_SKIP() << tmpfs.skip_reason();
+  const std::uint64_t empty = testing::free_bytes(tmpfs.dir());
+  // The driver sends bytes (its shared memory is off), so the echo peer writes the regions.
+  start_driver(tmpfs.dir(), 0);
+  auto& sender = start_peer("echo", {"ZMESH_SHM_DIR=" + tmpfs.dir()});
+  for (unsigned round = 1; round <= 8; ++round) {
+    round_trip(0, pattern(mebibyte, round));
+    if (driver_->stats().shm_received > 0) break;
+  }
+  ASSERT_GE(driver_->stats().shm_received, 1u);
+  sender.kill(SIGKILL);
+  ASSERT_TRUE(sender.wait_exit(20s).has_value());
+  // What the driver mapped outlives its sender and reads intact; dropping it frees the memory.
+  std::optional<Envelope> last = inbox_.delivered().back();
+  const auto rounds = static_cast<unsigned>(inbox_.delivered_count());
+  EXPECT_EQ(payload_checksum(last->payload[0]), payload_checksum(pattern(mebibyte, rounds)));
+  EXPECT_TRUE(in_shared_mapping(last->payload[0].data()));
+  EXPECT_LT(testing::free_bytes(tmpfs.dir()), empty);
+  inbox_.clear();
+  last.reset();
+  EXPECT_TRUE(wait_until(10s, [&] { return testing::free_bytes(tmpfs.dir()) == empty; }))
+      << "free " << testing::free_bytes(tmpfs.dir()) << " of " << empty;
+  EXPECT_EQ(testing::entries_in(tmpfs.dir()), 0u);
+}
+
+// Collects what this process writes to stderr (the log) while it lives.
+class StderrCapture {
+ public:
+  StderrCapture() : path_(unique_temp_path("stderr")), saved_(::dup(STDERR_FILENO)) {
+    std::fflush(stderr);
+    const int fd = ::open(path_.c_str(), O_CREAT | O_RDWR | O_TRUNC | O_CLOEXEC, 0600);
+    ::dup2(fd, STDERR_FILENO);
+    ::close(fd);
+  }
+  ~StderrCapture() {
+    std::fflush(stderr);
+    ::dup2(saved_, STDERR_FILENO);
+    ::close(saved_);
+    ::unlink(path_.c_str());
+  }
+  StderrCapture(const StderrCapture&) = delete;
+  StderrCapture& operator=(const StderrCapture&) = delete;
+  std::string text() const {
+    std::fflush(stderr);
+    std::ifstream file(path_);
+    return std::string(std::istreambuf_iterator<char>(file), {});
+  }
+
+ private:
+  std::string path_;
+  int saved_;
+};
+
+std::size_t occurrences(const std::string& text, std::string_view word) {
+  std::size_t count = 0;
+  for (auto at = text.find(word); at != std::string::npos; at = text.find(word, at + 1)) ++count;
+  return count;
+}
+
+TEST_F(ShmTest, FullTmpfsFallsBackToTheSocketWithOneWarning) {
+  ScopedTmpfs tmpfs("shm-full", "1m");
+  if (!tmpfs.ok()) GTEST_SKIP() << tmpfs.skip_reason();
+  StderrCapture log;
+  start_driver(tmpfs.dir());
+  start_peer("echo");
+  for (unsigned round = 1; round <= 4; ++round) round_trip(0, pattern(2 * mebibyte, round));
+  const auto stats = driver_->stats();
+  EXPECT_EQ(stats.shm_sent, 0u);
+  EXPECT_GE(stats.shm_fallbacks, 2u);  // all but the first, which asked for the peer's host
+  const std::string text = log.text();
+  EXPECT_EQ(occurrences(text, "ZM-SHM-FALLBACK"), 1u) << text;
+  EXPECT_NE(text.find(tmpfs.dir()), std::string::npos) << text;
+  EXPECT_NE(text.find("ZMESH_SHM_DIR"), std::string::npos) << text;
+  EXPECT_EQ(testing::entries_in(tmpfs.dir()), 0u);
+}
+
+// -- forged descriptors, sent by hand to a receiver that must refuse them and live on --
+
+class ForgedDescriptorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto receiver = Endpoint::bind(context_, receiver_id_, "ipc://" + unique_temp_path("forged"),
+                                   inbox_.inbound(), test_config());
+    ASSERT_TRUE(receiver.ok()) << receiver.error().describe();
+    receiver_ = std::move(receiver).value();
+    dealer_.set(zmq::sockopt::linger, 0);
+    dealer_.connect(receiver_->address());
+  }
+  void TearDown() override { receiver_->close(); }
+
+  // Sends message `seq` whose payload is `frames`, the ones in `mask` flagged as descriptors,
+  // and returns the reason the receiver refused it with (empty: it did not refuse).
+  std::string refusal(std::uint64_t mask, const std::vector<std::string>& frames) {
+    ++seq_;
+    std::string header = internal::encode_data_prefix(internal::LinkKind::data, sender_id_,
+                                                      session_, 0, true, true);
+    char buffer[64];
+    char* out = internal::put_uint(internal::put_uint(buffer, seq_), 1);  // seq, floor
+    out = internal::put_uint(out, 0);                                     // lane
+    out = internal::put_uint(internal::put_uint(out, 0), 0);              // no ack
+    out = internal::put_uint(out, mask);
+    header.append(buffer, out);
+    Frames payload;
+    for (const auto& frame : frames) payload.push_back(Frame::copy_of(frame));
+    const Frame envelope = encode_header(make_message(sender_id_, receiver_id_, payload));
+    dealer_.send(zmq::buffer(header), zmq::send_flags::sndmore);
+    dealer_.send(zmq::buffer(envelope.view()), zmq::send_flags::sndmore);
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      dealer_.send(zmq::buffer(frames[i]),
+                   i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    }
+    while (true) {
+      zmq::pollitem_t item{dealer_.handle(), 0, ZMQ_POLLIN, 0};
+      if (zmq::poll(&item, 1, 10s) == 0) return "(no reply within 10 s)";
+      zmq::message_t reply;
+      (void)dealer_.recv(reply);
+      auto parsed = internal::parse_link_header(reply.to_string_view());
+      if (!parsed) return "(unparsable reply)";
+      if (parsed->kind == internal::LinkKind::reject && parsed->seq == seq_) {
+        return std::string(parsed->reason);
+      }
+      if (parsed->kind == internal::LinkKind::ack && parsed->seq >= seq_) return {};
+    }
+  }
+  // A descriptor naming `fd` of this process with `fd`'s own inode and `size`.
+  static internal::ShmDescriptor naming(int fd, std::uint64_t size) {
+    struct stat st {};
+    EXPECT_EQ(::fstat(fd, &st), 0);
+    internal::ShmDescriptor d;
+    d.pid = static_cast<std::uint32_t>(::getpid());
+    d.fd = static_cast<std::uint32_t>(fd);
+    d.size = size;
+    d.inode = st.st_ino;
+    d.device = st.st_dev;
+    return d;
+  }
+
+  zmq::context_t context_;
+  const ProcId receiver_id_ = proc("forged", 0);
+  const ProcId sender_id_ = proc("forger", 1);
+  const std::uint64_t session_ = 4242;
+  std::uint64_t seq_ = 0;
+  Inbox inbox_;
+  std::unique_ptr<Endpoint> receiver_;
+  zmq::socket_t dealer_{context_, zmq::socket_type::dealer};
+};
+
+#define EXPECT_REFUSED(reason, expected) \
+  EXPECT_NE((reason).find(expected), std::string::npos) << "reason: " << (reason)
+
+TEST_F(ForgedDescriptorTest, EachForgeryIsRefusedWithItsReasonAndTheReceiverLives) {
+  using internal::encode_shm_descriptor;
+  EXPECT_REFUSED(refusal(1, {"garbage"}), "descriptor of 7 bytes, expected 56");
+  EXPECT_REFUSED(refusal(1, {std::string(56, 'x')}), "without its magic");
+  EXPECT_REFUSED(refusal(2, {std::string(56, 'x')}), "names payload frame 1, but there are 1");
+
+  internal::ShmDescriptor no_such;
+  no_such.pid = 0x7ffffff0;
+  no_such.fd = 3;
+  no_such.size = 100;
+  EXPECT_REFUSED(refusal(1, {encode_shm_descriptor(no_such)}), "/proc/2147483632/fd/3");
+
+  const int null_device = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  EXPECT_REFUSED(refusal(1, {encode_shm_descriptor(naming(null_device, 0))}),
+                 "is not the regular file");
+  ::close(null_device);
+
+  // A regular file on a disk (the working directory, the build tree), not a tmpfs.
+  const std::string disk_path = "shm-test-disk-file-" + std::to_string(::getpid());
+  const int disk = ::open(disk_path.c_str(), O_CREAT | O_RDWR | O_TRUNC | O_CLOEXEC, 0600);
+  ASSERT_GE(disk, 0);
+  ::unlink(disk_path.c_str());
+  ASSERT_EQ(::ftruncate(disk, 64 + 100), 0);
+  struct statfs disk_fs {};
+  ASSERT_EQ(::fstatfs(disk, &disk_fs), 0);
+  std::uint64_t forgeries = 8;
+  if (disk_fs.f_type != TMPFS_MAGIC) {
+    ++forgeries;
+    EXPECT_REFUSED(refusal(1, {encode_shm_descriptor(naming(disk, 100))}), "is not on a tmpfs");
+  }
+  ::close(disk);
+
+  // A tmpfs file with a name: another program's, not a region.
+  const std::string named_path = "/dev/shm/zmesh-test-named-" + std::to_string(::getpid());
+  const int named = ::open(named_path.c_str(), O_CREAT | O_RDWR | O_TRUNC | O_CLOEXEC, 0600);
+  ASSERT_GE(named, 0);
+  ASSERT_EQ(::ftruncate(named, 64 + 100), 0);
+  EXPECT_REFUSED(refusal(1, {encode_shm_descriptor(naming(named, 100))}), "has a name");
+  ::close(named);
+  ::unlink(named_path.c_str());
+
+  // A real region, described with the wrong size, then with the wrong token.
+  auto region = internal::ShmRegion::create("/dev/shm", Frame::copy_of(std::string(1000, 'r')));
+  ASSERT_TRUE(region.ok()) << region.error().describe();
+  internal::ShmDescriptor wrong_size = (*region)->descriptor();
+  wrong_size.size = 999;
+  EXPECT_REFUSED(refusal(1, {encode_shm_descriptor(wrong_size)}), "holds 1064 bytes");
+  internal::ShmDescriptor wrong_token = (*region)->descriptor();
+  wrong_token.token[0] ^= 1;
+  EXPECT_REFUSED(refusal(1, {encode_shm_descriptor(wrong_token)}), "not the zmesh region");
+  // The genuine descriptor is mapped: the bytes arrive.
+  EXPECT_EQ(refusal(1, {encode_shm_descriptor((*region)->descriptor())}), "");
+
+  EXPECT_EQ(receiver_->stats().garbage_dropped, forgeries);
+  EXPECT_EQ(receiver_->stats().shm_received, 1u);
+  ASSERT_TRUE(wait_until(5s, [&] { return inbox_.delivered_count() == 1; }));
+  EXPECT_EQ(inbox_.delivered()[0].payload[0].view(), std::string(1000, 'r'));
+  EXPECT_TRUE(in_shared_mapping(inbox_.delivered()[0].payload[0].data()));
+}
+
+}  // namespace
+}  // namespace zmesh
