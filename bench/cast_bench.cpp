@@ -1,7 +1,8 @@
 // Cast cost as meshes grow: in-process meshes (local allocator) of 1, 10, 100 and 1000 procs,
 // one 1 KiB cast to all and every reply awaited, next to raw ZeroMQ doing the same work in
 // the same run (one inproc ROUTER fanning the payload out to N DEALERs served by one
-// thread, each answering 8 bytes). Prints zmesh / raw per size after the table.
+// thread, each answering 8 bytes). Every receiver, zmesh and raw, reads every byte of the
+// payload. Prints zmesh / raw per size after the table.
 // allocs/cast: operator new calls per cast in the whole process (client, procs, receivers),
 // counted by the replacement below; libzmq's message buffers come from malloc and are not
 // counted, on either side.
@@ -82,7 +83,7 @@ void zmesh_cast(benchmark::State& state) {
   const auto allocations_before = heap_allocations.load(std::memory_order_relaxed);
   for (auto _ : state) {
     ++seq;
-    targets.cast_frames(Selection::all(), type, Frames{encode(tools::BenchCast{seq, reply_to}), payload},
+    targets.cast_frames(Selection::all(), type, encode_frames(tools::BenchCast{seq, reply_to, Bytes(payload)}),
                         targets.room_deadline()).value();
     for (std::uint32_t i = 0; i < procs; ++i) benchmark::DoNotOptimize(replies.recv(deadline_in(30s)).value());
   }
@@ -119,6 +120,7 @@ void raw_cast(benchmark::State& state) {
         zmq::message_t seq, body;
         while (dealers[i].recv(seq, zmq::recv_flags::dontwait)) {
           (void)dealers[i].recv(body);
+          tools::read_every_byte(body.data(), body.size());  // as the zmesh targets do
           dealers[i].send(seq, zmq::send_flags::none);
         }
       }

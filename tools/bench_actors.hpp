@@ -1,7 +1,9 @@
 #pragma once
 // The actors `zmesh bench cast` spawns on every proc, and their messages. A cast carries a
-// small header frame (cast number, reply port) and the payload as its own frame, which the
-// target never decodes: the bytes travel as sent, as a user's tensor would.
+// small header frame (cast number, reply port) and the payload as its own frame (a Bytes
+// field): the bytes travel as sent, as a user's tensor would. Every receiver reads every
+// byte of it (read_every_byte), as the raw twin's do, so that a payload received by
+// reference (shared memory) is not credited for work it skipped.
 // Two targets answer the same casts the same way: BenchPlain is written as README.md writes
 // an actor (a typed member handler on the proc's pool), BenchTarget opts into the fast path
 // (a raw handler that never blocks). The hot-path targets must hold for the plain one.
@@ -13,6 +15,7 @@
 
 #include "zmesh/comm/init.hpp"
 #include "zmesh/core/actor.hpp"
+#include "zmesh/core/bytes.hpp"
 #include "zmesh/core/context.hpp"
 #include "zmesh/core/port.hpp"
 #include "zmesh/core/registry.hpp"
@@ -37,14 +40,16 @@ struct BenchCast {
   ZMESH_MESSAGE("zmesh.bench.Cast");
   std::uint64_t cast = 0;
   PortRef<BenchReply> reply_to;
-  MSGPACK_DEFINE(cast, reply_to);
+  Bytes payload;  // its own frame, read in place
+  MSGPACK_DEFINE(cast, reply_to, payload);
 };
 
-// Typed handlers decode the first payload frame only, so the payload frame after the
-// BenchCast frame reaches the actor undecoded, as with the raw handler below.
 class BenchPlain : public Actor {
  public:
-  void on_cast(Context& ctx, const BenchCast& cast) { ctx.send(cast.reply_to, BenchReply{cast.cast}); }
+  void on_cast(Context& ctx, const BenchCast& cast) {
+    read_every_byte(cast.payload.data(), cast.payload.size());
+    ctx.send(cast.reply_to, BenchReply{cast.cast});
+  }
   using Handlers = zmesh::Handlers<&BenchPlain::on_cast>;
 };
 
@@ -55,10 +60,11 @@ class BenchTarget : public Actor {
   };
   explicit BenchTarget(const Params&) {
     handlers_never_block();
-    // Raw: only the first (header) frame is decoded; the payload frame is left untouched.
+    // Raw: the payload frame is read in place, not decoded as a Bytes.
     on_raw(std::string(message_name<BenchCast>()), [](Context& ctx, Envelope& envelope) -> Result<void> {
-      auto cast = decode<BenchCast>(envelope.payload.front());
+      auto cast = decode<BenchCast>(envelope.payload);
       if (!cast) return std::move(cast).error();
+      read_every_byte(cast->payload.data(), cast->payload.size());
       ctx.send(cast->reply_to, BenchReply{cast->cast});
       return {};
     });

@@ -274,7 +274,7 @@ class MeshBench {
         procs, inflight, seconds,
         [&](std::uint64_t seq) -> Result<void> {
           auto cast = targets_.cast_frames(Selection::all(), type,
-                                           Frames{encode(BenchCast{seq, reply_to}), payload},
+                                           encode_frames(BenchCast{seq, reply_to, Bytes(payload)}),
                                            targets_.room_deadline());
           if (!cast) return std::move(cast).error();
           return {};

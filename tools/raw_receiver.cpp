@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
+
 namespace zmesh::tools {
 
 Result<zmq::socket_t> raw_receiver_socket(zmq::context_t& context, const std::string& address,
@@ -19,6 +21,19 @@ Result<zmq::socket_t> raw_receiver_socket(zmq::context_t& context, const std::st
   return dealer;
 }
 
+void read_every_byte(const void* data, std::size_t size) {
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  std::uint64_t sum = 0;
+  std::size_t i = 0;
+  for (; i + 8 <= size; i += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, bytes + i, 8);
+    sum += word;
+  }
+  for (; i < size; ++i) sum += bytes[i];
+  asm volatile("" : : "r"(sum) : "memory");  // the sum is used: no read may be skipped
+}
+
 void run_raw_receiver(zmq::socket_t& dealer) {
   try {
     dealer.send(zmq::str_buffer("hello"), zmq::send_flags::none);
@@ -27,6 +42,7 @@ void run_raw_receiver(zmq::socket_t& dealer) {
       if (!dealer.recv(seq)) continue;
       if (!seq.more()) return;  // a lone frame: stop
       if (!dealer.recv(payload)) return;
+      read_every_byte(payload.data(), payload.size());
       dealer.send(seq, zmq::send_flags::none);  // the 8-byte reply
     }
   } catch (const zmq::error_t& e) {

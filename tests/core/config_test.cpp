@@ -16,6 +16,9 @@ class ConfigTest : public ::testing::Test {
     ::unsetenv("ZMESH_LOG");
     ::unsetenv("ZMESH_ACK_DELAY_MS");
     ::unsetenv("ZMESH_RESEND_INTERVAL_MS");
+    ::unsetenv("ZMESH_SHM_THRESHOLD");
+    ::unsetenv("ZMESH_SHM_DIR");
+    ::unsetenv("ZMESH_HOST_KEY");
   }
 };
 
@@ -55,6 +58,29 @@ TEST_F(ConfigTest, AckDelayMustStayWellInsideTheResendInterval) {
   config = Config::from_environment();
   ASSERT_TRUE(config.ok()) << config.error().describe();
   EXPECT_EQ(config->ack_delay, Millis(0));
+}
+
+TEST_F(ConfigTest, SharedMemorySettingsAndTheHostKeyStaysLocal) {
+  ::setenv("ZMESH_SHM_THRESHOLD", "0", 1);
+  ::setenv("ZMESH_SHM_DIR", "/mnt/fast", 1);
+  ::setenv("ZMESH_HOST_KEY", "test-host", 1);
+  auto config = Config::from_environment();
+  ASSERT_TRUE(config.ok()) << config.error().describe();
+  EXPECT_EQ(config->shm_threshold, 0);
+  EXPECT_EQ(config->shm_dir, "/mnt/fast");
+  EXPECT_EQ(config->host_key, "test-host");
+  // A test's host override must not make its child procs claim the same fake host.
+  for (const auto& [name, value] : config->to_environment()) EXPECT_NE(name, "ZMESH_HOST_KEY");
+
+  ::setenv("ZMESH_SHM_THRESHOLD", "-1", 1);
+  auto negative = Config::from_environment();
+  ASSERT_FALSE(negative.ok());
+  EXPECT_NE(negative.error().message.find("ZMESH_SHM_THRESHOLD"), std::string::npos);
+  ::setenv("ZMESH_SHM_THRESHOLD", "1", 1);
+  ::setenv("ZMESH_SHM_DIR", "", 1);
+  auto empty_dir = Config::from_environment();
+  ASSERT_FALSE(empty_dir.ok());
+  EXPECT_NE(empty_dir.error().message.find("ZMESH_SHM_DIR"), std::string::npos);
 }
 
 TEST_F(ConfigTest, DescribeListsEverySettingWithItsDefault) {

@@ -6,11 +6,14 @@
 // encode_reject) to a header that parses to the same fields, and no longer than the input
 // (the encoders use msgpack's shortest forms). Then the input's first bytes are read as raw
 // session/seq/reason values, and each encoder's output must parse back to exactly them.
+// The input is also read as a shared-memory descriptor (transport/internal/shm_region.hpp):
+// whatever parses re-encodes to exactly the input (a fixed layout).
 
 #include "fuzz_check.hpp"
 
 #include "zmesh/core/ids.hpp"
 #include "zmesh/transport/internal/link_header.hpp"
+#include "zmesh/transport/internal/shm_region.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -49,6 +52,8 @@ std::string encode_like(const LinkHeader& header) {
       return encode_ack(header.kind, header.session, header.seq);
     case LinkKind::reject:
       return encode_reject(header.session, header.seq, header.reason);
+    case LinkKind::hello:
+      return encode_hello(header.session, header.host_key);
   }
   FUZZ_CHECK(false, "parse_link_header returned an unknown kind");
   return {};
@@ -57,7 +62,7 @@ std::string encode_like(const LinkHeader& header) {
 void check_same(const LinkHeader& a, const LinkHeader& b, std::string_view what) {
   FUZZ_CHECK(a.kind == b.kind && a.sender_world == b.sender_world &&
                  a.sender_rank == b.sender_rank && a.session == b.session && a.seq == b.seq &&
-                 a.floor == b.floor && a.reason == b.reason,
+                 a.floor == b.floor && a.reason == b.reason && a.host_key == b.host_key,
              std::string(what));
 }
 
@@ -83,7 +88,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const LinkHeader& header = *parsed;
     (void)to_string(header.kind);
     FUZZ_CHECK(inside(header.sender_bytes, input) && inside(header.sender_world, input) &&
-                   inside(header.reason, input),
+                   inside(header.reason, input) && inside(header.host_key, input),
                "a view of the parsed header points outside the frame");
     if (header.kind == LinkKind::data || header.kind == LinkKind::skip) {
       auto sender = zmesh::decode_value<zmesh::ProcId>(
@@ -100,6 +105,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check_same(header, *reparsed, "re-encoding changed the header");
   } else {
     FUZZ_CHECK(parsed.error().code == zmesh::ErrorCode::decode_error, parsed.error().describe());
+  }
+
+  if (auto descriptor = parse_shm_descriptor(input)) {
+    FUZZ_CHECK(encode_shm_descriptor(*descriptor) == input,
+               "a parsed shared-memory descriptor does not re-encode to its bytes");
+  } else {
+    FUZZ_CHECK(descriptor.error().code == zmesh::ErrorCode::decode_error,
+               descriptor.error().describe());
   }
 
   // The encoders, with values taken from the input.
@@ -119,6 +132,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(reject.ok() && reject->kind == LinkKind::reject && reject->session == session &&
                  reject->seq == seq && reject->reason == reason,
              "encode_reject does not round-trip");
+  const std::string hello_bytes = encode_hello(session, reason);
+  auto hello = parse_link_header(hello_bytes);
+  FUZZ_CHECK(hello.ok() && hello->kind == LinkKind::hello && hello->session == session &&
+                 hello->host_key == reason,
+             "encode_hello does not round-trip");
   LinkHeader data_header;
   data_header.kind = (session & 1) ? LinkKind::skip : LinkKind::data;
   data_header.sender_world = reason;

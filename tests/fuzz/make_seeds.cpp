@@ -13,6 +13,7 @@
 #include "zmesh/core/supervision.hpp"
 #include "zmesh/mesh/cast_info.hpp"
 #include "zmesh/transport/internal/link_header.hpp"
+#include "zmesh/transport/internal/shm_region.hpp"
 #include "zmesh/transport/supervision_channel.hpp"
 
 #include <cstdint>
@@ -155,6 +156,25 @@ void link_headers() {
     char tail[40];
     with_ack.append(tail, put_uint(put_uint(put_uint(put_uint(put_uint(tail, 5), 2), 0), 9), 4));
     write(t, "data-with-ack", with_ack);
+  }
+  {
+    std::string with_shm =
+        encode_data_prefix(LinkKind::data, proc, 1, 0, /*with_ack=*/true, /*with_shm=*/true);
+    char tail[48];
+    char* end = put_uint(put_uint(put_uint(put_uint(put_uint(tail, 5), 2), 0), 0), 0);
+    with_shm.append(tail, put_uint(end, 0x5));
+    write(t, "data-with-shm", with_shm);
+  }
+  write(t, "hello", encode_hello(1, "2f6c0c8e-4b1c-4d1e-9d3a-7d4c1e2f3a4b/4026531836/4026531840/0"));
+  {
+    ShmDescriptor descriptor;
+    descriptor.pid = 4242;
+    descriptor.fd = 17;
+    descriptor.size = 1 << 20;
+    descriptor.inode = 99;
+    descriptor.device = 25;
+    descriptor.token = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+    write(t, "shm-descriptor", encode_shm_descriptor(descriptor));
   }
   write(t, "ack", encode_ack(LinkKind::ack, 1, 5));
   write(t, "nack", encode_ack(LinkKind::nack, 0xffffffffffffffffull, 200));

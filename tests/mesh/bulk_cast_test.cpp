@@ -1,7 +1,8 @@
 // Bulk payloads end to end: a message carrying a 1 MiB Tensor<float> cast and called to
 // actors on an in-process mesh and on a process mesh, through a comm tree with relays
 // (fan-out 2); every actor reads every element in place, and the sums must be exact. The
-// actors keep the tensor past their turn and sum it again on a later message.
+// actors keep the tensor past their turn and sum it again on a later message. On the process
+// mesh the tensor travels through shared memory (each actor reads it from a mapping).
 #include "zmesh/mesh/proc_mesh.hpp"
 
 #include "testing/bulk_actors.hpp"
@@ -86,6 +87,32 @@ TEST_P(BulkCastTest, EveryActorSumsAOneMebibyteTensorExactly) {
   ASSERT_TRUE(kept.ok()) << kept.error().describe();
   expect_exact(*kept, 4, second_expected);
 
+  ASSERT_TRUE(mesh->stop(deadline_in(30s)).ok());
+}
+
+// On a process mesh (procs on this host), the tensor travels through shared memory: each
+// actor's elements lie in a mapping, relays included. A link's first large frame goes as
+// bytes while it asks the peer for its host, so a few casts may pass before every rank
+// reads in place.
+TEST_P(BulkCastTest, ProcessMeshReadsTheTensorInSharedMemory) {
+  if (GetParam() == Kind::local) GTEST_SKIP() << "in-process procs share frames without it";
+  auto mesh = allocate({{"host", 2}, {"gpu", 2}});
+  ASSERT_TRUE(mesh);
+  auto spawned = mesh->spawn<TensorSumActor>("summer", deadline_in(30s));
+  ASSERT_TRUE(spawned.ok()) << spawned.error().describe();
+  auto summers = spawned->with_fanout(2);
+  std::size_t mapped = 0;
+  for (int round = 0; round < 8 && mapped < 4; ++round) {
+    auto [tensor, expected] = make_tensor(3 + round);
+    auto cast = summers.cast(Selection::all(), SumTensor{std::move(tensor)}, deadline_in(30s));
+    ASSERT_TRUE(cast.ok()) << cast.error().describe();
+    auto kept = summers.call(SumKeptTensor{}, deadline_in(60s));
+    ASSERT_TRUE(kept.ok()) << kept.error().describe();
+    expect_exact(*kept, 4, expected);
+    mapped = 0;
+    for (const auto& [rank, sums] : kept->replies) mapped += sums.in_shared_memory ? 1 : 0;
+  }
+  EXPECT_EQ(mapped, 4u) << "ranks whose tensor lay in shared memory";
   ASSERT_TRUE(mesh->stop(deadline_in(30s)).ok());
 }
 

@@ -1,8 +1,10 @@
 #pragma once
 // Actors for bulk-payload tests: one that sums the float tensor it is cast (reading every
-// element in place) and keeps it past its turn, to be summed again by a later message.
+// element in place) and keeps it past its turn, to be summed again by a later message, and
+// reports whether the elements lay in shared memory.
 // Thread: actors follow the runtime's rules.
 
+#include "testing/shared_memory.hpp"
 #include "zmesh/core/actor.hpp"
 #include "zmesh/core/context.hpp"
 #include "zmesh/core/tensor.hpp"
@@ -30,7 +32,8 @@ struct TensorSums {
   std::uint64_t count = 0;
   TensorShape shape;
   std::uint32_t rank = 0;
-  MSGPACK_DEFINE(sum, weighted, count, shape, rank);
+  bool in_shared_memory = false;  // the elements lie in a shared-memory mapping (not copied)
+  MSGPACK_DEFINE(sum, weighted, count, shape, rank, in_shared_memory);
 };
 
 class TensorSumActor : public Actor {
@@ -56,6 +59,7 @@ class TensorSumActor : public Actor {
     sums.count = elements.size();
     sums.shape = tensor.shape();
     sums.rank = ctx.rank();
+    sums.in_shared_memory = in_shared_mapping(elements.data());
     return sums;
   }
 

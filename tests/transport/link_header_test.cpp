@@ -150,6 +150,32 @@ TEST(LinkHeaderTest, ControlLaneRoundTripsAndDataLaneKeepsVersionOneBytes) {
   EXPECT_EQ(reject->reason, "no");
 }
 
+TEST(LinkHeaderTest, SharedMemoryFormAndHelloRoundTrip) {
+  // The 10-item data form: lane, ack (session 0: none) and the descriptor frame mask.
+  std::string bytes = encode_data_prefix(LinkKind::data, sender, 5, 0, true, true);
+  EXPECT_EQ(bytes[0], '\x9a');
+  char buffer[48];
+  char* end = put_uint(put_uint(put_uint(buffer, 300), 200), 0);
+  bytes.append(buffer, put_uint(put_uint(put_uint(end, 0), 0), 0x5));
+  auto data = parse_link_header(bytes);
+  ASSERT_TRUE(data.ok()) << data.error().describe();
+  EXPECT_TRUE(data->has_shm);
+  EXPECT_EQ(data->shm_frames, 0x5u);
+  EXPECT_FALSE(data->has_ack);
+  EXPECT_EQ(data->seq, 300u);
+
+  const std::string hello_bytes = encode_hello(5, "boot/1/2/0");
+  auto hello = parse_link_header(hello_bytes);
+  ASSERT_TRUE(hello.ok()) << hello.error().describe();
+  EXPECT_EQ(hello->kind, LinkKind::hello);
+  EXPECT_EQ(hello->session, 5u);
+  EXPECT_EQ(hello->host_key, "boot/1/2/0");
+  expect_refused(hello_bytes + "x", "bytes left over");
+  std::string five_items = hello_bytes;
+  five_items[0] = '\x95';
+  expect_refused(five_items + "\x01", "a hello header is an array of 5 items, expected 4");
+}
+
 TEST(LinkHeaderTest, RefusesUnknownLane) {
   std::string ack = encode_ack(LinkKind::ack, 5, 77, 1);
   ack.back() = 2;
