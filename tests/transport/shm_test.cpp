@@ -62,7 +62,8 @@ std::map<std::string, std::uint64_t> exit_stats(const PeerProcess& peer) {
     std::string word;
     while (words >> word) {
       const auto equals = word.find('=');
-      if (equals != std::string::npos) fields[word.substr(0, equals)] = std::stoull(word.substr(equals + 1));
+      if (equals != std::string::npos)
+        fields[word.substr(0, equals)] = std::stoull(word.substr(equals + 1));
     }
   }
   return fields;
@@ -88,13 +89,16 @@ class ShmTest : public ::testing::Test {
 
   PeerProcess& start_peer(const std::string& mode, std::vector<std::string> environment = {}) {
     const ProcId id = peer_id(peers_.size());
-    peers_.push_back(PeerProcess::start({mode, id.to_string(), "ipc://" + unique_temp_path("shm-peer"),
-                                         driver_id_.to_string() + "=" + driver_->address()},
-                                        environment));
+    peers_.push_back(
+        PeerProcess::start({mode, id.to_string(), "ipc://" + unique_temp_path("shm-peer"),
+                            driver_id_.to_string() + "=" + driver_->address()},
+                           environment));
     EXPECT_TRUE(driver_->add_route(id, peers_.back()->address()).ok());
     return *peers_.back();
   }
-  ProcId peer_id(std::size_t index) const { return proc("shm-peer", static_cast<std::uint32_t>(index)); }
+  ProcId peer_id(std::size_t index) const {
+    return proc("shm-peer", static_cast<std::uint32_t>(index));
+  }
 
   void send(std::size_t peer, Frame frame) {
     driver_->send(make_message(driver_id_, peer_id(peer), {std::move(frame)}));
@@ -110,7 +114,9 @@ class ShmTest : public ::testing::Test {
     EXPECT_EQ(echo.payload[0].size(), frame.size());
     EXPECT_EQ(payload_checksum(echo.payload[0]), payload_checksum(frame));
   }
-  bool all_acked() { return wait_until(20s, [&] { return driver_->stats().pending == 0; }); }
+  bool all_acked() {
+    return wait_until(20s, [&] { return driver_->stats().pending == 0; });
+  }
   // Stops peer `index` and returns its final Stats.
   std::map<std::string, std::uint64_t> stop(std::size_t index) {
     driver_->send(make_message(driver_id_, peer_id(index), {}, std::string(stop_type)));
@@ -295,8 +301,8 @@ class ForgedDescriptorTest : public ::testing::Test {
   // and returns the reason the receiver refused it with (empty: it did not refuse).
   std::string refusal(std::uint64_t mask, const std::vector<std::string>& frames) {
     ++seq_;
-    std::string header = internal::encode_data_prefix(internal::LinkKind::data, sender_id_,
-                                                      session_, 0, true, true);
+    std::string header =
+        internal::encode_data_prefix(internal::LinkKind::data, sender_id_, session_, 0, true, true);
     char buffer[64];
     char* out = internal::put_uint(internal::put_uint(buffer, seq_), 1);  // seq, floor
     out = internal::put_uint(out, 0);                                     // lane

@@ -101,8 +101,9 @@ struct Credit {
 // stats() from any thread.
 struct AtomicStats {
   std::atomic<std::uint64_t> sent{0}, resent{0}, delivered{0}, duplicates_dropped{0},
-      gaps_dropped{0}, garbage_dropped{0}, acks_sent{0}, acks_carried{0}, acks_received{0}, sessions{0}, links{0}, io_rounds{0}, sent_directly{0},
-      handshakes_refused{0}, shm_sent{0}, shm_regions{0}, shm_fallbacks{0}, shm_received{0};
+      gaps_dropped{0}, garbage_dropped{0}, acks_sent{0}, acks_carried{0}, acks_received{0},
+      sessions{0}, links{0}, io_rounds{0}, sent_directly{0}, handshakes_refused{0}, shm_sent{0},
+      shm_regions{0}, shm_fallbacks{0}, shm_received{0};
   // Written from any thread (send() after close), so incremented atomically.
   std::atomic<std::uint64_t> undeliverable{0}, accepted{0}, finished{0};
 };

@@ -12,7 +12,8 @@ namespace {
 std::string derive() {
   std::string boot_id;
   std::ifstream("/proc/sys/kernel/random/boot_id") >> boot_id;
-  struct stat pid_ns {}, net_ns {};
+  struct stat pid_ns {
+  }, net_ns{};
   if (boot_id.empty() || ::stat("/proc/self/ns/pid", &pid_ns) != 0 ||
       ::stat("/proc/self/ns/net", &net_ns) != 0) {
     return {};

@@ -572,8 +572,10 @@ bool Endpoint::Impl::transmit(Link& link, Lane which, Outgoing& message) {
       out_parts[0].copy(message.header);  // shares the bytes (ZeroMQ reference-counts them)
       for (std::size_t i = 0; i < message.payload.size(); ++i) {
         if (i < 64 && (shm_frames >> i & 1) != 0) {
-          const auto* region = static_cast<const internal::ShmRegion*>(message.payload[i].region());
-          const std::string descriptor = internal::encode_shm_descriptor(region->descriptor());
+          // share_large_frames made this frame's owner a region.
+          const auto& region =
+              static_cast<const internal::ShmRegion&>(*message.payload[i].region());
+          const std::string descriptor = internal::encode_shm_descriptor(region.descriptor());
           out_parts[i + 1].rebuild(descriptor.data(), descriptor.size());
         } else {
           fill(out_parts[i + 1], message.payload[i]);
@@ -664,12 +666,12 @@ bool Endpoint::Impl::transmit(Link& link, Lane which, Outgoing& message) {
     return false;
   }
   out_parts.clear();
-  // Not the loop's `now`: pumping a large batch takes a while, and a stale stamp would
-  // make the message look overdue early.
   if (shm_frames != 0) {
     stats.shm_sent.fetch_add(static_cast<std::uint64_t>(std::popcount(shm_frames)),
                              std::memory_order_relaxed);
   }
+  // Not the loop's `now`: pumping a large batch takes a while, and a stale stamp would
+  // make the message look overdue early.
   if (lane.sent(Clock::now())) {
     internal::bump(stats.sent);
   } else {

@@ -26,7 +26,9 @@ struct FileHeader {
 };
 static_assert(sizeof(FileHeader) <= ShmRegion::header_size);
 
-std::string errno_text(int error) { return std::strerror(error); }
+std::string errno_text(int error) {
+  return std::strerror(error);
+}
 
 Error create_error(const std::string& dir, std::string_view step, int error) {
   return Error(ErrorCode::transport_failed,
@@ -76,7 +78,9 @@ UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
   return *this;
 }
 
-UniqueFd::~UniqueFd() { reset(); }
+UniqueFd::~UniqueFd() {
+  reset();
+}
 
 void UniqueFd::reset() noexcept {
   if (fd_ >= 0) ::close(fd_);
@@ -204,15 +208,15 @@ Result<std::shared_ptr<const ShmRegion>> ShmRegion::open(const ShmDescriptor& d,
   // Looked at before it is opened: opening a device or a FIFO can have effects of its own.
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
-    return bad_descriptor(d, fmt::format("{}: {} (the sender exited, or not on this host)",
-                                         path, errno_text(errno)));
+    return bad_descriptor(
+        d, fmt::format("{}: {} (the sender exited, or not on this host)", path, errno_text(errno)));
   }
   const auto same_file = [&](const struct stat& s) {
     return S_ISREG(s.st_mode) && s.st_ino == d.inode && s.st_dev == d.device;
   };
   if (!same_file(st)) {
-    return bad_descriptor(d, fmt::format("{} is not the regular file with inode {} it names",
-                                         path, d.inode));
+    return bad_descriptor(
+        d, fmt::format("{} is not the regular file with inode {} it names", path, d.inode));
   }
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (!fd.valid()) return bad_descriptor(d, fmt::format("open {}: {}", path, errno_text(errno)));
@@ -232,8 +236,8 @@ Result<std::shared_ptr<const ShmRegion>> ShmRegion::open(const ShmDescriptor& d,
                                          path, st.st_size, d.size, header_size));
   }
   const std::size_t total = header_size + d.size;
-  void* base = ::mmap(nullptr, total, PROT_READ, MAP_SHARED | (populate ? MAP_POPULATE : 0),
-                      fd.get(), 0);
+  void* base =
+      ::mmap(nullptr, total, PROT_READ, MAP_SHARED | (populate ? MAP_POPULATE : 0), fd.get(), 0);
   if (base == MAP_FAILED) return bad_descriptor(d, fmt::format("mmap: {}", errno_text(errno)));
   auto region = std::shared_ptr<ShmRegion>(new ShmRegion());
   region->mapping_ = Mapping(base, total);

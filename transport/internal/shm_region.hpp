@@ -79,7 +79,7 @@ class FdBudget {
 struct ShmDescriptor {
   std::uint32_t pid = 0;
   std::uint32_t fd = 0;
-  std::uint64_t size = 0;    // the frame's bytes (the file holds a header before them)
+  std::uint64_t size = 0;  // the frame's bytes (the file holds a header before them)
   std::uint64_t inode = 0;
   std::uint64_t device = 0;
   std::array<std::uint8_t, 16> token{};
@@ -122,8 +122,8 @@ class ShmRegion final : public SharedRegion {
   ShmRegion() = default;
 
   UniqueFd fd_;
-  Mapping mapping_;  // received regions
-  Frame source_;     // created regions: the sender's own buffer
+  Mapping mapping_;                   // received regions
+  Frame source_;                      // created regions: the sender's own buffer
   std::shared_ptr<FdBudget> budget_;  // set when fd_ counts against it
   const char* data_ = nullptr;
   ShmDescriptor descriptor_;
