@@ -44,7 +44,8 @@ struct Config {
   // -- shared memory (transport; docs/messaging.md, "Bulk payloads") --
   // A payload frame of at least this many bytes, sent to a proc on the same host, is written
   // once into an unnamed file in shm_dir and the peer maps it; 0 turns shared memory off.
-  std::int64_t shm_threshold = std::int64_t{128} << 10;  // ZMESH_SHM_THRESHOLD (bytes)
+  // 512 KiB: measured (docs/performance.md), below it one cast in flight gets slower.
+  std::int64_t shm_threshold = std::int64_t{512} << 10;  // ZMESH_SHM_THRESHOLD (bytes)
   std::string shm_dir = "/dev/shm";  // ZMESH_SHM_DIR: a tmpfs directory for the regions
   // Which procs share this host: empty derives it from the kernel (boot id, pid and net
   // namespaces, uid). Set only to tell procs apart that the kernel would call one host
