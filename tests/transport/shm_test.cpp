@@ -369,6 +369,10 @@ TEST_F(ForgedDescriptorTest, EachForgeryIsRefusedWithItsReasonAndTheReceiverLive
   no_such.size = 100;
   EXPECT_REFUSED(refusal(1, {encode_shm_descriptor(no_such)}), "/proc/2147483632/fd/3");
 
+  internal::ShmDescriptor huge = no_such;
+  huge.size = std::uint64_t{1} << 40;
+  EXPECT_REFUSED(refusal(1, {encode_shm_descriptor(huge)}), "more than max_message_bytes");
+
   const int null_device = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   EXPECT_REFUSED(refusal(1, {encode_shm_descriptor(naming(null_device, 0))}),
                  "is not the regular file");
@@ -382,7 +386,7 @@ TEST_F(ForgedDescriptorTest, EachForgeryIsRefusedWithItsReasonAndTheReceiverLive
   ASSERT_EQ(::ftruncate(disk, 64 + 100), 0);
   struct statfs disk_fs {};
   ASSERT_EQ(::fstatfs(disk, &disk_fs), 0);
-  std::uint64_t forgeries = 8;
+  std::uint64_t forgeries = 9;
   if (disk_fs.f_type != TMPFS_MAGIC) {
     ++forgeries;
     EXPECT_REFUSED(refusal(1, {encode_shm_descriptor(naming(disk, 100))}), "is not on a tmpfs");

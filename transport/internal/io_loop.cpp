@@ -1145,6 +1145,14 @@ Result<void> Endpoint::Impl::map_shared_frames(const LinkHeader& header, Frames&
       return Error(ErrorCode::decode_error,
                    fmt::format("payload frame {}: {}", i, descriptor.error().message));
     }
+    // The wire size of a descriptor says nothing of the region's: the limit applies here.
+    if (config.max_message_bytes >= 0 &&
+        descriptor->size > static_cast<std::uint64_t>(config.max_message_bytes)) {
+      return Error(ErrorCode::decode_error,
+                   fmt::format("payload frame {}: a shared-memory region of {} bytes, more than "
+                               "max_message_bytes={} (ZMESH_MAX_MESSAGE_BYTES)",
+                               i, descriptor->size, config.max_message_bytes));
+    }
     auto region = internal::ShmRegion::open(*descriptor, shm_fd_budget, false);
     if (!region) {
       return Error(ErrorCode::decode_error,
