@@ -1153,7 +1153,7 @@ Result<void> Endpoint::Impl::map_shared_frames(const LinkHeader& header, Frames&
                                "max_message_bytes={} (ZMESH_MAX_MESSAGE_BYTES)",
                                i, descriptor->size, config.max_message_bytes));
     }
-    auto region = internal::ShmRegion::open(*descriptor, shm_fd_budget, false);
+    auto region = internal::ShmRegion::open(*descriptor, shm_fd_budget);
     if (!region) {
       return Error(ErrorCode::decode_error,
                    fmt::format("payload frame {}: {}", i, region.error().message));

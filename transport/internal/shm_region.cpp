@@ -199,8 +199,7 @@ Result<std::shared_ptr<const ShmRegion>> ShmRegion::create(const std::string& di
 }
 
 Result<std::shared_ptr<const ShmRegion>> ShmRegion::open(const ShmDescriptor& d,
-                                                         std::shared_ptr<FdBudget> budget,
-                                                         bool populate) {
+                                                         std::shared_ptr<FdBudget> budget) {
   if (d.pid == 0 || d.fd > INT32_MAX || d.size > (std::uint64_t{1} << 47)) {
     return bad_descriptor(d, "pid 0, or fd or size out of range");
   }
@@ -236,8 +235,7 @@ Result<std::shared_ptr<const ShmRegion>> ShmRegion::open(const ShmDescriptor& d,
                                          path, st.st_size, d.size, header_size));
   }
   const std::size_t total = header_size + d.size;
-  void* base =
-      ::mmap(nullptr, total, PROT_READ, MAP_SHARED | (populate ? MAP_POPULATE : 0), fd.get(), 0);
+  void* base = ::mmap(nullptr, total, PROT_READ, MAP_SHARED, fd.get(), 0);
   if (base == MAP_FAILED) return bad_descriptor(d, fmt::format("mmap: {}", errno_text(errno)));
   auto region = std::shared_ptr<ShmRegion>(new ShmRegion());
   region->mapping_ = Mapping(base, total);

@@ -102,10 +102,10 @@ class ShmRegion final : public SharedRegion {
                                                          const Frame& frame);
   // Opens and maps the region `descriptor` names, checking that it is an unnamed regular
   // file on a tmpfs with that inode, size and token. Keeps the fd when `budget` has room
-  // (the region can then be shared on). `populate`: fault the pages in at once.
+  // (the region can then be shared on). The pages are faulted in as the reader touches
+  // them (no MAP_POPULATE: a handler that reads part of a frame pays for that part only).
   static Result<std::shared_ptr<const ShmRegion>> open(const ShmDescriptor& descriptor,
-                                                       std::shared_ptr<FdBudget> budget,
-                                                       bool populate);
+                                                       std::shared_ptr<FdBudget> budget);
 
   ShmRegion(const ShmRegion&) = delete;
   ShmRegion& operator=(const ShmRegion&) = delete;
