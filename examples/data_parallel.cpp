@@ -164,28 +164,44 @@ double run_zmesh(const std::shared_ptr<zmesh::Registry>& registry, const Options
   std::_Exit(0);
 }
 
-double run_raw(const Options& options) {
-  const std::string endpoint =
-      options.transport == zmesh::AllocTransport::tcp
-          ? std::string("tcp://127.0.0.1:0")
-          : fmt::format("ipc://{}/zmesh-data-parallel-{}.ipc",
-                        std::filesystem::temp_directory_path().string(), ::getpid());
-  zmq::context_t context(1);
-  zmq::socket_t router(context, zmq::socket_type::router);
-  router.set(zmq::sockopt::linger, 0);
-  router.bind(endpoint);
-  const std::string bound = router.get(zmq::sockopt::last_endpoint);
+// The controller's endpoint travels to the forked workers through a pipe, one fixed-size
+// record each (a write of at most PIPE_BUF bytes is atomic, so each read gets one whole).
+constexpr std::size_t endpoint_record = 256;
 
+double run_raw(const Options& options) {
+  // The workers are forked before this process creates any ZeroMQ state: a child must not
+  // inherit a context's sockets and its threads' descriptors.
+  int endpoint_pipe[2];
+  if (::pipe(endpoint_pipe) != 0) throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
   std::vector<pid_t> workers;
   for (std::uint32_t rank = 0; rank < ranks; ++rank) {
     const pid_t pid = ::fork();
     if (pid < 0) throw std::runtime_error(fmt::format("fork: {}", std::strerror(errno)));
     if (pid == 0) {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the controller
-      raw_worker(bound, rank, options.elements());
+      char record[endpoint_record] = {};
+      if (::read(endpoint_pipe[0], record, sizeof record) != static_cast<ssize_t>(sizeof record)) std::_Exit(1);
+      raw_worker(record, rank, options.elements());
     }
     workers.push_back(pid);
   }
+  ::close(endpoint_pipe[0]);
+  zmq::context_t context(1);
+  zmq::socket_t router(context, zmq::socket_type::router);
+  router.set(zmq::sockopt::linger, 0);
+  router.bind(options.transport == zmesh::AllocTransport::tcp
+                  ? std::string("tcp://127.0.0.1:0")
+                  : fmt::format("ipc://{}/zmesh-data-parallel-{}.ipc",
+                                std::filesystem::temp_directory_path().string(), ::getpid()));
+  const std::string endpoint = router.get(zmq::sockopt::last_endpoint);
+  char record[endpoint_record] = {};
+  endpoint.copy(record, sizeof record - 1);
+  for (std::uint32_t rank = 0; rank < ranks; ++rank) {
+    if (::write(endpoint_pipe[1], record, sizeof record) != static_cast<ssize_t>(sizeof record)) {
+      throw std::runtime_error(fmt::format("write to the workers: {}", std::strerror(errno)));
+    }
+  }
+  ::close(endpoint_pipe[1]);
   std::vector<zmq::message_t> identity(ranks);
   for (std::uint32_t i = 0; i < ranks; ++i) {
     zmq::message_t id;
@@ -244,7 +260,7 @@ double run_raw(const Options& options) {
   for (std::uint32_t rank = 0; rank < ranks; ++rank) send_to(rank, zmq::message_t("Q", 1));
   for (pid_t pid : workers) ::waitpid(pid, nullptr, 0);
   if (options.transport == zmesh::AllocTransport::ipc) {
-    std::filesystem::remove(bound.substr(std::string_view("ipc://").size()));
+    std::filesystem::remove(endpoint.substr(std::string_view("ipc://").size()));
   }
   return rate;
 }
