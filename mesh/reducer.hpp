@@ -101,29 +101,26 @@ struct Mean {
 // either operand makes Min and Max give NaN. Mean divides the sum by the contributors at the
 // client. Tensors of another shape or element type make their ranks missing, saying so.
 template <TensorElement T>
-struct Sum<Tensor<T>> {
+struct ElementWise {
+  using Input = Tensor<T>;
+  using Value = Tensor<T>;
+};
+template <TensorElement T>
+struct Sum<Tensor<T>> : ElementWise<T> {
   static constexpr std::string_view name = "zmesh.tensor.sum";
-  using Input = Tensor<T>;
-  using Value = Tensor<T>;
 };
 template <TensorElement T>
-struct Min<Tensor<T>> {
+struct Min<Tensor<T>> : ElementWise<T> {
   static constexpr std::string_view name = "zmesh.tensor.min";
-  using Input = Tensor<T>;
-  using Value = Tensor<T>;
 };
 template <TensorElement T>
-struct Max<Tensor<T>> {
+struct Max<Tensor<T>> : ElementWise<T> {
   static constexpr std::string_view name = "zmesh.tensor.max";
-  using Input = Tensor<T>;
-  using Value = Tensor<T>;
 };
 template <TensorElement T>
   requires std::is_floating_point_v<T>
-struct Mean<Tensor<T>> {
+struct Mean<Tensor<T>> : ElementWise<T> {
   static constexpr std::string_view name = "zmesh.tensor.mean";
-  using Input = Tensor<T>;
-  using Value = Tensor<T>;
   // The relays sum; the client divides once.
   static Tensor<T> finish(const Tensor<T>& sum, std::uint64_t contributors) {
     std::vector<T> mean(sum.elements().begin(), sum.elements().end());
