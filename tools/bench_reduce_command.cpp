@@ -248,6 +248,7 @@ struct Case {
   std::function<Result<void>(std::uint64_t step, std::size_t floats)> step;
 };
 
+// The zmesh cases, then the raw twin (last: the table and print_cpu_gap rely on it).
 std::vector<Case> cases_of(ReduceBench bench, MeshSide& mesh, RawSide& raw) {
   using namespace std::placeholders;
   if (bench == ReduceBench::reduce) {
@@ -463,6 +464,18 @@ Result<Options> parse_options(ReduceBench bench, std::span<const std::string> ar
   return options;
 }
 
+// One line per zmesh case: the CPU per step it used beyond the raw twin's, which is the work
+// zmesh adds (the rows of one procs x payload; the raw one is last).
+void print_cpu_gap(std::ostream& out, const std::vector<Row>& rows) {
+  const auto raw = rows.back().medians().cpu_us;
+  for (std::size_t i = 0; raw && i + 1 < rows.size(); ++i) {
+    if (const auto cpu = rows[i].medians().cpu_us) {
+      fmt::print(out, "   {}: {:+.2f} ms of CPU per step against raw ({:.2f} vs {:.2f})\n",
+                 rows[i].name, (*cpu - *raw) / 1e3, *cpu / 1e3, *raw / 1e3);
+    }
+  }
+}
+
 // Runs the sweep; the rows, or what failed.
 Result<std::vector<Row>> run_sweep(Runtime& runtime, const Options& options, std::ostream& out) {
   const CpuSource source = cpu_source();
@@ -486,6 +499,7 @@ Result<std::vector<Row>> run_sweep(Runtime& runtime, const Options& options, std
       auto run = run_cases(cases, scope, procs, payload, options);
       if (!run) return std::move(run).error();
       for (const auto& row : *run) print_row(out, row, options);
+      print_cpu_gap(out, *run);
       rows.insert(rows.end(), run->begin(), run->end());
     }
   }
@@ -531,11 +545,10 @@ int run_bench_reduce(ReduceBench bench, std::span<const std::string> args, std::
     err << name << ": " << rows.error().describe() << '\n';
     return 1;
   }
-  fmt::print(
-      out,
-      "where to look next: cpu ms/step shows who pays; `perf record -g` of a proc and of this "
-      "client "
-      "during a longer run (--seconds 10) shows where; docs/performance.md has past numbers\n");
+  fmt::print(out,
+             "where to look next: on a machine with fewer cores than processes the rate follows "
+             "cpu ms/step; `perf record -g` of this command with --seconds 10 shows where it goes "
+             "(docs/performance.md has a profile and past numbers)\n");
   if (!options.json.empty()) {
     write_json(options.json, *rows, options);
     fmt::print(out, "rows written to {}\n", options.json);
