@@ -160,12 +160,12 @@ class Actor {
              } else if constexpr (!std::is_same_v<std::remove_cvref_t<R>, reply_of_t<R>>) {
                auto answer = handler(ctx, *message);
                if (answer) {
-                 internal::send_reply(ctx, encode_value(*answer));
+                 internal::send_reply(ctx, encode_value_frames(*answer));
                } else {
                  internal::send_reply_error(ctx, answer.error());
                }
              } else {
-               internal::send_reply(ctx, encode_value(handler(ctx, *message)));
+               internal::send_reply(ctx, encode_value_frames(handler(ctx, *message)));
              }
              return {};
            });

@@ -11,7 +11,7 @@
 // an RAII guard points this thread at the frame list for the length of one call and puts
 // back what was there before (scopes nest), so it is not shared state: no other thread and
 // no later call can see it.
-// Failure: a Bytes encoded with no scope open (encode(), encode_value(), a reply value)
+// Failure: a Bytes encoded with no scope open (encode(), encode_value(), spawn parameters)
 // throws std::logic_error, as its bytes would otherwise be lost; a reference resolved with
 // no scope, or to a frame the message does not have, throws std::runtime_error naming the
 // index and the frame count, which decode_value turns into a decode_error.

@@ -11,10 +11,9 @@
 // past its turn, move it to another thread or send it on: it stays valid and unchanged
 // until its last copy is gone. That is defined behaviour, at the price of holding the
 // received buffer (the whole frame) that long.
-// Limits: only messages carry bulk fields for now (make_envelope, Sender::send, ActorMesh
-// cast/call/reduce encode with encode_frames). A reply value or spawn parameters holding a
-// Bytes fail when encoded (std::logic_error: the actor fails with that text), and each
-// Bytes is one frame of ZMESH_MAX_FRAMES.
+// Limits: messages and reply values carry bulk fields (encode_frames, encode_value_frames);
+// spawn parameters holding a Bytes fail when encoded (std::logic_error: the spawn fails with
+// that text), and each Bytes is one frame of ZMESH_MAX_FRAMES.
 // Thread: the bytes never change, so copies may be used from any thread.
 // Failure: decoding a reference to a missing frame, or a malformed one, is a decode_error
 // naming the index and the frame count (bulk_scope.hpp).

@@ -101,6 +101,31 @@ Result<T> decode_value(const Frame& frame, std::string_view what) {
   }
 }
 
+// The frames of any msgpack-able value: its body, then the frame of each bulk field it
+// holds (Bytes, Tensor), in the order encoding met them. For values that may hold bulk
+// fields: reply values, reduced values, messages (encode_frames).
+template <class T>
+Frames encode_value_frames(const T& value) {
+  Frames frames(1);
+  {
+    BulkEncodeScope scope(frames);
+    Frame body = encode_value(value);
+    frames.front() = std::move(body);
+  }
+  return frames;
+}
+
+// Decodes a T from its frames (encode_value_frames); bulk fields share their frames. The
+// error names `what`.
+template <class T>
+Result<T> decode_value_frames(const Frames& frames, std::string_view what) {
+  if (frames.empty()) {
+    return Error(ErrorCode::decode_error, fmt::format("{} arrived with no payload frame", what));
+  }
+  BulkDecodeScope scope(frames);
+  return decode_value<T>(frames.front(), what);
+}
+
 // The msgpack body of `message` alone: for messages without bulk fields (a bulk field
 // throws std::logic_error here, as its frame would be lost; use encode_frames).
 template <Message T>
@@ -112,13 +137,7 @@ Frame encode(const T& message) {
 // encoding met them. Without bulk fields this is {encode(message)}, byte for byte.
 template <Message T>
 Frames encode_frames(const T& message) {
-  Frames frames(1);
-  {
-    BulkEncodeScope scope(frames);
-    Frame body = encode_value(message);
-    frames.front() = std::move(body);
-  }
-  return frames;
+  return encode_value_frames(message);
 }
 
 // Decodes a message from its body alone; a bulk reference in it is a decode_error.
@@ -131,12 +150,7 @@ Result<T> decode(const Frame& frame) {
 // copy). A reference to a frame `payload` does not have is a decode_error naming both.
 template <Message T>
 Result<T> decode(const Frames& payload) {
-  if (payload.empty()) {
-    return Error(ErrorCode::decode_error,
-                 fmt::format("{} arrived with no payload frame", message_name<T>()));
-  }
-  BulkDecodeScope scope(payload);
-  return decode_value<T>(payload.front(), message_name<T>());
+  return decode_value_frames<T>(payload, message_name<T>());
 }
 
 }  // namespace zmesh

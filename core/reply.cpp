@@ -23,7 +23,7 @@ void send_along_route(Context& ctx, Headers headers, Frames payload) {
 
 }  // namespace
 
-void send_reply(Context& ctx, Frame value) { send_along_route(ctx, {}, Frames{std::move(value)}); }
+void send_reply(Context& ctx, Frames value) { send_along_route(ctx, {}, std::move(value)); }
 
 void send_reply_error(Context& ctx, const Error& error) {
   Headers headers;

@@ -35,7 +35,8 @@ struct ReplyRoute {
   MSGPACK_DEFINE(port, tag);
 };
 
-// The envelope type of every reply; its one payload frame is the msgpack of the value.
+// The envelope type of every reply; its payload is the value's frames: its msgpack body, then
+// one frame per bulk field it holds (a Tensor reply travels as its own frame, not copied).
 struct ReplyMessage {
   ZMESH_MESSAGE("zmesh.Reply");
   MSGPACK_DEFINE();
@@ -57,7 +58,7 @@ namespace internal {
 // Sends `value` (encoded) or `error` along the reply route of the message `ctx` is handling;
 // nothing when it has none. A reply to an actor of the same proc is handed over on this
 // thread when that actor never blocks (the comm actor), which saves a wake-up per reply.
-void send_reply(Context& ctx, Frame value);
+void send_reply(Context& ctx, Frames value);
 void send_reply_error(Context& ctx, const Error& error);
 
 // The error a reply carries, if it carries one instead of a value.

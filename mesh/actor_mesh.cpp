@@ -120,7 +120,7 @@ Result<CastResult> ActorMeshBase::cast_frames(const Selection& selection,
 
 Result<std::map<std::uint32_t, Error>> ActorMeshBase::call_frames(
     const Selection& selection, std::string_view type_name, const Frames& payload,
-    Deadline deadline, const std::function<Result<void>(std::uint32_t, const Frame&)>& accept) {
+    Deadline deadline, const std::function<Result<void>(std::uint32_t, const Frames&)>& accept) {
   if (auto fits = check_size(type_name, payload); !fits) return std::move(fits).error();
   auto plan = plan_cast(selection);
   if (!plan) return std::move(plan).error();
@@ -139,7 +139,7 @@ Result<std::map<std::uint32_t, Error>> ActorMeshBase::call_frames(
         if (reply.payload.empty()) {
           return Error(ErrorCode::decode_error, fmt::format("the reply of rank {} has no value", rank));
         }
-        return accept(rank, reply.payload.front());
+        return accept(rank, reply.payload);
       },
       {}, [&](std::uint32_t rank, const Error&) {
         // A relay's death: the ranks below it that the cast never reached answer at once.

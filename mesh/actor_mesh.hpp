@@ -121,11 +121,11 @@ class ActorMeshBase {
         only_(std::move(only)), fanout_(fanout) {}
 
   // The typed members below, once the message is encoded.
-  // Casts and gathers one reply per chosen rank; `accept(rank, value frame)` decodes each
+  // Casts and gathers one reply per chosen rank; `accept(rank, value frames)` decodes each
   // (its error makes the rank missing). Returns the missing ranks.
   Result<std::map<std::uint32_t, Error>> call_frames(
       const Selection& selection, std::string_view type_name, const Frames& payload,
-      Deadline deadline, const std::function<Result<void>(std::uint32_t, const Frame&)>& accept);
+      Deadline deadline, const std::function<Result<void>(std::uint32_t, const Frames&)>& accept);
   // Casts and folds the replies with `ops` in the tree; missing ranks are mesh ranks.
   Result<Folded> reduce_frames(const Selection& selection, std::string_view type_name,
                                const Frames& payload, const ReducerOps& ops, Deadline deadline);
@@ -184,8 +184,8 @@ class ActorMesh : public ActorMeshBase {
     check_replies<M>();
     Gathered<Reply> gathered;
     auto missing = call_frames(selection, message_name<M>(), encode_frames(message), deadline,
-                               [&gathered](std::uint32_t rank, const Frame& value) -> Result<void> {
-                                 auto reply = decode_value<Reply>(value, "the reply");
+                               [&gathered](std::uint32_t rank, const Frames& value) -> Result<void> {
+                                 auto reply = decode_value_frames<Reply>(value, "the reply");
                                  if (!reply) return std::move(reply).error();
                                  gathered.replies.emplace(rank, std::move(*reply));
                                  return {};
@@ -227,13 +227,47 @@ class ActorMesh : public ActorMeshBase {
     if (folded->value) {
       auto value = decode_reduced<typename R::Value>(*folded->value, shape_.extent());
       if (!value) return std::move(value).error();
-      reduced.value = std::move(*value);
+      if constexpr (requires { R::finish(*value, reduced.contributors); }) {
+        reduced.value = R::finish(*value, reduced.contributors);  // Mean divides here
+      } else {
+        reduced.value = std::move(*value);
+      }
     }
     return reduced;
   }
   template <Reducer R, Message M>
   Result<Reduced<typename R::Value>> reduce(const M& message, Deadline deadline) {
     return reduce<R>(Selection::all(), message, deadline);
+  }
+
+  // -- allreduce: reduce, then hand the result to every chosen actor --
+  // Reduces the replies to `message` with R as reduce() does, then casts
+  // `make_result(value)` - a message A handles, holding the value (a Tensor is shared, not
+  // copied) - down the tree to every chosen rank and waits until each has handled it. That
+  // handler must return a value (ignored here), so that "handled" can be counted. Returns
+  // the reduced value; `missing` names each chosen rank that did not contribute or did not
+  // take the result, and why, and all of it comes back by `deadline`. With no contribution
+  // at all nothing is sent down.
+  //   auto step = trainers.allreduce<zmesh::Sum>(
+  //       Backward{batch}, [](const zmesh::Tensor<float>& sum) { return Apply{sum}; }, deadline);
+  template <template <class> class R, Message M, class MakeResult>
+  auto allreduce(const Selection& selection, const M& message, MakeResult make_result,
+                 Deadline deadline) {
+    check_replies<M>();
+    using Value = typename R<reply_type_t<A, M>>::Value;
+    using Down = std::invoke_result_t<MakeResult&, const Value&>;
+    static_assert(Message<Down>, "allreduce's make_result must return a message for the actors");
+    check_replies<Down>();
+    auto reduced = reduce<R<reply_type_t<A, M>>>(selection, message, deadline);
+    if (!reduced || !reduced->value) return reduced;
+    auto taken = reduce<Count<reply_type_t<A, Down>>>(selection, make_result(*reduced->value), deadline);
+    if (!taken) return Result<Reduced<Value>>(std::move(taken).error());
+    reduced->missing.merge(taken->missing);  // a rank missing in both keeps its first reason
+    return reduced;
+  }
+  template <template <class> class R, Message M, class MakeResult>
+  auto allreduce(const M& message, MakeResult make_result, Deadline deadline) {
+    return allreduce<R>(Selection::all(), message, std::move(make_result), deadline);
   }
 
   // -- views --

@@ -47,11 +47,11 @@ struct CastOrder {
   std::uint32_t fanout = 0;                 // children per tree node; 0: Config::cast_fanout
 };
 
-// A reduce's outcome at the root: the folded value's msgpack (none when no rank replied),
+// A reduce's outcome at the root: the folded value's frames (none when no rank replied),
 // how many ranks it folds, and every chosen rank that gave nothing (by rank of the cast's
 // shape) and why.
 struct Folded {
-  std::optional<std::string> value;
+  std::optional<Frames> value;
   std::uint64_t contributors = 0;
   std::map<std::uint32_t, Error> missing;
 };

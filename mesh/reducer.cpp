@@ -1,5 +1,7 @@
 #include "zmesh/mesh/reducer.hpp"
 
+#include "zmesh/mesh/internal/tensor_folds.hpp"
+
 #include <fmt/ranges.h>
 
 #include <cstring>
@@ -205,38 +207,75 @@ Result<std::string> gather_fold(std::string_view lower, std::string_view higher)
   }
 }
 
+// A value with no bulk frames: its msgpack body.
+Frames body_only(std::string bytes) { return Frames{Frame::from_string(std::move(bytes))}; }
+
+Result<std::string_view> body_of(std::string_view reducer, const Frames& value) {
+  if (value.empty()) {
+    return Error(ErrorCode::decode_error, fmt::format("reducer {}: a value has no frames", reducer));
+  }
+  return value.front().view();
+}
+
+// The relay form of a built-in reducer over msgpack bodies (numbers, gathers).
+using BodyLift = std::function<Result<std::string>(std::uint32_t, std::string_view)>;
+using BodyFold = std::function<Result<std::string>(std::string_view, std::string_view)>;
+ReducerOps on_bodies(std::string name, BodyLift lift, BodyFold fold) {
+  auto lift_frames = [name, lift = std::move(lift)](std::uint32_t rank,
+                                                    const Frames& input) -> Result<Frames> {
+    auto body = body_of(name, input);
+    if (!body) return std::move(body).error();
+    auto lifted = lift(rank, *body);
+    if (!lifted) return std::move(lifted).error();
+    return body_only(std::move(*lifted));
+  };
+  auto fold_frames = [name, fold = std::move(fold)](const Frames& lower,
+                                                    const Frames& higher) -> Result<Frames> {
+    auto left = body_of(name, lower);
+    if (!left) return std::move(left).error();
+    auto right = body_of(name, higher);
+    if (!right) return std::move(right).error();
+    auto folded = fold(*left, *right);
+    if (!folded) return std::move(folded).error();
+    return body_only(std::move(*folded));
+  };
+  return ReducerOps{std::move(name), std::move(lift_frames), std::move(fold_frames)};
+}
+
 }  // namespace
 
 std::optional<ReducerOps> builtin_reducer(std::string_view name) {
   if (name == Sum<int>::name) {
-    return ReducerOps{
+    return on_bodies(
         std::string(name),
-        [](std::uint32_t, std::string_view input) { return lift_number("zmesh.sum", input); }, add};
+        [](std::uint32_t, std::string_view input) { return lift_number("zmesh.sum", input); }, add);
   }
   if (name == Min<int>::name || name == Max<int>::name) {
     const bool smaller = name == Min<int>::name;
     const std::string reducer(name);
-    return ReducerOps{
+    return on_bodies(
         reducer,
         [reducer](std::uint32_t, std::string_view input) { return lift_number(reducer, input); },
         [reducer, smaller](std::string_view lower, std::string_view higher) {
           return pick(reducer, smaller, lower, higher);
-        }};
+        });
   }
   if (name == Count<int>::name) {
-    return ReducerOps{std::string(name),
-                      [](std::uint32_t, std::string_view) -> Result<std::string> {
-                        return pack_bytes(std::uint64_t{1});
-                      },
-                      add};
+    return on_bodies(std::string(name),
+                     [](std::uint32_t, std::string_view) -> Result<std::string> {
+                       return pack_bytes(std::uint64_t{1});
+                     },
+                     add);
   }
-  if (name == Gather<int>::name) return ReducerOps{std::string(name), gather_lift, gather_fold};
-  return std::nullopt;
+  if (name == Gather<int>::name) return on_bodies(std::string(name), gather_lift, gather_fold);
+  return internal::tensor_reducer(name);
 }
 
 ReducerTable::ReducerTable() {
   for (auto name :
-       {Sum<int>::name, Min<int>::name, Max<int>::name, Count<int>::name, Gather<int>::name}) {
+       {Sum<int>::name, Min<int>::name, Max<int>::name, Count<int>::name, Gather<int>::name,
+        Sum<Tensor<float>>::name, Min<Tensor<float>>::name, Max<Tensor<float>>::name,
+        Mean<Tensor<float>>::name}) {
     ops_.emplace(std::string(name), *builtin_reducer(name));
   }
 }

@@ -1,7 +1,8 @@
 #pragma once
 // Reducers: how the replies to a cast fold into one value on their way up the comm tree.
-// Built in: Sum<T>, Min<T>, Max<T> (numbers), Count<T> (how many replied) and Gather<T> (a
-// ValueMesh: rank -> value, run-length compressed). Relays fold without knowing T - the
+// Built in: Sum<T>, Min<T>, Max<T> (numbers, or Tensor<T> element-wise), Mean<Tensor<T>>,
+// Count<T> (how many replied) and Gather<T> (a ValueMesh: rank -> value, run-length
+// compressed). Relays fold without knowing T - the
 // built-ins work on msgpack values - so they need no registration. A user-defined reducer:
 //   struct Longest {
 //     static constexpr std::string_view name = "app.longest";  // unique and stable
@@ -23,6 +24,7 @@
 #include "zmesh/core/error.hpp"
 #include "zmesh/core/message.hpp"
 #include "zmesh/core/registry.hpp"
+#include "zmesh/core/tensor.hpp"
 #include "zmesh/mesh/value_mesh.hpp"
 
 #include <fmt/format.h>
@@ -56,27 +58,78 @@ concept CustomReducer = Reducer<R> &&
 };
 
 // -- built-in reducers (no registration needed) --
+// Sum, Min and Max fold numbers, or Tensor<T>s element-wise (below).
+#define ZMESH_NUMBERS_ONLY(reducer)                                                          \
+  static_assert(std::is_arithmetic_v<T>, reducer "<T> folds numbers: T must be an arithmetic " \
+                                                 "type, or a zmesh::Tensor to fold element-wise " \
+                                                 "(reply with a zmesh::Tensor<float>, not a "   \
+                                                 "std::vector<float>)")
 template <class T>
 struct Sum {
-  static_assert(std::is_arithmetic_v<T>, "Sum<T> folds numbers: T must be an arithmetic type");
+  ZMESH_NUMBERS_ONLY("Sum");
   static constexpr std::string_view name = "zmesh.sum";
   using Input = T;
   using Value = T;
 };
 template <class T>
 struct Min {
-  static_assert(std::is_arithmetic_v<T>, "Min<T> folds numbers: T must be an arithmetic type");
+  ZMESH_NUMBERS_ONLY("Min");
   static constexpr std::string_view name = "zmesh.min";
   using Input = T;
   using Value = T;
 };
 template <class T>
 struct Max {
-  static_assert(std::is_arithmetic_v<T>, "Max<T> folds numbers: T must be an arithmetic type");
+  ZMESH_NUMBERS_ONLY("Max");
   static constexpr std::string_view name = "zmesh.max";
   using Input = T;
   using Value = T;
 };
+// The element-wise mean of floating-point tensors (below); there is no scalar Mean.
+template <class T>
+struct Mean {
+  static_assert(sizeof(T) == 0,
+                "Mean<T> averages zmesh::Tensor<float> or zmesh::Tensor<double> element-wise; for "
+                "numbers, reduce with Sum and divide by contributors");
+};
+#undef ZMESH_NUMBERS_ONLY
+
+// Element-wise over tensors: every rank replies a Tensor<T> of one shape, and each comm actor
+// folds the elements where they lie (one pass, no msgpack per element, in place once it owns
+// the buffer). Sums and means are computed in T: integer sums wrap around like unsigned
+// arithmetic, float sums round at every fold, in rank order within each tree node. A NaN in
+// either operand makes Min and Max give NaN. Mean divides the sum by the contributors at the
+// client. Tensors of another shape or element type make their ranks missing, saying so.
+template <TensorElement T>
+struct ElementWise {
+  using Input = Tensor<T>;
+  using Value = Tensor<T>;
+};
+template <TensorElement T>
+struct Sum<Tensor<T>> : ElementWise<T> {
+  static constexpr std::string_view name = "zmesh.tensor.sum";
+};
+template <TensorElement T>
+struct Min<Tensor<T>> : ElementWise<T> {
+  static constexpr std::string_view name = "zmesh.tensor.min";
+};
+template <TensorElement T>
+struct Max<Tensor<T>> : ElementWise<T> {
+  static constexpr std::string_view name = "zmesh.tensor.max";
+};
+template <TensorElement T>
+  requires std::is_floating_point_v<T>
+struct Mean<Tensor<T>> : ElementWise<T> {
+  static constexpr std::string_view name = "zmesh.tensor.mean";
+  // The relays sum; the client divides once.
+  static Tensor<T> finish(const Tensor<T>& sum, std::uint64_t contributors) {
+    std::vector<T> mean(sum.elements().begin(), sum.elements().end());
+    const T divisor = static_cast<T>(contributors);
+    for (T& x : mean) x /= divisor;
+    return Tensor<T>::adopt(std::move(mean), sum.shape()).value();
+  }
+};
+
 // How many ranks replied; what they replied (a T) is ignored.
 template <class T>
 struct Count {
@@ -99,13 +152,15 @@ struct IsValueMesh<ValueMesh<T>> : std::true_type {
   using Element = T;
 };
 
-// A reducer as the relays run it: msgpack bytes in, msgpack bytes out.
+// A reducer as the relays run it: encoded values in, encoded values out. A value is its
+// frames (encode_value_frames): the msgpack body, then one frame per bulk field, so a
+// Tensor travels and folds as its own frame, never as msgpack elements.
 struct ReducerOps {
   std::string name;
   // One actor's reply (an Input) -> an accumulator (a Value).
-  std::function<Result<std::string>(std::uint32_t rank, std::string_view input)> lift;
+  std::function<Result<Frames>(std::uint32_t rank, const Frames& input)> lift;
   // Two accumulators -> one; `lower` covers lower ranks than `higher`.
-  std::function<Result<std::string>(std::string_view lower, std::string_view higher)> fold;
+  std::function<Result<Frames>(const Frames& lower, const Frames& higher)> fold;
 };
 
 // The built-in reducer called `name`, if there is one.
@@ -135,19 +190,19 @@ ReducerOps erase_reducer() {
   using Input = typename R::Input;
   using Value = typename R::Value;
   return ReducerOps{std::string(R::name),
-                    [](std::uint32_t rank, std::string_view input) -> Result<std::string> {
-                      auto decoded = unpack_bytes<Input>(
+                    [](std::uint32_t rank, const Frames& input) -> Result<Frames> {
+                      auto decoded = decode_value_frames<Input>(
                           input, fmt::format("a reply for reducer {}", R::name));
                       if (!decoded) return std::move(decoded).error();
-                      return pack_bytes<Value>(R::lift(rank, *decoded));
+                      return encode_value_frames<Value>(R::lift(rank, *decoded));
                     },
-                    [](std::string_view lower, std::string_view higher) -> Result<std::string> {
+                    [](const Frames& lower, const Frames& higher) -> Result<Frames> {
                       const auto what = fmt::format("a partial value of reducer {}", R::name);
-                      auto left = unpack_bytes<Value>(lower, what);
+                      auto left = decode_value_frames<Value>(lower, what);
                       if (!left) return std::move(left).error();
-                      auto right = unpack_bytes<Value>(higher, what);
+                      auto right = decode_value_frames<Value>(higher, what);
                       if (!right) return std::move(right).error();
-                      return pack_bytes<Value>(R::fold(*left, *right));
+                      return encode_value_frames<Value>(R::fold(*left, *right));
                     }};
 }
 
@@ -167,16 +222,16 @@ Result<ReducerOps> reducer_ops() {
   }
 }
 
-// The client's value from a reduce's folded bytes; a Gather's ValueMesh spans `extent`.
+// The client's value from a reduce's folded frames; a Gather's ValueMesh spans `extent`.
 template <class V>
-Result<V> decode_reduced(std::string_view bytes, const Extent& extent) {
+Result<V> decode_reduced(const Frames& value, const Extent& extent) {
   if constexpr (IsValueMesh<V>::value) {
     using T = typename IsValueMesh<V>::Element;
-    auto runs = unpack_bytes<std::vector<ValueRun<T>>>(bytes, "the gathered value mesh");
+    auto runs = decode_value_frames<std::vector<ValueRun<T>>>(value, "the gathered value mesh");
     if (!runs) return std::move(runs).error();
     return V(extent, std::move(*runs));
   } else {
-    return unpack_bytes<V>(bytes, "the reduced value");
+    return decode_value_frames<V>(value, "the reduced value");
   }
 }
 

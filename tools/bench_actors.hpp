@@ -19,6 +19,7 @@
 #include "zmesh/core/context.hpp"
 #include "zmesh/core/port.hpp"
 #include "zmesh/core/registry.hpp"
+#include "zmesh/tools/bench_reduce_actors.hpp"
 #include "zmesh/tools/raw_receiver.hpp"
 
 #include <zmq.hpp>
@@ -108,6 +109,7 @@ inline std::shared_ptr<Registry> tool_registry() {
   registry->add_actor<BenchPlain>("zmesh-BenchPlain").value();
   registry->add_actor<BenchTarget>("zmesh-BenchTarget").value();
   registry->add_actor<RawPeer>("zmesh-RawPeer").value();
+  registry->add_actor<BenchReducer>("zmesh-BenchReducer").value();
   install_comm_tree(*registry).value();  // casts travel the comm tree
   return registry;
 }

@@ -1,13 +1,13 @@
 #include "zmesh/tools/bench_cast_command.hpp"
 
-#include "zmesh/alloc/child_process.hpp"
-#include "zmesh/alloc/local_allocator.hpp"
-#include "zmesh/alloc/process_allocator.hpp"
 #include "zmesh/alloc/remote_allocator.hpp"
 #include "zmesh/mesh/proc_mesh.hpp"
 #include "zmesh/tools/bench_actors.hpp"
+#include "zmesh/tools/bench_common.hpp"
+#include "zmesh/tools/bench_reduce_command.hpp"
 #include "zmesh/tools/net/tcp_check.hpp"
 #include "zmesh/tools/ops/host_options.hpp"
+#include "zmesh/tools/raw_peers.hpp"
 #include "zmesh/tools/raw_receiver.hpp"
 #include "zmesh/transport/security.hpp"
 
@@ -20,7 +20,6 @@
 #include <zmq.hpp>
 
 #include <algorithm>
-#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -68,137 +67,24 @@ struct Options {
 
 // A mesh of `procs` per host over options.hosts, or of `procs` local procs.
 Result<std::unique_ptr<ProcMesh>> allocate_mesh(Runtime& runtime, const Options& options, std::uint32_t procs) {
+  if (options.hosts.empty()) return allocate_local_mesh(runtime, options.transport, procs, tool_registry());
   AllocSpec spec;
   spec.transport = options.transport;
-  Result<std::unique_ptr<Alloc>> alloc = Error(ErrorCode::internal, "no allocator");
-  if (!options.hosts.empty()) {
-    spec.dimensions = {{"host", static_cast<std::uint32_t>(options.hosts.size())}, {"proc", procs}};
-    RemoteAllocatorOptions remote;
-    remote.hosts = options.hosts;
-    remote.client_host = options.client_host;
-    alloc = RemoteAllocator::allocate(runtime, spec, tool_registry(), remote);
-  } else {
-    spec.dimensions = {{"proc", procs}};
-    alloc = options.transport == AllocTransport::inproc ? LocalAllocator::allocate(runtime, spec, tool_registry())
-                                                        : ProcessAllocator::allocate(runtime, spec, tool_registry());
-  }
+  spec.dimensions = {{"host", static_cast<std::uint32_t>(options.hosts.size())}, {"proc", procs}};
+  RemoteAllocatorOptions remote;
+  remote.hosts = options.hosts;
+  remote.client_host = options.client_host;
+  auto alloc = RemoteAllocator::allocate(runtime, spec, tool_registry(), remote);
   if (!alloc) return std::move(alloc).error();
   return ProcMesh::allocate(runtime, std::move(*alloc), deadline_in(60s));
 }
 
-// One measurement window: casts to all N, each waiting for N replies.
-struct Measured {
-  std::uint64_t casts = 0;
+// One measurement window: casts (ops) to all N, each waiting for N replies.
+struct Measured : Window {
   std::uint64_t deliveries = 0;  // casts * N
-  double elapsed_s = 0;
-  double p50_us = 0;
-  double p99_us = 0;
-  std::optional<std::uint64_t> cpu_ns;  // of every local process over the window, when readable
-  double casts_per_s() const { return elapsed_s > 0 ? casts / elapsed_s : 0; }
-  std::optional<double> cpu_us_per_delivery() const {
-    if (!cpu_ns || deliveries == 0) return std::nullopt;
-    return *cpu_ns / 1e3 / static_cast<double>(deliveries);
-  }
+  double casts_per_s() const { return ops_per_s(); }
+  std::optional<double> cpu_us_per_delivery() const { return cpu_us_per(deliveries); }
 };
-
-// -- CPU time of the processes taking part, from /proc --
-
-// Where CPU time is read: per thread from /proc/PID/task/TID/schedstat (ns), else from
-// /proc/PID/stat (utime+stime, clock ticks); none when neither is readable here.
-enum class CpuSource { schedstat, stat, none };
-
-// Ns of CPU the threads of `pid` alive now have used. A thread that exits during a window
-// takes its time along; the bench's threads live as long as their meshes.
-std::optional<std::uint64_t> schedstat_ns(pid_t pid) {
-  std::uint64_t total = 0;
-  try {
-    for (const auto& task : std::filesystem::directory_iterator(fmt::format("/proc/{}/task", pid))) {
-      std::ifstream file(task.path() / "schedstat");
-      std::uint64_t ns = 0;
-      if (file >> ns) total += ns;  // else the thread ended between listing and reading
-    }
-  } catch (const std::filesystem::filesystem_error&) {
-    return std::nullopt;
-  }
-  return total;
-}
-
-// Ns of CPU (user+system) `pid` has used, all its threads, in clock ticks.
-std::optional<std::uint64_t> stat_ns(pid_t pid) {
-  std::ifstream file(fmt::format("/proc/{}/stat", pid));
-  const std::string text{std::istreambuf_iterator<char>(file), {}};
-  // The command (field 2) is in parentheses and may hold spaces; utime and stime are the
-  // 12th and 13th fields after it.
-  const auto close = text.rfind(')');
-  if (close == std::string::npos) return std::nullopt;
-  std::istringstream fields(text.substr(close + 1));
-  std::string skipped;
-  for (int i = 0; i < 11; ++i) fields >> skipped;
-  std::uint64_t utime = 0, stime = 0;
-  if (!(fields >> utime >> stime)) return std::nullopt;
-  return (utime + stime) * 1'000'000'000ull / static_cast<std::uint64_t>(::sysconf(_SC_CLK_TCK));
-}
-
-CpuSource cpu_source() {
-  if (schedstat_ns(::getpid()).value_or(0) > 0) return CpuSource::schedstat;
-  return stat_ns(::getpid()) ? CpuSource::stat : CpuSource::none;
-}
-
-// The processes whose CPU time a window counts, and where it is read.
-struct CpuScope {
-  std::vector<pid_t> pids;  // empty: not measured
-  CpuSource source = CpuSource::none;
-};
-
-// The CPU the scope's processes have used so far; none if one of them cannot be read.
-std::optional<std::uint64_t> cpu_ns(const CpuScope& scope) {
-  if (scope.pids.empty() || scope.source == CpuSource::none) return std::nullopt;
-  std::uint64_t total = 0;
-  for (pid_t pid : scope.pids) {
-    auto used = scope.source == CpuSource::schedstat ? schedstat_ns(pid) : stat_ns(pid);
-    if (!used) return std::nullopt;
-    total += *used;
-  }
-  return total;
-}
-
-// Runs one measurement window and adds the CPU the scope's processes used over it.
-Result<Measured> metered(const CpuScope& scope, const std::function<Result<Measured>()>& window) {
-  const auto before = cpu_ns(scope);
-  auto measured = window();
-  const auto after = cpu_ns(scope);
-  // A thread that ended in the window can make the sum shrink: no number rather than a wrong one.
-  if (measured && before && after && *after >= *before) measured->cpu_ns = *after - *before;
-  return measured;
-}
-
-Result<std::uint64_t> parse_size(std::string text) {
-  std::uint64_t scale = 1;
-  for (auto [suffix, factor] : {std::pair{"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30},
-                                {"K", 1ull << 10}, {"M", 1ull << 20}, {"B", 1ull}}) {
-    const std::string s(suffix);
-    if (text.size() > s.size() && text.ends_with(s)) {
-      text.resize(text.size() - s.size());
-      scale = factor;
-      break;
-    }
-  }
-  try {
-    std::size_t used = 0;
-    const auto value = std::stoull(text, &used);
-    if (used != text.size() || value == 0) throw std::invalid_argument(text);
-    return value * scale;
-  } catch (const std::exception&) {
-    return Error(ErrorCode::invalid_argument,
-                 fmt::format("payload size \"{}\" is not a size like 1024, 64KiB or 16MiB", text));
-  }
-}
-
-std::string size_text(std::uint64_t bytes) {
-  if (bytes % (1 << 20) == 0) return fmt::format("{}MiB", bytes >> 20);
-  if (bytes % (1 << 10) == 0) return fmt::format("{}KiB", bytes >> 10);
-  return fmt::format("{}B", bytes);
-}
 
 // Keeps up to `inflight` casts going for `seconds`, then drains; `send(seq)` starts cast
 // `seq`, `next_reply(deadline)` returns the seq of one reply. Latency: send to last reply.
@@ -230,15 +116,8 @@ Result<Measured> measure(std::uint32_t procs, std::uint32_t inflight, double sec
     latencies.push_back(std::chrono::duration<double, std::micro>(Clock::now() - it->second.sent).count());
     pending.erase(it);
   }
-  Measured result;
-  result.casts = latencies.size();
-  result.deliveries = result.casts * procs;
-  result.elapsed_s = std::chrono::duration<double>(Clock::now() - start).count();
-  std::sort(latencies.begin(), latencies.end());
-  if (!latencies.empty()) {
-    result.p50_us = latencies[latencies.size() / 2];
-    result.p99_us = latencies[std::min(latencies.size() - 1, latencies.size() * 99 / 100)];
-  }
+  Measured result{window_of(start, std::move(latencies))};
+  result.deliveries = result.ops * procs;
   return result;
 }
 
@@ -307,87 +186,44 @@ class MeshBench {
 class RawBench {
  public:
   static Result<std::unique_ptr<RawBench>> start(Runtime& runtime, const Options& options, std::uint32_t procs) {
-    std::unique_ptr<RawBench> bench(new RawBench(procs));
-    const std::string bind = !options.hosts.empty() ? fmt::format("tcp://{}:*", options.client_host)
-                             : options.transport == AllocTransport::tcp ? "tcp://127.0.0.1:*"
-                             : options.transport == AllocTransport::ipc
-                                 ? fmt::format("ipc:///tmp/zmesh-bench-{}-{}.sock", ::getpid(), procs)
-                                 : fmt::format("inproc://zmesh-bench-{}", procs);
-    bench->router_.set(zmq::sockopt::linger, 0);
-    bench->router_.set(zmq::sockopt::sndhwm, 0);
-    // Over tcp the twin pays for CURVE as zmesh does, with the same key pair.
-    const Config& config = runtime.config();
-    if (auto secured = secure_socket(bench->router_, bind, config, SocketRole::server); !secured) {
-      return std::move(secured).error();
-    }
-    bench->router_.bind(bind);
-    bench->address_ = bench->router_.get(zmq::sockopt::last_endpoint);
+    RawPeersSpec spec{options.transport, options.total(procs), "cast", "bench-peer",
+                      [](zmq::socket_t& dealer, std::uint32_t) { run_raw_receiver(dealer); }, {}, {}};
     if (!options.hosts.empty()) {
-      auto mesh = allocate_mesh(runtime, options, procs);
-      if (!mesh) return std::move(mesh).error();
-      bench->peers_ = std::move(*mesh);
-      auto peers = bench->peers_->spawn<RawPeer>("raw", {bench->address_}, deadline_in(60s));
-      if (!peers) return std::move(peers).error();
+      spec.client_host = options.client_host;
+      spec.start_remote = [&](const std::string& address) -> Result<std::unique_ptr<ProcMesh>> {
+        auto mesh = allocate_mesh(runtime, options, procs);
+        if (!mesh) return std::move(mesh).error();
+        auto peers = (*mesh)->spawn<RawPeer>("raw", {address}, deadline_in(60s));
+        if (!peers) return std::move(peers).error();
+        return mesh;
+      };
     }
-    for (std::uint32_t rank = 0; rank < procs && options.hosts.empty(); ++rank) {
-      if (options.transport == AllocTransport::inproc) {
-        auto dealer = raw_receiver_socket(bench->context_, bench->address_, rank, config);
-        if (!dealer) return std::move(dealer).error();
-        bench->threads_.emplace_back([dealer = std::move(*dealer)]() mutable { run_raw_receiver(dealer); });
-      } else {
-        // The receiver processes secure their sockets with this run's key pair.
-        std::vector<std::pair<std::string, std::string>> environment;
-        if (!config.curve.empty()) environment.emplace_back("ZMESH_KEY", key_pair_text(config.curve));
-        if (config.insecure) environment.emplace_back("ZMESH_INSECURE", "1");
-        auto started = bench->children_.start(
-            rank, ChildSpec{"/proc/self/exe", {"bench-peer", bench->address_, std::to_string(rank)}, environment});
-        if (!started) return std::move(started).error();
-        bench->child_pids_.push_back(*started);
-      }
-    }
-    for (std::uint32_t i = 0; i < options.total(procs); ++i) {  // every receiver says hello once connected
-      zmq::message_t id, hello;
-      bench->router_.set(zmq::sockopt::rcvtimeo, 30000);
-      if (!bench->router_.recv(id) || !bench->router_.recv(hello)) {
-        return Error(ErrorCode::timeout, "raw receivers did not connect within 30 s");
-      }
-      bench->receivers_.push_back(id.to_string());
-    }
-    return bench;
-  }
-  ~RawBench() {
-    for (const auto& id : receivers_) {
-      router_.send(zmq::buffer(id), zmq::send_flags::sndmore);
-      router_.send(zmq::str_buffer("stop"), zmq::send_flags::none);
-    }
-    for (auto& thread : threads_) thread.join();
-    children_.wait_all_exited(deadline_in(5s));
-    if (peers_) (void)peers_->stop(deadline_in(30s));
-    if (address_.rfind("ipc://", 0) == 0) ::unlink(address_.substr(6).c_str());
+    auto peers = RawPeers::start(runtime.config(), std::move(spec));
+    if (!peers) return std::move(peers).error();
+    return std::unique_ptr<RawBench>(new RawBench(std::move(*peers)));
   }
 
-  // The receiver processes' pids: none for inproc (threads of this process) and --hosts.
-  const std::vector<pid_t>& child_pids() const { return child_pids_; }
+  const std::vector<pid_t>& child_pids() const { return peers_->child_pids(); }
 
   Result<Measured> run(std::uint32_t procs, const std::string& payload_bytes, std::uint32_t inflight,
                        double seconds) {
     zmq::message_t payload(payload_bytes.data(), payload_bytes.size());
-    router_.set(zmq::sockopt::rcvtimeo, 30000);
+    zmq::socket_t& router = peers_->router();
     return measure(
         procs, inflight, seconds,
         [&](std::uint64_t seq) -> Result<void> {
-          for (const auto& id : receivers_) {
+          for (const auto& id : peers_->receivers()) {
             zmq::message_t copy;
             copy.copy(payload);  // shares the buffer, as zmesh's frames do
-            router_.send(zmq::buffer(id), zmq::send_flags::sndmore);
-            router_.send(zmq::buffer(&seq, sizeof seq), zmq::send_flags::sndmore);
-            router_.send(copy, zmq::send_flags::none);
+            router.send(zmq::buffer(id), zmq::send_flags::sndmore);
+            router.send(zmq::buffer(&seq, sizeof seq), zmq::send_flags::sndmore);
+            router.send(copy, zmq::send_flags::none);
           }
           return {};
         },
         [&](Deadline) -> Result<std::uint64_t> {
           zmq::message_t id, seq;
-          if (!router_.recv(id) || !router_.recv(seq) || seq.size() != sizeof(std::uint64_t)) {
+          if (!router.recv(id) || !router.recv(seq) || seq.size() != sizeof(std::uint64_t)) {
             return Error(ErrorCode::timeout, "no raw reply within 30 s");
           }
           std::uint64_t value = 0;
@@ -397,17 +233,8 @@ class RawBench {
   }
 
  private:
-  explicit RawBench(std::uint32_t)
-      : children_(ChildProcessGroup::Callbacks{}, Config{}), router_(context_, zmq::socket_type::router) {}
-
-  ChildProcessGroup children_;
-  std::vector<pid_t> child_pids_;
-  std::unique_ptr<ProcMesh> peers_;  // --hosts: the procs hosting the receivers
-  zmq::context_t context_;
-  zmq::socket_t router_;
-  std::string address_;
-  std::vector<std::string> receivers_;
-  std::vector<std::thread> threads_;
+  explicit RawBench(std::unique_ptr<RawPeers> peers) : peers_(std::move(peers)) {}
+  std::unique_ptr<RawPeers> peers_;
 };
 
 // How the CPU columns are measured (the help text and the table's legend).
@@ -500,12 +327,9 @@ Result<Options> parse_options(std::span<const std::string> args, std::ostream& o
     }
     options.procs.push_back(static_cast<std::uint32_t>(*n));
   }
-  std::stringstream payload_stream(payloads);
-  for (std::string item; std::getline(payload_stream, item, ',');) {
-    auto size = parse_size(item);
-    if (!size) return std::move(size).error();
-    options.payloads.push_back(*size);
-  }
+  auto sizes = parse_sizes(payloads);
+  if (!sizes) return std::move(sizes).error();
+  options.payloads = std::move(*sizes);
   if (options.inflight == 0 || options.fanout == 0 || options.seconds <= 0) {
     return Error(ErrorCode::invalid_argument, "--inflight, --fanout and --seconds must be positive");
   }
@@ -526,12 +350,6 @@ Stats stats_of(const Measured& zmesh, const Measured& raw) {
   return Stats{zmesh.casts_per_s(), zmesh.p50_us, zmesh.p99_us, zmesh.cpu_us_per_delivery(),
                raw.casts_per_s(), raw.p50_us, raw.p99_us, raw.cpu_us_per_delivery(),
                raw.casts_per_s() > 0 ? zmesh.casts_per_s() / raw.casts_per_s() : 0};
-}
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const auto n = values.size();
-  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
 struct Row {
@@ -561,16 +379,6 @@ struct Row {
   }
 };
 
-// "1234", or with several runs "1234 [1100-1300]": the median (then `unit`) and the runs' range.
-std::string with_spread(const std::vector<double>& values, int precision, std::string_view unit = "") {
-  const std::string mid = fmt::format("{:.{}f}{}", median(values), precision, unit);
-  if (values.size() == 1) return mid;
-  const auto [low, high] = std::minmax_element(values.begin(), values.end());
-  return fmt::format("{} [{:.{}f}-{:.{}f}]", mid, *low, precision, *high, precision);
-}
-
-std::string cpu_text(std::optional<double> us) { return us ? fmt::format("{:.1f}", *us) : "-"; }
-
 // The widths of the columns that carry a spread when there are several runs.
 struct Widths {
   int rate, ratio;
@@ -597,8 +405,6 @@ void print_row(std::ostream& out, const Row& row, const Widths& w) {
   out.flush();
 }
 
-std::string json_number(std::optional<double> value) { return value ? fmt::format("{:.3f}", *value) : "null"; }
-
 // The fields of one run or of the medians, as JSON members.
 std::string json_fields(const Stats& s) {
   return fmt::format(
@@ -612,19 +418,19 @@ std::string json_fields(const Stats& s) {
 // Each row: its case, the medians (top-level, as one run's numbers were before --repeat),
 // and every run's numbers under "runs".
 void write_json(const std::string& path, const std::vector<Row>& rows, const Options& options) {
-  std::ofstream file(path);
-  file << "{\"transport\":\"" << to_string(options.transport) << "\",\"target\":\"" << to_string(options.target)
-       << "\",\"repeat\":" << options.repeat << ",\"hosts\":[";
-  for (std::size_t i = 0; i < options.hosts.size(); ++i) file << (i ? ",\"" : "\"") << options.hosts[i].to_string() << '"';
-  file << "],\"rows\":[";
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    const auto& r = rows[i];
-    fmt::print(file, "{}{{\"procs\":{},\"payload\":{},\"inflight\":{},{},\"runs\":[", i ? "," : "", r.procs,
-               r.payload, r.inflight, json_fields(r.medians()));
-    for (std::size_t k = 0; k < r.runs.size(); ++k) fmt::print(file, "{}{{{}}}", k ? "," : "", json_fields(r.runs[k]));
-    file << "]}";
-  }
-  file << "]}\n";
+  std::vector<std::string> hosts;
+  for (const auto& host : options.hosts) hosts.push_back(fmt::format("\"{}\"", host.to_string()));
+  const auto json = json_rows(
+      rows,
+      [](const Row& r) {
+        return fmt::format("\"procs\":{},\"payload\":{},\"inflight\":{}", r.procs, r.payload, r.inflight);
+      },
+      json_fields);
+  write_json_rows(path,
+                  fmt::format("\"transport\":\"{}\",\"target\":\"{}\",\"repeat\":{},\"hosts\":[{}]",
+                              to_string(options.transport), to_string(options.target), options.repeat,
+                              fmt::join(hosts, ",")),
+                  json);
 }
 
 // The processes a window's CPU time counts: this client, the procs and the raw receiver
@@ -644,9 +450,10 @@ Result<Row> run_case(MeshBench& mesh, RawBench& raw, const CpuScope& scope, Row 
   const std::string bytes(row.payload, 'x');
   const Frame payload = Frame::from_string(bytes);
   for (std::uint32_t run = 0; run < options.repeat; ++run) {
-    auto zmesh_run = metered(scope, [&] { return mesh.run(row.procs, payload, row.inflight, options.seconds); });
+    auto zmesh_run =
+        metered<Measured>(scope, [&] { return mesh.run(row.procs, payload, row.inflight, options.seconds); });
     if (!zmesh_run) return std::move(zmesh_run).error();
-    auto raw_run = metered(scope, [&] { return raw.run(row.procs, bytes, row.inflight, options.seconds); });
+    auto raw_run = metered<Measured>(scope, [&] { return raw.run(row.procs, bytes, row.inflight, options.seconds); });
     if (!raw_run) return std::move(raw_run).error();
     row.runs.push_back(stats_of(*zmesh_run, *raw_run));
   }
@@ -676,13 +483,8 @@ void print_preamble(std::ostream& out, const Options& options, CpuSource source)
   }
   if (!options.hosts.empty()) {
     fmt::print(out, "cpu: \"-\": the procs and raw receivers run on other hosts, whose CPU cannot be read from here\n");
-  } else if (source == CpuSource::none) {
-    fmt::print(out, "cpu: \"-\": neither /proc/PID/task/*/schedstat nor /proc/PID/stat is readable here\n");
-  } else if (source == CpuSource::stat) {
-    fmt::print(out, "{}; from /proc/PID/stat utime+stime in {} ms ticks (schedstat is not readable here)\n",
-               cpu_legend, 1000 / ::sysconf(_SC_CLK_TCK));
   } else {
-    fmt::print(out, "{}; from /proc/PID/task/*/schedstat\n", cpu_legend);
+    print_cpu_source(out, source, cpu_legend);
   }
 }
 
@@ -767,11 +569,16 @@ int bench_cast(std::span<const std::string> args, std::ostream& out, std::ostrea
 
 int run_bench_command(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-    (args.empty() ? err : out) << "usage: zmesh bench cast [OPTIONS]   (zmesh bench cast --help for the options)\n";
+    (args.empty() ? err : out) << "usage: zmesh bench cast|reduce|allreduce [OPTIONS]   (zmesh bench cast --help "
+                                  "for the options)\n";
     return args.empty() ? usage_error : 0;
   }
+  if (args[0] == "reduce" || args[0] == "allreduce") {
+    return run_bench_reduce(args[0] == "reduce" ? ReduceBench::reduce : ReduceBench::allreduce, args.subspan(1), out,
+                            err);
+  }
   if (args[0] != "cast") {
-    err << "zmesh bench: unknown benchmark '" << args[0] << "'; the one there is: cast\n";
+    err << "zmesh bench: unknown benchmark '" << args[0] << "'; the ones there are: cast, reduce, allreduce\n";
     return usage_error;
   }
   return bench_cast(args.subspan(1), out, err);

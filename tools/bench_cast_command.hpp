@@ -3,7 +3,8 @@
 // K casts in flight, over N procs x payload sizes; and the same work with raw ZeroMQ (a
 // client ROUTER sending the payload to N receiver processes, each answering 8 bytes) in the
 // same run, printing zmesh / raw for each row. Also the hidden `zmesh bench-peer`, the raw
-// receiver process.
+// receiver process. `zmesh bench reduce` and `allreduce` are bench_reduce_command.hpp's;
+// run_bench_command dispatches to them.
 // Thread: runs on the caller's thread (plus the mesh's and ZeroMQ's own threads).
 // Failure: bad options print the problem and a hint on `err` and return 2; a failed run 1.
 

@@ -11,6 +11,7 @@
 #include "zmesh/alloc/bootstrap.hpp"
 #include "zmesh/tools/bench_actors.hpp"
 #include "zmesh/tools/bench_cast_command.hpp"
+#include "zmesh/tools/bench_reduce_command.hpp"
 #include "zmesh/tools/doctor_command.hpp"
 #include "zmesh/tools/keygen_command.hpp"
 #include "zmesh/tools/select_command.hpp"
@@ -31,7 +32,7 @@ constexpr int kUsageError = 2;
 constexpr Command kCommands[] = {
     {"select", "show the ranks a selection chooses on a shape, and the cast delivery tree",
      zmesh::tools::run_select_command},
-    {"bench", "measure casts (zmesh bench cast) next to raw ZeroMQ doing the same work",
+    {"bench", "measure casts and reductions (zmesh bench cast|reduce|allreduce) next to raw ZeroMQ",
      zmesh::tools::run_bench_command},
     {"doctor", "check every launcher host before a job (zmesh doctor --hosts LIST)",
      zmesh::tools::run_doctor_command},
@@ -41,6 +42,8 @@ constexpr Command kCommands[] = {
      zmesh::tools::run_keygen_command},
     {"bench-peer", "(internal) a raw ZeroMQ receiver started by zmesh bench cast",
      zmesh::tools::run_bench_peer_command},
+    {"bench-reduce-peer", "(internal) a raw ZeroMQ receiver started by zmesh bench reduce and allreduce",
+     zmesh::tools::run_bench_reduce_peer_command},
 };
 
 const Command* find_command(std::string_view name) {

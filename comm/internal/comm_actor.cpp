@@ -273,7 +273,7 @@ void CommActor::reply(Context& ctx, const Envelope& envelope) {
                                            fmt::format("the reply of {} has no value",
                                                        envelope.sender.to_string())));
   } else {
-    it->second.reduction.contribute(rank_, reply->rank, std::string(envelope.payload.front().view()));
+    it->second.reduction.contribute(rank_, reply->rank, envelope.payload);
   }
   flush_if_complete(ctx, it);
 }
@@ -313,12 +313,16 @@ void CommActor::flush(Context& ctx, PendingMap::iterator it) {
                                    "within {} ms",
                                    key.cast_id, pending.mesh, who, pending.budget_ms));
   });
+  std::vector<Bytes> value;
+  if (folded.value) {
+    for (auto& frame : *folded.value) value.emplace_back(std::move(frame));
+  }
   Partial up{key.origin,
              key.actor,
              key.cast_id,
              rank_,
              folded.value.has_value(),
-             folded.value.value_or(std::string()),
+             std::move(value),
              folded.contributors,
              std::move(folded.missing)};
   ctx.send(PortRef<Partial>{pending.reply_to}, up);

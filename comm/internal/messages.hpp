@@ -11,6 +11,7 @@
 // anywhere in the tree is attributed to the right mesh and cast. (Stats: comm_stats.hpp.)
 // Thread: value types.
 
+#include "zmesh/core/bytes.hpp"
 #include "zmesh/core/error.hpp"
 #include "zmesh/core/ids.hpp"
 #include "zmesh/core/message.hpp"
@@ -89,7 +90,9 @@ struct Partial {
   std::uint64_t cast_id = 0;
   std::uint32_t from = 0;  // base rank of the node that folded it
   bool has_value = false;
-  std::string value;  // msgpack of the reducer's accumulator, when has_value
+  // The accumulator's frames, when has_value: its msgpack body, then its bulk frames (a
+  // tensor's elements), each sent as a frame of its own (a Bytes field), never re-encoded.
+  std::vector<Bytes> value;
   std::uint64_t contributors = 0;
   std::vector<MissingRun> missing;
   MSGPACK_DEFINE(origin, actor, cast_id, from, has_value, value, contributors, missing);

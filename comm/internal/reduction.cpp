@@ -30,7 +30,7 @@ bool Reduction::waiting_for(std::uint32_t head) const {
   return waiting_part(head).has_value();
 }
 
-void Reduction::contribute(std::uint32_t head, std::uint32_t rank, std::string_view input) {
+void Reduction::contribute(std::uint32_t head, std::uint32_t rank, const Frames& input) {
   auto part = waiting_part(head);
   if (!part || ops_ == nullptr) return;  // with no reducer every part was lost already
   auto lifted = ops_->lift(rank, input);
@@ -77,7 +77,12 @@ void Reduction::report(std::uint32_t head, Partial partial) {
   }
   Report& report = reports_[*part];
   report.done = true;
-  if (partial.has_value) report.value = std::move(partial.value);
+  if (partial.has_value) {
+    Frames value;
+    value.reserve(partial.value.size());
+    for (auto& frame : partial.value) value.push_back(frame.frame());
+    report.value = std::move(value);
+  }
   report.contributors = partial.contributors;
   report.missing = std::move(partial.missing);
   --waiting_;

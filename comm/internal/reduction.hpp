@@ -36,7 +36,7 @@ class Reduction {
     std::size_t end = 0;
   };
   struct Folded {
-    std::optional<std::string> value;
+    std::optional<Frames> value;
     std::uint64_t contributors = 0;
     std::vector<MissingRun> missing;
   };
@@ -48,7 +48,7 @@ class Reduction {
   // Whether the part headed by `head` exists and has not reported yet.
   bool waiting_for(std::uint32_t head) const;
   // The reply of the actor heading part `head`, whose rank in the cast's shape is `rank`.
-  void contribute(std::uint32_t head, std::uint32_t rank, std::string_view input);
+  void contribute(std::uint32_t head, std::uint32_t rank, const Frames& input);
   // The folded subtree of the child heading part `head`. One that does not add up (more
   // contributors or missing ranks than the part has, or ranks outside it: a forged or
   // corrupt message) loses the part instead.
@@ -63,7 +63,7 @@ class Reduction {
  private:
   struct Report {
     bool done = false;
-    std::optional<std::string> value;
+    std::optional<Frames> value;
     std::uint64_t contributors = 0;
     std::vector<MissingRun> missing;
   };

@@ -320,7 +320,7 @@ Result<Folded> TreeRouter::reduce(const CastOrder& order, const ReducerOps& ops,
     if (!envelope) break;  // the deadline passed
     if (envelope->payload.empty()) continue;
     if (envelope->type_name == message_name<Partial>()) {
-      auto partial = decode<Partial>(envelope->payload.front());
+      auto partial = decode<Partial>(envelope->payload);  // with the value's frames
       if (partial && partial->cast_id == order.cast_id)
         root.report(partial->from, std::move(*partial));
     } else if (envelope->type_name == message_name<RankFailed>()) {

@@ -15,8 +15,8 @@ namespace {
 using internal::Reduction;
 
 template <class T>
-std::string bytes(const T& value) {
-  return pack_bytes(value);
+Frames bytes(const T& value) {
+  return encode_value_frames(value);
 }
 
 // Lifts `inputs` (one per rank 0..n-1) and folds them left to right with `reducer`.
@@ -24,7 +24,7 @@ template <class Value, class Input>
 Result<Value> fold_all(std::string_view reducer, const std::vector<Input>& inputs) {
   auto ops = builtin_reducer(reducer);
   EXPECT_TRUE(ops.has_value()) << reducer;
-  std::optional<std::string> acc;
+  std::optional<Frames> acc;
   for (std::size_t rank = 0; rank < inputs.size(); ++rank) {
     auto lifted = ops->lift(static_cast<std::uint32_t>(rank), bytes(inputs[rank]));
     if (!lifted) return std::move(lifted).error();
@@ -36,7 +36,7 @@ Result<Value> fold_all(std::string_view reducer, const std::vector<Input>& input
     if (!folded) return std::move(folded).error();
     acc = *folded;
   }
-  return unpack_bytes<Value>(*acc, "result");
+  return decode_value_frames<Value>(*acc, "result");
 }
 
 TEST(BuiltinReducers, SumIsExactForSignedUnsignedAndFloatingNumbers) {
@@ -86,7 +86,7 @@ TEST(CustomReducers, EraseRoundTripsTheTypedFold) {
   ASSERT_TRUE(ops.ok());
   auto left = ops->lift(0, bytes(std::string("x")));
   auto right = ops->lift(1, bytes(std::string("y")));
-  EXPECT_EQ(unpack_bytes<std::string>(ops->fold(*left, *right).value(), "joined").value(), "x y");
+  EXPECT_EQ(decode_value_frames<std::string>(ops->fold(*left, *right).value(), "joined").value(), "x y");
   EXPECT_EQ(ops->lift(0, bytes(42)).error().code, ErrorCode::decode_error);
 }
 
@@ -110,7 +110,7 @@ class ReductionTest : public ::testing::Test {
     internal::Partial p;
     p.from = from;
     p.has_value = true;
-    p.value = bytes(text);
+    for (auto& frame : bytes(text)) p.value.emplace_back(std::move(frame));
     p.contributors = contributors;
     p.missing = std::move(missing);
     return p;
@@ -126,7 +126,7 @@ TEST_F(ReductionTest, FoldsInRankOrderWhateverTheReportOrder) {
   reduction.contribute(10, 0, bytes(std::string("0")));
   ASSERT_TRUE(reduction.complete());
   auto folded = reduction.finish([](const Reduction::Part&) { return Error(); });
-  EXPECT_EQ(unpack_bytes<std::string>(*folded.value, "joined").value(), "0 1 2 3 4 5");
+  EXPECT_EQ(decode_value_frames<std::string>(*folded.value, "joined").value(), "0 1 2 3 4 5");
   EXPECT_EQ(folded.contributors, 6u);
   EXPECT_TRUE(folded.missing.empty());
 }
@@ -141,7 +141,7 @@ TEST_F(ReductionTest, LostAndSilentPartsBecomeMissingRanksWithTheirReason) {
   auto folded = reduction.finish([](const Reduction::Part& part) {
     return Error(ErrorCode::timeout, std::to_string(part.head));
   });
-  EXPECT_EQ(unpack_bytes<std::string>(*folded.value, "joined").value(), "1 3");
+  EXPECT_EQ(decode_value_frames<std::string>(*folded.value, "joined").value(), "1 3");
   EXPECT_EQ(folded.contributors, 2u);
   ASSERT_EQ(folded.missing.size(), 3u);
   EXPECT_EQ(folded.missing[0].first, 0u);
@@ -170,7 +170,7 @@ TEST_F(ReductionTest, APartialThatDoesNotAddUpLosesItsPartInsteadOfBeingTrusted)
   reduction.contribute(10, 0, bytes(std::string("0")));
   ASSERT_TRUE(reduction.complete());
   auto folded = reduction.finish([](const Reduction::Part&) { return Error(); });
-  EXPECT_EQ(unpack_bytes<std::string>(*folded.value, "joined").value(), "0");
+  EXPECT_EQ(decode_value_frames<std::string>(*folded.value, "joined").value(), "0");
   ASSERT_EQ(folded.missing.size(), 2u);
   EXPECT_EQ(folded.missing[0].first, 1u);
   EXPECT_EQ(folded.missing[0].count, 3u);

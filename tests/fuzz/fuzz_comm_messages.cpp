@@ -52,8 +52,9 @@ using namespace zmesh;
 using namespace zmesh::comm;
 using namespace zmesh::comm::internal;
 
-constexpr std::string_view builtin_names[] = {"zmesh.sum", "zmesh.min", "zmesh.max",
-                                              "zmesh.count", "zmesh.gather"};
+constexpr std::string_view builtin_names[] = {
+    "zmesh.sum",        "zmesh.min",        "zmesh.max",        "zmesh.count",      "zmesh.gather",
+    "zmesh.tensor.sum", "zmesh.tensor.min", "zmesh.tensor.max", "zmesh.tensor.mean"};
 
 template <class T, class Use>
 void feed(const Frame& frame, std::string_view what, Use use) {
@@ -125,17 +126,20 @@ void cast_path(const CastControl& control) {
   (void)decode_envelope(encode_header(delivery), {});
 }
 
-// Lifts and folds `value` (and `other`) with every built-in reducer.
+// Lifts and folds `value` (and `other`) with every built-in reducer. Each value is two
+// frames, so that a tensor's reference to frame 1 finds one.
 void reduce(std::uint32_t rank, std::string_view value, std::string_view other) {
+  const Frames first{Frame::copy_of(value), Frame::copy_of(other)};
+  const Frames second{Frame::copy_of(other), Frame::copy_of(value)};
   for (auto name : builtin_names) {
     auto ops = builtin_reducer(name);
     FUZZ_CHECK(ops.has_value(), std::string(name));
-    auto lifted = ops->lift(rank, value);
+    auto lifted = ops->lift(rank, first);
     if (lifted) {
       auto folded = ops->fold(*lifted, *lifted);
       if (folded) (void)ops->fold(*folded, *lifted);
     }
-    (void)ops->fold(value, other);
+    (void)ops->fold(first, second);
   }
 }
 
@@ -174,8 +178,8 @@ void reply_path(const Contribution& tag) {
   for (auto name : builtin_names) {
     const auto ops = builtin_reducer(name).value();
     Reduction node(&ops, view_ranks, parts);
-    node.contribute(parts.front().head, again->rank, decoded->payload.front().view());
-    node.contribute(parts.front().head, again->rank, decoded->payload.front().view());  // twice
+    node.contribute(parts.front().head, again->rank, decoded->payload);
+    node.contribute(parts.front().head, again->rank, decoded->payload);  // twice
     auto folded = node.finish([](const Reduction::Part&) { return Error(ErrorCode::timeout, "no reply"); });
     std::uint64_t missing = 0;
     for (const auto& run : folded.missing) missing += run.count;
@@ -233,7 +237,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       break;
     case 2:
       feed<Partial>(frame, "Partial", [](const Partial& m) {
-        if (m.has_value) reduce(m.from, m.value, m.value);
+        for (const auto& value : m.value) reduce(m.from, value.view(), value.view());
         for (const auto& run : m.missing) (void)run.reason.describe();
         client_reduce(m);
       });

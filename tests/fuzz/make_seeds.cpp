@@ -244,10 +244,12 @@ void comm_messages() {
   message(t, 1, "reply-tag-float", Contribution{client, "workers", 9, 2, packed(2.5)});
   message(t, 1, "reply-tag-str", Contribution{client, "workers", 9, 2, packed(std::string("x"))});
   message(t, 1, "reply-tag-forged-rank", Contribution{client, "workers", 9, 4000000000u, packed(std::int64_t{1})});
-  Partial partial{client, "workers", 9, 4, true, packed(std::uint64_t{40}), 4, {}};
+  // A tensor's body as a reply value: ["f32", [2], reference to frame 1].
+  message(t, 1, "reply-tag-tensor",
+          Contribution{client, "workers", 9, 2, std::string("\x93\xa3" "f32" "\x91\x02\xd6\x5a\x00\x00\x00\x01", 13)});
+  // A Partial's value travels as frames of its own; its body alone holds no value.
+  Partial partial{client, "workers", 9, 4, false, {}, 4, {}};
   message(t, 2, "partial", partial);
-  partial.has_value = false;
-  partial.value.clear();
   partial.missing = {MissingRun{5, 2, Error(ErrorCode::proc_failed, "proc 5 died")}};
   message(t, 2, "partial-missing", partial);
   message(t, 3, "slot-lost", SlotLost{client, "workers", 9, 3, Error(ErrorCode::timeout, "late")});

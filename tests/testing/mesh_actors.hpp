@@ -241,6 +241,7 @@ inline std::shared_ptr<Registry> registry() {
   registry->add_actor<TallyActor>("Tally").value();
   registry->add_actor<TroubleActor>("Trouble").value();
   registry->add_actor<TensorSumActor>("TensorSum").value();
+  registry->add_actor<GradientActor>("Gradient").value();
   add_reducer<Joined>(*registry).value();
   install_comm_tree(*registry).value();
   return registry;

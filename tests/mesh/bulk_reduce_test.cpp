@@ -1,0 +1,169 @@
+// Reductions over bulk values end to end, on an in-process mesh and on a process mesh, with
+// relays (fan-out 2): element-wise Sum, Max and Mean of 1 MiB float tensors from every rank
+// come out exactly as a brute-force fold; allreduce hands the sum back to every actor; a
+// rank replying another shape is missing, saying why; and (process meshes) a relay killed in
+// the middle of an allreduce is named missing, with the rank below it, within the deadline.
+#include "zmesh/mesh/proc_mesh.hpp"
+
+#include "testing/bulk_actors.hpp"
+#include "testing/mesh_actors.hpp"
+#include "testing/mesh_testing.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace std::chrono_literals;
+
+namespace zmesh {
+namespace {
+
+using testing::ApplyGradient;
+using testing::Backward;
+using testing::gradient_element;
+using testing::GradientActor;
+using testing::SumApplied;
+
+enum class Kind { local, process };
+
+constexpr std::uint32_t elements = 1u << 18;  // 1 MiB of floats
+constexpr std::uint32_t ranks = 4;
+
+// Element-wise fold of the gradients of `contributors` for `step`, by brute force.
+std::vector<float> brute_force(const std::vector<std::uint32_t>& contributors, std::uint32_t step,
+                               float (*fold)(float, float)) {
+  std::vector<float> folded(elements);
+  for (std::size_t i = 0; i < elements; ++i) {
+    folded[i] = gradient_element(contributors.front(), step, i);
+    for (std::size_t k = 1; k < contributors.size(); ++k) {
+      folded[i] = fold(folded[i], gradient_element(contributors[k], step, i));
+    }
+  }
+  return folded;
+}
+
+void expect_elements(const Tensor<float>& tensor, const std::vector<float>& expected) {
+  ASSERT_EQ(tensor.size(), expected.size());
+  const auto got = tensor.elements();
+  std::size_t wrong = 0;
+  for (std::size_t i = 0; i < expected.size(); ++i) wrong += got[i] != expected[i];
+  EXPECT_EQ(wrong, 0u) << "elements differ from the brute-force fold, e.g. element 1: "
+                       << got[1] << " vs " << expected[1];
+}
+
+class BulkReduceTest : public ::testing::TestWithParam<Kind> {
+ protected:
+  void SetUp() override {
+    mesh_ = testing::allocate_mesh(runtime_, testing::spec_of({{"host", 2}, {"gpu", 2}}),
+                                   GetParam() == Kind::local, deadline_in(30s));
+    ASSERT_TRUE(mesh_);
+    auto spawned = mesh_->spawn<GradientActor>("grads", deadline_in(30s));
+    ASSERT_TRUE(spawned.ok()) << spawned.error().describe();
+    // Fan-out 2 over 4 ranks: relays fold their subtree before the client folds the rest.
+    workers_.emplace(spawned->with_fanout(2));
+  }
+  void TearDown() override {
+    if (mesh_) {
+      EXPECT_TRUE(mesh_->stop(deadline_in(30s)).ok());
+    }
+    mesh_.reset();
+    EXPECT_EQ(testing::child_processes(), std::vector<pid_t>{});
+  }
+
+  Runtime runtime_{testing::mesh_test_config(Millis(15000))};
+  std::unique_ptr<ProcMesh> mesh_;
+  std::optional<ActorMesh<GradientActor>> workers_;
+};
+
+TEST_P(BulkReduceTest, SumMaxAndMeanOfTensorsMatchABruteForceFold) {
+  const std::vector<std::uint32_t> all{0, 1, 2, 3};
+  auto sum = workers_->reduce<Sum>(Backward{3, elements}, deadline_in(60s));
+  ASSERT_TRUE(sum.ok()) << sum.error().describe();
+  ASSERT_TRUE(sum->complete()) << sum->missing.begin()->second.describe();
+  EXPECT_EQ(sum->contributors, ranks);
+  expect_elements(*sum->value, brute_force(all, 3, [](float a, float b) { return a + b; }));
+
+  auto max = workers_->reduce<Max>(Backward{1, elements}, deadline_in(60s));
+  ASSERT_TRUE(max.ok()) << max.error().describe();
+  expect_elements(*max->value, brute_force(all, 1, [](float a, float b) { return std::max(a, b); }));
+
+  auto mean = workers_->reduce<Mean>(Backward{2, elements}, deadline_in(60s));
+  ASSERT_TRUE(mean.ok()) << mean.error().describe();
+  auto expected = brute_force(all, 2, [](float a, float b) { return a + b; });
+  for (float& x : expected) x /= ranks;
+  expect_elements(*mean->value, expected);
+}
+
+TEST_P(BulkReduceTest, AllreduceHandsTheSumToEveryActor) {
+  const std::vector<std::uint32_t> all{0, 1, 2, 3};
+  auto reduced = workers_->allreduce<Sum>(
+      Backward{5, elements},
+      [](const Tensor<float>& sum) { return ApplyGradient{sum}; }, deadline_in(60s));
+  ASSERT_TRUE(reduced.ok()) << reduced.error().describe();
+  ASSERT_TRUE(reduced->complete()) << reduced->missing.begin()->second.describe();
+  const auto expected = brute_force(all, 5, [](float a, float b) { return a + b; });
+  expect_elements(*reduced->value, expected);
+
+  double sum = 0;
+  double weighted = 0;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    sum += expected[i];
+    weighted += static_cast<double>(i) * expected[i];
+  }
+  auto applied = workers_->call(SumApplied{}, deadline_in(60s));
+  ASSERT_TRUE(applied.ok()) << applied.error().describe();
+  ASSERT_TRUE(applied->complete()) << applied->missing.begin()->second.describe();
+  for (const auto& [rank, sums] : applied->replies) {
+    EXPECT_EQ(sums.sum, sum) << "rank " << rank;
+    EXPECT_EQ(sums.weighted, weighted) << "rank " << rank;
+  }
+}
+
+TEST_P(BulkReduceTest, ARankReplyingAnotherShapeIsMissingAndTheRestFold) {
+  Backward odd{4, elements};
+  odd.odd_size_rank = 3;
+  auto sum = workers_->reduce<Sum>(odd, deadline_in(60s));
+  ASSERT_TRUE(sum.ok()) << sum.error().describe();
+  ASSERT_EQ(sum->missing.size(), 1u);
+  const Error& why = sum->missing.at(3);
+  EXPECT_NE(why.message.find("does not fold element-wise"), std::string::npos) << why.describe();
+  EXPECT_NE(why.message.find("[262145]"), std::string::npos) << why.describe();
+  EXPECT_EQ(sum->contributors, 3u);
+  expect_elements(*sum->value, brute_force({0, 1, 2}, 4, [](float a, float b) { return a + b; }));
+}
+
+TEST_P(BulkReduceTest, AnAllreduceWithARelayKilledMidFlightNamesItAndItsSubtreeWithinTheDeadline) {
+  if (GetParam() == Kind::local) GTEST_SKIP() << "killing a proc needs a process mesh";
+  Backward step{6, elements};
+  step.die_on_rank = 2;
+  const auto deadline = deadline_in(30s);
+  auto reduced = workers_->allreduce<Sum>(
+      step, [](const Tensor<float>& sum) { return ApplyGradient{sum}; }, deadline);
+  ASSERT_TRUE(reduced.ok()) << reduced.error().describe();
+  EXPECT_LT(Clock::now(), deadline);
+  // Rank 2 relays for rank 3 (fan-out 2): both are missing, each saying why.
+  ASSERT_EQ(reduced->missing.size(), 2u);
+  ASSERT_EQ(reduced->missing.count(2), 1u);
+  ASSERT_EQ(reduced->missing.count(3), 1u);
+  EXPECT_EQ(reduced->missing.at(2).code, ErrorCode::proc_failed);
+  EXPECT_NE(reduced->missing.at(2).message.find("killed by signal 9"), std::string::npos)
+      << reduced->missing.at(2).describe();
+  EXPECT_NE(reduced->missing.at(3).message.find("relay rank 2"), std::string::npos)
+      << reduced->missing.at(3).describe();
+  EXPECT_EQ(reduced->contributors, 2u);
+  expect_elements(*reduced->value, brute_force({0, 1}, 6, [](float a, float b) { return a + b; }));
+
+  // The living ranks took the sum of the living.
+  auto first_host = workers_->slice("host", 0, 1);
+  ASSERT_TRUE(first_host.ok()) << first_host.error().describe();
+  auto applied = first_host->call(SumApplied{}, deadline_in(30s));
+  ASSERT_TRUE(applied.ok()) << applied.error().describe();
+  ASSERT_TRUE(applied->complete()) << applied->missing.begin()->second.describe();
+  EXPECT_EQ(applied->replies.size(), 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Meshes, BulkReduceTest, ::testing::Values(Kind::local, Kind::process),
+                         [](const auto& info) {
+                           return std::string(info.param == Kind::local ? "Local" : "Process");
+                         });
+
+}  // namespace
+}  // namespace zmesh
