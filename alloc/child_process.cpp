@@ -1,6 +1,6 @@
 #include "zmesh/alloc/child_process.hpp"
 
-#include "zmesh/alloc/internal/unique_fd.hpp"
+#include "zmesh/core/internal/unique_fd.hpp"
 
 #include "zmesh/alloc/internal/child_launch.hpp"
 #include "zmesh/alloc/internal/line_splitter.hpp"

@@ -2,7 +2,7 @@
 
 #include <unistd.h>
 
-#include "zmesh/alloc/internal/unique_fd.hpp"
+#include "zmesh/core/internal/unique_fd.hpp"
 
 #include <arpa/inet.h>
 #include <netdb.h>

@@ -4,7 +4,7 @@
 #include "zmesh/alloc/bootstrap.hpp"
 #include "zmesh/alloc/internal/launcher_protocol.hpp"
 #include "zmesh/alloc/internal/proc_bootstrap.hpp"
-#include "zmesh/alloc/internal/unique_fd.hpp"
+#include "zmesh/core/internal/unique_fd.hpp"
 #include "zmesh/alloc/world_name.hpp"
 #include "zmesh/core/blocking_queue.hpp"
 #include "zmesh/transport/internal/handshake_watch.hpp"

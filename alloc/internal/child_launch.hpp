@@ -9,7 +9,7 @@
 // a failed child is reaped before returning, so nothing is left behind.
 
 #include "zmesh/alloc/child_process.hpp"
-#include "zmesh/alloc/internal/unique_fd.hpp"
+#include "zmesh/core/internal/unique_fd.hpp"
 #include "zmesh/core/error.hpp"
 
 #include <sys/types.h>

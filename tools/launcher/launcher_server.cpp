@@ -7,7 +7,7 @@
 #include "zmesh/alloc/child_process.hpp"
 #include "zmesh/alloc/host_list.hpp"
 #include "zmesh/alloc/internal/launcher_protocol.hpp"
-#include "zmesh/alloc/internal/unique_fd.hpp"
+#include "zmesh/core/internal/unique_fd.hpp"
 #include "zmesh/core/key_file.hpp"
 #include "zmesh/transport/internal/handshake_watch.hpp"
 #include "zmesh/transport/security.hpp"

@@ -68,24 +68,7 @@ T take(const char*& in) {
 
 }  // namespace
 
-// -- UniqueFd, Mapping, FdBudget --
-
-UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
-  if (this != &other) {
-    reset();
-    fd_ = std::exchange(other.fd_, -1);
-  }
-  return *this;
-}
-
-UniqueFd::~UniqueFd() {
-  reset();
-}
-
-void UniqueFd::reset() noexcept {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-}
+// -- Mapping, FdBudget --
 
 Mapping& Mapping::operator=(Mapping&& other) noexcept {
   if (this != &other) {

@@ -16,6 +16,7 @@
 
 #include "zmesh/core/error.hpp"
 #include "zmesh/core/frame.hpp"
+#include "zmesh/core/internal/unique_fd.hpp"
 
 #include <array>
 #include <atomic>
@@ -27,22 +28,6 @@
 #include <utility>
 
 namespace zmesh::internal {
-
-// An owned file descriptor.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) noexcept : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept;
-  ~UniqueFd();
-  int get() const noexcept { return fd_; }
-  bool valid() const noexcept { return fd_ >= 0; }
-  void reset() noexcept;
-
- private:
-  int fd_ = -1;
-};
 
 // A read-only shared mapping of a whole file, unmapped on destruction.
 class Mapping {
