@@ -6,6 +6,7 @@
 #include "zmesh/mesh/proc_mesh.hpp"
 
 #include "testing/bulk_actors.hpp"
+#include "testing/bulk_checks.hpp"
 #include "testing/mesh_actors.hpp"
 #include "testing/mesh_testing.hpp"
 
@@ -21,33 +22,13 @@ using testing::Backward;
 using testing::gradient_element;
 using testing::GradientActor;
 using testing::SumApplied;
+using testing::brute_force;
+using testing::expect_elements;
 
 enum class Kind { local, process };
 
 constexpr std::uint32_t elements = 1u << 18;  // 1 MiB of floats
 constexpr std::uint32_t ranks = 4;
-
-// Element-wise fold of the gradients of `contributors` for `step`, by brute force.
-std::vector<float> brute_force(const std::vector<std::uint32_t>& contributors, std::uint32_t step,
-                               float (*fold)(float, float)) {
-  std::vector<float> folded(elements);
-  for (std::size_t i = 0; i < elements; ++i) {
-    folded[i] = gradient_element(contributors.front(), step, i);
-    for (std::size_t k = 1; k < contributors.size(); ++k) {
-      folded[i] = fold(folded[i], gradient_element(contributors[k], step, i));
-    }
-  }
-  return folded;
-}
-
-void expect_elements(const Tensor<float>& tensor, const std::vector<float>& expected) {
-  ASSERT_EQ(tensor.size(), expected.size());
-  const auto got = tensor.elements();
-  std::size_t wrong = 0;
-  for (std::size_t i = 0; i < expected.size(); ++i) wrong += got[i] != expected[i];
-  EXPECT_EQ(wrong, 0u) << "elements differ from the brute-force fold, e.g. element 1: "
-                       << got[1] << " vs " << expected[1];
-}
 
 class BulkReduceTest : public ::testing::TestWithParam<Kind> {
  protected:
@@ -79,15 +60,15 @@ TEST_P(BulkReduceTest, SumMaxAndMeanOfTensorsMatchABruteForceFold) {
   ASSERT_TRUE(sum.ok()) << sum.error().describe();
   ASSERT_TRUE(sum->complete()) << sum->missing.begin()->second.describe();
   EXPECT_EQ(sum->contributors, ranks);
-  expect_elements(*sum->value, brute_force(all, 3, [](float a, float b) { return a + b; }));
+  expect_elements(*sum->value, brute_force(all, 3, elements, testing::plus));
 
   auto max = workers_->reduce<Max>(Backward{1, elements}, deadline_in(60s));
   ASSERT_TRUE(max.ok()) << max.error().describe();
-  expect_elements(*max->value, brute_force(all, 1, [](float a, float b) { return std::max(a, b); }));
+  expect_elements(*max->value, brute_force(all, 1, elements, [](float a, float b) { return std::max(a, b); }));
 
   auto mean = workers_->reduce<Mean>(Backward{2, elements}, deadline_in(60s));
   ASSERT_TRUE(mean.ok()) << mean.error().describe();
-  auto expected = brute_force(all, 2, [](float a, float b) { return a + b; });
+  auto expected = brute_force(all, 2, elements, testing::plus);
   for (float& x : expected) x /= ranks;
   expect_elements(*mean->value, expected);
 }
@@ -99,15 +80,10 @@ TEST_P(BulkReduceTest, AllreduceHandsTheSumToEveryActor) {
       [](const Tensor<float>& sum) { return ApplyGradient{sum}; }, deadline_in(60s));
   ASSERT_TRUE(reduced.ok()) << reduced.error().describe();
   ASSERT_TRUE(reduced->complete()) << reduced->missing.begin()->second.describe();
-  const auto expected = brute_force(all, 5, [](float a, float b) { return a + b; });
+  const auto expected = brute_force(all, 5, elements, testing::plus);
   expect_elements(*reduced->value, expected);
 
-  double sum = 0;
-  double weighted = 0;
-  for (std::size_t i = 0; i < expected.size(); ++i) {
-    sum += expected[i];
-    weighted += static_cast<double>(i) * expected[i];
-  }
+  const auto [sum, weighted] = testing::sum_and_weighted(expected);
   auto applied = workers_->call(SumApplied{}, deadline_in(60s));
   ASSERT_TRUE(applied.ok()) << applied.error().describe();
   ASSERT_TRUE(applied->complete()) << applied->missing.begin()->second.describe();
@@ -127,7 +103,7 @@ TEST_P(BulkReduceTest, ARankReplyingAnotherShapeIsMissingAndTheRestFold) {
   EXPECT_NE(why.message.find("does not fold element-wise"), std::string::npos) << why.describe();
   EXPECT_NE(why.message.find("[262145]"), std::string::npos) << why.describe();
   EXPECT_EQ(sum->contributors, 3u);
-  expect_elements(*sum->value, brute_force({0, 1, 2}, 4, [](float a, float b) { return a + b; }));
+  expect_elements(*sum->value, brute_force({0, 1, 2}, 4, elements, testing::plus));
 }
 
 TEST_P(BulkReduceTest, AnAllreduceWithARelayKilledMidFlightNamesItAndItsSubtreeWithinTheDeadline) {
@@ -149,7 +125,7 @@ TEST_P(BulkReduceTest, AnAllreduceWithARelayKilledMidFlightNamesItAndItsSubtreeW
   EXPECT_NE(reduced->missing.at(3).message.find("relay rank 2"), std::string::npos)
       << reduced->missing.at(3).describe();
   EXPECT_EQ(reduced->contributors, 2u);
-  expect_elements(*reduced->value, brute_force({0, 1}, 6, [](float a, float b) { return a + b; }));
+  expect_elements(*reduced->value, brute_force({0, 1}, 6, elements, testing::plus));
 
   // The living ranks took the sum of the living.
   auto first_host = workers_->slice("host", 0, 1);
