@@ -2,13 +2,16 @@
 // relays (fan-out 2): element-wise Sum, Max and Mean of 1 MiB float tensors from every rank
 // come out exactly as a brute-force fold; allreduce hands the sum back to every actor; a
 // rank replying another shape is missing, saying why; and (process meshes) a relay killed in
-// the middle of an allreduce is named missing, with the rank below it, within the deadline.
+// the middle of an allreduce is named missing, with the rank below it, within the deadline,
+// and (root) leaves no shared memory behind.
 #include "zmesh/mesh/proc_mesh.hpp"
 
 #include "testing/bulk_actors.hpp"
 #include "testing/bulk_checks.hpp"
 #include "testing/mesh_actors.hpp"
 #include "testing/mesh_testing.hpp"
+#include "testing/shared_memory.hpp"
+#include "testing/wait.hpp"
 
 #include <gtest/gtest.h>
 
@@ -134,6 +137,43 @@ TEST_P(BulkReduceTest, AnAllreduceWithARelayKilledMidFlightNamesItAndItsSubtreeW
   ASSERT_TRUE(applied.ok()) << applied.error().describe();
   ASSERT_TRUE(applied->complete()) << applied->missing.begin()->second.describe();
   EXPECT_EQ(applied->replies.size(), 2u);
+}
+
+// Root: the procs and the client put their regions in a small tmpfs of the test's own, whose
+// free space shows what is still allocated after a relay was SIGKILLed mid-allreduce.
+TEST(BulkReduceSharedMemoryTest, ARelayKilledMidAllreduceLeavesNoSharedMemoryBehind) {
+  testing::ScopedTmpfs tmpfs("shm-relay-kill", "64m");
+  if (!tmpfs.ok()) GTEST_SKIP() << tmpfs.skip_reason();
+  const std::uint64_t empty = testing::free_bytes(tmpfs.dir());
+  {
+    Config config = testing::mesh_test_config(Millis(15000));
+    config.shm_dir = tmpfs.dir();  // the procs get it through their environment
+    Runtime runtime(config);
+    auto mesh = testing::allocate_mesh(runtime, testing::spec_of({{"host", 2}, {"gpu", 2}}), false,
+                                       deadline_in(30s));
+    ASSERT_TRUE(mesh);
+    auto spawned = mesh->spawn<GradientActor>("grads", deadline_in(30s));
+    ASSERT_TRUE(spawned.ok()) << spawned.error().describe();
+    auto workers = spawned->with_fanout(2);
+    // A first allreduce teaches every link that its peer shares the host.
+    auto warm = workers.allreduce<Sum>(
+        Backward{1, elements}, [](const Tensor<float>& sum) { return ApplyGradient{sum}; }, deadline_in(60s));
+    ASSERT_TRUE(warm.ok() && warm->complete());
+    Backward step{2, elements};
+    step.die_on_rank = 2;  // relays for rank 3
+    auto reduced = workers.allreduce<Sum>(
+        step, [](const Tensor<float>& sum) { return ApplyGradient{sum}; }, deadline_in(30s));
+    ASSERT_TRUE(reduced.ok()) << reduced.error().describe();
+    EXPECT_EQ(reduced->missing.size(), 2u);
+    expect_elements(*reduced->value, brute_force({0, 1}, 2, elements, testing::plus));
+    // The living ranks keep the sum past their turn: in the tmpfs, mapped.
+    EXPECT_LT(testing::free_bytes(tmpfs.dir()), empty) << "no region was written to the tmpfs";
+    EXPECT_TRUE(mesh->stop(deadline_in(30s)).ok());
+  }
+  EXPECT_EQ(testing::child_processes(), std::vector<pid_t>{});
+  EXPECT_TRUE(testing::wait_until(10s, [&] { return testing::free_bytes(tmpfs.dir()) == empty; }))
+      << "free " << testing::free_bytes(tmpfs.dir()) << " of " << empty << " bytes";
+  EXPECT_EQ(testing::entries_in(tmpfs.dir()), 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Meshes, BulkReduceTest, ::testing::Values(Kind::local, Kind::process),
