@@ -385,6 +385,7 @@ Endpoint::Stats Endpoint::Impl::snapshot() const {
   out.links = stats.links.load(relaxed);
   out.handshakes_refused = stats.handshakes_refused.load(relaxed);
   out.io_rounds = stats.io_rounds.load(relaxed);
+  out.sleeping = stats.sleeping.load(relaxed) != 0;
   out.sent_directly = stats.sent_directly.load(relaxed);
   out.shm_sent = stats.shm_sent.load(relaxed);
   out.shm_regions = stats.shm_regions.load(relaxed);

@@ -72,6 +72,8 @@ class Endpoint final : public RemoteLink {
                                  // delivery_timeout (made to answer an unknown proc) is dropped
     std::uint64_t io_rounds = 0;  // turns of the I/O loop: an idle endpoint waits, it does
                                   // not spin
+    bool sleeping = false;  // the I/O thread was in a poll that may wait (not a poll that
+                            // returns at once because a socket needed another look)
     std::uint64_t sent_directly = 0;  // sends the calling thread put on the wire itself (the
                                       // I/O thread was idle), not handing them over
     std::uint64_t handshakes_refused = 0;  // tcp peers refused at the CURVE handshake (a

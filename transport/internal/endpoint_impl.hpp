@@ -104,6 +104,8 @@ struct AtomicStats {
       gaps_dropped{0}, garbage_dropped{0}, acks_sent{0}, acks_carried{0}, acks_received{0},
       sessions{0}, links{0}, io_rounds{0}, sent_directly{0}, handshakes_refused{0}, shm_sent{0},
       shm_regions{0}, shm_fallbacks{0}, shm_received{0};
+  // 1 while the I/O thread is in a poll that may wait, 0 otherwise (a gauge).
+  std::atomic<std::uint64_t> sleeping{0};
   // Written from any thread (send() after close), so incremented atomically.
   std::atomic<std::uint64_t> undeliverable{0}, accepted{0}, finished{0};
 };

@@ -111,7 +111,9 @@ void Endpoint::Impl::iterate(std::unique_lock<std::mutex>& io) {
                             : Clock::now() + std::chrono::milliseconds(timeout);
   // Senders may do the I/O work while this thread waits (try_send_directly).
   io.unlock();
+  stats.sleeping.store(timeout != 0 ? 1 : 0, std::memory_order_relaxed);
   const int ready = ::poll(poll_fds.data(), static_cast<nfds_t>(poll_fds.size()), timeout);
+  stats.sleeping.store(0, std::memory_order_relaxed);
   io.lock();
   now = Clock::now();
   run_deferred_callbacks();
