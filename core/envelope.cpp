@@ -33,8 +33,8 @@ std::size_t queued_bytes(const Envelope& envelope) noexcept {
 }
 
 Frame encode_header(const Envelope& envelope) {
-  msgpack::sbuffer buffer(encode_initial_bytes);
-  msgpack::packer<msgpack::sbuffer> out(buffer);
+  internal::PackBuffer buffer;
+  msgpack::packer<internal::PackBuffer> out(buffer);
   out.pack_map(5);
   out.pack(key_version);
   out.pack(envelope_format_version);
@@ -50,10 +50,7 @@ Frame encode_header(const Envelope& envelope) {
     out.pack(key);
     buffer.write(encoded.data(), encoded.size());  // already one msgpack value
   }
-  const std::size_t size = buffer.size();
-  char* bytes = buffer.release();
-  std::shared_ptr<const char> owner(bytes, [](const char* p) { ::free(const_cast<char*>(p)); });
-  return Frame::wrap(owner, bytes, size);
+  return std::move(buffer).frame();
 }
 
 Result<Envelope> decode_envelope(const Frame& header, Frames payload) {

@@ -33,10 +33,16 @@ class Frame {
     auto holder = std::make_shared<const std::string>(std::move(bytes));
     return Frame(holder, holder->data(), holder->size());
   }
-  static Frame copy_of(std::span<const std::byte> bytes) {
-    return from_string(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  // One allocation holds the count and the bytes.
+  static Frame copy_of(std::string_view bytes) {
+    std::shared_ptr<char[]> holder = std::make_shared_for_overwrite<char[]>(bytes.size());
+    if (!bytes.empty()) std::memcpy(holder.get(), bytes.data(), bytes.size());
+    const char* data = holder.get();
+    return Frame(std::move(holder), data, bytes.size());
   }
-  static Frame copy_of(std::string_view text) { return from_string(std::string(text)); }
+  static Frame copy_of(std::span<const std::byte> bytes) {
+    return copy_of(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  }
   // Shares `owner`, which must keep [data, data + size) alive and unchanged.
   static Frame wrap(std::shared_ptr<const void> owner, const void* data, std::size_t size) {
     return Frame(std::move(owner), data, size);

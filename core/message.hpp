@@ -19,8 +19,11 @@
 #include <fmt/format.h>
 #include <msgpack.hpp>
 
+
+#include <array>
 #include <concepts>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -59,33 +62,57 @@ msgpack::unpack_limit decode_limits();
 // Throws msgpack's exceptions on malformed input or a broken decode_limits().
 msgpack::object unpack_scratch(const char* data, std::size_t size);
 
-// A first buffer size that fits most headers and small messages: msgpack's default (8 KiB)
-// costs a page fault or two per message.
-inline constexpr std::size_t encode_initial_bytes = 512;
-
 // Serializes any msgpack-able value into a string. For header values: most are a few bytes
 // and stay in the string's inline buffer, where a msgpack::sbuffer would allocate.
+namespace internal {
+// A msgpack stream appending to a string.
+struct StringSink {
+  std::string& out;
+  void write(const char* data, std::size_t size) { out.append(data, size); }
+};
+}  // namespace internal
+
 template <class T>
 std::string encode_to_string(const T& value) {
-  struct Sink {
-    std::string& out;
-    void write(const char* data, std::size_t size) { out.append(data, size); }
-  };
   std::string out;
-  Sink sink{out};
+  internal::StringSink sink{out};
   msgpack::pack(sink, value);
   return out;
 }
 
-// Serializes any msgpack-able value into a Frame without a further copy.
+namespace internal {
+// A msgpack stream that keeps small output on the stack and spills to the heap past it, so
+// that a small value becomes a Frame with one allocation (Frame::copy_of).
+class PackBuffer {
+ public:
+  void write(const char* data, std::size_t size) {
+    if (spill_.empty() && size_ + size <= small_.size()) {
+      std::memcpy(small_.data() + size_, data, size);
+    } else {
+      if (spill_.empty()) spill_.assign(small_.data(), size_);
+      spill_.append(data, size);
+    }
+    size_ += size;
+  }
+  std::string_view view() const {
+    return spill_.empty() ? std::string_view(small_.data(), size_) : std::string_view(spill_);
+  }
+  // Small output is copied once into the Frame; spilled output is moved into it.
+  Frame frame() && { return spill_.empty() ? Frame::copy_of(view()) : Frame::from_string(std::move(spill_)); }
+
+ private:
+  std::array<char, 512> small_;
+  std::size_t size_ = 0;
+  std::string spill_;
+};
+}  // namespace internal
+
+// Serializes any msgpack-able value into a Frame.
 template <class T>
 Frame encode_value(const T& value) {
-  msgpack::sbuffer buffer(encode_initial_bytes);
+  internal::PackBuffer buffer;
   msgpack::pack(buffer, value);
-  const std::size_t size = buffer.size();
-  char* bytes = buffer.release();
-  std::shared_ptr<const char> owner(bytes, [](const char* p) { ::free(const_cast<char*>(p)); });
-  return Frame::wrap(owner, bytes, size);
+  return std::move(buffer).frame();
 }
 
 // Decodes `frame` as a T; the error names `what` (usually the type name).

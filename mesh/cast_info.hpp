@@ -27,6 +27,13 @@ struct CastHeader {
   MSGPACK_DEFINE(mesh, cast_id, origin, rank, labels, sizes);
 };
 
+// encode_to_string(CastHeader{mesh, cast_id, origin, rank, labels, sizes}), byte for byte,
+// packed from the fields where they lie: the comm actor makes one per delivery, and copying
+// the ids and labels into a CastHeader first cost an allocation per string.
+std::string encode_cast_header(std::string_view mesh, std::uint64_t cast_id, const ActorId& origin,
+                               std::uint32_t rank, const std::vector<std::string>& labels,
+                               const std::vector<std::size_t>& sizes);
+
 struct CastInfo {
   std::string mesh;
   std::uint64_t cast_id = 0;

@@ -197,9 +197,9 @@ Envelope CommActor::delivery_of(Context& ctx, const CastControl& control, const 
       PortId{ActorId{ctx.proc().id(), control.actor, 0}, message_port_index(control.type_name)};
   delivery.type_name = control.type_name;
   for (const auto& [name, encoded] : control.headers) delivery.headers.set_raw(name, encoded);
-  CastHeader header{control.mesh, control.cast_id, control.origin, view_rank, shape.labels(), {}};
-  for (auto size : shape.extent().sizes()) header.sizes.push_back(static_cast<std::uint32_t>(size));
-  delivery.headers.set(std::string(cast_header_key), header);
+  delivery.headers.set_raw(std::string(cast_header_key),
+                          encode_cast_header(control.mesh, control.cast_id, control.origin, view_rank,
+                                             shape.labels(), shape.extent().sizes()));
   if (control.reduce) {
     // The actor's return value comes back here, tagged with its cast and rank, to be folded.
     const Contribution tag{control.origin, control.actor, control.cast_id, view_rank, {}};

@@ -1,6 +1,7 @@
 #include "zmesh/comm/internal/cast_control_frames.hpp"
 
 #include "zmesh/core/message.hpp"
+#include "zmesh/mesh/cast_info.hpp"
 
 #include <gtest/gtest.h>
 
@@ -41,6 +42,23 @@ TEST(CastControlFramesTest, EachChildsFrameIsByteForByteTheFullEncoding) {
       auto decoded = decode<CastControl>(got);
       ASSERT_TRUE(decoded.ok()) << decoded.error().describe();
       EXPECT_EQ(decoded->ranks, ranks);
+    }
+  }
+}
+
+// The cast header each delivery carries is packed from the fields where they lie; it must
+// be byte for byte the CastHeader that cast_info() decodes.
+TEST(CastControlFramesTest, PackedCastHeaderIsByteForByteTheStructsEncoding) {
+  const ActorId origin{ProcId{WorldId{"a-client-world-name-longer-than-sso"}, 0}, "root", 3};
+  const std::vector<std::vector<std::string>> labels{{}, {"gpu"}, {"host", "gpu", "a-long-label-name"}};
+  const std::vector<std::vector<std::size_t>> sizes{{}, {8}, {2, 70000, 4000000000u}};
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    for (std::uint32_t rank : {0u, 7u, 4000000000u}) {
+      CastHeader header{"world/trainers", 1ull << 40, origin, rank, labels[i], {}};
+      for (auto size : sizes[i]) header.sizes.push_back(static_cast<std::uint32_t>(size));
+      EXPECT_EQ(encode_cast_header(header.mesh, header.cast_id, origin, rank, labels[i], sizes[i]),
+                encode_to_string(header))
+          << i << " dimensions, rank " << rank;
     }
   }
 }
