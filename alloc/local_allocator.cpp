@@ -43,7 +43,7 @@ class LocalAlloc final : public Alloc {
 
   Result<void> start() {
     const Config& config = runtime_.config();
-    client_ = std::make_unique<Proc>(ProcOptions{ProcId{WorldId{world_.name + "-client"}, 0},
+    client_ = std::make_unique<Proc>(ProcOptions{ProcId{WorldId{world_.name() + "-client"}, 0},
                                                  registry_, config, scheduler_, nullptr});
     network_.join(*client_);
     for (std::uint32_t rank = 0; rank < procs_.size(); ++rank) {
@@ -94,7 +94,7 @@ class LocalAlloc final : public Alloc {
     LocalProc& local = procs_[rank];
     const ProcId id{world_, rank};
     auto publisher = SupervisionPublisher::bind(
-        runtime_.context(), id, fmt::format("inproc://zmesh-sup-{}-{}", world_.name, rank), config);
+        runtime_.context(), id, fmt::format("inproc://zmesh-sup-{}-{}", world_.name(), rank), config);
     if (!publisher) return std::move(publisher).error();
     local.publisher = std::move(*publisher);
     local.events = std::make_unique<EventLog>(local.publisher.get());

@@ -80,7 +80,7 @@ class ProcessAlloc final : public Alloc {
       config_.curve = std::move(*keys);
     }
     if (spec_.transport == AllocTransport::ipc) {
-      auto directory = internal::IpcDirectory::create(world_.name);
+      auto directory = internal::IpcDirectory::create(world_.name());
       if (!directory) return std::move(directory).error();
       ipc_directory_ = std::move(*directory);
     }
@@ -88,7 +88,7 @@ class ProcessAlloc final : public Alloc {
                                            ? fmt::format("tcp://{}:0", bind_host)
                                            : fmt::format("ipc://{}/client", ipc_directory_.path());
     auto client = Node::start(runtime_,
-                              ProcOptions{ProcId{WorldId{world_.name + "-client"}, 0}, registry_,
+                              ProcOptions{ProcId{WorldId{world_.name() + "-client"}, 0}, registry_,
                                           config_, nullptr, nullptr},
                               client_address);
     if (!client) return std::move(client).error();

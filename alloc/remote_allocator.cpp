@@ -89,7 +89,7 @@ class RemoteAlloc final : public Alloc {
         world_{spec_.world.empty() ? unique_world_name("remote") : spec_.world},
         registry_(std::move(registry)),
         options_(std::move(options)),
-        log_("zmesh.alloc", "remote=" + world_.name, config_.log_level),
+        log_("zmesh.alloc", "remote=" + world_.name(), config_.log_level),
         procs_(spec_.proc_count()) {
     if (options_.executable.empty()) options_.executable = self_executable();
   }
@@ -155,7 +155,7 @@ class RemoteAlloc final : public Alloc {
       client_host = *local;
     }
     auto client = Node::start(runtime_,
-                              ProcOptions{ProcId{WorldId{world_.name + "-client"}, 0}, registry_,
+                              ProcOptions{ProcId{WorldId{world_.name() + "-client"}, 0}, registry_,
                                           config_, nullptr, nullptr},
                               fmt::format("tcp://{}:0", client_host));
     if (!client) {
@@ -192,7 +192,7 @@ class RemoteAlloc final : public Alloc {
       link.last_heard = started;
       LaunchRequest request;
       request.client = client_name;
-      request.world = world_.name;
+      request.world = world_.name();
       for (std::uint32_t rank = host * per_host; rank < (host + 1) * per_host; ++rank) {
         request.ranks.push_back(rank);
         procs_[rank].host = host;
@@ -310,7 +310,7 @@ class RemoteAlloc final : public Alloc {
   void io_loop() {
     std::vector<zmq::socket_t> sockets;
     std::vector<std::unique_ptr<internal::HandshakeWatch>> handshakes;  // by host
-    const std::string identity = fmt::format("{}@{}:{}", world_.name, local_host_name(), ::getpid());
+    const std::string identity = fmt::format("{}@{}:{}", world_.name(), local_host_name(), ::getpid());
     for (auto& host : hosts_) {
       zmq::socket_t socket(runtime_.context(), zmq::socket_type::dealer);
       socket.set(zmq::sockopt::linger, 1000);

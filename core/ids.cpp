@@ -131,7 +131,12 @@ Result<PortId> PortId::parse(std::string_view text) {
   return finish(p, Result<PortId>(PortId{std::move(*actor), *index}));
 }
 
-std::string ProcId::to_string() const { return fmt::format("{}[{}]", world.name, rank); }
+const std::string& WorldId::empty_name() noexcept {
+  static const std::string empty;
+  return empty;
+}
+
+std::string ProcId::to_string() const { return fmt::format("{}[{}]", world.name(), rank); }
 std::string ActorId::to_string() const {
   return fmt::format("{}.{}[{}]", proc.to_string(), name, pid);
 }

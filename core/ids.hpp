@@ -14,19 +14,50 @@
 #include <compare>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <string_view>
 
 namespace zmesh {
 
-struct WorldId {
-  std::string name;
+// The name is shared, not copied, by copies of the id: every message carries ids of its
+// sender and destination, and copying the name string cost an allocation each time.
+class WorldId {
+ public:
+  WorldId() = default;
+  WorldId(std::string name)  // NOLINT: implicit, so that WorldId{"training"} reads as before
+      : name_(std::make_shared<const std::string>(std::move(name))) {}
 
   static Result<WorldId> parse(std::string_view text);
-  std::string to_string() const { return name; }
-  friend auto operator<=>(const WorldId&, const WorldId&) = default;
-  MSGPACK_DEFINE(name);
+  const std::string& name() const noexcept { return name_ ? *name_ : empty_name(); }
+  std::string to_string() const { return name(); }
+  friend std::strong_ordering operator<=>(const WorldId& a, const WorldId& b) {
+    if (a.name_ == b.name_) return std::strong_ordering::equal;
+    return a.name().compare(b.name()) <=> 0;
+  }
+  friend bool operator==(const WorldId& a, const WorldId& b) {
+    return a.name_ == b.name_ || a.name() == b.name();
+  }
+
+  // msgpack: a one-element array holding the name, as a struct with MSGPACK_DEFINE(name).
+  template <class Packer>
+  void msgpack_pack(Packer& packer) const {
+    packer.pack_array(1);
+    packer.pack(name());
+  }
+  void msgpack_unpack(const msgpack::object& object) {
+    std::string name;
+    msgpack::type::make_define_array(name).msgpack_unpack(object);
+    *this = WorldId(std::move(name));
+  }
+  void msgpack_object(msgpack::object* object, msgpack::zone& zone) const {
+    msgpack::type::make_define_array(name()).msgpack_object(object, zone);
+  }
+
+ private:
+  static const std::string& empty_name() noexcept;
+  std::shared_ptr<const std::string> name_;
 };
 
 struct ProcId {
@@ -73,7 +104,7 @@ std::ostream& operator<<(std::ostream& out, const PortId& id);
 template <>
 struct std::hash<zmesh::ProcId> {
   std::size_t operator()(const zmesh::ProcId& id) const noexcept {
-    return std::hash<std::string>{}(id.world.name) * 31 + id.rank;
+    return std::hash<std::string>{}(id.world.name()) * 31 + id.rank;
   }
 };
 template <>

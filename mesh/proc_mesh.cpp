@@ -161,7 +161,7 @@ void ProcMesh::start_supervision(Runtime& runtime) {
       }};
   subscriber_ = std::make_unique<SupervisionSubscriber>(runtime.context(), std::move(callbacks),
                                                         state_->config(),
-                                                        "mesh=" + state_->world().name);
+                                                        "mesh=" + state_->world().name());
   for (std::uint32_t rank = 0; rank < state_->size(); ++rank) {
     const auto& proc = state_->proc(rank);
     subscriber_->connect(proc.proc, proc.supervision_address);

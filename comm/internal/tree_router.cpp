@@ -104,7 +104,7 @@ Result<DeliveryPlan> TreeRouter::send(const CastOrder& order, const internal::Re
   }
 
   CastControl control;
-  control.mesh = state_.world().name + "/" + std::string(order.mesh_name);
+  control.mesh = state_.world().name() + "/" + std::string(order.mesh_name);
   control.cast_id = order.cast_id;
   control.origin = state_.mailbox().self();
   control.actor = std::string(order.mesh_name);
@@ -203,7 +203,7 @@ void TreeRouter::rank_failed(std::uint64_t cast_id, std::uint32_t rank, const Po
     const Error lost(ErrorCode::proc_failed,
                      fmt::format("cast {} of {}/{}: relay {} died before passing it on to rank "
                                  "{} ({}): {}",
-                                 cast_id, state_.world().name, tracked.mesh_name, relay, base,
+                                 cast_id, state_.world().name(), tracked.mesh_name, relay, base,
                                  state_.point_text(base), died->message));
     state_.mailbox().send(comm_actor(base),
                           internal::Unreached{state_.mailbox().self(), tracked.mesh_name,
@@ -286,7 +286,7 @@ void TreeRouter::send_closes(std::vector<std::pair<std::uint32_t, internal::Clos
 Result<Folded> TreeRouter::reduce(const CastOrder& order, const ReducerOps& ops,
                                   const std::map<std::uint32_t, Error>& skipped,
                                   Deadline deadline) {
-  const std::string mesh = state_.world().name + "/" + std::string(order.mesh_name);
+  const std::string mesh = state_.world().name() + "/" + std::string(order.mesh_name);
   const auto started = Clock::now();
   auto [reply_to, replies] = state_.mailbox().open_port<Partial>();
   // Registered before sending, so that no death or failure of a rank goes unnoticed.
@@ -369,7 +369,7 @@ void TreeRouter::rank_failed(const CastOrder& order, const DeliveryPlan& plan,
   const Error lost(ErrorCode::proc_failed,
                    fmt::format("cast {} of {}/{}: relay {} died before passing on its subtree's "
                                "replies: {}",
-                               order.cast_id, state_.world().name, actor,
+                               order.cast_id, state_.world().name(), actor,
                                internal::rank_text(order.shape, rank), reason.message));
   auto parent = plan.parent_of(rank).value();
   if (!parent) {

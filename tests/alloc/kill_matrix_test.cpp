@@ -182,7 +182,7 @@ class KillMatrixTest : public testing::FakeHostsTest {
   // The pid of `rank` of `mesh`, found among its host's processes.
   pid_t pid_of(const ProcMesh& mesh, std::uint32_t rank) const {
     for (pid_t pid : host_pids(rank / per_host)) {
-      if (proc_rank(pid, mesh.world().name) == rank) return pid;
+      if (proc_rank(pid, mesh.world().name()) == rank) return pid;
     }
     ADD_FAILURE() << "no process of rank " << rank << " on " << hosts_.name(rank / per_host);
     return -1;

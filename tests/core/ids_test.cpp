@@ -1,7 +1,10 @@
 // Ids: text forms round-trip, and malformed text is rejected naming the column.
 #include "zmesh/core/ids.hpp"
+#include "zmesh/core/message.hpp"
 
 #include <gtest/gtest.h>
+
+#include <set>
 
 namespace zmesh {
 namespace {
@@ -53,6 +56,38 @@ TEST(IdsTest, CheckNamePointsAtTheBadCharacter) {
   EXPECT_EQ(bad.error().code, ErrorCode::invalid_argument);
   EXPECT_NE(bad.error().message.find("column 4"), std::string::npos) << bad.error().message;
   EXPECT_FALSE(check_name("", "actor").ok());
+}
+
+// The world id's old form: a struct holding the name.
+struct WorldIdAsBefore {
+  std::string name;
+  MSGPACK_DEFINE(name);
+};
+
+// Copies of a WorldId share its name; comparisons, hashing and the wire are those of the
+// name string, as when the id was a struct holding a std::string.
+TEST(IdsTest, WorldIdCopiesShareTheNameAndActAsTheString) {
+  const WorldId world{"a-world-name-longer-than-the-inline-buffer"};
+  const ProcId proc{world, 3};
+  const ProcId copy = proc;
+  EXPECT_EQ(&copy.world.name(), &world.name());
+  EXPECT_EQ(WorldId{}.name(), "");
+  EXPECT_EQ(WorldId{}, WorldId{""});
+  EXPECT_EQ(WorldId{"b"}, WorldId{std::string("b")});
+  const std::set<WorldId> ordered{WorldId{"b"}, WorldId{"a"}, WorldId{"ab"}, WorldId{"b"}};
+  std::vector<std::string> names;
+  for (const auto& w : ordered) names.push_back(w.name());
+  EXPECT_EQ(names, (std::vector<std::string>{"a", "ab", "b"}));
+  EXPECT_LT(ProcId(WorldId{"a"}, 9), ProcId(WorldId{"b"}, 0));
+  EXPECT_EQ(std::hash<ProcId>{}(ProcId{WorldId{"w"}, 1}), std::hash<ProcId>{}(ProcId{WorldId{std::string("w")}, 1}));
+
+  EXPECT_EQ(encode_to_string(world), encode_to_string(WorldIdAsBefore{world.name()}));
+  auto decoded = decode_value<ActorId>(encode_value(ActorId{proc, "trainer", 2}), "ActorId");
+  ASSERT_TRUE(decoded.ok()) << decoded.error().describe();
+  EXPECT_EQ(decoded->proc, proc);
+  EXPECT_EQ(decoded->to_string(), "a-world-name-longer-than-the-inline-buffer[3].trainer[2]");
+  auto wrong = decode_value<WorldId>(encode_value(std::uint32_t{7}), "WorldId");
+  EXPECT_FALSE(wrong.ok());
 }
 
 }  // namespace

@@ -93,7 +93,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (header.kind == LinkKind::data || header.kind == LinkKind::skip) {
       auto sender = zmesh::decode_value<zmesh::ProcId>(
           zmesh::Frame::copy_of(header.sender_bytes), "link header sender");
-      FUZZ_CHECK(sender.ok() && sender->world.name == header.sender_world &&
+      FUZZ_CHECK(sender.ok() && sender->world.name() == header.sender_world &&
                      sender->rank == header.sender_rank,
                  "the sender bytes do not decode (msgpack) to the parsed world and rank");
     }

@@ -253,7 +253,7 @@ std::string encode_sender(const ProcId& sender) {
   std::string out;
   put_array(out, 2);
   put_array(out, 1);
-  put_str(out, sender.world.name);
+  put_str(out, sender.world.name());
   append_uint(out, sender.rank);
   return out;
 }
