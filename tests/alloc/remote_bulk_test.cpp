@@ -38,9 +38,8 @@ class RemoteBulkTest : public testing::FakeHostsTest {
     if (IsSkipped() || HasFatalFailure()) return;
     mesh_ = allocate_mesh(runtime_, host_spec(3, 2), hosts_.client_options());
     ASSERT_TRUE(mesh_);
-    auto spawned = mesh_->spawn<GradientActor>("grads", deadline_in(30s));
-    ASSERT_TRUE(spawned.ok()) << spawned.error().describe();
-    workers_.emplace(spawned->with_fanout(2));
+    workers_ = testing::spawn_gradients(*mesh_);
+    ASSERT_TRUE(workers_);
   }
   void TearDown() override {
     if (mesh_) {

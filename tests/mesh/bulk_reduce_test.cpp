@@ -39,10 +39,8 @@ class BulkReduceTest : public ::testing::TestWithParam<Kind> {
     mesh_ = testing::allocate_mesh(runtime_, testing::spec_of({{"host", 2}, {"gpu", 2}}),
                                    GetParam() == Kind::local, deadline_in(30s));
     ASSERT_TRUE(mesh_);
-    auto spawned = mesh_->spawn<GradientActor>("grads", deadline_in(30s));
-    ASSERT_TRUE(spawned.ok()) << spawned.error().describe();
-    // Fan-out 2 over 4 ranks: relays fold their subtree before the client folds the rest.
-    workers_.emplace(spawned->with_fanout(2));
+    workers_ = testing::spawn_gradients(*mesh_);
+    ASSERT_TRUE(workers_);
   }
   void TearDown() override {
     if (mesh_) {
@@ -152,9 +150,9 @@ TEST(BulkReduceSharedMemoryTest, ARelayKilledMidAllreduceLeavesNoSharedMemoryBeh
     auto mesh = testing::allocate_mesh(runtime, testing::spec_of({{"host", 2}, {"gpu", 2}}), false,
                                        deadline_in(30s));
     ASSERT_TRUE(mesh);
-    auto spawned = mesh->spawn<GradientActor>("grads", deadline_in(30s));
-    ASSERT_TRUE(spawned.ok()) << spawned.error().describe();
-    auto workers = spawned->with_fanout(2);
+    auto gradients = testing::spawn_gradients(*mesh);
+    ASSERT_TRUE(gradients);
+    auto& workers = *gradients;
     // A first allreduce teaches every link that its peer shares the host.
     auto warm = workers.allreduce<Sum>(
         Backward{1, elements}, [](const Tensor<float>& sum) { return ApplyGradient{sum}; }, deadline_in(60s));

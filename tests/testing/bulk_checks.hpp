@@ -1,14 +1,18 @@
 #pragma once
-// Checks of reduced gradients (GradientActor, bulk_actors.hpp) against a brute-force fold,
-// shared by the bulk-reduce tests on process meshes and on the fake hosts.
+// Gradient actors on a mesh, and checks of reduced gradients (GradientActor, bulk_actors.hpp)
+// against a brute-force fold, shared by the bulk-reduce tests on process meshes and on the
+// fake hosts.
 // Thread: call from the test's thread.
 
 #include "testing/bulk_actors.hpp"
 #include "zmesh/core/tensor.hpp"
+#include "zmesh/mesh/proc_mesh.hpp"
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace zmesh::testing {
@@ -47,6 +51,16 @@ inline std::pair<double, double> sum_and_weighted(const std::vector<float>& elem
     weighted += static_cast<double>(i) * elements[i];
   }
   return {sum, weighted};
+}
+
+// GradientActor "grads" on every proc of `mesh`, viewed with fan-out 2 so that relays fold
+// their subtree before the client folds the rest; nothing (and a test failure) if the spawn
+// failed.
+inline std::optional<ActorMesh<GradientActor>> spawn_gradients(ProcMesh& mesh) {
+  auto spawned = mesh.spawn<GradientActor>("grads", deadline_in(std::chrono::seconds(30)));
+  EXPECT_TRUE(spawned.ok()) << spawned.error().describe();
+  if (!spawned) return std::nullopt;
+  return spawned->with_fanout(2);
 }
 
 }  // namespace zmesh::testing
