@@ -1,7 +1,9 @@
 #include "zmesh/mesh/slice.hpp"
 
 #include <algorithm>
+#include <array>
 #include <limits>
+#include <span>
 
 namespace zmesh {
 
@@ -107,14 +109,23 @@ Result<std::size_t> Slice::base_rank(std::span<const std::size_t> coords) const 
 bool Slice::find_coords(std::size_t base_rank, std::vector<std::size_t>& coords) const {
   if (base_rank < offset_) return false;
   std::size_t rest = base_rank - offset_;
-  std::vector<std::size_t> order;
-  for (std::size_t i = 0; i < num_dims(); ++i) {
-    if (sizes_[i] > 1) order.push_back(i);
+  // The dimensions by falling stride, on the stack for the usual few: every cast delivery
+  // asks this (twice), and a vector here was an allocation each time.
+  std::array<std::size_t, 16> small;
+  std::vector<std::size_t> large;
+  std::size_t* order = small.data();
+  if (num_dims() > small.size()) {
+    large.resize(num_dims());
+    order = large.data();
   }
-  std::sort(order.begin(), order.end(),
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < num_dims(); ++i) {
+    if (sizes_[i] > 1) order[count++] = i;
+  }
+  std::sort(order, order + count,
             [&](std::size_t a, std::size_t b) { return strides_[a] > strides_[b]; });
   coords.assign(num_dims(), 0);
-  for (std::size_t dim : order) {
+  for (std::size_t dim : std::span(order, count)) {
     const std::size_t coord = rest / strides_[dim];
     if (coord >= sizes_[dim]) return false;
     coords[dim] = coord;
