@@ -19,7 +19,6 @@
 #include <fmt/format.h>
 #include <msgpack.hpp>
 
-
 #include <array>
 #include <concepts>
 #include <cstdint>
@@ -62,8 +61,6 @@ msgpack::unpack_limit decode_limits();
 // Throws msgpack's exceptions on malformed input or a broken decode_limits().
 msgpack::object unpack_scratch(const char* data, std::size_t size);
 
-// Serializes any msgpack-able value into a string. For header values: most are a few bytes
-// and stay in the string's inline buffer, where a msgpack::sbuffer would allocate.
 namespace internal {
 // A msgpack stream appending to a string.
 struct StringSink {
@@ -72,6 +69,8 @@ struct StringSink {
 };
 }  // namespace internal
 
+// Serializes any msgpack-able value into a string. For header values: most are a few bytes
+// and stay in the string's inline buffer, where a msgpack::sbuffer would allocate.
 template <class T>
 std::string encode_to_string(const T& value) {
   std::string out;
@@ -98,7 +97,9 @@ class PackBuffer {
     return spill_.empty() ? std::string_view(small_.data(), size_) : std::string_view(spill_);
   }
   // Small output is copied once into the Frame; spilled output is moved into it.
-  Frame frame() && { return spill_.empty() ? Frame::copy_of(view()) : Frame::from_string(std::move(spill_)); }
+  Frame frame() && {
+    return spill_.empty() ? Frame::copy_of(view()) : Frame::from_string(std::move(spill_));
+  }
 
  private:
   std::array<char, 512> small_;
