@@ -146,7 +146,11 @@ TEST_F(RemoteBulkTest, AProcKilledMidAllreduceIsNamedWithItsSubtreeWithinTheDead
   ASSERT_TRUE(applied->complete()) << applied->missing.begin()->second.describe();
   EXPECT_EQ(applied->replies.size(), 2u);
   // The killed proc is reported as such, once.
+  // (A loaded machine may first warn that a proc was silent: that is not the news here.)
   auto event = mesh_->next_event(deadline_in(30s));
+  while (event && event->kind == MeshEvent::Kind::proc_unresponsive) {
+    event = mesh_->next_event(deadline_in(30s));
+  }
   ASSERT_TRUE(event) << "no event for the killed proc";
   EXPECT_EQ(event->kind, MeshEvent::Kind::proc_crashed) << event->describe();
   EXPECT_EQ(event->rank, 3u) << event->describe();
