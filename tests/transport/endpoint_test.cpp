@@ -222,9 +222,11 @@ TEST_P(EndpointConformance, SendsRacingCloseAreEachDeliveredOnceOrReturned) {
   };
   std::vector<std::thread> senders;
   for (char tag : {'x', 'y', 'z'}) senders.emplace_back(sender, tag);
-  ASSERT_TRUE(wait_until(20s, [&] { return b_inbox_.delivered_count() > 0; }));
+  // Joined before any assertion can return, so that a failure fails, not aborts.
+  const bool some_arrived = wait_until(20s, [&] { return b_inbox_.delivered_count() > 0; });
   a_->close();
   for (auto& thread : senders) thread.join();
+  ASSERT_TRUE(some_arrived) << "nothing arrived before the close";
   const auto stats = a_->stats();
   EXPECT_EQ(stats.pending, 0u);
 
@@ -234,7 +236,7 @@ TEST_P(EndpointConformance, SendsRacingCloseAreEachDeliveredOnceOrReturned) {
   }
   std::set<std::string> accounted = delivered;
   for (const auto& [envelope, error] : a_inbox_.returned()) {
-    EXPECT_TRUE(error.code == ErrorCode::undeliverable) << error.describe();
+    EXPECT_EQ(error.code, ErrorCode::undeliverable) << error.describe();
     accounted.insert(std::string(envelope.payload[0].view()));
   }
   for (char tag : {'x', 'y', 'z'}) {
