@@ -112,6 +112,7 @@ std::vector<std::size_t> DeliveryPlan::chunk_heads(Span span) const {
   std::vector<std::size_t> heads;
   if (span.begin == span.end) return heads;
   const Cut c = cut(span.end - span.begin, fanout_);
+  heads.reserve(c.count);
   for (std::size_t chunk = 0; chunk < c.count; ++chunk) {
     heads.push_back(ranks_[span.begin + chunk_begin(c, chunk)]);
   }

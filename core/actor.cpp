@@ -15,7 +15,7 @@ void Actor::on_undeliverable(Context&, const Undeliverable& returned) {
 }
 
 const Actor::RawHandler* Actor::find_handler(std::string_view type_name) const {
-  auto it = handlers_.find(std::string(type_name));
+  auto it = handlers_.find(type_name);
   return it == handlers_.end() ? nullptr : &it->second;
 }
 

@@ -181,7 +181,14 @@ class Actor {
   void handlers_never_block() { never_blocks_ = true; }
 
  private:
-  std::unordered_map<std::string, RawHandler> handlers_;
+  // Looked up by the envelope's type name as a string_view, without building a string.
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view name) const noexcept {
+      return std::hash<std::string_view>{}(name);
+    }
+  };
+  std::unordered_map<std::string, RawHandler, NameHash, std::equal_to<>> handlers_;
   bool never_blocks_ = false;
 };
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <cctype>
 #include <limits>
 
@@ -129,6 +130,44 @@ Result<PortId> PortId::parse(std::string_view text) {
   auto index = p.bracketed_number(std::numeric_limits<std::uint64_t>::max());
   if (!index) return std::move(index).error();
   return finish(p, Result<PortId>(PortId{std::move(*actor), *index}));
+}
+
+void WorldId::msgpack_unpack(const msgpack::object& object) {
+  if (object.type != msgpack::type::ARRAY) throw msgpack::type_error();
+  if (object.via.array.size == 0) {
+    name_.reset();
+    return;
+  }
+  const msgpack::object& item = object.via.array.ptr[0];
+  std::string_view text;
+  if (item.type == msgpack::type::STR) {
+    text = std::string_view(item.via.str.ptr, item.via.str.size);
+  } else if (item.type == msgpack::type::BIN) {
+    text = std::string_view(item.via.bin.ptr, item.via.bin.size);
+  } else {
+    throw msgpack::type_error();
+  }
+  if (text.empty()) {
+    name_.reset();
+    return;
+  }
+  // A thread decodes the ids of a few worlds over and over (its own, its client's): the
+  // last few names it built are reused, round robin. Per thread, so no lock and nothing
+  // shared but the immutable names themselves.
+  struct RecentNames {
+    std::array<std::shared_ptr<const std::string>, 4> names;
+    std::size_t next = 0;
+  };
+  thread_local RecentNames recent;
+  for (const auto& name : recent.names) {
+    if (name && *name == text) {
+      name_ = name;
+      return;
+    }
+  }
+  name_ = std::make_shared<const std::string>(text);
+  recent.names[recent.next] = name_;
+  recent.next = (recent.next + 1) % recent.names.size();
 }
 
 const std::string& WorldId::empty_name() noexcept {

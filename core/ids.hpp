@@ -46,11 +46,9 @@ class WorldId {
     packer.pack_array(1);
     packer.pack(name());
   }
-  void msgpack_unpack(const msgpack::object& object) {
-    std::string name;
-    msgpack::type::make_define_array(name).msgpack_unpack(object);
-    *this = WorldId(std::move(name));
-  }
+  // Shares the name of a world this thread decoded recently (ids.cpp), so that decoding
+  // the ids of a message does not allocate; an empty name allocates nothing either.
+  void msgpack_unpack(const msgpack::object& object);
   void msgpack_object(msgpack::object* object, msgpack::zone& zone) const {
     msgpack::type::make_define_array(name()).msgpack_object(object, zone);
   }

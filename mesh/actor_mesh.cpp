@@ -77,6 +77,8 @@ Result<ActorMeshBase::CastPlan> ActorMeshBase::plan_cast(const Selection& select
   auto chosen = eval(selection, shape_, plan.result.cast_id);
   if (!chosen) return std::move(chosen).error();
   const auto gone = unreachable();
+  plan.base_ranks.reserve(chosen->size());
+  plan.result.sent.reserve(chosen->size());
   for (auto base : *chosen) {
     const auto rank = static_cast<std::uint32_t>(base);
     if (only_ && !only_->contains(rank)) continue;

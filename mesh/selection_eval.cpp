@@ -1,6 +1,7 @@
 #include "zmesh/mesh/selection_eval.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <iterator>
 #include <optional>
 #include <span>
@@ -15,27 +16,28 @@ namespace {
 using Kind = Selection::Kind;
 using Groups = std::span<const Selection>;
 
-// What a fit error needs to describe the geometry: "{host=2,gpu=8}" and a name per dimension.
+// What a fit error needs to describe the geometry: "{host=2,gpu=8}" and a name per dimension,
+// both built only for an error: every cast checks its selection, and most fit.
 struct Geometry {
-  std::string description;
-  std::vector<std::string> dim_names;
   const std::vector<std::size_t>* sizes;
+  const std::vector<std::string>* labels;  // nullptr: dimensions are named by number
+  std::function<std::string()> description;
+
+  std::string dim_name(std::size_t dim) const {
+    return labels != nullptr ? (*labels)[dim] : "dimension " + std::to_string(dim);
+  }
 };
 
 Geometry describe(const Shape& shape) {
-  return {shape.extent().to_string(), shape.labels(), &shape.slice().sizes()};
+  return {&shape.slice().sizes(), &shape.labels(), [&shape] { return shape.extent().to_string(); }};
 }
 
 Geometry describe(const Slice& slice) {
-  Geometry geometry{slice.to_string(), {}, &slice.sizes()};
-  for (std::size_t i = 0; i < slice.num_dims(); ++i) {
-    geometry.dim_names.push_back("dimension " + std::to_string(i));
-  }
-  return geometry;
+  return {&slice.sizes(), nullptr, [&slice] { return slice.to_string(); }};
 }
 
 Geometry describe(const Extent& extent) {
-  return {extent.to_string(), extent.labels(), &extent.sizes()};
+  return {&extent.sizes(), &extent.labels(), [&extent] { return extent.to_string(); }};
 }
 
 // The first range that does not fit, as "gpu has 8 indices, so ...".
@@ -52,7 +54,7 @@ std::optional<std::string> find_misfit(const Selection& selection, std::size_t d
       const auto& range = selection.index_range();
       const std::size_t size = (*geometry.sizes)[dim];
       const std::string has =
-          geometry.dim_names[dim] + " has " + std::to_string(size) + " indices, so ";
+          geometry.dim_name(dim) + " has " + std::to_string(size) + " indices, so ";
       const bool single = range.end && *range.end == range.begin + 1;
       if (range.begin >= size) {
         if (single) return has + "index " + std::to_string(range.begin) + " does not exist";
@@ -90,7 +92,7 @@ Result<void> check_fits(const Selection& selection, const Geometry& geometry) {
   }
   if (!misfit) return {};
   return make_error(ErrorCode::invalid_argument, "selection \"" + to_string(selection) +
-                                                     "\" does not fit " + geometry.description +
+                                                     "\" does not fit " + geometry.description() +
                                                      ": " + *misfit);
 }
 

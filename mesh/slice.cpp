@@ -106,25 +106,41 @@ Result<std::size_t> Slice::base_rank(std::span<const std::size_t> coords) const 
   return rank;
 }
 
-bool Slice::find_coords(std::size_t base_rank, std::vector<std::size_t>& coords) const {
+namespace {
+
+// Room for one number per dimension, on the stack for the usual few: every cast delivery
+// asks for a rank's coordinates (twice), and a vector was an allocation each time.
+class PerDimension {
+ public:
+  explicit PerDimension(std::size_t dims) {
+    if (dims > small_.size()) large_.resize(dims);
+    values_ = dims > small_.size() ? std::span(large_) : std::span(small_).first(dims);
+  }
+  PerDimension(const PerDimension&) = delete;  // values_ may point into this object
+  PerDimension& operator=(const PerDimension&) = delete;
+  std::span<std::size_t> values() const { return values_; }
+
+ private:
+  std::array<std::size_t, 16> small_{};
+  std::vector<std::size_t> large_;
+  std::span<std::size_t> values_;
+};
+
+}  // namespace
+
+bool Slice::find_coords(std::size_t base_rank, std::span<std::size_t> coords) const {
   if (base_rank < offset_) return false;
   std::size_t rest = base_rank - offset_;
-  // The dimensions by falling stride, on the stack for the usual few: every cast delivery
-  // asks this (twice), and a vector here was an allocation each time.
-  std::array<std::size_t, 16> small;
-  std::vector<std::size_t> large;
-  std::size_t* order = small.data();
-  if (num_dims() > small.size()) {
-    large.resize(num_dims());
-    order = large.data();
-  }
+  PerDimension order_buffer(num_dims());
+  std::size_t* order = order_buffer.values().data();
   std::size_t count = 0;
   for (std::size_t i = 0; i < num_dims(); ++i) {
     if (sizes_[i] > 1) order[count++] = i;
   }
+  // The dimensions by falling stride.
   std::sort(order, order + count,
             [&](std::size_t a, std::size_t b) { return strides_[a] > strides_[b]; });
-  coords.assign(num_dims(), 0);
+  std::fill(coords.begin(), coords.end(), 0);
   for (std::size_t dim : std::span(order, count)) {
     const std::size_t coord = rest / strides_[dim];
     if (coord >= sizes_[dim]) return false;
@@ -135,7 +151,7 @@ bool Slice::find_coords(std::size_t base_rank, std::vector<std::size_t>& coords)
 }
 
 Result<std::vector<std::size_t>> Slice::coords_of(std::size_t base_rank) const {
-  std::vector<std::size_t> coords;
+  std::vector<std::size_t> coords(num_dims());
   if (!find_coords(base_rank, coords)) {
     return make_error(ErrorCode::not_found,
                       "base rank " + std::to_string(base_rank) + " is not in " + to_string());
@@ -144,8 +160,8 @@ Result<std::vector<std::size_t>> Slice::coords_of(std::size_t base_rank) const {
 }
 
 bool Slice::contains(std::size_t base_rank) const {
-  std::vector<std::size_t> coords;
-  return find_coords(base_rank, coords);
+  PerDimension coords(num_dims());
+  return find_coords(base_rank, coords.values());
 }
 
 Result<std::size_t> Slice::base_rank_of(std::size_t view_rank) const {
@@ -162,10 +178,15 @@ Result<std::size_t> Slice::base_rank_of(std::size_t view_rank) const {
 }
 
 Result<std::size_t> Slice::view_rank_of(std::size_t base_rank) const {
-  auto coords = coords_of(base_rank);
-  if (!coords) return std::move(coords).error();
+  PerDimension coords(num_dims());
+  if (!find_coords(base_rank, coords.values())) {
+    return make_error(ErrorCode::not_found,
+                      "base rank " + std::to_string(base_rank) + " is not in " + to_string());
+  }
   std::size_t view_rank = 0;
-  for (std::size_t i = 0; i < num_dims(); ++i) view_rank = view_rank * sizes_[i] + (*coords)[i];
+  for (std::size_t i = 0; i < num_dims(); ++i) {
+    view_rank = view_rank * sizes_[i] + coords.values()[i];
+  }
   return view_rank;
 }
 

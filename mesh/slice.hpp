@@ -67,7 +67,8 @@ class Slice {
         strides_(std::move(strides)),
         num_ranks_(num_ranks) {}
   // Greedy mixed-radix decomposition (see create()); false if the rank is not in the slice.
-  bool find_coords(std::size_t base_rank, std::vector<std::size_t>& coords) const;
+  // `coords` has num_dims() entries.
+  bool find_coords(std::size_t base_rank, std::span<std::size_t> coords) const;
 
   std::size_t offset_ = 0;
   std::vector<std::size_t> sizes_;

@@ -1,5 +1,7 @@
 #include "zmesh/comm/internal/cast_control_frames.hpp"
 
+#include "zmesh/comm/internal/rank_runs.hpp"
+
 #include <msgpack.hpp>
 
 #include <cstring>
@@ -38,10 +40,12 @@ CastControlFrames::CastControlFrames(const CastControl& control) {
   tail.pack(control.reduction);
 }
 
-Frame CastControlFrames::with_ranks(const std::vector<RankRun>& ranks) {
+Frame CastControlFrames::with_ranks(std::span<const std::size_t> ranks,
+                                    std::span<const std::uint64_t> counters) {
+  compress(ranks, counters, runs_);
   ranks_.clear();
   AppendTo sink{ranks_};
-  msgpack::pack(sink, ranks);
+  msgpack::pack(sink, runs_);
   const std::size_t size = before_ranks_.size() + ranks_.size() + after_ranks_.size();
   std::shared_ptr<char[]> bytes = std::make_shared_for_overwrite<char[]>(size);
   char* at = bytes.get();

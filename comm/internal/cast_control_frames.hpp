@@ -9,6 +9,9 @@
 #include "zmesh/comm/internal/messages.hpp"
 #include "zmesh/core/frame.hpp"
 
+#include <cstddef>
+#include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -19,12 +22,14 @@ class CastControlFrames {
   // `control`'s ranks are ignored: each frame gets its own.
   explicit CastControlFrames(const CastControl& control);
 
-  Frame with_ranks(const std::vector<RankRun>& ranks);
+  // The frame of a child whose subtree is `ranks` with stream `counters` (rank_runs.hpp).
+  Frame with_ranks(std::span<const std::size_t> ranks, std::span<const std::uint64_t> counters);
 
  private:
   std::string before_ranks_;  // the array header and the fields before `ranks`
   std::string after_ranks_;   // the fields after it
-  std::string ranks_;         // scratch, reused from child to child
+  std::vector<RankRun> runs_;  // scratch, reused from child to child
+  std::string ranks_;          // scratch: runs_ packed
 };
 
 }  // namespace zmesh::comm::internal

@@ -76,13 +76,12 @@ void CommActor::cleanup(Context&) { timer_.reset(); }
 
 // -- casts going down --
 
-Result<Shape> CommActor::shape_of(const std::string& text) {
-  if (auto it = shapes_.find(text); it != shapes_.end()) return it->second;
+Result<const Shape*> CommActor::shape_of(const std::string& text) {
+  if (auto it = shapes_.find(text); it != shapes_.end()) return &it->second;
   auto shape = Shape::parse(text);
   if (!shape) return std::move(shape).error();
   if (shapes_.size() >= max_cached_shapes) shapes_.clear();
-  shapes_.emplace(text, *shape);
-  return shape;
+  return &shapes_.emplace(text, std::move(*shape)).first->second;
 }
 
 Result<void> CommActor::cast(Context& ctx, Envelope& envelope) {
@@ -91,8 +90,9 @@ Result<void> CommActor::cast(Context& ctx, Envelope& envelope) {
   }
   auto control = decode<CastControl>(envelope.payload.front());
   if (!control) return std::move(control).error();
-  auto shape = shape_of(control->shape);
-  if (!shape) return std::move(shape).error();
+  auto cached_shape = shape_of(control->shape);
+  if (!cached_shape) return std::move(cached_shape).error();
+  const Shape* shape = *cached_shape;
   auto list = internal::expand(control->ranks, *shape);
   if (!list) return std::move(list).error();
   if (list->ranks.empty() || list->ranks.front() != rank_) {
@@ -166,13 +166,14 @@ Result<std::vector<internal::Reduction::Part>> CommActor::forward(Context& ctx,
   };
   internal::CastControlFrames frames(child);
   const std::size_t bytes = queued_bytes(envelope);
-  for (std::size_t head : plan->root_children()) {
+  const auto heads = plan->root_children();
+  for (std::size_t head : heads) {
     if (!ctx.proc().has_room(comm_port(head), bytes)) {
       ++counters_.stalls;
       return Error(ErrorCode::backpressure, fmt::format("the link to rank {} is full", head));
     }
   }
-  for (std::size_t head : plan->root_children()) {
+  for (std::size_t head : heads) {
     auto subtree = plan->subtree_of(head).value();
     const auto begin = static_cast<std::size_t>(subtree.data() - plan->ranks().data()) + 1;
     parts.push_back({static_cast<std::uint32_t>(head), begin, begin + subtree.size()});
@@ -180,8 +181,8 @@ Result<std::vector<internal::Reduction::Part>> CommActor::forward(Context& ctx,
     forwarded.destination = comm_port(head);
     forwarded.type_name = envelope.type_name;
     forwarded.payload.reserve(envelope.payload.size());
-    forwarded.payload.push_back(frames.with_ranks(
-        internal::compress(subtree, std::span(list.counters).subspan(begin, subtree.size()))));
+    forwarded.payload.push_back(
+        frames.with_ranks(subtree, std::span(list.counters).subspan(begin, subtree.size())));
     forwarded.payload.insert(forwarded.payload.end(), envelope.payload.begin() + 1,
                              envelope.payload.end());
     ctx.send(std::move(forwarded));

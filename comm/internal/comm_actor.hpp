@@ -77,7 +77,8 @@ class CommActor : public Actor {
   void stats(Context& ctx, const CommStatsQuery& query);
 
   // -- helpers --
-  Result<Shape> shape_of(const std::string& text);
+  // The cached shape lives until the next call (a full cache is emptied before it grows).
+  Result<const Shape*> shape_of(const std::string& text);
   // Sends the cast on to this node's children; returns the parts of its subtree: this node's
   // own actor, then each child's subtree.
   Result<std::vector<internal::Reduction::Part>> forward(Context& ctx,

@@ -4,9 +4,9 @@
 
 namespace zmesh::comm::internal {
 
-std::vector<RankRun> compress(std::span<const std::size_t> ranks,
-                              std::span<const std::uint64_t> counters) {
-  std::vector<RankRun> runs;
+void compress(std::span<const std::size_t> ranks, std::span<const std::uint64_t> counters,
+              std::vector<RankRun>& runs) {
+  runs.clear();
   for (std::size_t i = 0; i < ranks.size(); ++i) {
     const auto rank = static_cast<std::uint32_t>(ranks[i]);
     if (!runs.empty()) {
@@ -18,6 +18,12 @@ std::vector<RankRun> compress(std::span<const std::size_t> ranks,
     }
     runs.push_back(RankRun{rank, 1, counters[i]});
   }
+}
+
+std::vector<RankRun> compress(std::span<const std::size_t> ranks,
+                              std::span<const std::uint64_t> counters) {
+  std::vector<RankRun> runs;
+  compress(ranks, counters, runs);
   return runs;
 }
 

@@ -24,7 +24,10 @@ struct RankList {
 };
 
 // Runs of `ranks[i]` (ascending) with `counters[i]`: consecutive ranks with equal counters
-// share a run.
+// share a run. The first form reuses `runs` (cleared first), for a node cutting one cast for
+// each of its children.
+void compress(std::span<const std::size_t> ranks, std::span<const std::uint64_t> counters,
+              std::vector<RankRun>& runs);
 std::vector<RankRun> compress(std::span<const std::size_t> ranks,
                               std::span<const std::uint64_t> counters);
 

@@ -68,7 +68,8 @@ Result<DeliveryPlan> TreeRouter::send(const CastOrder& order, const internal::Re
   const auto port = message_port_index(message_name<CastControl>());
   std::size_t bytes = 256;  // the control frame, roughly
   for (const auto& frame : order.payload) bytes += frame.size();
-  for (std::size_t head : plan->root_children()) {
+  const auto heads = plan->root_children();
+  for (std::size_t head : heads) {
     const PortId to{comm_actor(static_cast<std::uint32_t>(head)), port};
     if (!state_.client().wait_for_room(to, bytes, deadline)) {
       return Error(ErrorCode::backpressure,
@@ -124,15 +125,15 @@ Result<DeliveryPlan> TreeRouter::send(const CastOrder& order, const internal::Re
         remaining > control.reduction.margin_ms ? remaining - control.reduction.margin_ms : 0;
   }
   internal::CastControlFrames frames(control);
-  for (std::size_t head : plan->root_children()) {
+  for (std::size_t head : heads) {
     auto subtree = plan->subtree_of(head).value();
     const auto begin = static_cast<std::size_t>(subtree.data() - ranks.data());
     Envelope envelope;
     envelope.destination = PortId{comm_actor(static_cast<std::uint32_t>(head)), port};
     envelope.type_name = std::string(message_name<CastControl>());
     envelope.payload.reserve(order.payload.size() + 1);
-    envelope.payload.push_back(frames.with_ranks(
-        internal::compress(subtree, std::span(counters).subspan(begin, subtree.size()))));
+    envelope.payload.push_back(
+        frames.with_ranks(subtree, std::span(counters).subspan(begin, subtree.size())));
     envelope.payload.insert(envelope.payload.end(), order.payload.begin(), order.payload.end());
     if (auto sent = state_.mailbox().send_bounded(std::move(envelope), deadline); !sent) {
       // Room was there a moment ago (another thread took it, or the message is too large):

@@ -32,16 +32,28 @@ TEST(CastControlFramesTest, EachChildsFrameIsByteForByteTheFullEncoding) {
   for (bool reduce : {false, true}) {
     CastControl control = sample(reduce);
     CastControlFrames frames(control);
-    const std::vector<std::vector<RankRun>> children{
-        {{1, 1, 10}}, {{2, 3, 11}, {5, 1, 12}}, {}, {{4000000000u, 7, 1ull << 40}}};
-    for (const auto& ranks : children) {
-      control.ranks = ranks;
+    struct Child {
+      std::vector<std::size_t> ranks;
+      std::vector<std::uint64_t> counters;
+      std::vector<RankRun> runs;  // what the frame must carry
+    };
+    const std::vector<Child> children{
+        {{1}, {10}, {{1, 1, 10}}},
+        {{2, 3, 4, 5}, {11, 11, 11, 12}, {{2, 3, 11}, {5, 1, 12}}},
+        {{}, {}, {}},
+        {{4000000000u, 4000000001u, 4000000002u, 4000000003u, 4000000004u, 4000000005u,
+          4000000006u},
+         std::vector<std::uint64_t>(7, 1ull << 40),
+         {{4000000000u, 7, 1ull << 40}}}};
+    for (const auto& child : children) {
+      control.ranks = child.runs;
       const Frame expected = encode(control);
-      const Frame got = frames.with_ranks(ranks);
-      ASSERT_EQ(got.view(), expected.view()) << "reduce " << reduce << ", " << ranks.size() << " runs";
+      const Frame got = frames.with_ranks(child.ranks, child.counters);
+      ASSERT_EQ(got.view(), expected.view())
+          << "reduce " << reduce << ", " << child.runs.size() << " runs";
       auto decoded = decode<CastControl>(got);
       ASSERT_TRUE(decoded.ok()) << decoded.error().describe();
-      EXPECT_EQ(decoded->ranks, ranks);
+      EXPECT_EQ(decoded->ranks, child.runs);
     }
   }
 }

@@ -2,6 +2,7 @@
 #include "zmesh/core/ids.hpp"
 #include "zmesh/core/message.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <set>
@@ -88,6 +89,36 @@ TEST(IdsTest, WorldIdCopiesShareTheNameAndActAsTheString) {
   EXPECT_EQ(decoded->to_string(), "a-world-name-longer-than-the-inline-buffer[3].trainer[2]");
   auto wrong = decode_value<WorldId>(encode_value(std::uint32_t{7}), "WorldId");
   EXPECT_FALSE(wrong.ok());
+}
+
+// Decoding shares the name of a world the thread decoded recently instead of allocating a
+// new one, and never mixes names up however many worlds it sees.
+TEST(IdsTest, DecodedWorldIdsShareRecentNamesAndKeepTheirOwn) {
+  const std::string long_name = "a-world-name-longer-than-the-inline-buffer";
+  const auto once = decode_value<WorldId>(encode_value(WorldId{long_name}), "WorldId").value();
+  const auto twice = decode_value<WorldId>(encode_value(WorldId{long_name}), "WorldId").value();
+  EXPECT_EQ(once.name(), long_name);
+  EXPECT_EQ(&once.name(), &twice.name());  // shared, not a second string
+
+  // More worlds than the thread remembers, interleaved: each decodes to its own name.
+  std::vector<std::string> names;
+  for (int i = 0; i < 12; ++i) names.push_back(fmt::format("{}-{}", long_name, i));
+  for (int round = 0; round < 3; ++round) {
+    for (const auto& name : names) {
+      const auto decoded =
+          decode_value<ProcId>(encode_value(ProcId{WorldId{name}, 5}), "ProcId").value();
+      ASSERT_EQ(decoded.world.name(), name);
+      ASSERT_EQ(decoded.rank, 5u);
+    }
+  }
+  // An empty name decodes to the default id; so does an empty array (an older peer's
+  // default-constructed id).
+  EXPECT_EQ(decode_value<WorldId>(encode_value(WorldId{}), "WorldId").value(), WorldId{});
+  EXPECT_EQ(decode_value<WorldId>(encode_value(std::vector<int>{}), "WorldId").value(), WorldId{});
+  // A name that is not a string is refused.
+  const auto not_a_name = decode_value<WorldId>(encode_value(std::vector<int>{7}), "WorldId");
+  ASSERT_FALSE(not_a_name.ok());
+  EXPECT_EQ(not_a_name.error().code, ErrorCode::decode_error);
 }
 
 }  // namespace

@@ -59,6 +59,27 @@ TEST(SliceTest, ColumnMajorSliceMapsRanksBothWays) {
   EXPECT_EQ(slice.base_rank_of(12).error().code, ErrorCode::invalid_argument);
 }
 
+// Coordinates are worked out on the stack for up to 16 dimensions, on the heap beyond: both
+// paths map every rank both ways.
+TEST(SliceTest, SlicesOfManyDimensionsMapRanksBothWays) {
+  for (std::size_t dims : {16u, 17u, 20u}) {
+    // Every dimension of size 2, strides reversed (column-major), offset 3.
+    std::vector<std::size_t> sizes(dims, 2);
+    std::vector<std::size_t> strides(dims);
+    for (std::size_t i = 0; i < dims; ++i) strides[i] = std::size_t{1} << i;
+    const Slice slice = Slice::create(3, sizes, strides).value();
+    for (std::size_t view = 0; view < slice.num_ranks(); view += 97) {
+      const std::size_t base = slice.base_rank_of(view).value();
+      ASSERT_TRUE(slice.contains(base)) << dims << " dims, view rank " << view;
+      ASSERT_EQ(slice.view_rank_of(base).value(), view) << dims << " dims";
+      ASSERT_EQ(slice.coords_of(base).value().size(), dims);
+    }
+    EXPECT_FALSE(slice.contains(2)) << dims << " dims";
+    EXPECT_FALSE(slice.contains(3 + slice.num_ranks())) << dims << " dims";
+    EXPECT_EQ(slice.view_rank_of(2).error().code, ErrorCode::not_found);
+  }
+}
+
 TEST(SliceTest, SelectAndAtNarrowTheLayout) {
   const Slice base = Slice::row_major({4, 8}).value();
   const Slice odd_gpus = base.select(1, 1, 8, 2).value();
