@@ -129,6 +129,9 @@ class Evaluator {
 
   std::vector<std::size_t> eval(const Selection& selection) {
     std::vector<std::size_t> ranks;
+    // Most casts select most ranks: room for all of them (up to a bound, for a selection of
+    // a few ranks of a huge mesh) saves the vector's regrowth on every cast.
+    ranks.reserve(std::min<std::size_t>(slice_.num_ranks(), 4096));
     collect(Groups(&selection, 1), 0, slice_.offset(), ranks);
     // Strides need not decrease with the dimension, so the walk order may not be rank order.
     std::sort(ranks.begin(), ranks.end());

@@ -16,9 +16,6 @@ struct AppendTo {
   void write(const char* data, std::size_t size) { out.append(data, size); }
 };
 
-// CastControl's MSGPACK_DEFINE: 8 fields, then ranks, then 3 more.
-constexpr std::uint32_t cast_control_fields = 12;
-
 }  // namespace
 
 CastControlFrames::CastControlFrames(const CastControl& control) {

@@ -84,17 +84,39 @@ Result<const Shape*> CommActor::shape_of(const std::string& text) {
   return &shapes_.emplace(text, std::move(*shape)).first->second;
 }
 
+Result<void> CommActor::decode_control(const Frame& frame) {
+  try {
+    const msgpack::object root = unpack_scratch(frame.data(), frame.size());
+    if (root.type != msgpack::type::ARRAY || root.via.array.size < cast_control_fields) {
+      return Error(ErrorCode::decode_error,
+                   fmt::format("cannot decode {} from {} bytes: not an array of at least {} "
+                               "fields",
+                               message_name<CastControl>(), frame.size(), cast_control_fields));
+    }
+    root.convert(control_);
+  } catch (const std::exception& e) {
+    return Error(ErrorCode::decode_error,
+                 fmt::format("cannot decode {} from {} bytes: {}", message_name<CastControl>(),
+                             frame.size(), e.what()));
+  }
+  return {};
+}
+
 Result<void> CommActor::cast(Context& ctx, Envelope& envelope) {
   if (envelope.payload.empty()) {
     return Error(ErrorCode::decode_error, "a cast arrived without its control frame");
   }
-  auto control = decode<CastControl>(envelope.payload.front());
-  if (!control) return std::move(control).error();
+  if (auto decoded = decode_control(envelope.payload.front()); !decoded) {
+    return std::move(decoded).error();
+  }
+  const CastControl* control = &control_;
   auto cached_shape = shape_of(control->shape);
   if (!cached_shape) return std::move(cached_shape).error();
   const Shape* shape = *cached_shape;
-  auto list = internal::expand(control->ranks, *shape);
-  if (!list) return std::move(list).error();
+  if (auto expanded = internal::expand(control->ranks, *shape, ranks_); !expanded) {
+    return std::move(expanded).error();
+  }
+  const internal::RankList* list = &ranks_;
   if (list->ranks.empty() || list->ranks.front() != rank_) {
     return Error(ErrorCode::undeliverable,
                  fmt::format("cast {} of {} reached rank {}, but the subtree it carries starts at "

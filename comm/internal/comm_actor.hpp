@@ -77,6 +77,10 @@ class CommActor : public Actor {
   void stats(Context& ctx, const CommStatsQuery& query);
 
   // -- helpers --
+  // Decodes a cast's control frame into control_, whose strings and vectors keep their
+  // capacity from cast to cast. Refuses a frame with fewer fields than CastControl has
+  // (msgpack would leave the rest as the last cast set them).
+  Result<void> decode_control(const Frame& frame);
   // The cached shape lives until the next call (a full cache is emptied before it grows).
   Result<const Shape*> shape_of(const std::string& text);
   // Sends the cast on to this node's children; returns the parts of its subtree: this node's
@@ -107,6 +111,10 @@ class CommActor : public Actor {
   PendingMap pending_;
   // Parsed cast shapes by text; casts of one stream repeat theirs.
   std::map<std::string, Shape, std::less<>> shapes_;
+  // The cast being handled (decode_control) and its ranks: reused, so that a cast's decode
+  // does not allocate. Handlers of one actor never run concurrently or re-entrantly.
+  internal::CastControl control_;
+  internal::RankList ranks_;
   CommStats counters_;
   RateLimiter forward_warnings_{std::chrono::seconds(1)};
 };

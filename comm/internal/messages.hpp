@@ -61,6 +61,8 @@ struct CastControl {
   MSGPACK_DEFINE(mesh, cast_id, origin, actor, type_name, shape, fanout, generation, ranks,
                  headers, reduce, reduction);
 };
+// CastControl's MSGPACK_DEFINE: 8 fields, then ranks, then 3 more.
+inline constexpr std::uint32_t cast_control_fields = 12;
 
 // View ranks first .. first+count-1 that gave no reply, and why.
 struct MissingRun {

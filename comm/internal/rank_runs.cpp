@@ -27,7 +27,9 @@ std::vector<RankRun> compress(std::span<const std::size_t> ranks,
   return runs;
 }
 
-Result<RankList> expand(const std::vector<RankRun>& runs, const Shape& shape) {
+Result<void> expand(const std::vector<RankRun>& runs, const Shape& shape, RankList& list) {
+  list.ranks.clear();
+  list.counters.clear();
   std::uint64_t total = 0;
   std::uint64_t next_free = 0;  // runs must start at or after this
   for (const auto& run : runs) {
@@ -47,7 +49,6 @@ Result<RankList> expand(const std::vector<RankRun>& runs, const Shape& shape) {
                              "one cast may carry ({})",
                              total, shape.to_string(), shape.num_ranks(), max_cast_ranks));
   }
-  RankList list;
   list.ranks.reserve(total);
   list.counters.reserve(total);
   for (const auto& run : runs) {
@@ -62,6 +63,12 @@ Result<RankList> expand(const std::vector<RankRun>& runs, const Shape& shape) {
       list.counters.push_back(run.counter);
     }
   }
+  return {};
+}
+
+Result<RankList> expand(const std::vector<RankRun>& runs, const Shape& shape) {
+  RankList list;
+  if (auto expanded = expand(runs, shape, list); !expanded) return std::move(expanded).error();
   return list;
 }
 

@@ -36,7 +36,9 @@ inline constexpr std::size_t max_cast_ranks = std::size_t{1} << 20;
 
 // The ranks and counters of `runs`, which must be non-empty, ascending, disjoint, and all
 // ranks of `shape` (the cast's shape), at most max_cast_ranks. Everything is checked
-// before anything is allocated: the runs come from the wire.
+// before anything is allocated: the runs come from the wire. The first form fills `list`
+// (cleared first), reusing its memory from cast to cast.
+Result<void> expand(const std::vector<RankRun>& runs, const Shape& shape, RankList& list);
 Result<RankList> expand(const std::vector<RankRun>& runs, const Shape& shape);
 
 // "rank 5 (x=1/2,y=1/4)": a base rank as errors name it, by its rank and point in the cast's

@@ -24,6 +24,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -579,6 +580,53 @@ TEST_F(CommTreeTest, RegistryWithoutTheCommTreeFailsTheAllocationSayingWhatToCal
   ASSERT_FALSE(mesh.ok());
   EXPECT_EQ(mesh.error().code, ErrorCode::invalid_argument) << mesh.error().describe();
   EXPECT_NE(mesh.error().message.find("install_comm_tree"), std::string::npos) << mesh.error().message;
+}
+
+// A comm actor decodes each cast's control frame into the same object, reused from cast to
+// cast. Bytes that are not a control frame, or one with fields missing (which would leave
+// the last cast's reduction in place), go back to their sender naming the problem, and the
+// comm actor carries on: a reduce before and after them is exact.
+TEST_F(CommTreeTest, ForgedCastControlFramesAreRefusedAndTheTreeCarriesOn) {
+  auto mesh = allocate("{x=4}");
+  ASSERT_TRUE(mesh);
+  auto tallies = mesh->spawn<TallyActor>("tally", {}, deadline_in(30s)).value();
+  auto before = tallies.reduce<zmesh::Sum>(ValueQuery{1, 0, -1}, deadline_in(30s));
+  ASSERT_TRUE(before.ok()) << before.error().describe();
+  EXPECT_EQ(before->value, 0 + 1 + 2 + 3);
+
+  auto prober = mesh->client().attach("prober").value();
+  const PortId comm_port{ActorId{mesh->proc(1), std::string(comm_actor_name), 0},
+                         message_port_index("zmesh.comm.Cast")};
+  auto forged = [&](std::string bytes) {
+    Envelope envelope;
+    envelope.destination = comm_port;
+    envelope.type_name = "zmesh.comm.Cast";
+    envelope.payload.push_back(Frame::copy_of(bytes));
+    envelope.payload.push_back(encode(Mark{99}));
+    prober.send(std::move(envelope));
+  };
+  forged("\xc1 not msgpack");
+  forged(encode_to_string(std::vector<int>{1, 2, 3}));  // an array, fields missing
+  forged(encode_to_string(std::vector<std::string>(12, "x")));  // every field a string
+  std::vector<std::string> reasons;
+  for (int i = 0; i < 3; ++i) {
+    auto returned = prober.next_undeliverable(deadline_in(20s));
+    ASSERT_TRUE(returned.has_value()) << "forgery " << i << " was not sent back";
+    EXPECT_EQ(returned->reason.code, ErrorCode::decode_error) << returned->reason.describe();
+    reasons.push_back(returned->reason.message);
+  }
+  for (const auto& reason : reasons) {
+    EXPECT_NE(reason.find("zmesh.comm.Cast"), std::string::npos) << reason;
+  }
+  EXPECT_TRUE(std::any_of(reasons.begin(), reasons.end(), [](const std::string& reason) {
+    return reason.find("at least 12 fields") != std::string::npos;
+  })) << fmt::format("{}", fmt::join(reasons, " | "));
+
+  auto after = tallies.reduce<zmesh::Sum>(ValueQuery{1, 0, -1}, deadline_in(30s));
+  ASSERT_TRUE(after.ok()) << after.error().describe();
+  EXPECT_EQ(after->value, 0 + 1 + 2 + 3);
+  EXPECT_TRUE(after->missing.empty());
+  EXPECT_EQ(collect_marks(tallies).count(1), 0u) << "a forged cast reached the actor";
 }
 
 TEST_F(CommTreeTest, CommIsAReservedActorMeshName) {
