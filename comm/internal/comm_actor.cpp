@@ -87,11 +87,12 @@ Result<const Shape*> CommActor::shape_of(const std::string& text) {
 Result<void> CommActor::decode_control(const Frame& frame) {
   try {
     const msgpack::object root = unpack_scratch(frame.data(), frame.size());
-    if (root.type != msgpack::type::ARRAY || root.via.array.size < cast_control_fields) {
+    if (root.type != msgpack::type::ARRAY || root.via.array.size < internal::cast_control_fields) {
       return Error(ErrorCode::decode_error,
                    fmt::format("cannot decode {} from {} bytes: not an array of at least {} "
                                "fields",
-                               message_name<CastControl>(), frame.size(), cast_control_fields));
+                               message_name<CastControl>(), frame.size(),
+                               internal::cast_control_fields));
     }
     root.convert(control_);
   } catch (const std::exception& e) {
