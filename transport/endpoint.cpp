@@ -130,7 +130,8 @@ Result<void> Endpoint::Impl::open(const Address& address) {
                              "address?",
                              self_text, address.to_string(), e.what()));
   }
-  parts.resize(static_cast<std::size_t>(config.max_frames) + 2);  // + routing id, link header
+  // The routing id, then max_frames frames: the link and envelope headers, and the payload.
+  parts.resize(static_cast<std::size_t>(config.max_frames) + 1);
   return {};
 }
 
@@ -150,10 +151,7 @@ Posted Endpoint::Impl::prepare(Envelope&& envelope) {
   message.queued_at = Clock::now();
   message.deadline = envelope.deadline == Deadline{} ? message.queued_at + config.delivery_timeout
                                                      : envelope.deadline;
-  {
-    const Frame header = encode_header(envelope);
-    message.header.rebuild(header.data(), header.size());
-  }
+  message.header = encode_header(envelope);
   message.bytes = message.header.size();
   for (const auto& frame : envelope.payload) message.bytes += frame.size();
   message.payload = std::move(envelope.payload);
@@ -197,9 +195,7 @@ void Endpoint::Impl::post(Envelope&& envelope) {
   }
   if (wake_up) wake();
   if (closed) {
-    const Frame header =
-        Frame::wrap(nullptr, posted.message.header.data(), posted.message.header.size());
-    auto returned = decode_envelope(header, std::move(posted.message.payload));
+    auto returned = decode_envelope(posted.message.header, std::move(posted.message.payload));
     stats.undeliverable.fetch_add(1, std::memory_order_relaxed);
     stats.finished.fetch_add(1, std::memory_order_relaxed);
     if (!returned) return;  // we encoded it a moment ago: cannot happen

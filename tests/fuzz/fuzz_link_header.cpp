@@ -1,7 +1,8 @@
 // fuzz_link_header: feeds the input, as the link-header frame in front of every message between
 // two Endpoints, to zmesh::internal::parse_link_header (transport/internal/link_header.hpp).
 // Asserts: no crash, leak or UB on any bytes; every view of a parsed header lies inside the
-// input; a data/skip sender's bytes decode with msgpack to the same world and rank; whatever
+// input, and a data header's envelope header is the rest of the input after it; a data/skip
+// sender's bytes decode with msgpack to the same world and rank; whatever
 // parses re-encodes with the real encoders (encode_data_prefix + put_uint, encode_ack,
 // encode_reject) to a header that parses to the same fields, and no longer than the input
 // (the encoders use msgpack's shortest forms). Then the input's first bytes are read as raw
@@ -45,6 +46,7 @@ std::string encode_like(const LinkHeader& header) {
                      uint_size(header.seq) + uint_size(header.floor),
                  "put_uint wrote a different size than uint_size");
       out.append(tail, end);
+      out.append(header.envelope_header);  // empty for a skip
       return out;
     }
     case LinkKind::ack:
@@ -62,7 +64,8 @@ std::string encode_like(const LinkHeader& header) {
 void check_same(const LinkHeader& a, const LinkHeader& b, std::string_view what) {
   FUZZ_CHECK(a.kind == b.kind && a.sender_world == b.sender_world &&
                  a.sender_rank == b.sender_rank && a.session == b.session && a.seq == b.seq &&
-                 a.floor == b.floor && a.reason == b.reason && a.host_key == b.host_key,
+                 a.floor == b.floor && a.reason == b.reason && a.host_key == b.host_key &&
+                 a.envelope_header == b.envelope_header,
              std::string(what));
 }
 
@@ -88,8 +91,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const LinkHeader& header = *parsed;
     (void)to_string(header.kind);
     FUZZ_CHECK(inside(header.sender_bytes, input) && inside(header.sender_world, input) &&
-                   inside(header.reason, input) && inside(header.host_key, input),
+                   inside(header.reason, input) && inside(header.host_key, input) &&
+                   inside(header.envelope_header, input),
                "a view of the parsed header points outside the frame");
+    FUZZ_CHECK((header.kind == LinkKind::data) == !header.envelope_header.empty(),
+               "a data header without its envelope header, or another kind with one");
+    FUZZ_CHECK(header.envelope_header.empty() ||
+                   header.envelope_header.data() + header.envelope_header.size() ==
+                       input.data() + input.size(),
+               "the envelope header is not the rest of the frame");
     if (header.kind == LinkKind::data || header.kind == LinkKind::skip) {
       auto sender = zmesh::decode_value<zmesh::ProcId>(
           zmesh::Frame::copy_of(header.sender_bytes), "link header sender");
@@ -144,6 +154,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   data_header.session = session;
   data_header.seq = seq;
   data_header.floor = seq ^ session;
+  if (data_header.kind == LinkKind::data) data_header.envelope_header = "\x85 an envelope header";
   const std::string data_bytes = encode_like(data_header);
   auto data_parsed = parse_link_header(data_bytes);
   FUZZ_CHECK(data_parsed.ok(), "encode_data_prefix + put_uint does not parse");

@@ -140,11 +140,15 @@ void bulk_messages() {
 void link_headers() {
   using namespace zmesh::internal;
   const std::string t = "fuzz_link_header";
-  auto data_header = [](LinkKind kind, const ProcId& sender, std::uint64_t session,
-                        std::uint64_t seq, std::uint64_t floor) {
+  // A data header's frame goes on with the message's envelope header.
+  const std::string envelope(
+      encode_header(Envelope{client, port, "app.Ping", {}, {}, {}}).view());
+  auto data_header = [&](LinkKind kind, const ProcId& sender, std::uint64_t session,
+                         std::uint64_t seq, std::uint64_t floor) {
     std::string out = encode_data_prefix(kind, sender, session);
     char tail[18];
     out.append(tail, put_uint(put_uint(tail, seq), floor));
+    if (kind == LinkKind::data) out += envelope;
     return out;
   };
   write(t, "data", data_header(LinkKind::data, proc, 1, 5, 2));
@@ -155,7 +159,7 @@ void link_headers() {
     std::string with_ack = encode_data_prefix(LinkKind::data, proc, 1, 0, /*with_ack=*/true);
     char tail[40];
     with_ack.append(tail, put_uint(put_uint(put_uint(put_uint(put_uint(tail, 5), 2), 0), 9), 4));
-    write(t, "data-with-ack", with_ack);
+    write(t, "data-with-ack", with_ack + envelope);
   }
   {
     std::string with_shm =
@@ -163,7 +167,7 @@ void link_headers() {
     char tail[48];
     char* end = put_uint(put_uint(put_uint(put_uint(put_uint(tail, 5), 2), 0), 0), 0);
     with_shm.append(tail, put_uint(end, 0x5));
-    write(t, "data-with-shm", with_shm);
+    write(t, "data-with-shm", with_shm + envelope);
   }
   write(t, "hello", encode_hello(1, "2f6c0c8e-4b1c-4d1e-9d3a-7d4c1e2f3a4b/4026531836/4026531840/0"));
   {

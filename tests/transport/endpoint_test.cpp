@@ -514,7 +514,7 @@ TEST_F(EndpointFailureTest, ProcThatNeverAnswersMakesMessageUndeliverable) {
   EXPECT_NE(error.message.find("delivery deadline passed (300 ms)"), std::string::npos)
       << error.message;
   EXPECT_GE(sender_->stats().resent, 1u);
-  // What arrived is [routing id, link header, envelope header, payload].
+  // What arrived is [routing id, link header and envelope header in one frame, payload].
   zmq::message_t part;
   ASSERT_TRUE(silent.recv(part, zmq::recv_flags::dontwait));
   ASSERT_TRUE(silent.recv(part));
@@ -524,6 +524,13 @@ TEST_F(EndpointFailureTest, ProcThatNeverAnswersMakesMessageUndeliverable) {
   EXPECT_EQ(header->seq, 1u);
   EXPECT_EQ(header->floor, 1u);
   EXPECT_EQ(header->sender_world, "failing");
+  auto envelope = decode_envelope(Frame::copy_of(header->envelope_header), {});
+  ASSERT_TRUE(envelope.ok()) << envelope.error().describe();
+  EXPECT_EQ(envelope->destination.actor.proc, target_id_);
+  ASSERT_TRUE(part.more());
+  ASSERT_TRUE(silent.recv(part));
+  EXPECT_EQ(part.to_string_view(), "unanswered");
+  EXPECT_FALSE(part.more());
 }
 
 TEST_F(EndpointFailureTest, AddressNobodyListensOnMakesMessageUndeliverable) {
@@ -741,10 +748,9 @@ class SessionRulesTest : public ::testing::Test {
   }
   void send_data(std::uint64_t session, std::uint64_t seq, std::uint64_t floor,
                  std::string_view text) {
-    const Frame header = encode_header(make_text(sender_id_, receiver_id_, text));
-    dealer_.send(zmq::buffer(link_header(internal::LinkKind::data, session, seq, floor)),
-                 zmq::send_flags::sndmore);
-    dealer_.send(zmq::buffer(header.view()), zmq::send_flags::sndmore);
+    const std::string first = link_header(internal::LinkKind::data, session, seq, floor) +
+                              std::string(encode_header(make_text(sender_id_, receiver_id_, text)).view());
+    dealer_.send(zmq::buffer(first), zmq::send_flags::sndmore);
     dealer_.send(zmq::buffer(text));
   }
   // The next ack, nack or reject the receiver sends back.

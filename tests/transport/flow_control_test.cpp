@@ -251,8 +251,8 @@ TEST(FlowControlFloodTest, HundredThousandForgedSendersLeaveSessionsBounded) {
     std::string header = internal::encode_data_prefix(internal::LinkKind::data, who, random() | 1);
     char buffer[18];
     header.append(buffer, internal::put_uint(internal::put_uint(buffer, 1), 1));
+    header.append(envelope_header.view());
     raw.send(zmq::buffer(header), zmq::send_flags::sndmore);
-    raw.send(zmq::buffer(envelope_header.view()), zmq::send_flags::sndmore);
     raw.send(zmq::str_buffer("x"), zmq::send_flags::none);
   }
   ASSERT_TRUE(wait_until(60s, [&] { return delivered.load() == forged; })) << delivered.load();

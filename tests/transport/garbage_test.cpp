@@ -92,6 +92,10 @@ class GarbageTest : public ::testing::Test {
     bytes.append(buffer, internal::put_uint(internal::put_uint(buffer, seq), 1));
     return bytes;
   }
+  // A data message's first frame: the link header, then `envelope_header`.
+  std::string first_frame(std::uint64_t seq, std::string_view envelope_header) {
+    return valid_link_header(seq) + std::string(envelope_header);
+  }
 
   zmq::context_t context_;
   const ProcId target_id_ = proc("target", 0);
@@ -117,25 +121,28 @@ TEST_F(GarbageTest, TruncatedMsgpackIsDropped) {
   expect_garbage_counted(1);
   // A good link header in front of an envelope header cut short: rejected to its sender.
   const Frame envelope_header = encode_header(make_text(raw_id_, target_id_, "x"));
-  send_raw({valid_link_header(1), std::string(envelope_header.view().substr(0, 7)), "x"});
+  send_raw({first_frame(1, envelope_header.view().substr(0, 7)), "x"});
   expect_garbage_counted(2);
+  // A data link header with no envelope header behind it.
+  send_raw({valid_link_header(1), "x"});
+  expect_garbage_counted(3);
   expect_still_serving();
 }
 
 TEST_F(GarbageTest, ForgedHugeLengthsAreDropped) {
   // A link header claiming 4 billion items, then a string claiming 4 GB.
-  send_raw({bytes_of("\xdd\xff\xff\xff\xff\xa3zm1") + std::string(64, '\0')});
-  send_raw({bytes_of("\x96\xdb\xff\xff\xff\xff") + "zm1"});
+  send_raw({bytes_of("\xdd\xff\xff\xff\xff\xa3zm2") + std::string(64, '\0')});
+  send_raw({bytes_of("\x96\xdb\xff\xff\xff\xff") + "zm2"});
   expect_garbage_counted(2);
   // An envelope header that is a 4-billion-element array behind a valid link header.
-  send_raw({valid_link_header(1), bytes_of("\xdd\xff\xff\xff\xff\x01\x02")});
+  send_raw({first_frame(1, bytes_of("\xdd\xff\xff\xff\xff\x01\x02"))});
   expect_garbage_counted(3);
   expect_still_serving();
 }
 
 TEST_F(GarbageTest, ThousandFramesAreDropped) {
   std::vector<std::string> frames(1000, "frame");
-  frames[0] = valid_link_header(1);
+  frames[0] = first_frame(1, encode_header(make_text(raw_id_, target_id_, "x")).view());
   send_raw(frames);
   expect_garbage_counted(1);
   expect_still_serving();
@@ -163,7 +170,8 @@ TEST_F(GarbageTest, RawTcpBytesDoNotStopTheEndpoint) {
 
 TEST_F(GarbageTest, OversizedFrameIsRefusedByZeroMQ) {
   // Above max_message_bytes (64 KiB): ZeroMQ drops the connection before we see anything.
-  send_raw({valid_link_header(1), std::string(1024 * 1024, 'o')});
+  send_raw({first_frame(1, encode_header(make_text(raw_id_, target_id_, "x")).view()),
+            std::string(1024 * 1024, 'o')});
   expect_still_serving();
   EXPECT_EQ(target_->stats().delivered, 1u);
 }
@@ -185,7 +193,7 @@ TEST_F(GarbageTest, ForgedRepliesToTheSenderAreDroppedToo) {
     parts.emplace_back();
     ASSERT_TRUE(fake.recv(parts.back()));
   } while (parts.back().more());
-  ASSERT_EQ(parts.size(), 4u);  // routing id, link header, envelope header, payload
+  ASSERT_EQ(parts.size(), 3u);  // routing id, link and envelope headers, payload
   auto header = internal::parse_link_header(parts[1].to_string_view());
   ASSERT_TRUE(header.ok());
   auto reply = [&](const std::string& bytes) {

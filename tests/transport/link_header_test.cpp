@@ -1,4 +1,5 @@
-// The link-header codec: round trips, msgpack compatibility, and refusal of forged input.
+// The link-header codec: round trips, msgpack compatibility, the envelope header behind a
+// data header, and refusal of forged input.
 #include "zmesh/transport/internal/link_header.hpp"
 
 #include <gtest/gtest.h>
@@ -18,10 +19,13 @@ std::string data_header(LinkKind kind, std::uint64_t session, std::uint64_t seq,
   return bytes;
 }
 
+// What follows a data header in its frame; the link header does not look inside it.
+const std::string envelope = "\x85\xa1v\x01 the envelope header";
+
 TEST(LinkHeaderTest, DataHeaderRoundTrips) {
   for (std::uint64_t value : {0ull, 1ull, 127ull, 128ull, 255ull, 256ull, 65535ull, 65536ull,
                               4294967295ull, 4294967296ull, ~0ull}) {
-    const std::string bytes = data_header(LinkKind::data, ~0ull - 1, value, value / 2);
+    const std::string bytes = data_header(LinkKind::data, ~0ull - 1, value, value / 2) + envelope;
     auto parsed = parse_link_header(bytes);  // views into `bytes`
     ASSERT_TRUE(parsed.ok()) << value << ": " << parsed.error().describe();
     EXPECT_EQ(parsed->kind, LinkKind::data);
@@ -30,6 +34,7 @@ TEST(LinkHeaderTest, DataHeaderRoundTrips) {
     EXPECT_EQ(parsed->session, ~0ull - 1);
     EXPECT_EQ(parsed->seq, value);
     EXPECT_EQ(parsed->floor, value / 2);
+    EXPECT_EQ(parsed->envelope_header, envelope);
   }
 }
 
@@ -38,7 +43,7 @@ TEST(LinkHeaderTest, IsOrdinaryMsgpack) {
   auto handle = msgpack::unpack(bytes.data(), bytes.size());
   const auto items = handle.get().as<std::vector<msgpack::object>>();
   ASSERT_EQ(items.size(), 6u);
-  EXPECT_EQ(items[0].as<std::string>(), "zm1");
+  EXPECT_EQ(items[0].as<std::string>(), "zm2");
   EXPECT_EQ(items[1].as<int>(), static_cast<int>(LinkKind::skip));
   EXPECT_EQ(items[2].as<ProcId>(), sender);
   EXPECT_EQ(items[3].as<std::uint64_t>(), 42u);
@@ -71,9 +76,11 @@ TEST(LinkHeaderTest, DataHeaderCarriesAPiggybackedAck) {
   char buffer[40];
   char* end = put_uint(put_uint(put_uint(put_uint(put_uint(buffer, 7), 3), 0), ~0ull), 65536);
   bytes.append(buffer, end);
-  auto parsed = parse_link_header(bytes);
+  const std::string frame = bytes + envelope;
+  auto parsed = parse_link_header(frame);
   ASSERT_TRUE(parsed.ok()) << parsed.error().describe();
   EXPECT_EQ(parsed->kind, LinkKind::data);
+  EXPECT_EQ(parsed->envelope_header, envelope);
   EXPECT_EQ(parsed->seq, 7u);
   EXPECT_EQ(parsed->floor, 3u);
   EXPECT_EQ(parsed->lane, 0u);
@@ -81,7 +88,7 @@ TEST(LinkHeaderTest, DataHeaderCarriesAPiggybackedAck) {
   EXPECT_EQ(parsed->ack_session, ~0ull);
   EXPECT_EQ(parsed->ack_through, 65536u);
   // Plain data headers carry none.
-  auto plain = parse_link_header(data_header(LinkKind::data, 42, 7, 3));
+  auto plain = parse_link_header(data_header(LinkKind::data, 42, 7, 3) + envelope);
   ASSERT_TRUE(plain.ok());
   EXPECT_FALSE(plain->has_ack);
   // Still ordinary msgpack: nine items.
@@ -105,34 +112,43 @@ void expect_refused(std::string_view bytes, std::string_view problem) {
 
 TEST(LinkHeaderTest, RefusesForgedAndTruncatedInput) {
   expect_refused("", "ends before the header");
-  expect_refused(bytes_of("\xdd\xff\xff\xff\xff\xa3zm1\x00"),
+  expect_refused(bytes_of("\xdd\xff\xff\xff\xff\xa3zm2\x00"),
                  "array of 4294967295 items, expected 6");
-  expect_refused("\x96\xa3zm2", "the magic is not \"zm1\"");
-  expect_refused("\x96\xa3zm1\x09", "unknown kind 9");
-  expect_refused(bytes_of("\x92\xa3zm1\x00"), "a data header is an array of 2 items");
+  expect_refused("\x96\xa3zm3", "the magic is not \"zm2\"");
+  expect_refused("\x96\xa3zm2\x09", "unknown kind 9");
+  expect_refused(bytes_of("\x92\xa3zm2\x00"), "a data header is an array of 2 items");
   // Eight items: a lane and half an ack. A skip cannot carry an ack at all.
-  expect_refused(bytes_of("\x98\xa3zm1\x00"), "a data header is an array of 8 items");
-  expect_refused(bytes_of("\x99\xa3zm1\x04"), "a skip header is an array of 9 items");
-  const std::string whole = data_header(LinkKind::data, 1, 2, 1);
-  for (std::size_t cut = 0; cut < whole.size(); ++cut) {
+  expect_refused(bytes_of("\x98\xa3zm2\x00"), "a data header is an array of 8 items");
+  expect_refused(bytes_of("\x99\xa3zm2\x04"), "a skip header is an array of 9 items");
+  const std::string whole = data_header(LinkKind::data, 1, 2, 1) + envelope;
+  for (std::size_t cut = 0; cut < whole.size() - envelope.size(); ++cut) {
     EXPECT_FALSE(parse_link_header(std::string_view(whole).substr(0, cut)).ok()) << cut;
   }
-  expect_refused(whole + "x", "bytes left over");
+  // A data header must have its envelope header behind it; no other kind may have anything.
+  expect_refused(data_header(LinkKind::data, 1, 2, 1),
+                 "a data header without the envelope header after it");
+  expect_refused(data_header(LinkKind::skip, 1, 2, 1) + "x", "bytes left over");
+  expect_refused(encode_ack(LinkKind::ack, 1, 2) + "x", "bytes left over");
+  // The form of an older release (its envelope header in a frame of its own) is named.
+  std::string older = whole;
+  older.replace(older.find("zm2"), 3, "zm1");
+  expect_refused(older, "an older zmesh release");
   // A string length pointing far past the end of the frame.
-  expect_refused(bytes_of("\x96\xdb\xff\xff\xff\xf0zm1"), "claims 4294967280 bytes");
-  expect_refused(bytes_of("\x96\xa3zm1\x00\x92\x91\xa1w\xcf\x00\x00\x00\x01\x00\x00\x00\x00"),
+  expect_refused(bytes_of("\x96\xdb\xff\xff\xff\xf0zm2"), "claims 4294967280 bytes");
+  expect_refused(bytes_of("\x96\xa3zm2\x00\x92\x91\xa1w\xcf\x00\x00\x00\x01\x00\x00\x00\x00"),
                  "sender rank 4294967296 is too large");
 }
 
-TEST(LinkHeaderTest, ControlLaneRoundTripsAndDataLaneKeepsVersionOneBytes) {
-  // Data: no lane item, so the hot path's header is byte for byte what it was.
+TEST(LinkHeaderTest, ControlLaneRoundTripsAndDataLaneLeavesTheLaneOut) {
+  // Data: no lane item, which keeps the hot path's header short.
   EXPECT_EQ(encode_data_prefix(LinkKind::data, sender, 5)[0], '\x96');
   EXPECT_EQ(encode_ack(LinkKind::ack, 5, 1)[0], '\x94');
-  EXPECT_EQ(parse_link_header(data_header(LinkKind::data, 5, 2, 1))->lane, 0u);
+  EXPECT_EQ(parse_link_header(data_header(LinkKind::data, 5, 2, 1) + envelope)->lane, 0u);
 
   std::string bytes = encode_data_prefix(LinkKind::data, sender, 5, 1);
   char buffer[27];
   bytes.append(buffer, put_uint(put_uint(put_uint(buffer, 300), 200), 1));
+  bytes += envelope;
   auto data = parse_link_header(bytes);
   ASSERT_TRUE(data.ok()) << data.error().describe();
   EXPECT_EQ(data->lane, 1u);
@@ -157,6 +173,7 @@ TEST(LinkHeaderTest, SharedMemoryFormAndHelloRoundTrip) {
   char buffer[48];
   char* end = put_uint(put_uint(put_uint(buffer, 300), 200), 0);
   bytes.append(buffer, put_uint(put_uint(put_uint(end, 0), 0), 0x5));
+  bytes += envelope;
   auto data = parse_link_header(bytes);
   ASSERT_TRUE(data.ok()) << data.error().describe();
   EXPECT_TRUE(data->has_shm);

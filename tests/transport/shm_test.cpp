@@ -319,9 +319,8 @@ class ForgedDescriptorTest : public ::testing::Test {
     header.append(buffer, out);
     Frames payload;
     for (const auto& frame : frames) payload.push_back(Frame::copy_of(frame));
-    const Frame envelope = encode_header(make_message(sender_id_, receiver_id_, payload));
+    header.append(encode_header(make_message(sender_id_, receiver_id_, payload)).view());
     dealer_.send(zmq::buffer(header), zmq::send_flags::sndmore);
-    dealer_.send(zmq::buffer(envelope.view()), zmq::send_flags::sndmore);
     for (std::size_t i = 0; i < frames.size(); ++i) {
       dealer_.send(zmq::buffer(frames[i]),
                    i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);

@@ -570,17 +570,16 @@ bool Endpoint::Impl::transmit(Link& link, Lane which, Outgoing& message) {
       if (shm_threshold != 0 && !link.inproc) {
         shm_frames = share_large_frames(link, message, ask_host);
       }
-      out_parts.resize(message.payload.size() + 1);
-      out_parts[0].copy(message.header);  // shares the bytes (ZeroMQ reference-counts them)
+      out_parts.resize(message.payload.size());
       for (std::size_t i = 0; i < message.payload.size(); ++i) {
         if (i < 64 && (shm_frames >> i & 1) != 0) {
           // share_large_frames made this frame's owner a region.
           const auto& region =
               static_cast<const internal::ShmRegion&>(*message.payload[i].region());
           const std::string descriptor = internal::encode_shm_descriptor(region.descriptor());
-          out_parts[i + 1].rebuild(descriptor.data(), descriptor.size());
+          out_parts[i].rebuild(descriptor.data(), descriptor.size());
         } else {
-          fill(out_parts[i + 1], message.payload[i]);
+          fill(out_parts[i], message.payload[i]);
         }
       }
     } catch (const std::exception& e) {
@@ -613,28 +612,33 @@ bool Endpoint::Impl::transmit(Link& link, Lane which, Outgoing& message) {
       : ack_session != 0
           ? 1 + internal::uint_size(ack_session) + internal::uint_size(ack_through)
           : (control ? 1 : 0);
+  // A data message's envelope header follows its link header in the same frame: one frame
+  // less per message for both ZeroMQ and the receiver.
+  const std::size_t header_bytes = data ? message.header.size() : 0;
   zmq::message_t head(prefix.size() + internal::uint_size(seq) + internal::uint_size(floor) +
-                      tail_bytes);
+                      tail_bytes + header_bytes);
   char* out = head.data<char>();
   std::memcpy(out, prefix.data(), prefix.size());
   out = internal::put_uint(internal::put_uint(out + prefix.size(), seq), floor);
   if (shm_form) {
     out = internal::put_uint(out, static_cast<std::uint64_t>(which));
     out = internal::put_uint(internal::put_uint(out, ack_session), ack_through);
-    internal::put_uint(out, shm_frames);
+    out = internal::put_uint(out, shm_frames);
   } else if (ack_session != 0) {
     out = internal::put_uint(out, static_cast<std::uint64_t>(Lane::data));
-    internal::put_uint(internal::put_uint(out, ack_session), ack_through);
+    out = internal::put_uint(internal::put_uint(out, ack_session), ack_through);
   } else if (control) {
-    internal::put_uint(out, static_cast<std::uint64_t>(Lane::control));
+    out = internal::put_uint(out, static_cast<std::uint64_t>(Lane::control));
   }
+  if (header_bytes != 0) std::memcpy(out, message.header.data(), header_bytes);
 
   zmq::socket_t& dealer = *link.dealer;
   link.recheck = any_recheck = true;
   std::size_t sent_parts = 0;
   try {
-    const auto head_flags =
-        data ? zmq::send_flags::sndmore | zmq::send_flags::dontwait : zmq::send_flags::dontwait;
+    const auto head_flags = data && !out_parts.empty()
+                                ? zmq::send_flags::sndmore | zmq::send_flags::dontwait
+                                : zmq::send_flags::dontwait;
     if (link.inproc) {
       internal::released_to_zeromq(head.data());
       for (auto& part : out_parts) internal::released_to_zeromq(part.data());
@@ -744,8 +748,7 @@ void Endpoint::Impl::give_back(Link& link, Outgoing&& message, Error error) {
   if (message.counted) release(link, 1, message.bytes);
   stats.undeliverable.fetch_add(1, std::memory_order_relaxed);
   stats.finished.fetch_add(1, std::memory_order_relaxed);
-  const Frame header = Frame::wrap(nullptr, message.header.data(), message.header.size());
-  auto envelope = decode_envelope(header, std::move(message.payload));
+  auto envelope = decode_envelope(message.header, std::move(message.payload));
   if (!envelope) {
     if (error_limiter.allow()) {
       log.error("ZM-INTERNAL cannot rebuild an undeliverable envelope ({}): {}",
@@ -988,7 +991,7 @@ void Endpoint::Impl::receive_data() {
     }
     if (total > count) {
       garbage(hex(parts[0]), fmt::format("{} frames, more than the {} allowed (max_frames={} plus "
-                                         "routing id and link header)",
+                                         "the routing id)",
                                          total, parts.size(), config.max_frames));
       continue;
     }
@@ -1014,10 +1017,6 @@ void Endpoint::Impl::on_data(std::size_t count) {
   if (header->kind != LinkKind::data && header->kind != LinkKind::skip) {
     garbage(hex(routing_id),
             fmt::format("a {} header sent to a ROUTER", internal::to_string(header->kind)));
-    return;
-  }
-  if (header->kind == LinkKind::data && count < 3) {
-    garbage(hex(routing_id), "a data message without an envelope header");
     return;
   }
   if (header->kind == LinkKind::skip && count != 2) {
@@ -1081,8 +1080,8 @@ void Endpoint::Impl::on_data(std::size_t count) {
     ack_due = state.consumed(lane, config.ack_every);
   } else {
     Frames payload;
-    payload.reserve(count - 3);
-    for (std::size_t i = 3; i < count; ++i) {
+    payload.reserve(count - 2);
+    for (std::size_t i = 2; i < count; ++i) {
       if (parts[i].size() == 0) {
         payload.emplace_back();
         continue;
@@ -1101,8 +1100,9 @@ void Endpoint::Impl::on_data(std::size_t count) {
           return std::move(mapped).error();
         }
       }
-      return decode_envelope(Frame::wrap(nullptr, parts[2].data(), parts[2].size()),
-                             std::move(payload));
+      return decode_envelope(
+          Frame::wrap(nullptr, header->envelope_header.data(), header->envelope_header.size()),
+          std::move(payload));
     }();
     if (!envelope) {
       garbage(hex(parts[0]), fmt::format("message {} from {}: {}", header->seq, state.sender_text(),

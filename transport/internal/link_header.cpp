@@ -7,7 +7,9 @@
 namespace zmesh::internal {
 namespace {
 
-constexpr std::string_view magic = "zm1";
+constexpr std::string_view magic = "zm2";
+// The magic of the form before the envelope header joined the link header's frame.
+constexpr std::string_view previous_magic = "zm1";
 
 Error bad_header(std::string_view what) {
   return Error(ErrorCode::decode_error, fmt::format("bad link header: {}", what));
@@ -66,6 +68,10 @@ class Reader {
   }
 
   const unsigned char* position() const { return next_; }
+  std::string_view rest() const {
+    return std::string_view(reinterpret_cast<const char*>(next_),
+                            static_cast<std::size_t>(end_ - next_));
+  }
 
  private:
   Result<std::uint64_t> big_endian(std::size_t bytes, std::string_view what) {
@@ -155,7 +161,12 @@ Result<LinkHeader> parse_link_header(std::string_view bytes) {
   LinkHeader header;
   ZMESH_READ(items, in.array("the header"));
   ZMESH_READ(tag, in.str("the magic"));
-  if (tag != magic) return bad_header("the magic is not \"zm1\" (another protocol or version)");
+  if (tag == previous_magic) {
+    return bad_header(
+        "the magic is \"zm1\": the sender runs an older zmesh release, whose data frames this "
+        "one (\"zm2\") cannot read; build every node from the same release");
+  }
+  if (tag != magic) return bad_header("the magic is not \"zm2\" (another protocol or version)");
   ZMESH_READ(kind, in.uint("the kind"));
   if (kind > static_cast<std::uint64_t>(LinkKind::hello)) {
     return bad_header(fmt::format("unknown kind {}", kind));
@@ -231,6 +242,13 @@ Result<LinkHeader> parse_link_header(std::string_view bytes) {
     header.ack_through = ack_through;
     header.has_shm = true;
     header.shm_frames = shm_frames;
+  }
+  if (header.kind == LinkKind::data) {
+    header.envelope_header = in.rest();
+    if (header.envelope_header.empty()) {
+      return bad_header("a data header without the envelope header after it");
+    }
+    return header;
   }
   if (!in.at_end()) return bad_header("bytes left over after the last field");
   return header;

@@ -1,34 +1,38 @@
 #pragma once
-// LinkHeader: the small msgpack frame in front of every message between two Endpoints that
-// carries the reliable-session fields (session, sequence number, floor, acks).
+// LinkHeader: the small msgpack array at the start of every message between two Endpoints
+// that carries the reliable-session fields (session, sequence number, floor, acks). In a
+// data message the envelope header follows it in the same frame (one frame less per
+// message than two frames would be), then the payload frames.
 // Thread: free functions on bytes. Failure: parse_link_header() returns decode_error naming
 // the first field that is wrong; it never reads past the frame or allocates for a forged length.
 //
-// Wire format (each a msgpack array whose first item is the magic "zm1"):
-//   data   ["zm1", 0, sender, session, seq, floor(, lane)]  then the envelope header and payload
-//   data   ["zm1", 0, sender, session, seq, floor, lane, ack_session, ack_through]
+// Wire format (each a msgpack array whose first item is the magic "zm2"; "zm1", the form
+// before the envelope header joined the link header's frame, is refused by name):
+//   data   ["zm2", 0, sender, session, seq, floor(, lane)]  envelope header
+//                                                           in the same frame, then payload
+//   data   ["zm2", 0, sender, session, seq, floor, lane, ack_session, ack_through]
 //                                                           the same, carrying an ack of the
 //                                                           receiver's own messages on that
 //                                                           lane (piggybacked: no ack message)
-//   skip   ["zm1", 4, sender, session, seq, floor(, lane)]  alone: seq was given up, count it
+//   skip   ["zm2", 4, sender, session, seq, floor(, lane)]  alone: seq was given up, count it
 //                                                           as consumed
-//   ack    ["zm1", 1, session, acked_through(, lane)]       receiver -> sender, cumulative
-//   nack   ["zm1", 2, session, acked_through(, lane)]       as ack, and "a gap was seen: resend
+//   ack    ["zm2", 1, session, acked_through(, lane)]       receiver -> sender, cumulative
+//   nack   ["zm2", 2, session, acked_through(, lane)]       as ack, and "a gap was seen: resend
 //                                                           now"
-//   reject ["zm1", 3, session, seq, reason(, lane)]         seq arrived but cannot be used
-//   data   ["zm1", 0, sender, session, seq, floor, lane, ack_session, ack_through, shm]
+//   reject ["zm2", 3, session, seq, reason(, lane)]         seq arrived but cannot be used
+//   data   ["zm2", 0, sender, session, seq, floor, lane, ack_session, ack_through, shm]
 //                                                           a message with large frames
 //                                                           (ack_session 0: no ack); shm
 //                                                           is a bit mask of the payload
 //                                                           frames that are shared-memory
 //                                                           descriptors (shm_region.hpp)
-//   hello  ["zm1", 5, session, host_key]                    receiver -> sender: "this is my
+//   hello  ["zm2", 5, session, host_key]                    receiver -> sender: "this is my
 //                                                           host", the answer to a data
 //                                                           header with shm = 0
 // sender is the ProcId as msgpack ([[world], rank]); integers use msgpack's shortest form.
 // lane (optional last item, 0 when absent): 0 data, 1 control (zmesh::Lane). Each lane of a
 // session has its own sequence space, acks and resends, so control traffic never waits
-// behind data. Data-lane headers leave it out: the hot path's bytes are those of version 1.
+// behind data. Data-lane headers leave it out, which keeps the hot path's header short.
 
 #include "zmesh/core/error.hpp"
 #include "zmesh/core/ids.hpp"
@@ -70,12 +74,16 @@ struct LinkHeader {
   bool has_shm = false;
   std::uint64_t shm_frames = 0;
   std::string_view host_key;  // hello only
+  // data only: the rest of the frame after the link header, the envelope header (never
+  // empty: a data frame without one is refused).
+  std::string_view envelope_header;
 };
 
-// Parses one link-header frame; the views point into `bytes`.
+// Parses the link header at the start of a message's first frame; the views point into
+// `bytes`. Only a data header may have bytes after it (its envelope header).
 Result<LinkHeader> parse_link_header(std::string_view bytes);
 
-// The fixed start of a data or skip header for one sender and session: ["zm1", kind, sender,
+// The fixed start of a data or skip header for one sender and session: ["zm2", kind, sender,
 // session. Append seq and floor with put_uint to complete it, and then, for lane 1 or
 // `with_ack`, the lane (one byte: put_uint(out, lane)); with `with_ack` (data only), then the
 // ack's session and acked_through; with `with_shm` (data only, implies with_ack: session 0

@@ -17,13 +17,12 @@
 #include <cstdint>
 #include <optional>
 #include <vector>
-#include <zmq.hpp>
 
 namespace zmesh::internal {
 
 // A message this proc sent (or will send) on one lane of one link.
 struct Outgoing {
-  zmq::message_t header;  // the encoded envelope header; each transmission shares it
+  Frame header;  // the encoded envelope header; each transmission copies it behind the link header
   Frames payload;
   Deadline deadline{};
   Clock::time_point queued_at{};
