@@ -26,9 +26,11 @@ using internal::Posted;
 using internal::ReceiveSession;
 using namespace std::chrono_literals;
 
-// Frames smaller than this are copied into ZeroMQ: a copy is cheaper than the two
-// allocations and the atomic reference counting of lending ZeroMQ a shared buffer.
-constexpr std::size_t zero_copy_threshold = 512;
+// Frames smaller than this are copied into ZeroMQ: one allocation and a copy of a few KiB
+// cost less than lending ZeroMQ a shared buffer, which takes two allocations (our keeper
+// and ZeroMQ's record of the buffer), two atomic reference counts, and a free on ZeroMQ's
+// I/O thread of what this thread allocated.
+constexpr std::size_t zero_copy_threshold = 4096;
 // Messages read from one socket per turn, so that a flood on one link cannot starve acks,
 // sends and timers.
 constexpr int max_receive_batch = 4096;
