@@ -387,6 +387,7 @@ Endpoint::Stats Endpoint::Impl::snapshot() const {
   out.shm_regions = stats.shm_regions.load(relaxed);
   out.shm_fallbacks = stats.shm_fallbacks.load(relaxed);
   out.shm_received = stats.shm_received.load(relaxed);
+  out.shm_unmappable = stats.shm_unmappable.load(relaxed);
   // finished first: both only grow, so pending never comes out negative.
   const auto finished = stats.finished.load(relaxed);
   out.pending = stats.accepted.load(relaxed) - finished;

@@ -85,6 +85,9 @@ class Endpoint final : public RemoteLink {
     std::uint64_t shm_fallbacks = 0;  // frames that went as bytes because writing a region
                                       // failed (ZM-SHM-FALLBACK, logged once)
     std::uint64_t shm_received = 0;   // payload frames received as a region and mapped
+    std::uint64_t shm_unmappable = 0;  // messages whose region this proc could not map (out
+                                       // of descriptors or memory): asked again as bytes,
+                                       // and that link then carries bytes (ZM-SHM-UNMAPPABLE)
   };
 
   // -- construction --

@@ -1,7 +1,8 @@
 // Shared memory between procs on one host, with real processes (transport_peer): large
 // frames travel as regions and are mapped in place, a relay shares a received region on,
-// small frames and peers of another host key get bytes, forged descriptors are refused with
-// a reason while the receiver lives on, and (root: a small tmpfs of our own) SIGKILL of a
+// small frames and peers of another host key get bytes, a receiver out of descriptors gets
+// the frame as bytes instead, forged descriptors are refused with a reason while the
+// receiver lives on, and (root: a small tmpfs of our own) SIGKILL of a
 // sender or of a receiver holding a mapping frees the memory, and a full tmpfs falls back
 // to the socket with one warning.
 #include "payload_checksum.hpp"
@@ -289,6 +290,36 @@ TEST_F(ShmTest, FullTmpfsFallsBackToTheSocketWithOneWarning) {
   EXPECT_NE(text.find(tmpfs.dir()), std::string::npos) << text;
   EXPECT_NE(text.find("ZMESH_SHM_DIR"), std::string::npos) << text;
   EXPECT_EQ(testing::entries_in(tmpfs.dir()), 0u);
+}
+
+// A receiver that cannot map a region for a reason of its own (here: no file descriptor
+// left) is not a bad message: the receiver asks for it again, the sender resends it as
+// bytes, and that link carries bytes from then on. Nothing is lost or returned.
+TEST_F(ShmTest, ReceiverOutOfDescriptorsGetsTheFrameAsBytesInstead) {
+  start_driver();
+  auto& peer = start_peer("echo");
+  round_trip(0, Frame::copy_of(std::string_view("connected both ways")));
+  driver_->send(make_message(driver_id_, peer_id(0), {}, "transport_test.Starve"));
+  ASSERT_TRUE(wait_until(20s, [&] {
+    const auto lines = peer.lines();
+    return std::any_of(lines.begin(), lines.end(),
+                       [](const std::string& line) { return line.starts_with("starved "); });
+  }));
+  // The first large frame asks the peer for its host and goes as bytes; once the answer is
+  // in, one goes as a region that the peer cannot open, and comes back all the same.
+  for (unsigned round = 1; round <= 8 && driver_->stats().shm_sent == 0; ++round) {
+    round_trip(0, pattern(mebibyte, round));
+  }
+  // One region was sent (and its message resent as bytes); the link carries bytes since.
+  EXPECT_EQ(driver_->stats().shm_sent, 1u);
+  for (unsigned round = 20; round < 23; ++round) round_trip(0, pattern(mebibyte, round));
+  ASSERT_TRUE(all_acked());
+  EXPECT_EQ(driver_->stats().shm_sent, 1u);
+  EXPECT_EQ(inbox_.returned_count(), 0u) << "a message was returned as undeliverable";
+  EXPECT_EQ(driver_->stats().garbage_dropped, 0u);
+  const auto stats = stop(0);
+  EXPECT_EQ(stats.at("shm_received"), 0u);
+  EXPECT_EQ(stats.at("shm_unmappable"), 1u);
 }
 
 // -- forged descriptors, sent by hand to a receiver that must refuse them and live on --

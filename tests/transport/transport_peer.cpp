@@ -6,6 +6,9 @@
 //   hold     as sink, and keeps every message's payload until it exits (shared memory);
 //   echo     sends every message back to its sender's proc (needs a route to it);
 //   counter  counts messages and answers "transport_test.Report" with the count.
+// In every mode a "transport_test.Starve" message makes it use up its file descriptors (it
+// lowers its limit to the highest one open and fills the gaps) and print "starved <n>":
+// what happens when a proc runs out of descriptors.
 // Exits 0 on a "transport_test.Stop" message or on SIGTERM/SIGINT, printing "exit ..." with
 // its Stats;
 // dies with its parent (PR_SET_PDEATHSIG). Settings come from ZMESH_* variables.
@@ -14,14 +17,18 @@
 #include "zmesh/core/config.hpp"
 #include "zmesh/transport/endpoint.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +39,23 @@ namespace {
 constexpr std::string_view stop_type = "transport_test.Stop";
 constexpr std::string_view report_type = "transport_test.Report";
 constexpr std::string_view count_type = "transport_test.Count";
+constexpr std::string_view starve_type = "transport_test.Starve";
+
+// Leaves this process no free file descriptor: the limit comes down to the highest one
+// open, and /dev/null fills the gaps below it. Returns the descriptors it opened.
+std::vector<int> starve_of_descriptors() {
+  int highest = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    highest = std::max(highest, std::stoi(entry.path().filename().string()));
+  }
+  rlimit limit{};
+  ::getrlimit(RLIMIT_NOFILE, &limit);
+  limit.rlim_cur = static_cast<rlim_t>(highest) + 1;
+  ::setrlimit(RLIMIT_NOFILE, &limit);
+  std::vector<int> opened;
+  for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) opened.push_back(fd);
+  return opened;
+}
 
 // One write per line, unbuffered: a line is in the pipe before the message is acked, so
 // even SIGKILL cannot lose what this proc reported.
@@ -101,6 +125,7 @@ int main(int argc, char** argv) {
   std::atomic<zmesh::Endpoint*> endpoint{nullptr};
   std::uint64_t count = 0;  // I/O thread only
   std::vector<zmesh::Frames> held;  // hold mode; I/O thread only
+  std::vector<int> starved;         // descriptors taken by a Starve message; I/O thread only
   zmesh::Endpoint::Inbound inbound{
       [&](zmesh::Envelope& envelope) {
         if (envelope.type_name == stop_type) {
@@ -108,6 +133,11 @@ int main(int argc, char** argv) {
           return true;
         }
         zmesh::Endpoint* out = endpoint.load();
+        if (envelope.type_name == starve_type) {
+          starved = starve_of_descriptors();
+          write_line(fmt::format("starved {}", starved.size()));
+          return true;
+        }
         if (mode == "sink" || mode == "hold") {
           write_line("got " + describe(envelope.payload));
           if (mode == "hold") held.push_back(std::move(envelope.payload));
@@ -159,9 +189,10 @@ int main(int argc, char** argv) {
   (*bound)->close();
   const auto stats = (*bound)->stats();
   write_line(fmt::format("exit signal={} delivered={} duplicates={} undeliverable={} "
-                         "shm_sent={} shm_regions={} shm_fallbacks={} shm_received={}",
+                         "shm_sent={} shm_regions={} shm_fallbacks={} shm_received={} "
+                         "shm_unmappable={}",
                          signal, stats.delivered, stats.duplicates_dropped, stats.undeliverable,
                          stats.shm_sent, stats.shm_regions, stats.shm_fallbacks,
-                         stats.shm_received));
+                         stats.shm_received, stats.shm_unmappable));
   return 0;
 }

@@ -103,7 +103,7 @@ struct AtomicStats {
   std::atomic<std::uint64_t> sent{0}, resent{0}, delivered{0}, duplicates_dropped{0},
       gaps_dropped{0}, garbage_dropped{0}, acks_sent{0}, acks_carried{0}, acks_received{0},
       sessions{0}, links{0}, io_rounds{0}, sent_directly{0}, handshakes_refused{0}, shm_sent{0},
-      shm_regions{0}, shm_fallbacks{0}, shm_received{0};
+      shm_regions{0}, shm_fallbacks{0}, shm_received{0}, shm_unmappable{0};
   // 1 while the I/O thread is in a poll that may wait, 0 otherwise (a gauge).
   std::atomic<std::uint64_t> sleeping{0};
   // Written from any thread (send() after close), so incremented atomically.
@@ -302,6 +302,7 @@ struct Endpoint::Impl {
       shm_written;
   std::size_t shm_written_prune_at = 64;
   bool shm_warned = false;  // ZM-SHM-FALLBACK is logged once per endpoint
+  bool shm_unmappable_warned = false;  // ZM-SHM-UNMAPPABLE likewise
   std::vector<std::uint64_t> dirty_sessions;
   // Sessions whose data-lane ack waits to ride on a message to their sender, oldest first,
   // with the time it goes alone.

@@ -1106,6 +1106,22 @@ void Endpoint::Impl::on_data(std::size_t count) {
           Frame::wrap(nullptr, header->envelope_header.data(), header->envelope_header.size()),
           std::move(payload));
     }();
+    if (!envelope && envelope.error().code == ErrorCode::transport_failed) {
+      // A region this proc cannot map now (out of descriptors or memory, not allowed): the
+      // message is fine, so it is not consumed. Our hello tells the sender that we share no
+      // host after all, and the nack has it resend at once, as bytes.
+      internal::bump(stats.shm_unmappable);
+      if (!shm_unmappable_warned) {
+        shm_unmappable_warned = true;
+        log.warn("ZM-SHM-UNMAPPABLE proc={} a shared-memory region from {} could not be mapped "
+                 "({}); that link now carries bytes over the socket",
+                 self_text, state.sender_text(), envelope.error().message);
+      }
+      (void)reply(state, internal::encode_hello(header->session, {}));
+      state.ask_again(lane);
+      mark_dirty(state);
+      return;
+    }
     if (!envelope) {
       garbage(hex(parts[0]), fmt::format("message {} from {}: {}", header->seq, state.sender_text(),
                                          envelope.error().message));
@@ -1133,8 +1149,9 @@ void Endpoint::Impl::on_data(std::size_t count) {
 }
 
 // Replaces the payload frames that `header` flags as shared-memory descriptors with the
-// regions they name, mapped read-only. Fails, naming the frame and what is wrong, on a
-// descriptor that does not name a zmesh region of its size and token.
+// regions they name, mapped read-only. Fails, naming the frame and what is wrong, with
+// decode_error on a descriptor that does not name a zmesh region of its size and token,
+// with transport_failed on one this proc cannot map now (ShmRegion::open).
 Result<void> Endpoint::Impl::map_shared_frames(const LinkHeader& header, Frames& payload) {
   for (std::size_t i = 0; i < 64; ++i) {
     if ((header.shm_frames >> i & 1) == 0) continue;
@@ -1159,7 +1176,7 @@ Result<void> Endpoint::Impl::map_shared_frames(const LinkHeader& header, Frames&
     }
     auto region = internal::ShmRegion::open(*descriptor, shm_fd_budget);
     if (!region) {
-      return Error(ErrorCode::decode_error,
+      return Error(region.error().code,
                    fmt::format("payload frame {}: {}", i, region.error().message));
     }
     payload[i] = internal::region_frame(std::move(*region));

@@ -59,6 +59,8 @@ bool ReceiveSession::rejected(Lane lane, std::uint64_t seq, std::string reason,
   return consumed(lane, ack_every);
 }
 
+void ReceiveSession::ask_again(Lane lane) noexcept { lane_(lane).nack = true; }
+
 void ReceiveSession::hold(Lane lane, Envelope envelope) {
   lane_(lane).held.emplace(std::move(envelope));
 }

@@ -70,6 +70,9 @@ class ReceiveSession {
   const std::string& rejected_reason(Lane lane) const noexcept {
     return lane_(lane).rejected_reason;
   }
+  // The expected message could not be taken for a passing reason (a region it names could
+  // not be mapped): not consumed, and a nack is due at once so that its sender resends it.
+  void ask_again(Lane lane) noexcept;
   // The proc had no room for the expected message: keep it, deliver nothing after it and
   // ack nothing past it until release().
   void hold(Lane lane, Envelope envelope);

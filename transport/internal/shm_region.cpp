@@ -41,6 +41,20 @@ Error bad_descriptor(const ShmDescriptor& d, std::string_view what) {
                            d.size, what));
 }
 
+// Failures of this proc, not of the descriptor: out of descriptors or memory, or not
+// allowed to open another proc's fd here. The bytes would arrive over the socket.
+bool passing(int error) {
+  return error == EMFILE || error == ENFILE || error == ENOMEM || error == EAGAIN ||
+         error == EACCES || error == EPERM;
+}
+
+// A descriptor that may well be genuine but that this proc cannot map now.
+Error cannot_map(const ShmDescriptor& d, std::string_view what) {
+  return Error(ErrorCode::transport_failed,
+               fmt::format("shared-memory region (pid {} fd {} size {}): {}", d.pid, d.fd,
+                           d.size, what));
+}
+
 bool write_all(int fd, const char* bytes, std::size_t size, off_t offset) {
   while (size > 0) {
     const auto written = ::pwrite(fd, bytes, size, offset);
@@ -190,8 +204,10 @@ Result<std::shared_ptr<const ShmRegion>> ShmRegion::open(const ShmDescriptor& d,
   // Looked at before it is opened: opening a device or a FIFO can have effects of its own.
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
+    const int error = errno;
+    if (passing(error)) return cannot_map(d, fmt::format("{}: {}", path, errno_text(error)));
     return bad_descriptor(
-        d, fmt::format("{}: {} (the sender exited, or not on this host)", path, errno_text(errno)));
+        d, fmt::format("{}: {} (the sender exited, or not on this host)", path, errno_text(error)));
   }
   const auto same_file = [&](const struct stat& s) {
     return S_ISREG(s.st_mode) && s.st_ino == d.inode && s.st_dev == d.device;
@@ -201,7 +217,11 @@ Result<std::shared_ptr<const ShmRegion>> ShmRegion::open(const ShmDescriptor& d,
         d, fmt::format("{} is not the regular file with inode {} it names", path, d.inode));
   }
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-  if (!fd.valid()) return bad_descriptor(d, fmt::format("open {}: {}", path, errno_text(errno)));
+  if (!fd.valid()) {
+    const int error = errno;
+    const auto what = fmt::format("open {}: {}", path, errno_text(error));
+    return passing(error) ? cannot_map(d, what) : bad_descriptor(d, what);
+  }
   struct statfs fs {};
   if (::fstat(fd.get(), &st) != 0 || !same_file(st)) {
     return bad_descriptor(d, fmt::format("{} changed while being opened", path));
@@ -219,7 +239,11 @@ Result<std::shared_ptr<const ShmRegion>> ShmRegion::open(const ShmDescriptor& d,
   }
   const std::size_t total = header_size + d.size;
   void* base = ::mmap(nullptr, total, PROT_READ, MAP_SHARED, fd.get(), 0);
-  if (base == MAP_FAILED) return bad_descriptor(d, fmt::format("mmap: {}", errno_text(errno)));
+  if (base == MAP_FAILED) {
+    const int error = errno;
+    const auto what = fmt::format("mmap of {} bytes: {}", total, errno_text(error));
+    return passing(error) ? cannot_map(d, what) : bad_descriptor(d, what);
+  }
   auto region = std::shared_ptr<ShmRegion>(new ShmRegion());
   region->mapping_ = Mapping(base, total);
   FileHeader fields{};

@@ -12,7 +12,9 @@
 // A received region keeps its fd too (within an FdBudget), so a relay can share it on.
 // Thread: a region is immutable once made; its last reference may go on any thread.
 // Failure: create() and open() return an Error naming the directory or the descriptor and
-// what was wrong; open() maps nothing that is not a zmesh region with that token.
+// what was wrong; open() maps nothing that is not a zmesh region with that token
+// (decode_error), and says transport_failed when the fault is this proc's (out of
+// descriptors or memory, not allowed), so that the receiver can ask for bytes instead.
 
 #include "zmesh/core/error.hpp"
 #include "zmesh/core/frame.hpp"
