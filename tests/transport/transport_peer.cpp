@@ -6,9 +6,10 @@
 //   hold     as sink, and keeps every message's payload until it exits (shared memory);
 //   echo     sends every message back to its sender's proc (needs a route to it);
 //   counter  counts messages and answers "transport_test.Report" with the count.
-// In every mode a "transport_test.Starve" message makes it use up its file descriptors (it
-// lowers its limit to the highest one open and fills the gaps) and print "starved <n>":
-// what happens when a proc runs out of descriptors.
+// In every mode a "transport_test.Demote" message (root only) makes it drop to user and group
+// 65534 (nobody) and print "demoted uid=<uid>", or "demote failed: <why>": from then on it
+// may not open the descriptors of procs of its former user, as a proc that its sandbox
+// does not allow to.
 // Exits 0 on a "transport_test.Stop" message or on SIGTERM/SIGINT, printing "exit ..." with
 // its Stats;
 // dies with its parent (PR_SET_PDEATHSIG). Settings come from ZMESH_* variables.
@@ -17,18 +18,17 @@
 #include "zmesh/core/config.hpp"
 #include "zmesh/transport/endpoint.hpp"
 
-#include <fcntl.h>
 #include <fmt/format.h>
+#include <grp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <cstdio>
-#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,22 +39,16 @@ namespace {
 constexpr std::string_view stop_type = "transport_test.Stop";
 constexpr std::string_view report_type = "transport_test.Report";
 constexpr std::string_view count_type = "transport_test.Count";
-constexpr std::string_view starve_type = "transport_test.Starve";
+constexpr std::string_view demote_type = "transport_test.Demote";
 
-// Leaves this process no free file descriptor: the limit comes down to the highest one
-// open, and /dev/null fills the gaps below it. Returns the descriptors it opened.
-std::vector<int> starve_of_descriptors() {
-  int highest = 0;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
-    highest = std::max(highest, std::stoi(entry.path().filename().string()));
+// Drops this process to nobody (user and group 65534); the line to print.
+std::string demote() {
+  constexpr uid_t nobody = 65534;
+  if (::setgroups(0, nullptr) != 0 || ::setgid(nobody) != 0 || ::setuid(nobody) != 0) {
+    return fmt::format("demote failed: {}", std::strerror(errno));
   }
-  rlimit limit{};
-  ::getrlimit(RLIMIT_NOFILE, &limit);
-  limit.rlim_cur = static_cast<rlim_t>(highest) + 1;
-  ::setrlimit(RLIMIT_NOFILE, &limit);
-  std::vector<int> opened;
-  for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) opened.push_back(fd);
-  return opened;
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a change of user clears it
+  return fmt::format("demoted uid={}", ::getuid());
 }
 
 // One write per line, unbuffered: a line is in the pipe before the message is acked, so
@@ -125,7 +119,6 @@ int main(int argc, char** argv) {
   std::atomic<zmesh::Endpoint*> endpoint{nullptr};
   std::uint64_t count = 0;  // I/O thread only
   std::vector<zmesh::Frames> held;  // hold mode; I/O thread only
-  std::vector<int> starved;         // descriptors taken by a Starve message; I/O thread only
   zmesh::Endpoint::Inbound inbound{
       [&](zmesh::Envelope& envelope) {
         if (envelope.type_name == stop_type) {
@@ -133,9 +126,8 @@ int main(int argc, char** argv) {
           return true;
         }
         zmesh::Endpoint* out = endpoint.load();
-        if (envelope.type_name == starve_type) {
-          starved = starve_of_descriptors();
-          write_line(fmt::format("starved {}", starved.size()));
+        if (envelope.type_name == demote_type) {
+          write_line(demote());
           return true;
         }
         if (mode == "sink" || mode == "hold") {
