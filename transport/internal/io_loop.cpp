@@ -1113,9 +1113,9 @@ void Endpoint::Impl::on_data(std::size_t count) {
       internal::bump(stats.shm_unmappable);
       if (!shm_unmappable_warned) {
         shm_unmappable_warned = true;
-        log.warn("ZM-SHM-UNMAPPABLE proc={} a shared-memory region from {} could not be mapped "
-                 "({}); that link now carries bytes over the socket",
-                 self_text, state.sender_text(), envelope.error().message);
+        log.warn("ZM-SHM-UNMAPPABLE a shared-memory region from {} could not be mapped ({}); "
+                 "that link now carries bytes over the socket",
+                 state.sender_text(), envelope.error().message);
       }
       (void)reply(state, internal::encode_hello(header->session, {}));
       state.ask_again(lane);
