@@ -23,6 +23,9 @@ using internal::Wake;
 
 // Each cast names its own shape; a client seldom uses more than a few.
 constexpr std::size_t max_cached_shapes = 64;
+// Ranks (and rank runs) the reused decode keeps room for between casts: one cast to a huge
+// subtree must not pin its memory for the life of the proc.
+constexpr std::size_t max_kept_ranks = 4096;
 
 }  // namespace
 
@@ -85,6 +88,8 @@ Result<const Shape*> CommActor::shape_of(const std::string& text) {
 }
 
 Result<void> CommActor::decode_control(const Frame& frame) {
+  if (control_.ranks.capacity() > max_kept_ranks) control_.ranks = {};
+  if (ranks_.ranks.capacity() > max_kept_ranks) ranks_ = {};
   try {
     const msgpack::object root = unpack_scratch(frame.data(), frame.size());
     if (root.type != msgpack::type::ARRAY || root.via.array.size < internal::cast_control_fields) {

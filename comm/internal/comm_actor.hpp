@@ -78,8 +78,8 @@ class CommActor : public Actor {
 
   // -- helpers --
   // Decodes a cast's control frame into control_, whose strings and vectors keep their
-  // capacity from cast to cast. Refuses a frame with fewer fields than CastControl has
-  // (msgpack would leave the rest as the last cast set them).
+  // capacity from cast to cast (up to a bound, comm_actor.cpp). Refuses a frame with fewer
+  // fields than CastControl has (msgpack would leave the rest as the last cast set them).
   Result<void> decode_control(const Frame& frame);
   // The cached shape lives until the next call (a full cache is emptied before it grows).
   Result<const Shape*> shape_of(const std::string& text);
