@@ -385,6 +385,7 @@ Endpoint::Stats Endpoint::Impl::snapshot() const {
   out.sent_directly = stats.sent_directly.load(relaxed);
   out.shm_sent = stats.shm_sent.load(relaxed);
   out.shm_regions = stats.shm_regions.load(relaxed);
+  out.shm_files = stats.shm_files.load(relaxed);
   out.shm_fallbacks = stats.shm_fallbacks.load(relaxed);
   out.shm_received = stats.shm_received.load(relaxed);
   out.shm_unmappable = stats.shm_unmappable.load(relaxed);

@@ -80,8 +80,11 @@ class Endpoint final : public RemoteLink {
                                            // plain or wrongly keyed peer; logged once per host)
     // Shared memory (large frames to procs on this host; docs/messaging.md, "Bulk payloads"):
     std::uint64_t shm_sent = 0;       // payload frames sent as a descriptor, not as bytes
-    std::uint64_t shm_regions = 0;    // regions this endpoint wrote (a frame shared with many
-                                      // peers, or sent on as received, is written once or never)
+    std::uint64_t shm_regions = 0;    // frames this endpoint wrote into shared memory (a frame
+                                      // shared with many peers, or sent on as received, is
+                                      // written once or never)
+    std::uint64_t shm_files = 0;      // shared-memory files it created for them: the rest were
+                                      // written into files that receivers were done with
     std::uint64_t shm_fallbacks = 0;  // frames that went as bytes because writing a region
                                       // failed (ZM-SHM-FALLBACK, logged once)
     std::uint64_t shm_received = 0;   // payload frames received as a region and mapped

@@ -157,6 +157,77 @@ TEST_F(ShmTest, LargeFrameIsMappedAndTheRelaySharesItOn) {
   EXPECT_EQ(peer.at("shm_regions"), 0u) << "the relay wrote a region instead of sharing one";
 }
 
+// Files are kept and written again: a round trip through a relay (the echo peer shares the
+// driver's file back) leaves the file free once both have let go of the frame, so twenty
+// round trips need two or three files, not twenty. Every echo carries its own round's bytes.
+TEST_F(ShmTest, FilesAreWrittenAgainOnceReceiversAreDone) {
+  start_driver();
+  start_peer("echo");
+  unsigned round = 0;
+  while (round < 8 && driver_->stats().shm_sent == 0) {
+    round_trip(0, pattern(mebibyte, ++round));
+    inbox_.clear();
+  }
+  const auto before = driver_->stats();
+  ASSERT_GE(before.shm_sent, 1u);
+  for (unsigned i = 0; i < 20; ++i) {
+    round_trip(0, pattern(mebibyte, ++round));
+    ASSERT_TRUE(in_shared_mapping(inbox_.delivered().back().payload[0].data()));
+    inbox_.clear();  // lets go of the echoed frame, and so of its lease
+  }
+  const auto stats = driver_->stats();
+  EXPECT_EQ(stats.shm_regions - before.shm_regions, 20u);
+  // The peer lets go of a frame when the driver's ack reaches it, which may ride on the next
+  // round's message: two files alternate, a third when an ack is late.
+  EXPECT_LE(stats.shm_files - before.shm_files, 3u)
+      << "a new shared-memory file for each of 20 frames: files are not reused";
+  EXPECT_EQ(stats.shm_fallbacks, 0u);
+}
+
+// A receiver that holds frames holds their files: the sender writes the next frames into
+// new files, and every held frame keeps its own bytes. Once the receiver lets go, the next
+// frames go into the files it held.
+TEST_F(ShmTest, HeldFramesKeepTheirBytesWhileLaterOnesGoIntoOtherFiles) {
+  start_driver();
+  Inbox keeper_inbox;
+  const ProcId keeper_id = proc("shm-keeper", 0);
+  auto keeper = Endpoint::bind(context_, keeper_id, "ipc://" + unique_temp_path("shm-keeper"),
+                               keeper_inbox.inbound(), test_config());
+  ASSERT_TRUE(keeper.ok()) << keeper.error().describe();
+  ASSERT_TRUE(driver_->add_route(keeper_id, (*keeper)->address()).ok());
+  unsigned sent = 0;
+  unsigned cleared = 0;  // delivered before the keeper's inbox was last cleared
+  const auto send_to_keeper = [&] {
+    driver_->send(make_message(driver_id_, keeper_id, {pattern(mebibyte, ++sent)}));
+    return wait_until(20s, [&] { return keeper_inbox.delivered_count() == sent - cleared; });
+  };
+  while (sent < 8 && driver_->stats().shm_sent == 0) ASSERT_TRUE(send_to_keeper());
+  const unsigned first_held = sent;  // the first that went as a region
+  const auto before = driver_->stats();
+  for (unsigned i = 0; i < 5; ++i) ASSERT_TRUE(send_to_keeper());
+  const auto held = driver_->stats();
+  EXPECT_EQ(held.shm_files - before.shm_files, held.shm_regions - before.shm_regions)
+      << "a file was written again while the keeper still held its frame";
+  for (unsigned n = first_held; n <= sent; ++n) {
+    const Frame frame = keeper_inbox.delivered()[n - 1].payload[0];
+    EXPECT_TRUE(in_shared_mapping(frame.data())) << "frame " << n;
+    EXPECT_EQ(payload_checksum(frame), payload_checksum(pattern(mebibyte, n))) << "frame " << n;
+  }
+
+  ASSERT_TRUE(all_acked());
+  keeper_inbox.clear();
+  cleared = sent;
+  for (unsigned i = 0; i < 5; ++i) ASSERT_TRUE(send_to_keeper());
+  const auto after = driver_->stats();
+  EXPECT_LE(after.shm_files - held.shm_files, 1u)
+      << "the files the keeper let go of were not written again";
+  for (unsigned n = 1; n <= 5; ++n) {
+    const Frame& frame = keeper_inbox.delivered()[n - 1].payload[0];
+    EXPECT_EQ(payload_checksum(frame), payload_checksum(pattern(mebibyte, sent - 5 + n)));
+  }
+  (*keeper)->close();
+}
+
 TEST_F(ShmTest, FrameBelowTheThresholdGoesAsBytes) {
   start_driver();
   auto& sink = start_peer("sink");
@@ -404,9 +475,9 @@ class ForgedDescriptorTest : public ::testing::Test {
 
 TEST_F(ForgedDescriptorTest, EachForgeryIsRefusedWithItsReasonAndTheReceiverLives) {
   using internal::encode_shm_descriptor;
-  EXPECT_REFUSED(refusal(1, {"garbage"}), "descriptor of 7 bytes, expected 56");
-  EXPECT_REFUSED(refusal(1, {std::string(56, 'x')}), "without its magic");
-  EXPECT_REFUSED(refusal(2, {std::string(56, 'x')}), "names payload frame 1, but there are 1");
+  EXPECT_REFUSED(refusal(1, {"garbage"}), "descriptor of 7 bytes, expected 64");
+  EXPECT_REFUSED(refusal(1, {std::string(64, 'x')}), "without its magic");
+  EXPECT_REFUSED(refusal(2, {std::string(64, 'x')}), "names payload frame 1, but there are 1");
 
   internal::ShmDescriptor no_such;
   no_such.pid = 0x7ffffff0;
@@ -431,7 +502,7 @@ TEST_F(ForgedDescriptorTest, EachForgeryIsRefusedWithItsReasonAndTheReceiverLive
   ASSERT_EQ(::ftruncate(disk, 64 + 100), 0);
   struct statfs disk_fs {};
   ASSERT_EQ(::fstatfs(disk, &disk_fs), 0);
-  std::uint64_t forgeries = 9;
+  std::uint64_t forgeries = 11;
   if (disk_fs.f_type != TMPFS_MAGIC) {
     ++forgeries;
     EXPECT_REFUSED(refusal(1, {encode_shm_descriptor(naming(disk, 100))}), "is not on a tmpfs");
@@ -447,12 +518,22 @@ TEST_F(ForgedDescriptorTest, EachForgeryIsRefusedWithItsReasonAndTheReceiverLive
   ::close(named);
   ::unlink(named_path.c_str());
 
-  // A real region, described with the wrong size, then with the wrong token.
+  // A real region, described with the wrong size, with more than its file holds, with
+  // contents it no longer has (a message given up and delivered late), then with the wrong
+  // token. The first maps the file; the next two find it mapped, and are checked all the same.
   auto region = internal::ShmRegion::create("/dev/shm", Frame::copy_of(std::string(1000, 'r')));
   ASSERT_TRUE(region.ok()) << region.error().describe();
   internal::ShmDescriptor wrong_size = (*region)->descriptor();
   wrong_size.size = 999;
-  EXPECT_REFUSED(refusal(1, {encode_shm_descriptor(wrong_size)}), "holds 1064 bytes");
+  EXPECT_REFUSED(refusal(1, {encode_shm_descriptor(wrong_size)}),
+                 "the region holds 1000 bytes, the descriptor says 999");
+  internal::ShmDescriptor too_large = (*region)->descriptor();
+  too_large.size = 1001;
+  EXPECT_REFUSED(refusal(1, {encode_shm_descriptor(too_large)}), "has room for 1000 bytes");
+  internal::ShmDescriptor stale = (*region)->descriptor();
+  stale.generation -= 1;
+  EXPECT_REFUSED(refusal(1, {encode_shm_descriptor(stale)}), "holds other contents by now");
+  EXPECT_EQ((*region)->file()->leases(), 0u) << "a refused descriptor kept its lease";
   internal::ShmDescriptor wrong_token = (*region)->descriptor();
   wrong_token.token[0] ^= 1;
   EXPECT_REFUSED(refusal(1, {encode_shm_descriptor(wrong_token)}), "not the zmesh region");

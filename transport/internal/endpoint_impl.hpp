@@ -17,7 +17,7 @@
 #include "zmesh/transport/internal/link_header.hpp"
 #include "zmesh/transport/internal/receive_session.hpp"
 #include "zmesh/transport/internal/send_window.hpp"
-#include "zmesh/transport/internal/shm_region.hpp"
+#include "zmesh/transport/internal/shm_pool.hpp"
 
 #include <poll.h>
 #include <sys/types.h>
@@ -103,7 +103,7 @@ struct AtomicStats {
   std::atomic<std::uint64_t> sent{0}, resent{0}, delivered{0}, duplicates_dropped{0},
       gaps_dropped{0}, garbage_dropped{0}, acks_sent{0}, acks_carried{0}, acks_received{0},
       sessions{0}, links{0}, io_rounds{0}, sent_directly{0}, handshakes_refused{0}, shm_sent{0},
-      shm_regions{0}, shm_fallbacks{0}, shm_received{0}, shm_unmappable{0};
+      shm_regions{0}, shm_files{0}, shm_fallbacks{0}, shm_received{0}, shm_unmappable{0};
   // 1 while the I/O thread is in a poll that may wait, 0 otherwise (a gauge).
   std::atomic<std::uint64_t> sleeping{0};
   // Written from any thread (send() after close), so incremented atomically.
@@ -300,6 +300,11 @@ struct Endpoint::Impl {
   };
   std::unordered_map<WrittenKey, std::weak_ptr<const internal::ShmRegion>, WrittenKeyHash>
       shm_written;
+  // Files we write large frames into, kept for reuse; files we mapped, kept for the next
+  // frame written into them.
+  internal::ShmPool shm_pool{config.shm_dir, internal::shm_pool_bytes};
+  internal::ShmCache shm_cache{shm_fd_budget, internal::shm_cache_files};
+  Clock::time_point next_shm_expiry = Clock::time_point::max();  // when the two let go
   std::size_t shm_written_prune_at = 64;
   bool shm_warned = false;  // ZM-SHM-FALLBACK is logged once per endpoint
   bool shm_unmappable_warned = false;  // ZM-SHM-UNMAPPABLE likewise

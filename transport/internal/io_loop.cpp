@@ -191,7 +191,7 @@ bool Endpoint::Impl::try_send_directly(Posted& posted) {
   const bool callbacks = !undeliverables_for_io.empty() || link_room_for_io;
   // The I/O thread sleeps until io_wakes_at, on the descriptors it had: it must come round
   // for a new socket, for a descriptor not served here, or for a timer due earlier.
-  Clock::time_point next = std::min(link.earliest_deadline(), next_sweep);
+  Clock::time_point next = std::min({link.earliest_deadline(), next_sweep, next_shm_expiry});
   for (const auto& lane : link.lanes) {
     if (lane.resend_armed()) next = std::min(next, lane.resend_due());
   }
@@ -311,6 +311,7 @@ int Endpoint::Impl::poll_timeout_ms() {
   if (!held_sessions.empty()) next = std::min(next, next_held_retry);
   if (!deferred_acks.empty()) next = std::min(next, deferred_acks.front().second);
   if (sessions.size() > 0 || !links.empty()) next = std::min(next, next_sweep);
+  next = std::min(next, next_shm_expiry);
   if (closing) next = std::min(next, linger_deadline);
   if (next == Clock::time_point::max()) return -1;
   const auto current = Clock::now();
@@ -713,8 +714,8 @@ std::uint64_t Endpoint::Impl::share_large_frames(Link& link, Outgoing& message, 
 }
 
 // The region to share for `frame`: its own when it was received as one and we hold its fd,
-// one this endpoint wrote for the same bytes, or a new one. Null (counted, logged once) when
-// writing a new one fails.
+// one this endpoint wrote for the same bytes, or the frame written now into a file of the
+// pool. Null (counted, logged once) when that fails.
 std::shared_ptr<const internal::ShmRegion> Endpoint::Impl::region_for(const Frame& frame) {
   if (const auto* own = dynamic_cast<const internal::ShmRegion*>(frame.region());
       own != nullptr && own->shareable()) {
@@ -724,7 +725,8 @@ std::shared_ptr<const internal::ShmRegion> Endpoint::Impl::region_for(const Fram
   if (auto it = shm_written.find(key); it != shm_written.end()) {
     if (auto region = it->second.lock()) return region;
   }
-  auto created = internal::ShmRegion::create(config.shm_dir, frame);
+  bool new_file = false;
+  auto created = shm_pool.write(frame, now, new_file);
   if (!created) {
     internal::bump(stats.shm_fallbacks);
     if (!shm_warned) {
@@ -737,6 +739,8 @@ std::shared_ptr<const internal::ShmRegion> Endpoint::Impl::region_for(const Fram
     return nullptr;
   }
   internal::bump(stats.shm_regions);
+  if (new_file) internal::bump(stats.shm_files);
+  next_shm_expiry = std::min(next_shm_expiry, now + internal::shm_idle_limit);
   if (shm_written.size() >= shm_written_prune_at) {
     std::erase_if(shm_written, [](const auto& entry) { return entry.second.expired(); });
     shm_written_prune_at = std::max<std::size_t>(64, 2 * shm_written.size());
@@ -920,6 +924,12 @@ void Endpoint::Impl::run_timers() {
   }
   if (!held_sessions.empty() && now >= next_held_retry) retry_held_now();
   if (now >= next_sweep) sweep();
+  if (now >= next_shm_expiry) {
+    shm_pool.expire(now);
+    shm_cache.expire(now);
+    next_shm_expiry = shm_pool.empty() && shm_cache.empty() ? Clock::time_point::max()
+                                                             : now + internal::shm_idle_limit / 2;
+  }
 }
 
 void Endpoint::Impl::expire(Link& link) {
@@ -1094,8 +1104,8 @@ void Endpoint::Impl::on_data(std::size_t count) {
       const std::size_t size = owner->size();
       payload.push_back(Frame::wrap(std::move(owner), data, size));
     }
-    // Mapped here, before anything is acked: once the sender sees the ack it may close
-    // its fd, and "acked" must imply "mapped".
+    // Mapped and leased here, before anything is acked: once the sender sees the ack it may
+    // close its fd or write the file again, and "acked" must imply "leased".
     auto envelope = [&]() -> Result<Envelope> {
       if (header->shm_frames != 0) {
         if (auto mapped = map_shared_frames(*header, payload); !mapped) {
@@ -1151,7 +1161,7 @@ void Endpoint::Impl::on_data(std::size_t count) {
 // Replaces the payload frames that `header` flags as shared-memory descriptors with the
 // regions they name, mapped read-only. Fails, naming the frame and what is wrong, with
 // decode_error on a descriptor that does not name a zmesh region of its size and token,
-// with transport_failed on one this proc cannot map now (ShmRegion::open).
+// with transport_failed on one this proc cannot map now (ShmFile::open).
 Result<void> Endpoint::Impl::map_shared_frames(const LinkHeader& header, Frames& payload) {
   for (std::size_t i = 0; i < 64; ++i) {
     if ((header.shm_frames >> i & 1) == 0) continue;
@@ -1174,7 +1184,8 @@ Result<void> Endpoint::Impl::map_shared_frames(const LinkHeader& header, Frames&
                                "max_message_bytes={} (ZMESH_MAX_MESSAGE_BYTES)",
                                i, descriptor->size, config.max_message_bytes));
     }
-    auto region = internal::ShmRegion::open(*descriptor, shm_fd_budget);
+    auto region = shm_cache.open(*descriptor, now);
+    next_shm_expiry = std::min(next_shm_expiry, now + internal::shm_idle_limit);
     if (!region) {
       return Error(region.error().code,
                    fmt::format("payload frame {}: {}", i, region.error().message));

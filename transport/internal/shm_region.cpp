@@ -13,18 +13,33 @@
 #include <cstring>
 
 namespace zmesh::internal {
-namespace {
 
-constexpr char descriptor_magic[8] = {'z', 'm', 's', 'h', 'd', '1', '\0', '\0'};
-constexpr char file_magic[8] = {'z', 'm', 's', 'h', 'm', '1', '\0', '\0'};
-
-// The file's first bytes (header_size in all, the rest zero).
-struct FileHeader {
+// The file's first bytes (ShmFile::header_size in all, the rest zero). `generation` and
+// `leases` are only touched through std::atomic_ref: every proc mapping the file shares them.
+struct ShmFileHeader {
   char magic[8];
   std::uint8_t token[16];
+  std::uint64_t capacity;
+  std::uint64_t generation;
   std::uint64_t size;
+  std::uint64_t leases;  // receivers holding the contents; writing_bit while being rewritten
 };
-static_assert(sizeof(FileHeader) <= ShmRegion::header_size);
+static_assert(sizeof(ShmFileHeader) <= ShmFile::header_size);
+static_assert(std::atomic_ref<std::uint64_t>::is_always_lock_free,
+              "the lease count is shared between processes: it must be lock-free");
+
+namespace {
+
+constexpr char descriptor_magic[8] = {'z', 'm', 's', 'h', 'd', '2', '\0', '\0'};
+constexpr char file_magic[8] = {'z', 'm', 's', 'h', 'm', '2', '\0', '\0'};
+constexpr std::uint64_t writing_bit = std::uint64_t{1} << 63;
+
+std::atomic_ref<std::uint64_t> leases_of(ShmFileHeader* fields) {
+  return std::atomic_ref<std::uint64_t>(fields->leases);
+}
+std::atomic_ref<std::uint64_t> generation_of(ShmFileHeader* fields) {
+  return std::atomic_ref<std::uint64_t>(fields->generation);
+}
 
 std::string errno_text(int error) {
   return std::strerror(error);
@@ -55,18 +70,6 @@ Error cannot_map(const ShmDescriptor& d, std::string_view what) {
                            d.size, what));
 }
 
-bool write_all(int fd, const char* bytes, std::size_t size, off_t offset) {
-  while (size > 0) {
-    const auto written = ::pwrite(fd, bytes, size, offset);
-    if (written < 0 && errno == EINTR) continue;
-    if (written <= 0) return false;
-    bytes += written;
-    size -= static_cast<std::size_t>(written);
-    offset += written;
-  }
-  return true;
-}
-
 template <class T>
 void put(std::string& out, const T& value) {
   out.append(reinterpret_cast<const char*>(&value), sizeof value);
@@ -86,7 +89,7 @@ T take(const char*& in) {
 
 Mapping& Mapping::operator=(Mapping&& other) noexcept {
   if (this != &other) {
-    if (base_ != nullptr) ::munmap(const_cast<void*>(base_), size_);
+    if (base_ != nullptr) ::munmap(base_, size_);
     base_ = std::exchange(other.base_, nullptr);
     size_ = std::exchange(other.size_, 0);
   }
@@ -94,7 +97,7 @@ Mapping& Mapping::operator=(Mapping&& other) noexcept {
 }
 
 Mapping::~Mapping() {
-  if (base_ != nullptr) ::munmap(const_cast<void*>(base_), size_);
+  if (base_ != nullptr) ::munmap(base_, size_);
 }
 
 bool FdBudget::take() noexcept {
@@ -117,6 +120,7 @@ std::string encode_shm_descriptor(const ShmDescriptor& d) {
   put(out, d.inode);
   put(out, d.device);
   out.append(reinterpret_cast<const char*>(d.token.data()), d.token.size());
+  put(out, d.generation);
   return out;
 }
 
@@ -128,7 +132,8 @@ Result<ShmDescriptor> parse_shm_descriptor(std::string_view bytes) {
   }
   if (std::memcmp(bytes.data(), descriptor_magic, sizeof descriptor_magic) != 0) {
     return Error(ErrorCode::decode_error,
-                 "shared-memory descriptor without its magic \"zmshd1\" (not a descriptor)");
+                 "shared-memory descriptor without its magic \"zmshd2\" (not a descriptor, or "
+                 "from an older zmesh release)");
   }
   const char* in = bytes.data() + sizeof descriptor_magic;
   ShmDescriptor d;
@@ -138,17 +143,18 @@ Result<ShmDescriptor> parse_shm_descriptor(std::string_view bytes) {
   d.inode = take<std::uint64_t>(in);
   d.device = take<std::uint64_t>(in);
   std::memcpy(d.token.data(), in, d.token.size());
+  in += d.token.size();
+  d.generation = take<std::uint64_t>(in);
   return d;
 }
 
-// -- regions --
+// -- files --
 
-ShmRegion::~ShmRegion() {
+ShmFile::~ShmFile() {
   if (budget_) budget_->give_back();
 }
 
-Result<std::shared_ptr<const ShmRegion>> ShmRegion::create(const std::string& dir,
-                                                           const Frame& frame) {
+Result<std::shared_ptr<ShmFile>> ShmFile::create(const std::string& dir, std::uint64_t capacity) {
   UniqueFd fd(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
   if (!fd.valid()) return create_error(dir, "open(O_TMPFILE)", errno);
   // Receivers accept only tmpfs files (memory, not a disk); say so here, where it is fixable.
@@ -160,43 +166,36 @@ Result<std::shared_ptr<const ShmRegion>> ShmRegion::create(const std::string& di
                              "files); point ZMESH_SHM_DIR at one, such as /dev/shm",
                              dir));
   }
-  const std::uint64_t size = frame.size();
+  const std::uint64_t total = header_size + capacity;
   // Reserves the memory now: a full tmpfs fails here with ENOSPC, not later in a write.
-  if (::fallocate(fd.get(), 0, 0, static_cast<off_t>(header_size + size)) != 0) {
-    return create_error(dir, fmt::format("reserving {} bytes (fallocate)", header_size + size),
-                        errno);
+  if (::fallocate(fd.get(), 0, 0, static_cast<off_t>(total)) != 0) {
+    return create_error(dir, fmt::format("reserving {} bytes (fallocate)", total), errno);
   }
-  auto region = std::shared_ptr<ShmRegion>(new ShmRegion());
-  ShmDescriptor& d = region->descriptor_;
-  if (::getrandom(d.token.data(), d.token.size(), 0) != static_cast<ssize_t>(d.token.size())) {
+  void* base = ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  if (base == MAP_FAILED) return create_error(dir, fmt::format("mmap of {} bytes", total), errno);
+  auto file = std::shared_ptr<ShmFile>(new ShmFile());
+  file->contents_ = Mapping(base, total);
+  if (::getrandom(file->token_.data(), file->token_.size(), 0) !=
+      static_cast<ssize_t>(file->token_.size())) {
     return create_error(dir, "getrandom", errno);
-  }
-  char header[header_size] = {};
-  FileHeader fields{};
-  std::memcpy(fields.magic, file_magic, sizeof file_magic);
-  std::memcpy(fields.token, d.token.data(), d.token.size());
-  fields.size = size;
-  std::memcpy(header, &fields, sizeof fields);
-  // pwrite, not mmap and memcpy: one copy into the page cache, no page faults.
-  if (!write_all(fd.get(), header, header_size, 0) ||
-      !write_all(fd.get(), frame.data(), size, header_size)) {
-    return create_error(dir, "writing the frame", errno);
   }
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return create_error(dir, "fstat", errno);
-  d.pid = static_cast<std::uint32_t>(::getpid());
-  d.fd = static_cast<std::uint32_t>(fd.get());
-  d.size = size;
-  d.inode = st.st_ino;
-  d.device = st.st_dev;
-  region->fd_ = std::move(fd);
-  region->source_ = frame;
-  region->data_ = frame.data();
-  return std::shared_ptr<const ShmRegion>(std::move(region));
+  auto* fields = static_cast<ShmFileHeader*>(base);
+  std::memcpy(fields->magic, file_magic, sizeof file_magic);
+  std::memcpy(fields->token, file->token_.data(), file->token_.size());
+  fields->capacity = capacity;
+  file->fields_ = fields;
+  file->data_ = static_cast<const char*>(base) + header_size;
+  file->capacity_ = capacity;
+  file->inode_ = st.st_ino;
+  file->device_ = st.st_dev;
+  file->fd_ = std::move(fd);
+  return file;
 }
 
-Result<std::shared_ptr<const ShmRegion>> ShmRegion::open(const ShmDescriptor& d,
-                                                         std::shared_ptr<FdBudget> budget) {
+Result<std::shared_ptr<ShmFile>> ShmFile::open(const ShmDescriptor& d,
+                                               const std::shared_ptr<FdBudget>& budget) {
   if (d.pid == 0 || d.fd > INT32_MAX || d.size > (std::uint64_t{1} << 47)) {
     return bad_descriptor(d, "pid 0, or fd or size out of range");
   }
@@ -216,7 +215,8 @@ Result<std::shared_ptr<const ShmRegion>> ShmRegion::open(const ShmDescriptor& d,
     return bad_descriptor(
         d, fmt::format("{} is not the regular file with inode {} it names", path, d.inode));
   }
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  // Read-write only for the lease count in the header; the contents are mapped read-only.
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (!fd.valid()) {
     const int error = errno;
     const auto what = fmt::format("open {}: {}", path, errno_text(error));
@@ -232,36 +232,146 @@ Result<std::shared_ptr<const ShmRegion>> ShmRegion::open(const ShmDescriptor& d,
   if (st.st_nlink != 0) {
     return bad_descriptor(d, fmt::format("{} has a name (regions are unnamed files)", path));
   }
-  if (static_cast<std::uint64_t>(st.st_size) != header_size + d.size) {
-    return bad_descriptor(d, fmt::format("{} holds {} bytes, the descriptor says {} plus a "
-                                         "{}-byte header",
-                                         path, st.st_size, d.size, header_size));
+  const auto total = static_cast<std::uint64_t>(st.st_size);
+  if (total < header_size + d.size) {
+    return bad_descriptor(d, fmt::format("{} holds {} bytes, less than the {} the descriptor "
+                                         "says plus a {}-byte header",
+                                         path, total, d.size, header_size));
   }
-  const std::size_t total = header_size + d.size;
-  void* base = ::mmap(nullptr, total, PROT_READ, MAP_SHARED, fd.get(), 0);
-  if (base == MAP_FAILED) {
+  const auto mapping_error = [&](std::uint64_t bytes) {
     const int error = errno;
-    const auto what = fmt::format("mmap of {} bytes: {}", total, errno_text(error));
+    const auto what = fmt::format("mmap of {} bytes: {}", bytes, errno_text(error));
     return passing(error) ? cannot_map(d, what) : bad_descriptor(d, what);
-  }
-  auto region = std::shared_ptr<ShmRegion>(new ShmRegion());
-  region->mapping_ = Mapping(base, total);
-  FileHeader fields{};
-  std::memcpy(&fields, base, sizeof fields);
-  if (std::memcmp(fields.magic, file_magic, sizeof file_magic) != 0 ||
-      std::memcmp(fields.token, d.token.data(), d.token.size()) != 0 || fields.size != d.size) {
+  };
+  void* base = ::mmap(nullptr, total, PROT_READ, MAP_SHARED, fd.get(), 0);
+  if (base == MAP_FAILED) return mapping_error(total);
+  auto file = std::shared_ptr<ShmFile>(new ShmFile());
+  file->contents_ = Mapping(base, total);
+  void* header = ::mmap(nullptr, header_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  if (header == MAP_FAILED) return mapping_error(header_size);
+  file->header_ = Mapping(header, header_size);
+  auto* fields = static_cast<ShmFileHeader*>(header);
+  if (std::memcmp(fields->magic, file_magic, sizeof file_magic) != 0 ||
+      std::memcmp(fields->token, d.token.data(), d.token.size()) != 0 ||
+      fields->capacity != total - header_size) {
     return bad_descriptor(d, fmt::format("{} is not the zmesh region the descriptor names "
                                          "(magic, token or size differ)",
                                          path));
   }
-  region->data_ = static_cast<const char*>(base) + header_size;
-  region->descriptor_ = d;
+  file->fields_ = fields;
+  file->data_ = static_cast<const char*>(base) + header_size;
+  file->capacity_ = total - header_size;
+  file->inode_ = d.inode;
+  file->device_ = d.device;
+  file->token_ = d.token;
   if (budget && budget->take()) {
-    region->descriptor_.pid = static_cast<std::uint32_t>(::getpid());
-    region->descriptor_.fd = static_cast<std::uint32_t>(fd.get());
-    region->fd_ = std::move(fd);
-    region->budget_ = std::move(budget);
+    file->fd_ = std::move(fd);
+    file->budget_ = budget;
   }
+  return file;
+}
+
+bool ShmFile::try_claim() noexcept {
+  std::uint64_t none = 0;
+  // Acquire: what the last receiver read happens before this proc writes again.
+  return leases_of(fields_).compare_exchange_strong(none, writing_bit, std::memory_order_acquire,
+                                                    std::memory_order_relaxed);
+}
+
+std::uint64_t ShmFile::write(const Frame& frame) noexcept {
+  std::memcpy(contents_.data() + header_size, frame.data(), frame.size());
+  fields_->size = frame.size();
+  const std::uint64_t generation =
+      generation_of(fields_).load(std::memory_order_relaxed) + 1;
+  generation_of(fields_).store(generation, std::memory_order_release);
+  leases_of(fields_).store(0, std::memory_order_release);
+  return generation;
+}
+
+bool ShmFile::lease(std::uint64_t generation) noexcept {
+  auto leases = leases_of(fields_);
+  std::uint64_t seen = leases.load(std::memory_order_relaxed);
+  do {
+    if ((seen & writing_bit) != 0) return false;
+  } while (!leases.compare_exchange_weak(seen, seen + 1, std::memory_order_acquire,
+                                         std::memory_order_relaxed));
+  // With the lease held the sender cannot start another write: the contents stay these.
+  if (generation_of(fields_).load(std::memory_order_acquire) != generation) {
+    release_lease();
+    return false;
+  }
+  return true;
+}
+
+std::uint64_t ShmFile::contents_size() const noexcept {
+  return fields_->size;
+}
+
+void ShmFile::release_lease() noexcept {
+  // Release: this proc's reads of the contents happen before the sender's next write.
+  leases_of(fields_).fetch_sub(1, std::memory_order_release);
+}
+
+std::uint64_t ShmFile::leases() const noexcept {
+  return leases_of(fields_).load(std::memory_order_acquire);
+}
+
+// -- regions --
+
+ShmRegion::~ShmRegion() {
+  if (leased_) file_->release_lease();
+}
+
+std::shared_ptr<const ShmRegion> ShmRegion::write(std::shared_ptr<ShmFile> file,
+                                                  const Frame& frame) {
+  auto region = std::shared_ptr<ShmRegion>(new ShmRegion());
+  ShmDescriptor& d = region->descriptor_;
+  d.generation = file->write(frame);
+  d.pid = static_cast<std::uint32_t>(::getpid());
+  d.fd = static_cast<std::uint32_t>(file->fd_.get());
+  d.size = frame.size();
+  d.inode = file->inode();
+  d.device = file->device();
+  d.token = file->token();
+  region->source_ = frame;
+  region->data_ = frame.data();
+  region->file_ = std::move(file);
+  return region;
+}
+
+Result<std::shared_ptr<const ShmRegion>> ShmRegion::create(const std::string& dir,
+                                                           const Frame& frame) {
+  auto file = ShmFile::create(dir, frame.size());
+  if (!file) return std::move(file).error();
+  (void)(*file)->try_claim();  // new: nobody else knows it
+  return write(std::move(*file), frame);
+}
+
+Result<std::shared_ptr<const ShmRegion>> ShmRegion::lease(std::shared_ptr<ShmFile> file,
+                                                          const ShmDescriptor& d) {
+  if (d.size > file->capacity()) {
+    return bad_descriptor(d, fmt::format("the region has room for {} bytes, the descriptor says {}",
+                                         file->capacity(), d.size));
+  }
+  if (!file->lease(d.generation)) {
+    return bad_descriptor(d, fmt::format("the region holds other contents by now (generation "
+                                         "{} was given up and written over)",
+                                         d.generation));
+  }
+  auto region = std::shared_ptr<ShmRegion>(new ShmRegion());
+  region->leased_ = true;
+  region->file_ = file;  // gives the lease back on every path from here
+  if (file->contents_size() != d.size) {
+    return bad_descriptor(d, fmt::format("the region holds {} bytes, the descriptor says {}",
+                                         file->contents_size(), d.size));
+  }
+  region->data_ = file->data();
+  region->descriptor_ = d;
+  if (file->has_fd()) {
+    region->descriptor_.pid = static_cast<std::uint32_t>(::getpid());
+    region->descriptor_.fd = static_cast<std::uint32_t>(file->fd_.get());
+  }
+  region->file_ = std::move(file);
   return std::shared_ptr<const ShmRegion>(std::move(region));
 }
 
