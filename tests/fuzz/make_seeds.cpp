@@ -178,6 +178,7 @@ void link_headers() {
     descriptor.inode = 99;
     descriptor.device = 25;
     descriptor.token = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+    descriptor.generation = 3;
     write(t, "shm-descriptor", encode_shm_descriptor(descriptor));
   }
   write(t, "ack", encode_ack(LinkKind::ack, 1, 5));
