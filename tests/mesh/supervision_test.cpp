@@ -191,7 +191,9 @@ TEST_F(SupervisionTest, CastTo4x4x4ProcessMesh) {
   Runtime runtime(patient);
   auto mesh = allocate(runtime, {{"x", 4}, {"y", 4}, {"z", 4}});
   ASSERT_TRUE(mesh);
-  auto workers = mesh->spawn<WorkerActor>("worker", {""}, deadline_in(60s)).value();
+  auto spawned = mesh->spawn<WorkerActor>("worker", {""}, deadline_in(60s));
+  ASSERT_TRUE(spawned.ok()) << spawned.error().describe();
+  auto workers = std::move(spawned).value();
   auto replies = workers.call(Where{}, deadline_in(60s));
   ASSERT_TRUE(replies.ok());
   EXPECT_TRUE(replies->complete());

@@ -222,7 +222,7 @@ TEST_F(ShmTest, HeldFramesKeepTheirBytesWhileLaterOnesGoIntoOtherFiles) {
   EXPECT_LE(after.shm_files - held.shm_files, 1u)
       << "the files the keeper let go of were not written again";
   for (unsigned n = 1; n <= 5; ++n) {
-    const Frame& frame = keeper_inbox.delivered()[n - 1].payload[0];
+    const Frame frame = keeper_inbox.delivered()[n - 1].payload[0];
     EXPECT_EQ(payload_checksum(frame), payload_checksum(pattern(mebibyte, sent - 5 + n)));
   }
   (*keeper)->close();
