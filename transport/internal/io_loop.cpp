@@ -124,9 +124,7 @@ void Endpoint::Impl::iterate(std::unique_lock<std::mutex>& io) {
   if (poll_fds[0].revents & POLLIN) take_handoff();
   if (router_recheck || (poll_fds[1].revents & POLLIN)) {
     router_recheck = false;
-    // Not ZMQ_EVENTS first: a receive that finds nothing processes ZeroMQ's commands just as
-    // that would, and each costs two system calls (getpid and poll, inside ZeroMQ).
-    receive_data();
+    if (events_of(router->handle()) & ZMQ_POLLIN) receive_data();
   }
   if (handshakes && (handshakes_recheck || (poll_fds[2].revents & POLLIN))) {
     handshakes_recheck = false;
@@ -159,8 +157,9 @@ void Endpoint::Impl::iterate(std::unique_lock<std::mutex>& io) {
 void Endpoint::Impl::serve_link(Link& link) {
   link.recheck = false;
   if (!link.dealer) return;
-  receive_acks(link);  // reads until ZeroMQ has nothing left, as for the ROUTER
-  if (link.blocked && link.dealer && (events_of(link.dealer->handle()) & ZMQ_POLLOUT)) {
+  const int events = events_of(link.dealer->handle());
+  if (events & ZMQ_POLLIN) receive_acks(link);
+  if ((events & ZMQ_POLLOUT) && link.blocked) {
     // Often a reconnection: what the old connection lost is due for resending now, not
     // after a backed-off wait.
     for (auto& lane : link.lanes) lane.reset_backoff();
@@ -890,7 +889,7 @@ void Endpoint::Impl::receive_acks(Link& link) {
   }
   // Input left after a full batch raises no new wake-up: look again next round.
   if (n == max_receive_batch) link.recheck = any_recheck = true;
-  if (n > 0) pump(link);  // acks may have made room in the window
+  pump(link);
 }
 
 // Applies an ack (or nack) of `link`'s messages through `through` on `lane`; false (and
