@@ -127,7 +127,7 @@ class ShmFile {
   void release_lease() noexcept;
   // The size of the contents, as their writer recorded it; stable while a lease is held.
   std::uint64_t contents_size() const noexcept;
-  // Leases out now (for tests and the pool's bookkeeping).
+  // Leases out now (what tests check; the pool tries try_claim() instead).
   std::uint64_t leases() const noexcept;
 
   // The owning pool's or cache's bookkeeping: when this file was last written or mapped.
