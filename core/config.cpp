@@ -101,6 +101,10 @@ const std::vector<Setting>& settings() {
        [](const Config& c) { return c.host_key; }, false, true},
       integer("ZMESH_PROC_THREADS", "handler threads per proc", &Config::proc_threads),
       integer("ZMESH_MAILBOX_BATCH", "messages an actor handles per turn", &Config::mailbox_batch),
+      integer("ZMESH_IO_TURN_LIMIT_US",
+              "an actor turn on the I/O thread this long: a standby thread serves the sockets; "
+              "0: actor turns only on the pool",
+              &Config::io_turn_limit_us),
       integer("ZMESH_MAILBOX_MAX_MESSAGES", "messages queued per actor before it refuses more",
               &Config::mailbox_max_messages),
       integer("ZMESH_MAILBOX_MAX_BYTES", "payload bytes queued per actor before it refuses more",
@@ -175,11 +179,12 @@ Result<Config> Config::from_environment() {
       config.max_unacked == 0 || config.mailbox_batch == 0 || config.link_window_messages == 0 ||
       config.link_window_bytes <= 0 || config.mailbox_max_messages == 0 ||
       config.mailbox_max_bytes <= 0 || config.max_message_bytes <= 0 ||
-      config.shm_threshold < 0) {
+      config.shm_threshold < 0 || config.io_turn_limit_us < 0) {
     return Error(ErrorCode::invalid_argument,
                  "ZMESH_PROC_THREADS, ZMESH_CAST_FANOUT, ZMESH_ACK_EVERY, ZMESH_MAX_UNACKED, "
                  "ZMESH_MAILBOX_BATCH, ZMESH_LINK_WINDOW_*, ZMESH_MAILBOX_MAX_* and "
-                 "ZMESH_MAX_MESSAGE_BYTES must be at least 1, and ZMESH_SHM_THRESHOLD at least 0");
+                 "ZMESH_MAX_MESSAGE_BYTES must be at least 1, and ZMESH_SHM_THRESHOLD and "
+                 "ZMESH_IO_TURN_LIMIT_US at least 0");
   }
   if (config.ack_delay.count() < 0 || config.ack_delay * 2 >= config.resend_interval) {
     return Error(ErrorCode::invalid_argument,

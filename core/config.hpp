@@ -44,8 +44,9 @@ struct Config {
   // -- shared memory (transport; docs/messaging.md, "Bulk payloads") --
   // A payload frame of at least this many bytes, sent to a proc on the same host, is written
   // once into an unnamed file in shm_dir and the peer maps it; 0 turns shared memory off.
-  // 512 KiB: measured (docs/performance.md), below it one cast in flight gets slower.
-  std::int64_t shm_threshold = std::int64_t{512} << 10;  // ZMESH_SHM_THRESHOLD (bytes)
+  // 64 KiB: measured (docs/performance.md), from there on the files (written again, mapped
+  // once) beat the socket whatever the rate.
+  std::int64_t shm_threshold = std::int64_t{64} << 10;  // ZMESH_SHM_THRESHOLD (bytes)
   std::string shm_dir = "/dev/shm";  // ZMESH_SHM_DIR: a tmpfs directory for the regions
   // Which procs share this host: empty derives it from the kernel (boot id, pid and net
   // namespaces, uid). Set only to tell procs apart that the kernel would call one host
@@ -55,6 +56,10 @@ struct Config {
   // -- procs and actors (core) --
   std::uint32_t proc_threads = 2;   // ZMESH_PROC_THREADS: handler threads per proc
   std::uint32_t mailbox_batch = 64; // ZMESH_MAILBOX_BATCH: messages per actor turn
+  // An idle actor's turn may run on the I/O thread that received its message, saving the
+  // hand-off to the pool; a turn running longer than this makes a standby thread serve the
+  // sockets meanwhile, and that actor's next turns go to the pool. 0: always the pool.
+  std::int64_t io_turn_limit_us = 1000;  // ZMESH_IO_TURN_LIMIT_US
   // An actor's queued messages; a full mailbox refuses more until it drains (the transport
   // holds the refused message and its link's later ones, which fills the senders' windows).
   std::uint32_t mailbox_max_messages = 4096;  // ZMESH_MAILBOX_MAX_MESSAGES

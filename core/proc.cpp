@@ -323,7 +323,8 @@ void Proc::on_link_room() { notify_room(); }
 Proc::Stats Proc::stats() const {
   return Stats{late_replies_dropped_.load(std::memory_order_relaxed),
                mailbox_refusals_.load(std::memory_order_relaxed),
-               events_emitted_.load(std::memory_order_relaxed)};
+               events_emitted_.load(std::memory_order_relaxed),
+               turns_on_io_thread_.load(std::memory_order_relaxed)};
 }
 
 void Proc::bounce(Envelope envelope, Error reason) {
@@ -403,7 +404,52 @@ void Proc::emit_event(const SupervisionEvent& event) {
 
 void Proc::schedule(std::shared_ptr<internal::ActorCell> cell) {
   turn_started();
+  // Only the deferring thread reads running_deferred_, so the thread check comes first.
+  if (deferring_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id() &&
+      !running_deferred_ && cell->runs_briefly(Clock::now())) {
+    std::lock_guard lock(deferred_mutex_);
+    deferred_.push_back(std::move(cell));
+    return;
+  }
   scheduler_->schedule(std::move(cell));
+}
+
+void Proc::defer_turns_to(std::thread::id thread) {
+  if (options_.config.io_turn_limit_us == 0) thread = {};
+  deferring_thread_.store(thread, std::memory_order_relaxed);
+}
+
+bool Proc::has_deferred_turns() {
+  std::lock_guard lock(deferred_mutex_);
+  return !deferred_.empty();
+}
+
+void Proc::run_deferred_turns() {
+  running_deferred_ = true;
+  const auto started = Clock::now();
+  const auto budget = std::chrono::microseconds(options_.config.io_turn_limit_us / 2);
+  do {
+    std::shared_ptr<internal::ActorCell> cell;
+    {
+      std::lock_guard lock(deferred_mutex_);
+      if (deferred_.empty()) break;
+      cell = std::move(deferred_.front());
+      deferred_.pop_front();
+    }
+    turns_on_io_thread_.fetch_add(1, std::memory_order_relaxed);
+    cell->run();
+  } while (Clock::now() - started < budget);
+  running_deferred_ = false;
+  release_deferred_turns();
+}
+
+void Proc::release_deferred_turns() {
+  std::deque<std::shared_ptr<internal::ActorCell>> cells;
+  {
+    std::lock_guard lock(deferred_mutex_);
+    cells.swap(deferred_);
+  }
+  for (auto& cell : cells) scheduler_->schedule(std::move(cell));
 }
 
 void Proc::turn_started() {

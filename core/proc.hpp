@@ -2,9 +2,10 @@
 // Proc: one actor runtime: the actor table, spawn (typed or by registered name), local
 // delivery, reply ports, stop/kill, and supervision events that no actor handled.
 // Remote delivery goes through a RemoteLink that the transport layer attaches.
-// Thread: every public member is thread-safe. Actor turns run on the Scheduler's threads;
-// unhandled supervision events reach `on_event` on whichever thread produced them (or
-// queue for next_event() when no callback is set).
+// Thread: every public member is thread-safe unless it names its thread. Actor turns run
+// on the Scheduler's threads, or on the transport's I/O thread between its rounds (see
+// defer_turns_to); unhandled supervision events reach `on_event` on whichever thread
+// produced them (or queue for next_event() when no callback is set).
 // Failure: spawn/attach return Result errors; messages that cannot be delivered go back
 // to their sender as Undeliverable; nothing here throws into the caller.
 
@@ -26,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -115,6 +117,19 @@ class Proc {
   // Local delivery with the mailbox bound: waits for room until `room_deadline`.
   Result<void> deliver_bounded(Envelope envelope, Deadline room_deadline);
 
+  // -- actor turns on the transport's I/O thread --
+  // A turn that `thread` (the transport's I/O thread) starts while it delivers, for an actor
+  // whose messages have been brief, waits for run_deferred_turns() instead of waking a pool
+  // thread: the hand-off it saves is most of what a small message costs. A default id stops
+  // this (Config::io_turn_limit_us = 0 never starts it).
+  void defer_turns_to(std::thread::id thread);
+  // On that thread, between its rounds: whether turns wait, and running them (about half of
+  // io_turn_limit_us worth; the rest goes to the pool). Turns they start go to the pool.
+  bool has_deferred_turns();
+  void run_deferred_turns();
+  // Any thread: the turns that wait go to the pool now (the I/O thread is held up in one).
+  void release_deferred_turns();
+
   // Counters since the proc started; thread-safe snapshot.
   struct Stats {
     std::uint64_t late_replies_dropped = 0;  // replies to closed ports (the caller gave up)
@@ -122,6 +137,7 @@ class Proc {
     // Supervision events no actor handled, passed to on_event or queued for next_event().
     // Once the proc is quiet (after stop()), it says how many events a consumer should see.
     std::uint64_t events_emitted = 0;
+    std::uint64_t turns_on_io_thread = 0;  // actor turns run_deferred_turns() ran
   };
   Stats stats() const;
   // Returns `envelope`, which a local sender sent and could not be delivered, to it.
@@ -199,6 +215,12 @@ class Proc {
   RateLimiter warn_limiter_{std::chrono::seconds(1)};  // warnings a peer can trigger
   mutable std::mutex place_mutex_;  // guards place_
   std::optional<MeshPlace> place_;
+
+  std::atomic<std::thread::id> deferring_thread_{};
+  std::mutex deferred_mutex_;  // guards deferred_
+  std::deque<std::shared_ptr<internal::ActorCell>> deferred_;
+  bool running_deferred_ = false;  // touched only by deferring_thread_
+  std::atomic<std::uint64_t> turns_on_io_thread_{0};
 
   std::mutex turns_mutex_;  // guards turns_in_flight_
   std::condition_variable turns_done_;

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -78,6 +79,7 @@ Endpoint::Impl::Impl(zmq::context_t& context_in, ProcId self_in, Inbound inbound
 
 Endpoint::Impl::~Impl() {
   if (wake_fd >= 0) ::close(wake_fd);
+  if (standby_timer >= 0) ::close(standby_timer);
 }
 
 Result<void> Endpoint::Impl::open(const Address& address) {
@@ -343,10 +345,11 @@ void Endpoint::Impl::forget(const ProcId& proc, std::string reason) {
 }
 
 void Endpoint::Impl::close() {
-  if (on_io_thread()) {
+  if (on_io_thread() || thread.get_id() == std::this_thread::get_id()) {
     log.error(
-        "ZM-CLOSE-ON-IO-THREAD Endpoint::close() called from an Inbound callback; the I/O "
-        "thread cannot wait for itself. Close the endpoint from another thread.");
+        "ZM-CLOSE-ON-IO-THREAD Endpoint::close() called from an Inbound callback or a turn it "
+        "deferred; the I/O thread cannot wait for itself. Close the endpoint from another "
+        "thread.");
     std::abort();
   }
   std::lock_guard guard(close_mutex);
@@ -362,6 +365,7 @@ void Endpoint::Impl::close() {
   handoff.room.notify_all();  // waiting send_bounded calls fail now
   if (wake_up) wake();
   if (thread.joinable()) thread.join();
+  if (standby.joinable()) standby.join();
 }
 
 Endpoint::Stats Endpoint::Impl::snapshot() const {
@@ -383,6 +387,7 @@ Endpoint::Stats Endpoint::Impl::snapshot() const {
   out.io_rounds = stats.io_rounds.load(relaxed);
   out.sleeping = stats.sleeping.load(relaxed) != 0;
   out.sent_directly = stats.sent_directly.load(relaxed);
+  out.standby_takeovers = stats.standby_takeovers.load(relaxed);
   out.shm_sent = stats.shm_sent.load(relaxed);
   out.shm_regions = stats.shm_regions.load(relaxed);
   out.shm_files = stats.shm_files.load(relaxed);
@@ -418,6 +423,13 @@ Result<std::unique_ptr<Endpoint>> Endpoint::bind(zmq::context_t& context, ProcId
                              "set",
                              self.to_string()));
   }
+  if (static_cast<bool>(inbound.has_deferred) != static_cast<bool>(inbound.run_deferred) ||
+      static_cast<bool>(inbound.run_deferred) != static_cast<bool>(inbound.release_deferred)) {
+    return Error(ErrorCode::invalid_argument,
+                 fmt::format("proc {}: Inbound::has_deferred, run_deferred and release_deferred "
+                             "go together: set all three or none",
+                             self.to_string()));
+  }
   if (config.max_unacked == 0 || config.ack_every == 0 || config.max_frames == 0 ||
       config.link_window_messages == 0 || config.link_window_bytes <= 0) {
     return Error(ErrorCode::invalid_argument,
@@ -428,7 +440,17 @@ Result<std::unique_ptr<Endpoint>> Endpoint::bind(zmq::context_t& context, ProcId
   auto impl = std::make_unique<Impl>(context, std::move(self), std::move(inbound), config);
   if (auto opened = impl->open(*parsed); !opened) return std::move(opened).error();
   Impl* raw = impl.get();
+  if (config.io_turn_limit_us > 0 && raw->inbound.run_deferred) {
+    // Without its timer no turn may run on the I/O thread: the Inbound then never defers.
+    raw->standby_timer = ::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+    if (raw->standby_timer < 0) {
+      raw->log.warn("ZM-NO-STANDBY proc={}: timerfd_create failed ({}); actor turns stay on the "
+                    "pool",
+                    raw->self_text, std::strerror(errno));
+    }
+  }
   impl->thread = std::thread([raw] { raw->run(); });
+  if (raw->deferring()) impl->standby = std::thread([raw] { raw->stand_by(); });
   return std::unique_ptr<Endpoint>(new Endpoint(std::move(impl)));
 }
 
@@ -463,6 +485,10 @@ const std::string& Endpoint::address() const noexcept {
 
 const ProcId& Endpoint::self() const noexcept {
   return impl_->self;
+}
+
+std::thread::id Endpoint::deferred_work_thread() const noexcept {
+  return impl_->deferring() ? impl_->thread.get_id() : std::thread::id{};
 }
 
 Endpoint::Stats Endpoint::stats() const {

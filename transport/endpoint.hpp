@@ -2,7 +2,8 @@
 // Endpoint: a proc's network door: one bound ROUTER, cached DEALERs dialed on first use, and
 // reliable sessions on top. Thread: the I/O work (sockets, protocol state) runs under one
 // lock, by the I/O thread in each round, or by a sending thread that finds that thread idle:
-// the send then goes out at once, without waking it. The callbacks run on the I/O thread.
+// the send then goes out at once, without waking it. The callbacks run on the I/O thread
+// (or on the standby thread while the I/O thread runs deferred actor turns that overran).
 // Failure: every message sent is acked by its receiver or returned through undeliverable.
 //
 // Guarantees, per (sender proc, receiver proc, lane): FIFO order; each message delivered at
@@ -26,6 +27,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 
 namespace zmq {
 class context_t;  // callers above transport/ need not include <zmq.hpp>
@@ -49,6 +51,15 @@ class Endpoint final : public RemoteLink {
     // Optional. A data link that was full (a send_bounded found no room, or has_room said
     // no) drained to half its window: senders that paused may resume.
     std::function<void()> link_room;
+    // Optional, all three or none: work deliver() left for the I/O thread instead of waking
+    // another thread (Proc::defer_turns_to, actor turns). After each round the I/O thread
+    // asks has_deferred() and, if true, calls run_deferred() with the endpoint unlocked; they
+    // may block. Should run_deferred() go on for Config::io_turn_limit_us, a standby thread
+    // calls release_deferred() (what has not started should go elsewhere) and serves the
+    // sockets until it returns, so a blocked turn holds up nothing else.
+    std::function<bool()> has_deferred;
+    std::function<void()> run_deferred;
+    std::function<void()> release_deferred;
   };
 
   // Counters since bind(); a snapshot, read without stopping the I/O thread.
@@ -76,6 +87,8 @@ class Endpoint final : public RemoteLink {
                             // returns at once because a socket needed another look)
     std::uint64_t sent_directly = 0;  // sends the calling thread put on the wire itself (the
                                       // I/O thread was idle), not handing them over
+    std::uint64_t standby_takeovers = 0;  // runs of Inbound::run_deferred that overran
+                                          // io_turn_limit_us: the standby thread served
     std::uint64_t handshakes_refused = 0;  // tcp peers refused at the CURVE handshake (a
                                            // plain or wrongly keyed peer; logged once per host)
     // Shared memory (large frames to procs on this host; docs/messaging.md, "Bulk payloads"):
@@ -149,6 +162,10 @@ class Endpoint final : public RemoteLink {
   const std::string& address() const noexcept;
   const ProcId& self() const noexcept;
   Stats stats() const;  // Thread-safe.
+  // The thread that runs Inbound::run_deferred (the I/O thread; for Proc::defer_turns_to),
+  // or a default id when this endpoint runs none: no run_deferred, io_turn_limit_us 0, or
+  // no timer for its standby thread (ZM-NO-STANDBY). Thread-safe.
+  std::thread::id deferred_work_thread() const noexcept;
 
   // -- teardown --
 

@@ -18,11 +18,17 @@ Result<std::unique_ptr<Node>> Node::start(Runtime& runtime, ProcOptions options,
         proc->return_undeliverable(std::move(envelope), std::move(reason));
       },
       // A data link that was full has room again: actors paused on backpressure resume.
-      [proc] { proc->on_link_room(); }};
+      [proc] { proc->on_link_room(); },
+      // Turns of actors the I/O thread delivered to run on it between rounds, saving the
+      // hand-off to the pool (Proc::defer_turns_to).
+      [proc] { return proc->has_deferred_turns(); },
+      [proc] { proc->run_deferred_turns(); },
+      [proc] { proc->release_deferred_turns(); }};
   auto endpoint = Endpoint::bind(runtime.context(), id, address, std::move(inbound), config);
   if (!endpoint) return std::move(endpoint).error();
   node->endpoint_ = std::move(*endpoint);
   node->proc_->set_remote(node->endpoint_.get());
+  node->proc_->defer_turns_to(node->endpoint_->deferred_work_thread());
   return node;
 }
 
@@ -32,6 +38,7 @@ Node::~Node() {
       proc_->log().warn("ZM-NODE-STOP {}", stopped.error().message);
     }
     endpoint_->close();
+    proc_->defer_turns_to(std::thread::id{});  // that thread has ended
     proc_->set_remote(nullptr);
   }
   endpoint_.reset();

@@ -2,8 +2,9 @@
 // ActorCell: the runtime around one actor: its mailbox, status, children and the turn
 // that handles queued items one at a time on a Scheduler thread.
 // Thread: enqueue_* and request_* are thread-safe (mutex_ guards the queue and flags);
-// everything that touches the Actor runs inside run(), which the scheduler never runs
-// twice at once for one cell (scheduled_ ensures it).
+// everything that touches the Actor runs inside run(), which never runs twice at once for
+// one cell (scheduled_ ensures it): on a pool thread, or on the proc's I/O thread when the
+// proc deferred the turn there (Proc::run_deferred_turns).
 // Flow control: the mailbox is bounded (Config::mailbox_max_*) for bounded enqueues; a
 // refused sender hears through Proc::notify_room() once the queue drained to half. A raw
 // handler that returns ErrorCode::backpressure stalls the cell: the message goes back to
@@ -64,6 +65,12 @@ class ActorCell final : public Runnable, public std::enable_shared_from_this<Act
   bool add_child(std::shared_ptr<ActorCell> child);
 
   void run() override;
+  // False for a while (1 s) after one of its messages took half of
+  // Config::io_turn_limit_us or more: its turns then go to the pool, not the I/O thread.
+  // Thread-safe.
+  bool runs_briefly(Clock::time_point now) const {
+    return now.time_since_epoch().count() >= slow_until_.load(std::memory_order_relaxed);
+  }
 
  private:
   struct ChildEvent {
@@ -103,6 +110,7 @@ class ActorCell final : public Runnable, public std::enable_shared_from_this<Act
   const bool had_parent_;
   Context context_;
   std::atomic<ActorStatus> status_{ActorStatus::created};
+  std::atomic<Clock::rep> slow_until_{0};  // written on the turn, read by Proc::schedule
 
   std::mutex mutex_;  // guards queue_, the counters, the flags below and children_
   RingDeque<Item> queue_;

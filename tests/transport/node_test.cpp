@@ -1,5 +1,6 @@
 // Two procs of one OS process, each with its own endpoint, playing ping-pong through real
-// sockets (inproc, ipc, tcp): actors, ports and the reliable transport together.
+// sockets (inproc, ipc, tcp): actors, ports and the reliable transport together; and actor
+// turns run on the I/O thread: brief ones save the pool, blocked ones hold up nothing.
 #include "zmesh/transport/node.hpp"
 
 #include "testing/actors.hpp"
@@ -7,6 +8,10 @@
 #include "testing/wait.hpp"
 
 #include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 using namespace std::chrono_literals;
 
@@ -58,6 +63,182 @@ TEST_P(NodePingPong, ActorsOnTwoProcsExchangeMessagesInOrder) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, NodePingPong, ::testing::Values("inproc", "ipc", "tcp"));
+
+// Where a handler ran, and a gate it may wait at; owned by the test, shared with its actors.
+struct HandlerLog {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<std::thread::id> threads;  // one per handled message
+  bool open = false;
+
+  void entered() {
+    std::lock_guard lock(mutex);
+    threads.push_back(std::this_thread::get_id());
+    changed.notify_all();
+  }
+  void wait_open() {
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [&] { return open; });
+  }
+  void set_open() {
+    std::lock_guard lock(mutex);
+    open = true;
+    changed.notify_all();
+  }
+  std::vector<std::thread::id> seen() {
+    std::lock_guard lock(mutex);
+    return threads;
+  }
+};
+
+struct Hold {
+  ZMESH_MESSAGE("test.Hold");
+  PortRef<testing::Pong> reply_to;
+  MSGPACK_DEFINE(reply_to);
+};
+
+struct Relay {
+  ZMESH_MESSAGE("test.Relay");
+  ActorId target;
+  PortRef<testing::Pong> reply_to;
+  MSGPACK_DEFINE(target, reply_to);
+};
+
+// Plain handlers, as users write them: they block, which the runtime must live with.
+class BlockingActor : public Actor {
+ public:
+  explicit BlockingActor(HandlerLog& log) : log_(log) {}
+  // Waits until the test opens the gate.
+  void hold(Context& ctx, const Hold& hold) {
+    log_.entered();
+    log_.wait_open();
+    ctx.send(hold.reply_to, testing::Pong{1, "released"});
+  }
+  // Calls an actor of another proc and waits for its answer, which only this proc's
+  // endpoint can bring in.
+  void relay(Context& ctx, const Relay& relay) {
+    log_.entered();
+    auto [port, replies] = ctx.open_port<testing::Pong>();
+    ctx.send(relay.target, testing::Ping{7, "nested", port});
+    auto answer = replies.recv(deadline_in(20s));
+    ctx.send(relay.reply_to, answer ? *answer : testing::Pong{0, answer.error().message});
+  }
+  using Handlers = zmesh::Handlers<&BlockingActor::hold, &BlockingActor::relay>;
+
+ private:
+  HandlerLog& log_;
+};
+
+class IoThreadTurns : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    a_ = Node::start(runtime_, ProcOptions{ProcId{WorldId{"turns"}, 0}, nullptr, {}, nullptr, nullptr},
+                     "ipc://" + testing::unique_temp_path("turns-a"))
+             .value();
+    b_ = Node::start(runtime_, ProcOptions{ProcId{WorldId{"turns"}, 1}, nullptr, {}, nullptr, nullptr},
+                     "ipc://" + testing::unique_temp_path("turns-b"))
+             .value();
+    ASSERT_TRUE(a_->endpoint().add_route(b_->proc().id(), b_->address()).ok());
+    ASSERT_TRUE(b_->endpoint().add_route(a_->proc().id(), a_->address()).ok());
+    echo_ = b_->proc().spawn<testing::EchoActor>("echo", {"pong "}).value();
+    blocking_ = b_->proc().spawn_actor("blocking", make_actor<BlockingActor>(log_)).value();
+    ASSERT_NE(b_->endpoint().deferred_work_thread(), std::thread::id{});
+  }
+  void TearDown() override { log_.set_open(); }
+
+  // `count` pings to b's echo, each answered in order.
+  void expect_echoes(Mailbox& client, int count) {
+    auto [reply_to, replies] = client.open_port<testing::Pong>();
+    for (int i = 0; i < count; ++i) {
+      client.send(echo_, testing::Ping{static_cast<std::uint64_t>(i), "x", reply_to});
+    }
+    for (int i = 0; i < count; ++i) {
+      auto pong = replies.recv(deadline_in(10s));
+      ASSERT_TRUE(pong.ok()) << "ping " << i << ": " << pong.error().describe();
+      ASSERT_EQ(pong->seq, static_cast<std::uint64_t>(i));
+    }
+  }
+
+  Runtime runtime_{Config{}};
+  HandlerLog log_;
+  std::unique_ptr<Node> a_;
+  std::unique_ptr<Node> b_;
+  ActorId echo_;
+  ActorId blocking_;
+};
+
+TEST_F(IoThreadTurns, BriefTurnsOfAPlainActorRunOnTheIoThread) {
+  auto client = a_->proc().attach("client").value();
+  auto [reply_to, replies] = client.open_port<testing::Pong>();
+  constexpr int count = 200;
+  // One at a time: each finds the echo idle, the case where a pool hand-off costs most.
+  for (int i = 0; i < count; ++i) {
+    client.send(echo_, testing::Ping{static_cast<std::uint64_t>(i), "x", reply_to});
+    auto pong = replies.recv(deadline_in(10s));
+    ASSERT_TRUE(pong.ok()) << pong.error().describe();
+    ASSERT_EQ(pong->seq, static_cast<std::uint64_t>(i));
+  }
+  EXPECT_GE(b_->proc().stats().turns_on_io_thread, static_cast<std::uint64_t>(count / 2));
+  EXPECT_EQ(b_->endpoint().stats().standby_takeovers, 0u);
+}
+
+TEST_F(IoThreadTurns, AHandlerBlockedOnTheIoThreadHoldsUpNoOtherActor) {
+  auto client = a_->proc().attach("client").value();
+  auto [held_to, held] = client.open_port<testing::Pong>();
+  client.send(blocking_, Hold{held_to});
+  ASSERT_TRUE(testing::wait_until(10s, [&] { return log_.seen().size() == 1; }));
+  // An idle proc ran it on its I/O thread, where it now waits at the gate.
+  EXPECT_EQ(log_.seen()[0], b_->endpoint().deferred_work_thread());
+
+  // The standby thread serves b's sockets and the echo's turns go to the pool.
+  expect_echoes(client, 100);
+  EXPECT_GE(b_->endpoint().stats().standby_takeovers, 1u);
+  EXPECT_EQ(log_.seen().size(), 1u);  // still held
+
+  log_.set_open();
+  auto released = held.recv(deadline_in(10s));
+  ASSERT_TRUE(released.ok()) << released.error().describe();
+  EXPECT_EQ(released->text, "released");
+  // The I/O thread is back at work, and serves as before.
+  expect_echoes(client, 100);
+}
+
+TEST_F(IoThreadTurns, AHandlerOnTheIoThreadWaitsForAnAnswerOnlyItsEndpointBringsIn) {
+  log_.set_open();
+  auto far_echo = a_->proc().spawn<testing::EchoActor>("far", {"far "}).value();
+  auto client = a_->proc().attach("client").value();
+  auto [reply_to, replies] = client.open_port<testing::Pong>();
+  client.send(blocking_, Relay{far_echo, reply_to});
+  auto answer = replies.recv(deadline_in(20s));
+  ASSERT_TRUE(answer.ok()) << answer.error().describe();
+  EXPECT_EQ(answer->text, "far nested");
+  ASSERT_EQ(log_.seen().size(), 1u);
+  EXPECT_EQ(log_.seen()[0], b_->endpoint().deferred_work_thread());
+  EXPECT_GE(b_->endpoint().stats().standby_takeovers, 1u);
+}
+
+TEST_F(IoThreadTurns, WithTheLimitAtZeroEveryTurnRunsOnThePool) {
+  Config config;
+  config.io_turn_limit_us = 0;
+  Runtime runtime(config);
+  auto a = Node::start(runtime, ProcOptions{ProcId{WorldId{"pool"}, 0}, nullptr, config, nullptr, nullptr},
+                       "ipc://" + testing::unique_temp_path("pool-a"))
+               .value();
+  auto b = Node::start(runtime, ProcOptions{ProcId{WorldId{"pool"}, 1}, nullptr, config, nullptr, nullptr},
+                       "ipc://" + testing::unique_temp_path("pool-b"))
+               .value();
+  ASSERT_TRUE(a->endpoint().add_route(b->proc().id(), b->address()).ok());
+  ASSERT_TRUE(b->endpoint().add_route(a->proc().id(), a->address()).ok());
+  auto echo = b->proc().spawn<testing::EchoActor>("echo", {""}).value();
+  auto client = a->proc().attach("client").value();
+  auto [reply_to, replies] = client.open_port<testing::Pong>();
+  for (int i = 0; i < 20; ++i) {
+    client.send(echo, testing::Ping{static_cast<std::uint64_t>(i), "x", reply_to});
+    ASSERT_TRUE(replies.recv(deadline_in(10s)).ok());
+  }
+  EXPECT_EQ(b->proc().stats().turns_on_io_thread, 0u);
+  EXPECT_EQ(b->endpoint().deferred_work_thread(), std::thread::id{});
+}
 
 }  // namespace
 }  // namespace zmesh

@@ -103,7 +103,8 @@ struct AtomicStats {
   std::atomic<std::uint64_t> sent{0}, resent{0}, delivered{0}, duplicates_dropped{0},
       gaps_dropped{0}, garbage_dropped{0}, acks_sent{0}, acks_carried{0}, acks_received{0},
       sessions{0}, links{0}, io_rounds{0}, sent_directly{0}, handshakes_refused{0}, shm_sent{0},
-      shm_regions{0}, shm_files{0}, shm_fallbacks{0}, shm_received{0}, shm_unmappable{0};
+      shm_regions{0}, shm_files{0}, shm_fallbacks{0}, shm_received{0}, shm_unmappable{0},
+      standby_takeovers{0};
   // 1 while the I/O thread is in a poll that may wait, 0 otherwise (a gauge).
   std::atomic<std::uint64_t> sleeping{0};
   // Written from any thread (send() after close), so incremented atomically.
@@ -139,7 +140,14 @@ struct Endpoint::Impl {
 
   // -- the I/O thread (io_loop.cpp) --
   void run();
-  void iterate(std::unique_lock<std::mutex>& io);
+  // One round: `fds` is poll_fds, or the standby thread's copy of it.
+  void iterate(std::unique_lock<std::mutex>& io, std::vector<pollfd>& fds);
+  bool deferring() const;
+  void run_deferred(std::unique_lock<std::mutex>& io);
+  // -- the standby thread (io_loop.cpp) --
+  void stand_by();
+  void serve_while_deferred(std::unique_lock<std::mutex>& io);
+  void arm_standby(Clock::duration after);  // zero disarms
   void serve_link(internal::Link& link);
   void run_deferred_callbacks();
   void call_undeliverable(Envelope&& envelope, Error error);  // now, or on the I/O thread
@@ -251,6 +259,8 @@ struct Endpoint::Impl {
   // message at once (try_send_directly): no wake-up, no thread switch. Everything "owned by
   // the I/O thread" below belongs to whoever holds it.
   std::mutex io_mutex;
+  // Who holds the I/O role: the I/O thread, or the standby thread while it serves; nobody
+  // while the I/O thread runs deferred turns (they are not I/O callbacks).
   std::atomic<std::thread::id> io_thread{};
   bool io_ready = false;  // guarded by io_mutex: the loop has started and not finished
   // Guarded by io_mutex: when the I/O thread's poll returns by itself (a sender that arms
@@ -259,6 +269,17 @@ struct Endpoint::Impl {
   internal::AtomicStats stats;
   std::mutex close_mutex;  // one close() joins the thread; others wait for it
   std::thread thread;
+  // Started when the Inbound defers work: serves the sockets while a run of deferred turns
+  // overruns (stand_by()). It sleeps in a read of standby_timer, which the I/O thread arms
+  // for io_turn_limit_us at the start of each run and disarms at its end: a run that ends in
+  // time wakes nobody. The flags are guarded by io_mutex.
+  std::thread standby;
+  int standby_timer = -1;
+  bool deferred_running = false;  // the I/O thread is in Inbound::run_deferred
+  Clock::time_point deferred_started{};
+  bool standby_serving = false;  // it holds the I/O role until the run returns
+  bool standby_exit = false;
+  std::vector<pollfd> standby_poll_fds;  // its copy of poll_fds, which its poll writes into
 
   // -- owned by the I/O thread (under io_mutex) --
   std::optional<zmq::socket_t> router;

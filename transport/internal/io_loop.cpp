@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <pthread.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -93,7 +94,8 @@ void Endpoint::Impl::run() {
   io_ready = true;
   while (!closing || (!settled() && now < linger_deadline)) {
     try {
-      iterate(io);
+      iterate(io, poll_fds);
+      if (deferring() && inbound.has_deferred()) run_deferred(io);
     } catch (const std::exception& e) {
       // Every ZeroMQ call handles its own errors; this is the last line for the unexpected
       // (allocation failure, a throwing std::function). The loop must go on serving.
@@ -102,38 +104,115 @@ void Endpoint::Impl::run() {
   }
   io_ready = false;
   finish();
+  if (deferring()) {
+    standby_exit = true;
+    arm_standby(std::chrono::nanoseconds(1));
+    // Work the callbacks of finish() deferred: nobody comes round to run it here any more.
+    inbound.release_deferred();
+  }
 }
 
-void Endpoint::Impl::iterate(std::unique_lock<std::mutex>& io) {
+bool Endpoint::Impl::deferring() const {
+  return standby_timer >= 0 && inbound.has_deferred && inbound.run_deferred &&
+         inbound.release_deferred;
+}
+
+// Runs the turns deliveries left for this thread, unlocked: they are handlers, not I/O
+// callbacks, and may send (directly, since the lock is free) or block. The standby thread
+// serves the sockets should the run overrun.
+void Endpoint::Impl::run_deferred(std::unique_lock<std::mutex>& io) {
+  deferred_running = true;
+  deferred_started = Clock::now();
+  io_thread.store(std::thread::id{}, std::memory_order_relaxed);
+  io.unlock();
+  arm_standby(std::chrono::microseconds(config.io_turn_limit_us));
+  try {
+    inbound.run_deferred();
+  } catch (const std::exception& e) {
+    if (error_limiter.allow()) log.error("ZM-CALLBACK-THREW Inbound::run_deferred threw: {}", e.what());
+  }
+  arm_standby(Clock::duration::zero());
+  io.lock();
+  deferred_running = false;
+  now = Clock::now();
+  io_thread.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  if (std::exchange(standby_serving, false)) {
+    // The standby thread may still wait in its poll: wake it so it goes back to its timer.
+    wake();
+  }
+}
+
+void Endpoint::Impl::arm_standby(Clock::duration after) {
+  itimerspec spec{};
+  const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(after).count();
+  spec.it_value.tv_sec = static_cast<time_t>(nanos / 1'000'000'000);
+  spec.it_value.tv_nsec = static_cast<long>(nanos % 1'000'000'000);
+  ::timerfd_settime(standby_timer, 0, &spec, nullptr);
+}
+
+void Endpoint::Impl::stand_by() {
+  pthread_setname_np(pthread_self(), "zmesh-standby");
+  const auto limit = std::chrono::microseconds(config.io_turn_limit_us);
+  for (;;) {
+    std::uint64_t expirations = 0;
+    // Blocks until the timer expires: a run of deferred turns went on for `limit`, or the
+    // loop ended. EINTR: just look.
+    [[maybe_unused]] const auto got = ::read(standby_timer, &expirations, sizeof expirations);
+    std::unique_lock io(io_mutex);
+    if (standby_exit) return;
+    // A run that ended, or a later one (the timer was armed again for it), is no overrun.
+    if (deferred_running && Clock::now() - deferred_started >= limit) serve_while_deferred(io);
+  }
+}
+
+void Endpoint::Impl::serve_while_deferred(std::unique_lock<std::mutex>& io) {
+  // Once per overrun: after closing, the loop below may end while the run still goes on.
+  if (!std::exchange(standby_serving, true)) internal::bump(stats.standby_takeovers);
+  io_thread.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  // What has not started waits no longer behind the turn that holds the I/O thread.
+  inbound.release_deferred();
+  while (standby_serving && !standby_exit && (!closing || (!settled() && now < linger_deadline))) {
+    try {
+      iterate(io, standby_poll_fds);
+    } catch (const std::exception& e) {
+      if (error_limiter.allow()) log.error("ZM-IO-ERROR the I/O loop caught: {}", e.what());
+    }
+  }
+}
+
+void Endpoint::Impl::iterate(std::unique_lock<std::mutex>& io, std::vector<pollfd>& fds) {
   internal::bump(stats.io_rounds);
   process_local_posts();
   if (poll_dirty) rebuild_poll_items();
+  if (&fds != &poll_fds) fds = poll_fds;
   const int timeout = any_recheck ? 0 : poll_timeout_ms();
   io_wakes_at = timeout < 0 ? Clock::time_point::max()
                             : Clock::now() + std::chrono::milliseconds(timeout);
   // Senders may do the I/O work while this thread waits (try_send_directly).
   io.unlock();
   stats.sleeping.store(timeout != 0 ? 1 : 0, std::memory_order_relaxed);
-  const int ready = ::poll(poll_fds.data(), static_cast<nfds_t>(poll_fds.size()), timeout);
+  const int ready = ::poll(fds.data(), static_cast<nfds_t>(fds.size()), timeout);
   stats.sleeping.store(0, std::memory_order_relaxed);
   io.lock();
+  // The standby thread's turn ended while it waited: the I/O thread serves again.
+  if (io_thread.load(std::memory_order_relaxed) != std::this_thread::get_id()) return;
   now = Clock::now();
   run_deferred_callbacks();
   if (ready < 0) return;  // EINTR: just poll again
   any_recheck = false;
-  if (poll_fds[0].revents & POLLIN) take_handoff();
-  if (router_recheck || (poll_fds[1].revents & POLLIN)) {
+  if (fds[0].revents & POLLIN) take_handoff();
+  if (router_recheck || (fds[1].revents & POLLIN)) {
     router_recheck = false;
     if (events_of(router->handle()) & ZMQ_POLLIN) receive_data();
   }
-  if (handshakes && (handshakes_recheck || (poll_fds[2].revents & POLLIN))) {
+  if (handshakes && (handshakes_recheck || (fds[2].revents & POLLIN))) {
     handshakes_recheck = false;
     if (events_of(handshakes->handle()) & ZMQ_POLLIN) report_refused_handshakes();
   }
   if (!poll_dirty) {
-    for (std::size_t i = first_link_item; i < poll_fds.size(); ++i) {
+    for (std::size_t i = first_link_item; i < fds.size(); ++i) {
       Link& link = *polled_links[i - first_link_item];
-      if (!link.recheck && !(poll_fds[i].revents & POLLIN)) continue;
+      if (!link.recheck && !(fds[i].revents & POLLIN)) continue;
       serve_link(link);
     }
   }
