@@ -23,19 +23,24 @@ class BlockingQueue {
 
   // False (and `value` dropped) when the queue is closed or full; a full queue counts it.
   bool push(T value) {
-    {
-      std::lock_guard lock(mutex_);
-      if (closed_) return false;
-      if (items_.size() >= capacity_) {
-        ++refused_;
-        return false;
-      }
-      items_.push_back(std::move(value));
-      ++pushed_;
-    }
+    if (!push_quietly(std::move(value))) return false;
     ready_.notify_one();
     return true;
   }
+  // As push, but a waiting pop goes on waiting until notify(): a producer that queues
+  // several items in a row wakes the consumer once, not once per item.
+  bool push_quietly(T value) {
+    std::lock_guard lock(mutex_);
+    if (closed_) return false;
+    if (items_.size() >= capacity_) {
+      ++refused_;
+      return false;
+    }
+    items_.push_back(std::move(value));
+    ++pushed_;
+    return true;
+  }
+  void notify() { ready_.notify_all(); }
 
   // The next item, or nothing when the deadline passes or the queue is closed and empty.
   std::optional<T> pop(Deadline deadline) {

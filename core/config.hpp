@@ -56,9 +56,10 @@ struct Config {
   // -- procs and actors (core) --
   std::uint32_t proc_threads = 2;   // ZMESH_PROC_THREADS: handler threads per proc
   std::uint32_t mailbox_batch = 64; // ZMESH_MAILBOX_BATCH: messages per actor turn
-  // An idle actor's turn may run on the I/O thread that received its message, saving the
-  // hand-off to the pool; a turn running longer than this makes a standby thread serve the
-  // sockets meanwhile, and that actor's next turns go to the pool. 0: always the pool.
+  // An actor's turn may run on the I/O thread that received its message, saving the
+  // hand-off to the pool; a run of turns longer than this makes a standby thread serve the
+  // sockets meanwhile, and an actor whose turn took ten times this takes the pool for 1 s.
+  // 0: always the pool.
   std::int64_t io_turn_limit_us = 1000;  // ZMESH_IO_TURN_LIMIT_US
   // An actor's queued messages; a full mailbox refuses more until it drains (the transport
   // holds the refused message and its link's later ones, which fills the senders' windows).

@@ -200,7 +200,15 @@ bool Proc::admit(Envelope& envelope, bool may_run_here, bool bounded) {
     return true;
   }
   if (!is_handler_port(to.index)) {
-    if (ports_->deliver(envelope)) return true;
+    // On the I/O thread, the receiver is woken once at the end of the round, not for each
+    // reply of a batch it waits for.
+    if (deferring_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id() &&
+        !running_deferred_) {
+      std::lock_guard lock(deferred_mutex_);
+      if (ports_->deliver(envelope, &ports_to_notify_)) return true;
+    } else if (ports_->deliver(envelope)) {
+      return true;
+    }
     // A reply whose caller gave up (deadline passed, port closed) or a reply to a port that
     // never existed: normal after timeouts, never the replying actor's fault.
     late_replies_dropped_.fetch_add(1, std::memory_order_relaxed);
@@ -404,12 +412,17 @@ void Proc::emit_event(const SupervisionEvent& event) {
 
 void Proc::schedule(std::shared_ptr<internal::ActorCell> cell) {
   turn_started();
-  // Only the deferring thread reads running_deferred_, so the thread check comes first.
+  // A turn that ends with more queued stays on the I/O thread too, for its next run: a busy
+  // actor does not move to the pool for being busy, only for being slow.
   if (deferring_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id() &&
-      !running_deferred_ && cell->runs_briefly(Clock::now())) {
+      cell->runs_briefly(Clock::now())) {
     std::lock_guard lock(deferred_mutex_);
-    deferred_.push_back(std::move(cell));
-    return;
+    // Held up (the standby thread took over): nobody would run it before the turn that
+    // holds the thread returns, and that turn may be waiting for this one.
+    if (!io_held_up_) {
+      deferred_.push_back(std::move(cell));
+      return;
+    }
   }
   scheduler_->schedule(std::move(cell));
 }
@@ -419,13 +432,23 @@ void Proc::defer_turns_to(std::thread::id thread) {
   deferring_thread_.store(thread, std::memory_order_relaxed);
 }
 
-bool Proc::has_deferred_turns() {
+bool Proc::finish_io_round() {
   std::lock_guard lock(deferred_mutex_);
+  notify_ports_locked();
   return !deferred_.empty();
+}
+
+void Proc::notify_ports_locked() {
+  for (auto& queue : ports_to_notify_) queue->notify();
+  ports_to_notify_.clear();
 }
 
 void Proc::run_deferred_turns() {
   running_deferred_ = true;
+  {
+    std::lock_guard lock(deferred_mutex_);
+    io_held_up_ = false;
+  }
   const auto started = Clock::now();
   const auto budget = std::chrono::microseconds(options_.config.io_turn_limit_us / 2);
   do {
@@ -437,17 +460,29 @@ void Proc::run_deferred_turns() {
       deferred_.pop_front();
     }
     turns_on_io_thread_.fetch_add(1, std::memory_order_relaxed);
-    cell->run();
+    const auto turn_started = Clock::now();
+    // Short turns: a full batch of 64 would often outlast io_turn_limit_us, and the I/O
+    // thread comes round between them.
+    cell->run_turn(std::min<std::uint32_t>(options_.config.mailbox_batch, 8));
+    const auto turn_ended = Clock::now();
+    // Ten limits: a turn that blocked or computed that long goes to the pool for a second.
+    // A shorter overrun may be a turn preempted on a busy machine; the standby thread
+    // covers it, and moving the actor would not help.
+    if (turn_ended - turn_started >= 10 * std::chrono::microseconds(options_.config.io_turn_limit_us)) {
+      cell->mark_slow(turn_ended + std::chrono::seconds(1));
+    }
   } while (Clock::now() - started < budget);
+  // What is left runs after the next round of I/O.
   running_deferred_ = false;
-  release_deferred_turns();
 }
 
 void Proc::release_deferred_turns() {
   std::deque<std::shared_ptr<internal::ActorCell>> cells;
   {
     std::lock_guard lock(deferred_mutex_);
+    notify_ports_locked();
     cells.swap(deferred_);
+    io_held_up_ = true;  // until the next run
   }
   for (auto& cell : cells) scheduler_->schedule(std::move(cell));
 }

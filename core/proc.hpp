@@ -118,16 +118,21 @@ class Proc {
   Result<void> deliver_bounded(Envelope envelope, Deadline room_deadline);
 
   // -- actor turns on the transport's I/O thread --
-  // A turn that `thread` (the transport's I/O thread) starts while it delivers, for an actor
-  // whose messages have been brief, waits for run_deferred_turns() instead of waking a pool
-  // thread: the hand-off it saves is most of what a small message costs. A default id stops
-  // this (Config::io_turn_limit_us = 0 never starts it).
+  // A turn that `thread` (the transport's I/O thread) starts, while it delivers or runs
+  // turns, waits for run_deferred_turns() instead of waking a pool thread: the hand-off it
+  // saves is most of what a small message costs. Not for an actor whose turn there took ten
+  // io_turn_limit_us or more in the last second. A default id stops this
+  // (Config::io_turn_limit_us = 0 never starts it).
   void defer_turns_to(std::thread::id thread);
-  // On that thread, between its rounds: whether turns wait, and running them (about half of
-  // io_turn_limit_us worth; the rest goes to the pool). Turns they start go to the pool.
-  bool has_deferred_turns();
+  // Replies that thread delivers to ports wake their receivers at the end of its round, once.
+  // On that thread, at the end of each round: wakes those receivers and says whether turns
+  // wait. Then, with its lock let go, running them: about half of io_turn_limit_us worth,
+  // the rest (and the turns they start) after its next round.
+  bool finish_io_round();
   void run_deferred_turns();
-  // Any thread: the turns that wait go to the pool now (the I/O thread is held up in one).
+  // Any thread: the turns that wait go to the pool now (the I/O thread is held up in one,
+  // or it ended), and so do those it starts until its next run; receivers not yet woken
+  // are woken.
   void release_deferred_turns();
 
   // Counters since the proc started; thread-safe snapshot.
@@ -183,6 +188,7 @@ class Proc {
   void turn_started();
   void turn_finished();
   void detach(const ActorId& mailbox);
+  void notify_ports_locked();
 
   ProcOptions options_;
   Logger log_;
@@ -217,8 +223,10 @@ class Proc {
   std::optional<MeshPlace> place_;
 
   std::atomic<std::thread::id> deferring_thread_{};
-  std::mutex deferred_mutex_;  // guards deferred_
+  std::mutex deferred_mutex_;  // guards deferred_, ports_to_notify_ and io_held_up_
   std::deque<std::shared_ptr<internal::ActorCell>> deferred_;
+  std::vector<std::shared_ptr<BlockingQueue<Envelope>>> ports_to_notify_;  // same as PortQueue
+  bool io_held_up_ = false;  // released since the current run began: schedule to the pool
   bool running_deferred_ = false;  // touched only by deferring_thread_
   std::atomic<std::uint64_t> turns_on_io_thread_{0};
 

@@ -423,10 +423,10 @@ Result<std::unique_ptr<Endpoint>> Endpoint::bind(zmq::context_t& context, ProcId
                              "set",
                              self.to_string()));
   }
-  if (static_cast<bool>(inbound.has_deferred) != static_cast<bool>(inbound.run_deferred) ||
+  if (static_cast<bool>(inbound.end_round) != static_cast<bool>(inbound.run_deferred) ||
       static_cast<bool>(inbound.run_deferred) != static_cast<bool>(inbound.release_deferred)) {
     return Error(ErrorCode::invalid_argument,
-                 fmt::format("proc {}: Inbound::has_deferred, run_deferred and release_deferred "
+                 fmt::format("proc {}: Inbound::end_round, run_deferred and release_deferred "
                              "go together: set all three or none",
                              self.to_string()));
   }

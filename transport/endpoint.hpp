@@ -51,13 +51,14 @@ class Endpoint final : public RemoteLink {
     // Optional. A data link that was full (a send_bounded found no room, or has_room said
     // no) drained to half its window: senders that paused may resume.
     std::function<void()> link_room;
-    // Optional, all three or none: work deliver() left for the I/O thread instead of waking
-    // another thread (Proc::defer_turns_to, actor turns). After each round the I/O thread
-    // asks has_deferred() and, if true, calls run_deferred() with the endpoint unlocked; they
+    // Optional, all three or none: work deliver() left for the end of the round (wake-ups)
+    // and for the I/O thread itself (actor turns, instead of waking another thread;
+    // Proc::defer_turns_to). After each round the I/O thread calls end_round(), which
+    // returns whether work waits, and if so run_deferred() with the endpoint unlocked: it
     // may block. Should run_deferred() go on for Config::io_turn_limit_us, a standby thread
     // calls release_deferred() (what has not started should go elsewhere) and serves the
     // sockets until it returns, so a blocked turn holds up nothing else.
-    std::function<bool()> has_deferred;
+    std::function<bool()> end_round;
     std::function<void()> run_deferred;
     std::function<void()> release_deferred;
   };

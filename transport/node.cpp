@@ -19,9 +19,10 @@ Result<std::unique_ptr<Node>> Node::start(Runtime& runtime, ProcOptions options,
       },
       // A data link that was full has room again: actors paused on backpressure resume.
       [proc] { proc->on_link_room(); },
-      // Turns of actors the I/O thread delivered to run on it between rounds, saving the
-      // hand-off to the pool (Proc::defer_turns_to).
-      [proc] { return proc->has_deferred_turns(); },
+      // Replies wake their receivers once per round, and turns of actors the I/O thread
+      // delivered to run on it between rounds, saving the hand-off to the pool
+      // (Proc::defer_turns_to).
+      [proc] { return proc->finish_io_round(); },
       [proc] { proc->run_deferred_turns(); },
       [proc] { proc->release_deferred_turns(); }};
   auto endpoint = Endpoint::bind(runtime.context(), id, address, std::move(inbound), config);

@@ -41,10 +41,9 @@ void TimerService::arm(std::uint64_t id, Clock::time_point at) {
     entry.due = at;
     queue_.emplace(at, id);
     if (!thread_.joinable()) {
-      thread_ = std::thread([this] {
-        pthread_setname_np(pthread_self(), thread_name);
-        run();
-      });
+      thread_ = std::thread([this] { run(); });
+      // Named here, not by the thread itself: once arm() returns, the name is there to see.
+      pthread_setname_np(thread_.native_handle(), thread_name);
     }
   }
   changed_.notify_one();

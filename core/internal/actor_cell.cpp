@@ -219,13 +219,9 @@ bool ActorCell::add_child(std::shared_ptr<ActorCell> child) {
   return true;
 }
 
-void ActorCell::run() {
-  const auto batch = proc_.config().mailbox_batch;
-  // A message this long marks the actor as one whose turns should not hold up the I/O
-  // thread; one clock read per message, none when turns never run there.
-  const auto slow = std::chrono::microseconds(proc_.config().io_turn_limit_us / 2);
-  const bool timed = slow.count() > 0;
-  auto before = timed ? Clock::now() : Clock::time_point{};
+void ActorCell::run() { run_turn(proc_.config().mailbox_batch); }
+
+void ActorCell::run_turn(std::uint32_t batch) {
   for (std::uint32_t handled = 0; handled < batch; ++handled) {
     Item item;
     bool drained = false;
@@ -238,14 +234,6 @@ void ActorCell::run() {
     }
     if (drained) proc_.notify_room();
     process(item);
-    if (timed) {
-      const auto after = Clock::now();
-      if (after - before >= slow) {
-        slow_until_.store((after + std::chrono::seconds(1)).time_since_epoch().count(),
-                          std::memory_order_relaxed);
-      }
-      before = after;
-    }
   }
   // After a full batch, other actors get the pool before we come back.
   end_turn();

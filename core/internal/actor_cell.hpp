@@ -64,12 +64,16 @@ class ActorCell final : public Runnable, public std::enable_shared_from_this<Act
   // False when this actor is ending and takes no new children.
   bool add_child(std::shared_ptr<ActorCell> child);
 
-  void run() override;
-  // False for a while (1 s) after one of its messages took half of
-  // Config::io_turn_limit_us or more: its turns then go to the pool, not the I/O thread.
-  // Thread-safe.
+  void run() override;  // a turn of up to Config::mailbox_batch messages
+  // A turn of at most `batch` messages.
+  void run_turn(std::uint32_t batch);
+  // False until `until` once mark_slow() was called (a turn of it on the I/O thread took
+  // ten Config::io_turn_limit_us): its turns then go to the pool. Thread-safe.
   bool runs_briefly(Clock::time_point now) const {
     return now.time_since_epoch().count() >= slow_until_.load(std::memory_order_relaxed);
+  }
+  void mark_slow(Clock::time_point until) {
+    slow_until_.store(until.time_since_epoch().count(), std::memory_order_relaxed);
   }
 
  private:
@@ -110,7 +114,7 @@ class ActorCell final : public Runnable, public std::enable_shared_from_this<Act
   const bool had_parent_;
   Context context_;
   std::atomic<ActorStatus> status_{ActorStatus::created};
-  std::atomic<Clock::rep> slow_until_{0};  // written on the turn, read by Proc::schedule
+  std::atomic<Clock::rep> slow_until_{0};  // read by Proc::schedule
 
   std::mutex mutex_;  // guards queue_, the counters, the flags below and children_
   RingDeque<Item> queue_;

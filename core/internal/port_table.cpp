@@ -14,7 +14,7 @@ std::pair<PortId, std::shared_ptr<PortQueue>> PortTable::open(const ActorId& own
   return {std::move(id), std::move(queue)};
 }
 
-bool PortTable::deliver(Envelope& envelope) {
+bool PortTable::deliver(Envelope& envelope, std::vector<std::shared_ptr<PortQueue>>* to_notify) {
   std::shared_ptr<PortQueue> queue;
   {
     std::lock_guard lock(mutex_);
@@ -23,7 +23,13 @@ bool PortTable::deliver(Envelope& envelope) {
     queue = it->second.queue;
     if (it->second.once) ports_.erase(it);
   }
-  queue->push(std::move(envelope));  // a receiver that already closed just drops it
+  // A receiver that already closed just drops it.
+  if (to_notify == nullptr) {
+    queue->push(std::move(envelope));
+  } else if (queue->push_quietly(std::move(envelope)) &&
+             (to_notify->empty() || to_notify->back() != queue)) {
+    to_notify->push_back(std::move(queue));
+  }
   return true;
 }
 

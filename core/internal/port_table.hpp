@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 namespace zmesh::internal {
 
@@ -20,7 +21,9 @@ class PortTable {
   // Opens a new port of `owner`; a once port accepts one message and then closes.
   std::pair<PortId, std::shared_ptr<PortQueue>> open(const ActorId& owner, bool once);
   // Pushes `envelope` into its port. False when no such port is open (envelope untouched).
-  bool deliver(Envelope& envelope);
+  // With `to_notify`, the receiver is not woken: its queue is added there (once in a row)
+  // for the caller to notify() later.
+  bool deliver(Envelope& envelope, std::vector<std::shared_ptr<PortQueue>>* to_notify = nullptr);
   void close(const PortId& id);
   void close_all();
 

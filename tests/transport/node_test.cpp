@@ -118,6 +118,7 @@ class BlockingActor : public Actor {
   // endpoint can bring in.
   void relay(Context& ctx, const Relay& relay) {
     log_.entered();
+    log_.wait_open();
     auto [port, replies] = ctx.open_port<testing::Pong>();
     ctx.send(relay.target, testing::Ping{7, "nested", port});
     auto answer = replies.recv(deadline_in(20s));
@@ -215,6 +216,21 @@ TEST_F(IoThreadTurns, AHandlerOnTheIoThreadWaitsForAnAnswerOnlyItsEndpointBrings
   ASSERT_EQ(log_.seen().size(), 1u);
   EXPECT_EQ(log_.seen()[0], b_->endpoint().deferred_work_thread());
   EXPECT_GE(b_->endpoint().stats().standby_takeovers, 1u);
+}
+
+TEST_F(IoThreadTurns, ATurnStartedByAHandlerHeldUpOnTheIoThreadRunsElsewhere) {
+  // The relay, on b's I/O thread, calls the echo of its own proc only once the standby thread
+  // has taken over: that echo's turn must not wait for the I/O thread, which waits for it.
+  auto client = a_->proc().attach("client").value();
+  auto [reply_to, replies] = client.open_port<testing::Pong>();
+  client.send(blocking_, Relay{echo_, reply_to});
+  ASSERT_TRUE(testing::wait_until(10s, [&] { return log_.seen().size() == 1; }));
+  EXPECT_EQ(log_.seen()[0], b_->endpoint().deferred_work_thread());
+  ASSERT_TRUE(testing::wait_until(10s, [&] { return b_->endpoint().stats().standby_takeovers >= 1; }));
+  log_.set_open();
+  auto answer = replies.recv(deadline_in(20s));
+  ASSERT_TRUE(answer.ok()) << answer.error().describe();
+  EXPECT_EQ(answer->text, "pong nested");
 }
 
 TEST_F(IoThreadTurns, WithTheLimitAtZeroEveryTurnRunsOnThePool) {

@@ -95,7 +95,12 @@ void Endpoint::Impl::run() {
   while (!closing || (!settled() && now < linger_deadline)) {
     try {
       iterate(io, poll_fds);
-      if (deferring() && inbound.has_deferred()) run_deferred(io);
+      deferred_waiting = false;
+      if (deferring() && inbound.end_round()) {
+        run_deferred(io);
+        // Turns left for later: the next poll only looks.
+        deferred_waiting = inbound.end_round();
+      }
     } catch (const std::exception& e) {
       // Every ZeroMQ call handles its own errors; this is the last line for the unexpected
       // (allocation failure, a throwing std::function). The loop must go on serving.
@@ -113,7 +118,7 @@ void Endpoint::Impl::run() {
 }
 
 bool Endpoint::Impl::deferring() const {
-  return standby_timer >= 0 && inbound.has_deferred && inbound.run_deferred &&
+  return standby_timer >= 0 && inbound.end_round && inbound.run_deferred &&
          inbound.release_deferred;
 }
 
@@ -171,6 +176,7 @@ void Endpoint::Impl::serve_while_deferred(std::unique_lock<std::mutex>& io) {
   io_thread.store(std::this_thread::get_id(), std::memory_order_relaxed);
   // What has not started waits no longer behind the turn that holds the I/O thread.
   inbound.release_deferred();
+  deferred_waiting = false;
   while (standby_serving && !standby_exit && (!closing || (!settled() && now < linger_deadline))) {
     try {
       iterate(io, standby_poll_fds);
@@ -185,7 +191,7 @@ void Endpoint::Impl::iterate(std::unique_lock<std::mutex>& io, std::vector<pollf
   process_local_posts();
   if (poll_dirty) rebuild_poll_items();
   if (&fds != &poll_fds) fds = poll_fds;
-  const int timeout = any_recheck ? 0 : poll_timeout_ms();
+  const int timeout = any_recheck || deferred_waiting ? 0 : poll_timeout_ms();
   io_wakes_at = timeout < 0 ? Clock::time_point::max()
                             : Clock::now() + std::chrono::milliseconds(timeout);
   // Senders may do the I/O work while this thread waits (try_send_directly).
