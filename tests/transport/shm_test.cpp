@@ -388,16 +388,21 @@ TEST_F(ShmTest, ReceiverNotAllowedToMapGetsTheFrameAsBytesInstead) {
   for (unsigned round = 1; round <= 8 && driver_->stats().shm_sent == 0; ++round) {
     round_trip(0, pattern(mebibyte, round));
   }
-  // One region was sent (and its message resent as bytes); the link carries bytes since.
-  EXPECT_EQ(driver_->stats().shm_sent, 1u);
+  // One region was written (and its message resent as bytes; on a slow machine the resend
+  // timer may send the descriptor once more before the peer's answer is in); the link
+  // carries bytes since.
+  EXPECT_EQ(driver_->stats().shm_regions, 1u);
+  const auto descriptors_sent = driver_->stats().shm_sent;
   for (unsigned round = 20; round < 23; ++round) round_trip(0, pattern(mebibyte, round));
   ASSERT_TRUE(all_acked());
-  EXPECT_EQ(driver_->stats().shm_sent, 1u);
+  EXPECT_EQ(driver_->stats().shm_regions, 1u);
+  EXPECT_EQ(driver_->stats().shm_sent, descriptors_sent);
   EXPECT_EQ(inbox_.returned_count(), 0u) << "a message was returned as undeliverable";
   EXPECT_EQ(driver_->stats().garbage_dropped, 0u);
   const auto stats = stop(0);
   EXPECT_EQ(stats.at("shm_received"), 0u);
-  EXPECT_EQ(stats.at("shm_unmappable"), 1u);
+  EXPECT_GE(stats.at("shm_unmappable"), 1u);
+  EXPECT_EQ(stats.at("shm_unmappable"), descriptors_sent);
 }
 
 // -- forged descriptors, sent by hand to a receiver that must refuse them and live on --
