@@ -12,11 +12,30 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <tuple>
+#include <utility>
 
 using namespace std::chrono_literals;
 
 namespace zmesh {
 namespace {
+
+// Procs 0 and 1 of `world`, each on its own endpoint, routed to each other.
+std::pair<std::unique_ptr<Node>, std::unique_ptr<Node>> start_pair(Runtime& runtime,
+                                                                   const Config& config,
+                                                                   const std::string& world,
+                                                                   const std::string& address_a,
+                                                                   const std::string& address_b) {
+  auto a = Node::start(runtime, ProcOptions{ProcId{WorldId{world}, 0}, nullptr, config, nullptr, nullptr},
+                       address_a)
+               .value();
+  auto b = Node::start(runtime, ProcOptions{ProcId{WorldId{world}, 1}, nullptr, config, nullptr, nullptr},
+                       address_b)
+               .value();
+  EXPECT_TRUE(a->endpoint().add_route(b->proc().id(), b->address()).ok());
+  EXPECT_TRUE(b->endpoint().add_route(a->proc().id(), a->address()).ok());
+  return {std::move(a), std::move(b)};
+}
 
 class NodePingPong : public ::testing::TestWithParam<std::string> {
  protected:
@@ -35,14 +54,7 @@ class NodePingPong : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(NodePingPong, ActorsOnTwoProcsExchangeMessagesInOrder) {
-  auto a = Node::start(runtime_, ProcOptions{ProcId{WorldId{"pp"}, 0}, nullptr, config(), nullptr, nullptr},
-                       address("a"))
-               .value();
-  auto b = Node::start(runtime_, ProcOptions{ProcId{WorldId{"pp"}, 1}, nullptr, config(), nullptr, nullptr},
-                       address("b"))
-               .value();
-  ASSERT_TRUE(a->endpoint().add_route(b->proc().id(), b->address()).ok());
-  ASSERT_TRUE(b->endpoint().add_route(a->proc().id(), a->address()).ok());
+  auto [a, b] = start_pair(runtime_, config(), "pp", address("a"), address("b"));
   auto echo = b->proc().spawn<testing::EchoActor>("echo", {"pong "}).value();
   auto client = a->proc().attach("client").value();
   auto [reply_to, replies] = client.open_port<testing::Pong>();
@@ -133,14 +145,9 @@ class BlockingActor : public Actor {
 class IoThreadTurns : public ::testing::Test {
  protected:
   void SetUp() override {
-    a_ = Node::start(runtime_, ProcOptions{ProcId{WorldId{"turns"}, 0}, nullptr, {}, nullptr, nullptr},
-                     "ipc://" + testing::unique_temp_path("turns-a"))
-             .value();
-    b_ = Node::start(runtime_, ProcOptions{ProcId{WorldId{"turns"}, 1}, nullptr, {}, nullptr, nullptr},
-                     "ipc://" + testing::unique_temp_path("turns-b"))
-             .value();
-    ASSERT_TRUE(a_->endpoint().add_route(b_->proc().id(), b_->address()).ok());
-    ASSERT_TRUE(b_->endpoint().add_route(a_->proc().id(), a_->address()).ok());
+    std::tie(a_, b_) = start_pair(runtime_, Config{}, "turns",
+                                  "ipc://" + testing::unique_temp_path("turns-a"),
+                                  "ipc://" + testing::unique_temp_path("turns-b"));
     echo_ = b_->proc().spawn<testing::EchoActor>("echo", {"pong "}).value();
     blocking_ = b_->proc().spawn_actor("blocking", make_actor<BlockingActor>(log_)).value();
     ASSERT_NE(b_->endpoint().deferred_work_thread(), std::thread::id{});
@@ -237,14 +244,8 @@ TEST_F(IoThreadTurns, WithTheLimitAtZeroEveryTurnRunsOnThePool) {
   Config config;
   config.io_turn_limit_us = 0;
   Runtime runtime(config);
-  auto a = Node::start(runtime, ProcOptions{ProcId{WorldId{"pool"}, 0}, nullptr, config, nullptr, nullptr},
-                       "ipc://" + testing::unique_temp_path("pool-a"))
-               .value();
-  auto b = Node::start(runtime, ProcOptions{ProcId{WorldId{"pool"}, 1}, nullptr, config, nullptr, nullptr},
-                       "ipc://" + testing::unique_temp_path("pool-b"))
-               .value();
-  ASSERT_TRUE(a->endpoint().add_route(b->proc().id(), b->address()).ok());
-  ASSERT_TRUE(b->endpoint().add_route(a->proc().id(), a->address()).ok());
+  auto [a, b] = start_pair(runtime, config, "pool", "ipc://" + testing::unique_temp_path("pool-a"),
+                           "ipc://" + testing::unique_temp_path("pool-b"));
   auto echo = b->proc().spawn<testing::EchoActor>("echo", {""}).value();
   auto client = a->proc().attach("client").value();
   auto [reply_to, replies] = client.open_port<testing::Pong>();
