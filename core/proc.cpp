@@ -435,6 +435,8 @@ void Proc::defer_turns_to(std::thread::id thread) {
 bool Proc::finish_io_round() {
   std::lock_guard lock(deferred_mutex_);
   notify_ports_locked();
+  // The thread is back at its rounds: whatever held it up has returned.
+  io_held_up_ = false;
   return !deferred_.empty();
 }
 
@@ -445,10 +447,6 @@ void Proc::notify_ports_locked() {
 
 void Proc::run_deferred_turns() {
   running_deferred_ = true;
-  {
-    std::lock_guard lock(deferred_mutex_);
-    io_held_up_ = false;
-  }
   const auto started = Clock::now();
   const auto budget = std::chrono::microseconds(options_.config.io_turn_limit_us / 2);
   do {

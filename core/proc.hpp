@@ -131,8 +131,8 @@ class Proc {
   bool finish_io_round();
   void run_deferred_turns();
   // Any thread: the turns that wait go to the pool now (the I/O thread is held up in one,
-  // or it ended), and so do those it starts until its next run; receivers not yet woken
-  // are woken.
+  // or it ended), and so do those it starts until its next round ends; receivers not yet
+  // woken are woken.
   void release_deferred_turns();
 
   // Counters since the proc started; thread-safe snapshot.
@@ -226,7 +226,7 @@ class Proc {
   std::mutex deferred_mutex_;  // guards deferred_, ports_to_notify_ and io_held_up_
   std::deque<std::shared_ptr<internal::ActorCell>> deferred_;
   std::vector<std::shared_ptr<BlockingQueue<Envelope>>> ports_to_notify_;  // same as PortQueue
-  bool io_held_up_ = false;  // released since the current run began: schedule to the pool
+  bool io_held_up_ = false;  // released during the current run: schedule to the pool
   bool running_deferred_ = false;  // touched only by deferring_thread_
   std::atomic<std::uint64_t> turns_on_io_thread_{0};
 

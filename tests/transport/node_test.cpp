@@ -215,8 +215,10 @@ TEST_F(IoThreadTurns, AHandlerBlockedOnTheIoThreadHoldsUpNoOtherActor) {
   auto released = held.recv(deadline_in(10s));
   ASSERT_TRUE(released.ok()) << released.error().describe();
   EXPECT_EQ(released->text, "released");
-  // The I/O thread is back at work, and serves as before.
+  // The I/O thread is back at work, serves as before, and runs the echo's turns again.
+  const auto turns_before = b_->proc().stats().turns_on_io_thread;
   expect_echoes(client, 100);
+  EXPECT_GT(b_->proc().stats().turns_on_io_thread, turns_before);
 }
 
 TEST_F(IoThreadTurns, AHandlerOnTheIoThreadWaitsForAnAnswerOnlyItsEndpointBringsIn) {
