@@ -204,7 +204,6 @@ bool Proc::admit(Envelope& envelope, bool may_run_here, bool bounded) {
     // reply of a batch it waits for.
     if (deferring_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id() &&
         !running_deferred_) {
-      std::lock_guard lock(deferred_mutex_);
       if (ports_->deliver(envelope, &ports_to_notify_)) return true;
     } else if (ports_->deliver(envelope)) {
       return true;
@@ -428,21 +427,16 @@ void Proc::schedule(std::shared_ptr<internal::ActorCell> cell) {
 }
 
 void Proc::defer_turns_to(std::thread::id thread) {
-  if (options_.config.io_turn_limit_us == 0) thread = {};
   deferring_thread_.store(thread, std::memory_order_relaxed);
 }
 
 bool Proc::finish_io_round() {
+  for (auto& queue : ports_to_notify_) queue->notify();
+  ports_to_notify_.clear();
   std::lock_guard lock(deferred_mutex_);
-  notify_ports_locked();
   // The thread is back at its rounds: whatever held it up has returned.
   io_held_up_ = false;
   return !deferred_.empty();
-}
-
-void Proc::notify_ports_locked() {
-  for (auto& queue : ports_to_notify_) queue->notify();
-  ports_to_notify_.clear();
 }
 
 void Proc::run_deferred_turns() {
@@ -478,7 +472,6 @@ void Proc::release_deferred_turns() {
   std::deque<std::shared_ptr<internal::ActorCell>> cells;
   {
     std::lock_guard lock(deferred_mutex_);
-    notify_ports_locked();
     cells.swap(deferred_);
     io_held_up_ = true;  // until the next run
   }

@@ -131,8 +131,7 @@ class Proc {
   bool finish_io_round();
   void run_deferred_turns();
   // Any thread: the turns that wait go to the pool now (the I/O thread is held up in one,
-  // or it ended), and so do those it starts until its next round ends; receivers not yet
-  // woken are woken.
+  // or it ended), and so do those it starts until its next round ends.
   void release_deferred_turns();
 
   // Counters since the proc started; thread-safe snapshot.
@@ -188,7 +187,6 @@ class Proc {
   void turn_started();
   void turn_finished();
   void detach(const ActorId& mailbox);
-  void notify_ports_locked();
 
   ProcOptions options_;
   Logger log_;
@@ -223,11 +221,13 @@ class Proc {
   std::optional<MeshPlace> place_;
 
   std::atomic<std::thread::id> deferring_thread_{};
-  std::mutex deferred_mutex_;  // guards deferred_, ports_to_notify_ and io_held_up_
+  std::mutex deferred_mutex_;  // guards deferred_ and io_held_up_
   std::deque<std::shared_ptr<internal::ActorCell>> deferred_;
-  std::vector<std::shared_ptr<BlockingQueue<Envelope>>> ports_to_notify_;  // same as PortQueue
   bool io_held_up_ = false;  // released during the current run: schedule to the pool
-  bool running_deferred_ = false;  // touched only by deferring_thread_
+  // Touched only by deferring_thread_: within its rounds, never during a run of turns (when
+  // the standby thread may serve), so they need no lock.
+  bool running_deferred_ = false;
+  std::vector<std::shared_ptr<BlockingQueue<Envelope>>> ports_to_notify_;  // same as PortQueue
   std::atomic<std::uint64_t> turns_on_io_thread_{0};
 
   std::mutex turns_mutex_;  // guards turns_in_flight_

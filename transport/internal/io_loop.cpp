@@ -113,6 +113,7 @@ void Endpoint::Impl::run() {
     standby_exit = true;
     arm_standby(std::chrono::nanoseconds(1));
     // Work the callbacks of finish() deferred: nobody comes round to run it here any more.
+    inbound.end_round();
     inbound.release_deferred();
   }
 }
