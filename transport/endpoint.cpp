@@ -385,6 +385,7 @@ Endpoint::Stats Endpoint::Impl::snapshot() const {
   out.links = stats.links.load(relaxed);
   out.handshakes_refused = stats.handshakes_refused.load(relaxed);
   out.io_rounds = stats.io_rounds.load(relaxed);
+  out.timer_wakeups = stats.timer_wakeups.load(relaxed);
   out.sleeping = stats.sleeping.load(relaxed) != 0;
   out.sent_directly = stats.sent_directly.load(relaxed);
   out.standby_takeovers = stats.standby_takeovers.load(relaxed);

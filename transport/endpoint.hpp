@@ -84,6 +84,8 @@ class Endpoint final : public RemoteLink {
                                  // delivery_timeout (made to answer an unknown proc) is dropped
     std::uint64_t io_rounds = 0;  // turns of the I/O loop: an idle endpoint waits, it does
                                   // not spin
+    std::uint64_t timer_wakeups = 0;  // waits of the I/O thread that its own timer ended
+                                      // (an ack due, a resend, a sweep), not a socket
     bool sleeping = false;  // the I/O thread was in a poll that may wait (not a poll that
                             // returns at once because a socket needed another look)
     std::uint64_t sent_directly = 0;  // sends the calling thread put on the wire itself (the

@@ -200,6 +200,52 @@ TEST_P(EndpointConformance, AcksRideOnTheRepliesOfARequestReplyExchange) {
   EXPECT_EQ(client_inbox.returned_count() + echo_inbox.returned_count(), 0u);
 }
 
+TEST_P(EndpointConformance, AnAckThatRodeOnTheReplyWakesNobodyWhenItsDelayEnds) {
+  // The echo's ack of the request waits up to its ack_delay to ride on a message; the reply
+  // takes it at once. The echo's I/O thread must then sleep until the client's own ack of
+  // the reply arrives, later than the echo's ack_delay, and not wake when that delay ends
+  // to find nothing to send: with one request in flight those wake-ups cost as much as the
+  // requests. Every other timer (resend, sweep) is far beyond the exchange.
+  Config echo_config = test_config();
+  echo_config.resend_interval = Millis(20000);
+  echo_config.ack_delay = Millis(100);
+  Config client_config = echo_config;
+  client_config.ack_delay = Millis(400);
+  Inbox client_inbox, echo_inbox;
+  std::atomic<Endpoint*> echo{nullptr};
+  Endpoint::Inbound inbound{[&](Envelope& envelope) {
+                              echo.load()->send(make_message(envelope.destination.actor.proc,
+                                                             envelope.sender.proc,
+                                                             std::move(envelope.payload)));
+                              return true;
+                            },
+                            echo_inbox.inbound().undeliverable};
+  const ProcId client_id = proc("conformance", 5);
+  const ProcId echo_id = proc("conformance", 6);
+  auto client =
+      bind_or_die(context_, client_id, bind_address_for(GetParam()), client_inbox, client_config);
+  auto bound = Endpoint::bind(context_, echo_id, bind_address_for(GetParam()), inbound, echo_config);
+  ASSERT_TRUE(bound.ok()) << bound.error().describe();
+  auto echo_endpoint = std::move(bound).value();
+  echo = echo_endpoint.get();
+  ASSERT_TRUE(echo_endpoint->add_route(client_id, client->address()).ok());
+  ASSERT_TRUE(client->add_route(echo_id, echo_endpoint->address()).ok());
+
+  const auto before = echo_endpoint->stats().timer_wakeups;
+  client->send(make_text(client_id, echo_id, "request"));
+  ASSERT_TRUE(wait_until(20s, [&] { return client_inbox.delivered_count() == 1; }));
+  // The client's ack of the reply goes alone after its 400 ms; once it is in, the echo has
+  // nothing pending.
+  ASSERT_TRUE(wait_until(20s, [&] { return echo_endpoint->stats().pending == 0; }));
+  const auto stats = echo_endpoint->stats();
+  EXPECT_EQ(stats.acks_carried, 1u);
+  EXPECT_EQ(stats.acks_sent, 0u);
+  EXPECT_EQ(stats.timer_wakeups, before);
+  client->close();
+  echo_endpoint->close();
+  EXPECT_EQ(client_inbox.returned_count() + echo_inbox.returned_count(), 0u);
+}
+
 TEST_P(EndpointConformance, IdleEndpointsWaitInsteadOfSpinning) {
   // The loop polls descriptors and asks ZeroMQ only about sockets with news; a recheck that
   // never clears would make it spin (it once did, on every ipc endpoint), polling without

@@ -104,7 +104,7 @@ struct AtomicStats {
       gaps_dropped{0}, garbage_dropped{0}, acks_sent{0}, acks_carried{0}, acks_received{0},
       sessions{0}, links{0}, io_rounds{0}, sent_directly{0}, handshakes_refused{0}, shm_sent{0},
       shm_regions{0}, shm_files{0}, shm_fallbacks{0}, shm_received{0}, shm_unmappable{0},
-      standby_takeovers{0};
+      standby_takeovers{0}, timer_wakeups{0};
   // 1 while the I/O thread is in a poll that may wait, 0 otherwise (a gauge).
   std::atomic<std::uint64_t> sleeping{0};
   // Written from any thread (send() after close), so incremented atomically.
@@ -189,6 +189,7 @@ struct Endpoint::Impl {
   void mark_dirty(internal::ReceiveSession& session);
   void flush_acks();
   void flush_deferred_acks(bool all);
+  void drop_carried_acks();
   std::uint64_t piggyback_ack(const internal::Link& link, std::uint64_t& through);
   void send_ack(internal::ReceiveSession& session, Lane lane, internal::ReceiveSession::AckDue due);
   void send_reject(internal::ReceiveSession& session, Lane lane, std::uint64_t seq,

@@ -206,6 +206,7 @@ void Endpoint::Impl::iterate(std::unique_lock<std::mutex>& io, std::vector<pollf
   now = Clock::now();
   run_deferred_callbacks();
   if (ready < 0) return;  // EINTR: just poll again
+  if (ready == 0 && timeout != 0) internal::bump(stats.timer_wakeups);
   any_recheck = false;
   if (fds[0].revents & POLLIN) take_handoff();
   if (router_recheck || (fds[1].revents & POLLIN)) {
@@ -395,6 +396,7 @@ int Endpoint::Impl::poll_timeout_ms() {
     }
   }
   if (!held_sessions.empty()) next = std::min(next, next_held_retry);
+  drop_carried_acks();
   if (!deferred_acks.empty()) next = std::min(next, deferred_acks.front().second);
   if (sessions.size() > 0 || !links.empty()) next = std::min(next, next_sweep);
   next = std::min(next, next_shm_expiry);
@@ -1337,6 +1339,19 @@ void Endpoint::Impl::flush_acks() {
     }
   }
   dirty_sessions.clear();
+}
+
+// Forgets the oldest deferred acks that messages have carried meanwhile, so that the loop
+// does not wake when their wait would have ended only to find nothing to send: with one
+// request in flight the reply carries every ack, and those wake-ups were most of the I/O
+// thread's timer wake-ups.
+void Endpoint::Impl::drop_carried_acks() {
+  while (!deferred_acks.empty()) {
+    ReceiveSession* state = sessions.find(deferred_acks.front().first);
+    if (state != nullptr && state->ack_pending(Lane::data)) return;
+    if (state != nullptr) state->deferred = false;
+    deferred_acks.pop_front();
+  }
 }
 
 // Sends the deferred acks whose wait is over (all of them when `all`), unless a message
