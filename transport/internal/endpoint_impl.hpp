@@ -277,6 +277,7 @@ struct Endpoint::Impl {
   std::thread standby;
   int standby_timer = -1;
   bool deferred_running = false;  // the I/O thread is in Inbound::run_deferred
+  std::thread::id loop_thread{};  // the thread of run(), which runs the deferred turns
   bool deferred_waiting = false;  // its last run left work for the next
   Clock::time_point deferred_started{};
   bool standby_serving = false;  // it holds the I/O role until the run returns

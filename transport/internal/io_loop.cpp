@@ -89,6 +89,7 @@ void fill(zmq::message_t& message, const Frame& frame) {
 void Endpoint::Impl::run() {
   std::unique_lock io(io_mutex);
   io_thread.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  loop_thread = std::this_thread::get_id();
   pthread_setname_np(pthread_self(), "zmesh-io");
   next_sweep = Clock::now() + sweep_interval();
   io_ready = true;
@@ -269,6 +270,15 @@ bool Endpoint::Impl::try_send_directly(Posted& posted) {
   const bool recheck_before = any_recheck;
   Link& link = link_for(posted.to);
   enqueue(std::move(posted));
+  if (deferred_running && !standby_serving && std::this_thread::get_id() == loop_thread) {
+    // A handler's send from a turn the I/O thread runs: the loop's next round comes right
+    // after the run (or the standby thread's, should it take over) and looks at the DEALER
+    // then, once for all the run's sends, with its timers and new sockets. Looking now, and
+    // waking the loop, would cost a few system calls per reply.
+    settle_credits();
+    direct_send = false;
+    return true;
+  }
   // The sends may have taken the wake-up of the DEALER's descriptor, which the I/O thread
   // is waiting on: look at its events here, as the loop would after a send. Acks read now
   // may let more go out, so a few turns.
