@@ -8,9 +8,11 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <set>
 #include <thread>
@@ -244,6 +246,70 @@ TEST_P(EndpointConformance, AnAckThatRodeOnTheReplyWakesNobodyWhenItsDelayEnds) 
   client->close();
   echo_endpoint->close();
   EXPECT_EQ(client_inbox.returned_count() + echo_inbox.returned_count(), 0u);
+}
+
+TEST_P(EndpointConformance, CastsToManyPeersHaveEveryAckReadWithoutAResend) {
+  // The controller's pattern: one thread sends a message to each of 8 peers (directly, its
+  // loop being idle in poll) and waits for the replies of the 4 that answer; the other 4
+  // only ack, alone, once their ack_delay is over. The controller's loop has acks waiting to
+  // ride on the next round, so the sender leaves the look at each DEALER to the loop's next
+  // round; an ack whose wake-up a send took and nobody looked for would wait for the resend
+  // timer. So: every message is acked, and nothing was resent or received twice.
+  constexpr int peers = 8;
+  constexpr int answering = peers / 2;
+  constexpr int rounds = 200;
+  Config config = test_config();
+  config.resend_interval = Millis(5000);  // far beyond any ack, however loaded the machine
+  Inbox client_inbox;
+  const ProcId client_id = proc("conformance", 7);
+  auto client = bind_or_die(context_, client_id, bind_address_for(GetParam()), client_inbox, config);
+  std::vector<std::unique_ptr<Endpoint>> receivers;
+  std::vector<ProcId> receiver_ids;
+  std::array<std::atomic<Endpoint*>, peers> receiver_of{};
+  std::array<Inbox, peers> inboxes;
+  for (int i = 0; i < peers; ++i) {
+    Endpoint::Inbound inbound = inboxes[i].inbound();
+    if (i % 2 == 0) {
+      inbound.deliver = [&receiver_of, i](Envelope& envelope) {
+        receiver_of[i].load()->send(make_message(envelope.destination.actor.proc,
+                                                 envelope.sender.proc, std::move(envelope.payload)));
+        return true;
+      };
+    }
+    receiver_ids.push_back(proc("conformance", static_cast<std::uint32_t>(10 + i)));
+    auto bound =
+        Endpoint::bind(context_, receiver_ids.back(), bind_address_for(GetParam()), inbound, config);
+    ASSERT_TRUE(bound.ok()) << bound.error().describe();
+    receivers.push_back(std::move(bound).value());
+    receiver_of[i] = receivers.back().get();
+    ASSERT_TRUE(receivers.back()->add_route(client_id, client->address()).ok());
+    ASSERT_TRUE(client->add_route(receiver_ids.back(), receivers.back()->address()).ok());
+  }
+
+  for (int round = 1; round <= rounds; ++round) {
+    for (const auto& id : receiver_ids) client->send(make_text(client_id, id, std::to_string(round)));
+    ASSERT_TRUE(wait_until(20s, [&] {
+      return client_inbox.delivered_count() == static_cast<std::size_t>(round * answering);
+    })) << "round " << round << ": " << client_inbox.delivered_count();
+  }
+  ASSERT_TRUE(wait_until(20s, [&] { return client->stats().pending == 0; }))
+      << client->stats().pending;
+  for (auto& receiver : receivers) {
+    ASSERT_TRUE(wait_until(20s, [&] { return receiver->stats().pending == 0; }));
+  }
+  const auto stats = client->stats();
+  EXPECT_GT(stats.sent_directly, 0u);
+  EXPECT_EQ(stats.resent, 0u);
+  EXPECT_EQ(stats.duplicates_dropped, 0u);
+  for (std::size_t i = 0; i < receivers.size(); ++i) {
+    const auto got = receivers[i]->stats();
+    EXPECT_EQ(got.resent, 0u) << i;
+    EXPECT_EQ(got.duplicates_dropped, 0u) << i;
+    EXPECT_EQ(got.delivered, static_cast<std::uint64_t>(rounds)) << i;
+  }
+  client->close();
+  for (auto& receiver : receivers) receiver->close();
+  EXPECT_EQ(client_inbox.returned_count(), 0u);
 }
 
 TEST_P(EndpointConformance, IdleEndpointsWaitInsteadOfSpinning) {

@@ -280,9 +280,16 @@ bool Endpoint::Impl::try_send_directly(Posted& posted) {
     return true;
   }
   // The sends may have taken the wake-up of the DEALER's descriptor, which the I/O thread
-  // is waiting on: look at its events here, as the loop would after a send. Acks read now
-  // may let more go out, so a few turns.
-  for (int turn = 0; turn < 4 && link.recheck && !poll_dirty; ++turn) serve_link(link);
+  // is waiting on. When its own timer (an ack waiting to ride, usually) ends its wait within
+  // ack_delay, it looks at the DEALER in that round: what came meanwhile is read no later
+  // than an ack would have been sent, and casting to many peers costs no look per message.
+  // Otherwise look at its events here, as the loop would after a send; acks read now may
+  // let more go out, so a few turns.
+  const bool loop_looks =
+      ack_delay > Clock::duration::zero() && io_wakes_at <= now + ack_delay;
+  for (int turn = 0; turn < 4 && link.recheck && !loop_looks && !poll_dirty; ++turn) {
+    serve_link(link);
+  }
   settle_credits();
   direct_send = false;
   const bool callbacks = !undeliverables_for_io.empty() || link_room_for_io;
@@ -292,8 +299,11 @@ bool Endpoint::Impl::try_send_directly(Posted& posted) {
   for (const auto& lane : link.lanes) {
     if (lane.resend_armed()) next = std::min(next, lane.resend_due());
   }
-  const bool wake_io = callbacks || poll_dirty || link.recheck || next < io_wakes_at;
-  if (!wake_io) any_recheck = recheck_before;
+  const bool wake_io =
+      callbacks || poll_dirty || (link.recheck && !loop_looks) || next < io_wakes_at;
+  // A look left to the loop keeps any_recheck: should the loop be out of its poll (running
+  // deferred turns, or about to take the lock), its next poll must not wait before it.
+  if (!wake_io && !link.recheck) any_recheck = recheck_before;
   io.unlock();
   if (wake_io) wake();
   return true;
