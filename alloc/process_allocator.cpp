@@ -6,6 +6,7 @@
 #include "zmesh/alloc/host_list.hpp"
 #include "zmesh/alloc/internal/ipc_directory.hpp"
 #include "zmesh/alloc/internal/proc_bootstrap.hpp"
+#include "zmesh/alloc/internal/proc_environment.hpp"
 #include "zmesh/alloc/world_name.hpp"
 #include "zmesh/core/blocking_queue.hpp"
 #include "zmesh/transport/node.hpp"
@@ -119,7 +120,9 @@ class ProcessAlloc final : public Alloc {
       // The client's settings, so that both sides agree on limits and timeouts even when
       // the client set them in code rather than in its environment.
       const auto settings = config_.to_environment();
-      child.environment.insert(child.environment.begin(), settings.begin(), settings.end());      {
+      child.environment.insert(child.environment.begin(), settings.begin(), settings.end());
+      internal::add_malloc_tunables(child.environment);
+      {
         std::lock_guard lock(mutex_);
         procs_[rank].started_at = Clock::now();
         procs_[rank].state = State::starting;

@@ -3,7 +3,7 @@
 // with errors that name the culprit.
 #include "zmesh/alloc/process_allocator.hpp"
 
-#include "testing/mesh_actors.hpp"
+#include "testing/mesh_testing.hpp"
 
 #include <gtest/gtest.h>
 
@@ -53,6 +53,24 @@ TEST(ProcessAllocatorTest, EventsComeInOrderAndStopGivesOneStoppedPerProc) {
   }
   // Every proc gone and every event taken: a duplicate stopped would still be queued.
   EXPECT_TRUE(alloc->ended());
+}
+
+TEST(ProcessAllocatorTest, ProcsGetMallocThresholdsUnlessTheUserSetGlibcTunables) {
+  Runtime runtime(Config::from_environment().value());
+  AllocSpec spec;
+  spec.dimensions = {{"proc", 1}};
+  auto alloc = ProcessAllocator::allocate(runtime, spec, testing::registry()).value();
+  pid_t pid = 0;
+  while (true) {
+    auto event = alloc->next_event(deadline_in(30s));
+    ASSERT_TRUE(event.has_value()) << "allocation stalled";
+    if (auto* created = std::get_if<ProcCreated>(&*event)) pid = created->pid;
+    if (std::holds_alternative<ProcRunning>(*event)) break;
+  }
+  ASSERT_GT(pid, 0);
+  EXPECT_EQ(testing::malloc_tunables_in_environment_of(pid), 1);
+  alloc->stop();
+  while (!alloc->ended()) ASSERT_TRUE(alloc->next_event(deadline_in(30s)).has_value()) << "stop stalled";
 }
 
 TEST(ProcessAllocatorTest, BadSpecsAreRefusedNamingTheCulprit) {

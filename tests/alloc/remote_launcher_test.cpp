@@ -199,6 +199,10 @@ TEST_F(RemoteLauncherTest, SigtermStopsTheLauncherAndEveryProcItStarted) {
     if (auto* created = std::get_if<ProcCreated>(&*event)) pids[created->rank] = created->pid;
     running += std::holds_alternative<ProcRunning>(*event) ? 1 : 0;
   }
+  // The launcher gives its procs malloc's thresholds, as the process allocator does.
+  for (const auto& [rank, pid] : pids) {
+    EXPECT_EQ(testing::malloc_tunables_in_environment_of(pid), 1) << "rank " << rank;
+  }
   ASSERT_TRUE(launchers_.signal(0, SIGTERM).ok());
   ASSERT_TRUE(testing::wait_until(20s, [&] { return launchers_.exited(0); })) << launchers_.output.dump(0);
   EXPECT_EQ(launchers_.exit_of(0)->kind, ChildExit::Kind::exited);

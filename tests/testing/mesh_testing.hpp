@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <set>
@@ -72,6 +73,21 @@ inline std::vector<pid_t> child_processes() {
   }
   ::closedir(dir);
   return children;
+}
+
+// How many times process `pid`'s environment holds GLIBC_TUNABLES as zmesh gives it to its
+// procs (alloc/internal/proc_environment.hpp), or as this process has it if it has it. glibc
+// parses the variable in place in the proc's memory, which /proc shows: the comparison stops
+// at the first ':'.
+inline std::ptrdiff_t malloc_tunables_in_environment_of(pid_t pid) {
+  const char* inherited = std::getenv("GLIBC_TUNABLES");
+  std::string expected = std::string("GLIBC_TUNABLES=") +
+                         (inherited != nullptr ? inherited : "glibc.malloc.trim_threshold=67108864:");
+  expected = expected.substr(0, expected.find(':'));
+  std::ifstream file("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  std::ptrdiff_t found = 0;
+  for (std::string variable; std::getline(file, variable, '\0');) found += variable == expected ? 1 : 0;
+  return found;
 }
 
 // The mesh directories of client process `owner` in this user's private ipc directory

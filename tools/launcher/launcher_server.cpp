@@ -7,6 +7,7 @@
 #include "zmesh/alloc/child_process.hpp"
 #include "zmesh/alloc/host_list.hpp"
 #include "zmesh/alloc/internal/launcher_protocol.hpp"
+#include "zmesh/alloc/internal/proc_environment.hpp"
 #include "zmesh/core/internal/unique_fd.hpp"
 #include "zmesh/core/key_file.hpp"
 #include "zmesh/transport/internal/handshake_watch.hpp"
@@ -514,6 +515,7 @@ struct LauncherServer::Impl {
 
     std::vector<std::pair<std::string, std::string>> environment = request.environment;
     add_security(environment);
+    internal::add_malloc_tunables(environment);
     environment.emplace_back(std::string(env_bootstrap_client), request.client_proc);
     environment.emplace_back(std::string(env_bootstrap_address), request.client_address);
     environment.emplace_back(std::string(env_bootstrap_port), request.hello_port);
