@@ -5,12 +5,13 @@
 // byte of it (read_every_byte), as the raw twin's do, so that a payload received by
 // reference (shared memory) is not credited for work it skipped.
 // Two targets answer the same casts the same way: BenchPlain is written as README.md writes
-// an actor (a typed member handler on the proc's pool), BenchTarget opts into the fast path
-// (a raw handler that never blocks). The hot-path targets must hold for the plain one.
+// an actor (a typed member handler, with no promise about blocking), BenchTarget opts into
+// the fast path (a raw handler that never blocks). The hot-path targets must hold for the plain one.
 // RawPeer hosts the raw twin's receiver on a thread of its own (cross-host bench: the
 // receivers must run on the launchers' hosts, and only a proc gets there).
-// Thread: BenchPlain's handler runs on the proc's pool; BenchTarget's never blocks, so it
-// runs on the proc's I/O thread; RawPeer's receiver thread lives from its constructor to its
+// Thread: BenchPlain's turns run on the proc's I/O thread after its round of I/O while they
+// stay brief, else on the pool (docs/performance.md, "Handlers"); BenchTarget's handler
+// never blocks, so it runs inside the delivery on the I/O thread; RawPeer's receiver thread lives from its constructor to its
 // destructor.
 
 #include "zmesh/comm/init.hpp"

@@ -474,7 +474,7 @@ void print_preamble(std::ostream& out, const Options& options, CpuSource source)
   }
   fmt::print(out, "target {}: {}\n", to_string(options.target),
              options.target == Target::plain
-                 ? "BenchPlain, a typed member handler run on the proc's pool (an actor written as in README.md)"
+                 ? "BenchPlain, a typed member handler (an actor written as in README.md; its turns run on the proc's I/O thread while brief)"
                  : "BenchTarget, a raw handler run on the proc's I/O thread (handlers_never_block)");
   if (options.repeat > 1) {
     fmt::print(out, "{} runs per case, zmesh then raw in each; medians, and [min-max] of the runs for casts/s and "

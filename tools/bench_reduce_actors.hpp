@@ -4,7 +4,8 @@
 // exactly the same: produce a fresh float tensor for each request, and read every element
 // of the reduced tensor they are handed.
 // BenchReducer is written as README.md writes an actor: typed member handlers whose return
-// value is the reply. Thread: its handlers run on the proc's pool, one at a time.
+// value is the reply. Thread: its handlers run one at a time, on the proc's I/O thread while
+// its turns stay brief, else on the pool.
 
 #include "zmesh/core/actor.hpp"
 #include "zmesh/core/context.hpp"
