@@ -190,7 +190,7 @@ struct Endpoint::Impl {
   void flush_acks();
   void flush_deferred_acks(bool all);
   void drop_carried_acks();
-  std::uint64_t piggyback_ack(const internal::Link& link, std::uint64_t& through);
+  internal::ReceiveSession* ack_to_carry(const internal::Link& link);
   void send_ack(internal::ReceiveSession& session, Lane lane, internal::ReceiveSession::AckDue due);
   void send_reject(internal::ReceiveSession& session, Lane lane, std::uint64_t seq,
                    std::string_view reason);

@@ -708,9 +708,12 @@ bool Endpoint::Impl::transmit(Link& link, Lane which, Outgoing& message) {
   const std::uint64_t floor = lane.front_seq();
   const bool control = which == Lane::control;
   // A data message to a proc we owe an ack carries it, saving that proc an ack message.
-  std::uint64_t ack_through = 0;
-  const std::uint64_t ack_session =
-      data && !control && !deferred_acks.empty() ? piggyback_ack(link, ack_through) : 0;
+  // Marked sent only once ZeroMQ took the message: a send refused now (no connection yet)
+  // must not take the ack with it.
+  internal::ReceiveSession* const carried =
+      data && !control && !deferred_acks.empty() ? ack_to_carry(link) : nullptr;
+  const std::uint64_t ack_session = carried != nullptr ? carried->id() : 0;
+  const std::uint64_t ack_through = carried != nullptr ? carried->consumed_through(Lane::data) : 0;
   // The long form (lane, ack or zeros, frame mask) only for messages with large frames.
   const bool shm_form = data && (shm_frames != 0 || ask_host);
   const std::string& prefix = shm_form             ? data_shm_prefix[index]
@@ -783,6 +786,10 @@ bool Endpoint::Impl::transmit(Link& link, Lane which, Outgoing& message) {
     return false;
   }
   out_parts.clear();
+  if (carried != nullptr) {
+    carried->ack_now(Lane::data);
+    internal::bump(stats.acks_carried);
+  }
   if (shm_frames != 0) {
     stats.shm_sent.fetch_add(static_cast<std::uint64_t>(std::popcount(shm_frames)),
                              std::memory_order_relaxed);
@@ -1386,14 +1393,11 @@ void Endpoint::Impl::flush_deferred_acks(bool all) {
   }
 }
 
-// The session id and acked_through of an ack that a data message to `link`'s peer can carry
-// (marked sent), or 0 when nothing is owed to that peer.
-std::uint64_t Endpoint::Impl::piggyback_ack(const Link& link, std::uint64_t& through) {
+// The session whose ack a data message to `link`'s peer can carry, or nullptr when nothing
+// is owed to that peer.
+internal::ReceiveSession* Endpoint::Impl::ack_to_carry(const Link& link) {
   ReceiveSession* state = sessions.find_by_sender(link.peer_bytes);
-  if (state == nullptr || !state->ack_pending(Lane::data)) return 0;
-  through = state->ack_now(Lane::data).through;
-  internal::bump(stats.acks_carried);
-  return state->id();
+  return state != nullptr && state->ack_pending(Lane::data) ? state : nullptr;
 }
 
 void Endpoint::Impl::send_ack(ReceiveSession& state, Lane lane, ReceiveSession::AckDue due) {

@@ -97,6 +97,8 @@ class ReceiveSession {
   }
   // An ack of everything consumed, now (ack_every reached). Marks it sent.
   AckDue ack_now(Lane lane);
+  // What ack_now would ack through, without marking it sent.
+  std::uint64_t consumed_through(Lane lane) const noexcept { return lane_(lane).expected - 1; }
 
  private:
   struct LaneState {
