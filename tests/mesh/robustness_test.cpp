@@ -79,10 +79,16 @@ TEST_F(RobustnessTest, APausedProcsLateRepliesDoNotFailItsActor) {
   ASSERT_TRUE(mesh);
   auto actors = mesh->spawn<TroubleActor>("paused", {}, deadline_in(20s)).value();
   ASSERT_TRUE(mesh->kill(1, SIGSTOP).ok());
+  ASSERT_TRUE(wait_until(20s, [&] { return testing::stopped(mesh->pid(1)); })) << "pid " << mesh->pid(1);
   auto during_pause = actors.call(Where{}, deadline_in(300ms));
   ASSERT_TRUE(mesh->kill(1, SIGCONT).ok());
   ASSERT_TRUE(during_pause.ok());
-  EXPECT_TRUE(during_pause->missing.contains(1));
+  EXPECT_TRUE(during_pause->missing.contains(1)) << [&] {
+    std::string seen;
+    for (const auto& [rank, reply] : during_pause->replies) seen += fmt::format(" replied {} (pid {})", rank, reply.pid);
+    for (const auto& [rank, error] : during_pause->missing) seen += fmt::format(" missing {}: {}", rank, error.describe());
+    return fmt::format("stopped pid {};{}", mesh->pid(1), seen);
+  }();
   ASSERT_TRUE(wait_until(20s, [&] { return mesh->client().stats().late_replies_dropped >= 1; }));
   expect_all_answer(actors);
   // The pause may have been told (unresponsive), but nothing failed or crashed.

@@ -75,6 +75,29 @@ inline std::vector<pid_t> child_processes() {
   return children;
 }
 
+// Whether every thread of process `pid` is stopped (SIGSTOP takes effect as each thread next
+// leaves the kernel: on a loaded machine, some time after kill() returned).
+inline bool stopped(pid_t pid) {
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  DIR* dir = ::opendir(tasks.c_str());
+  if (dir == nullptr) return false;
+  bool all = true;
+  bool any = false;
+  while (dirent* entry = ::readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    std::ifstream file(tasks + "/" + entry->d_name + "/stat");
+    std::string line;
+    std::getline(file, line);
+    // "pid (comm) state ...": comm may hold spaces, so the state follows the last ')'.
+    const auto close = line.rfind(')');
+    const char state = close != std::string::npos && close + 2 < line.size() ? line[close + 2] : '?';
+    any = true;
+    all = all && (state == 'T' || state == 't');
+  }
+  ::closedir(dir);
+  return any && all;
+}
+
 // How many times process `pid`'s environment holds GLIBC_TUNABLES as zmesh gives it to its
 // procs (alloc/internal/proc_environment.hpp), or as this process has it if it has it. glibc
 // parses the variable in place in the proc's memory, which /proc shows: the comparison stops
