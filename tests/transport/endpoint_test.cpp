@@ -50,6 +50,29 @@ std::unique_ptr<Endpoint> bind_or_die(zmq::context_t& context, const ProcId& sel
   return std::move(endpoint).value();
 }
 
+// An endpoint that sends every message back to its sender, from its I/O thread as an actor
+// handler running there would; what it cannot deliver lands in `inbox`. Routes are the
+// test's to add.
+struct Echo {
+  Echo(zmq::context_t& context, const ProcId& self, const std::string& address,
+       const Config& config = test_config()) {
+    Endpoint::Inbound inbound{[this](Envelope& envelope) {
+                                sender.load()->send(make_message(envelope.destination.actor.proc,
+                                                                 envelope.sender.proc,
+                                                                 std::move(envelope.payload)));
+                                return true;
+                              },
+                              inbox.inbound().undeliverable};
+    auto bound = Endpoint::bind(context, self, address, inbound, config);
+    if (!bound) throw Exception(bound.error());
+    endpoint = std::move(bound).value();
+    sender = endpoint.get();
+  }
+  Inbox inbox;
+  std::atomic<Endpoint*> sender{nullptr};  // set once bound; nothing arrives before a route
+  std::unique_ptr<Endpoint> endpoint;      // last: closed before what its callbacks use
+};
+
 std::string random_bytes(std::size_t size, unsigned seed) {
   std::mt19937 random(seed);
   std::string bytes(size, '\0');
@@ -125,24 +148,10 @@ TEST_P(EndpointConformance, DeliversPayloadAndHeadersIntact) {
 }
 
 TEST_P(EndpointConformance, RepliesSentFromTheDeliverCallbackTravelBack) {
-  // The echo answers on its I/O thread, as an actor handler running there would. Nothing
-  // arrives before a_ has a route to it, which is added after `echo` is set.
-  Inbox echo_inbox;
-  std::atomic<Endpoint*> echo{nullptr};
-  Endpoint::Inbound inbound{[&](Envelope& envelope) {
-                              Envelope reply =
-                                  make_message(envelope.destination.actor.proc,
-                                               envelope.sender.proc, std::move(envelope.payload));
-                              echo.load()->send(std::move(reply));
-                              return true;
-                            },
-                            echo_inbox.inbound().undeliverable};
+  // The echo answers on its I/O thread, as an actor handler running there would.
   const ProcId echo_id = proc("conformance", 2);
-  auto bound =
-      Endpoint::bind(context_, echo_id, bind_address_for(GetParam()), inbound, test_config());
-  ASSERT_TRUE(bound.ok()) << bound.error().describe();
-  auto echo_endpoint = std::move(bound).value();
-  echo = echo_endpoint.get();
+  Echo echo(context_, echo_id, bind_address_for(GetParam()));
+  auto& echo_endpoint = echo.endpoint;
   ASSERT_TRUE(echo_endpoint->add_route(a_id_, a_->address()).ok());
   ASSERT_TRUE(a_->add_route(echo_id, echo_endpoint->address()).ok());
 
@@ -153,7 +162,7 @@ TEST_P(EndpointConformance, RepliesSentFromTheDeliverCallbackTravelBack) {
   const auto texts = a_inbox_.delivered_texts();
   for (int i = 0; i < count; ++i) EXPECT_EQ(texts[i], std::to_string(i));
   echo_endpoint->close();
-  EXPECT_EQ(echo_inbox.returned_count(), 0u);
+  EXPECT_EQ(echo.inbox.returned_count(), 0u);
 }
 
 TEST_P(EndpointConformance, AcksRideOnTheRepliesOfARequestReplyExchange) {
@@ -163,22 +172,12 @@ TEST_P(EndpointConformance, AcksRideOnTheRepliesOfARequestReplyExchange) {
   Config config = test_config();
   config.resend_interval = Millis(20000);
   config.ack_delay = Millis(1000);
-  Inbox client_inbox, echo_inbox;
-  std::atomic<Endpoint*> echo{nullptr};
-  Endpoint::Inbound inbound{[&](Envelope& envelope) {
-                              echo.load()->send(make_message(envelope.destination.actor.proc,
-                                                             envelope.sender.proc,
-                                                             std::move(envelope.payload)));
-                              return true;
-                            },
-                            echo_inbox.inbound().undeliverable};
+  Inbox client_inbox;
   const ProcId client_id = proc("conformance", 3);
   const ProcId echo_id = proc("conformance", 4);
   auto client = bind_or_die(context_, client_id, bind_address_for(GetParam()), client_inbox, config);
-  auto bound = Endpoint::bind(context_, echo_id, bind_address_for(GetParam()), inbound, config);
-  ASSERT_TRUE(bound.ok()) << bound.error().describe();
-  auto echo_endpoint = std::move(bound).value();
-  echo = echo_endpoint.get();
+  Echo echo(context_, echo_id, bind_address_for(GetParam()), config);
+  auto& echo_endpoint = echo.endpoint;
   ASSERT_TRUE(echo_endpoint->add_route(client_id, client->address()).ok());
   ASSERT_TRUE(client->add_route(echo_id, echo_endpoint->address()).ok());
 
@@ -199,7 +198,7 @@ TEST_P(EndpointConformance, AcksRideOnTheRepliesOfARequestReplyExchange) {
   EXPECT_EQ(client->stats().resent + echo_endpoint->stats().resent, 0u);
   client->close();
   echo_endpoint->close();
-  EXPECT_EQ(client_inbox.returned_count() + echo_inbox.returned_count(), 0u);
+  EXPECT_EQ(client_inbox.returned_count() + echo.inbox.returned_count(), 0u);
 }
 
 TEST_P(EndpointConformance, AnAckThatRodeOnTheReplyWakesNobodyWhenItsDelayEnds) {
@@ -213,23 +212,13 @@ TEST_P(EndpointConformance, AnAckThatRodeOnTheReplyWakesNobodyWhenItsDelayEnds) 
   echo_config.ack_delay = Millis(100);
   Config client_config = echo_config;
   client_config.ack_delay = Millis(400);
-  Inbox client_inbox, echo_inbox;
-  std::atomic<Endpoint*> echo{nullptr};
-  Endpoint::Inbound inbound{[&](Envelope& envelope) {
-                              echo.load()->send(make_message(envelope.destination.actor.proc,
-                                                             envelope.sender.proc,
-                                                             std::move(envelope.payload)));
-                              return true;
-                            },
-                            echo_inbox.inbound().undeliverable};
+  Inbox client_inbox;
   const ProcId client_id = proc("conformance", 5);
   const ProcId echo_id = proc("conformance", 6);
   auto client =
       bind_or_die(context_, client_id, bind_address_for(GetParam()), client_inbox, client_config);
-  auto bound = Endpoint::bind(context_, echo_id, bind_address_for(GetParam()), inbound, echo_config);
-  ASSERT_TRUE(bound.ok()) << bound.error().describe();
-  auto echo_endpoint = std::move(bound).value();
-  echo = echo_endpoint.get();
+  Echo echo(context_, echo_id, bind_address_for(GetParam()), echo_config);
+  auto& echo_endpoint = echo.endpoint;
   ASSERT_TRUE(echo_endpoint->add_route(client_id, client->address()).ok());
   ASSERT_TRUE(client->add_route(echo_id, echo_endpoint->address()).ok());
 
@@ -250,7 +239,7 @@ TEST_P(EndpointConformance, AnAckThatRodeOnTheReplyWakesNobodyWhenItsDelayEnds) 
   client->close();
   echo_endpoint->close();
   for (const auto& [envelope, error] : client_inbox.returned()) ADD_FAILURE() << "client: " << error.describe();
-  for (const auto& [envelope, error] : echo_inbox.returned()) ADD_FAILURE() << "echo: " << error.describe();
+  for (const auto& [envelope, error] : echo.inbox.returned()) ADD_FAILURE() << "echo: " << error.describe();
 }
 
 TEST_P(EndpointConformance, CastsToManyPeersHaveEveryAckReadWithoutAResend) {
@@ -268,25 +257,22 @@ TEST_P(EndpointConformance, CastsToManyPeersHaveEveryAckReadWithoutAResend) {
   Inbox client_inbox;
   const ProcId client_id = proc("conformance", 7);
   auto client = bind_or_die(context_, client_id, bind_address_for(GetParam()), client_inbox, config);
-  std::vector<std::unique_ptr<Endpoint>> receivers;
-  std::vector<ProcId> receiver_ids;
-  std::array<std::atomic<Endpoint*>, peers> receiver_of{};
+  // Even ranks answer (Echo); odd ones only receive.
+  std::vector<std::unique_ptr<Echo>> echoes;
   std::array<Inbox, peers> inboxes;
+  std::vector<std::unique_ptr<Endpoint>> silent;
+  std::vector<Endpoint*> receivers;
+  std::vector<ProcId> receiver_ids;
   for (int i = 0; i < peers; ++i) {
-    Endpoint::Inbound inbound = inboxes[i].inbound();
-    if (i % 2 == 0) {
-      inbound.deliver = [&receiver_of, i](Envelope& envelope) {
-        receiver_of[i].load()->send(make_message(envelope.destination.actor.proc,
-                                                 envelope.sender.proc, std::move(envelope.payload)));
-        return true;
-      };
-    }
     receiver_ids.push_back(proc("conformance", static_cast<std::uint32_t>(10 + i)));
-    auto bound =
-        Endpoint::bind(context_, receiver_ids.back(), bind_address_for(GetParam()), inbound, config);
-    ASSERT_TRUE(bound.ok()) << bound.error().describe();
-    receivers.push_back(std::move(bound).value());
-    receiver_of[i] = receivers.back().get();
+    const auto address = bind_address_for(GetParam());
+    if (i % 2 == 0) {
+      echoes.push_back(std::make_unique<Echo>(context_, receiver_ids.back(), address, config));
+      receivers.push_back(echoes.back()->endpoint.get());
+    } else {
+      silent.push_back(bind_or_die(context_, receiver_ids.back(), address, inboxes[i], config));
+      receivers.push_back(silent.back().get());
+    }
     ASSERT_TRUE(receivers.back()->add_route(client_id, client->address()).ok());
     ASSERT_TRUE(client->add_route(receiver_ids.back(), receivers.back()->address()).ok());
   }
@@ -299,7 +285,7 @@ TEST_P(EndpointConformance, CastsToManyPeersHaveEveryAckReadWithoutAResend) {
   }
   ASSERT_TRUE(wait_until(20s, [&] { return client->stats().pending == 0; }))
       << client->stats().pending;
-  for (auto& receiver : receivers) {
+  for (Endpoint* receiver : receivers) {
     ASSERT_TRUE(wait_until(20s, [&] { return receiver->stats().pending == 0; }));
   }
   const auto stats = client->stats();
@@ -313,7 +299,7 @@ TEST_P(EndpointConformance, CastsToManyPeersHaveEveryAckReadWithoutAResend) {
     EXPECT_EQ(got.delivered, static_cast<std::uint64_t>(rounds)) << i;
   }
   client->close();
-  for (auto& receiver : receivers) receiver->close();
+  for (Endpoint* receiver : receivers) receiver->close();
   EXPECT_EQ(client_inbox.returned_count(), 0u);
 }
 
