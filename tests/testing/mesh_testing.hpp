@@ -1,7 +1,8 @@
 #pragma once
 // Helpers shared by the mesh tests: a configuration with quick heartbeats, allocating a
-// local or process mesh with failures reported through GoogleTest, and the child processes
-// this test process still has (each test ends with none).
+// local or process mesh with failures reported through GoogleTest, the child processes
+// this test process still has (each test ends with none), and what /proc says of a proc
+// (stopped, its environment).
 // Thread: call from the test's thread.
 
 #include "testing/mesh_actors.hpp"
