@@ -1,7 +1,8 @@
 #pragma once
 // Ports: typed addresses inside an actor's mailbox.
 //  - PortRef<M>: a port id that can travel inside messages ("reply to me here").
-//  - PortReceiver<M>: the receiving end of a port opened on demand; recv(deadline).
+//  - PortReceiver<M>: the receiving end of a port opened on demand; recv(deadline), or
+//    recv(deadline, n) to sleep until n messages are there (one wake-up for n replies).
 // Every actor also has one well-known handler port per message type it handles
 // (handler_port<M>(actor)), so a PortRef can point straight at a handler.
 // Thread: PortRef is a value; a PortReceiver belongs to one thread at a time.
@@ -12,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include <cstddef>
 #include <memory>
 
 namespace zmesh {
@@ -51,8 +53,11 @@ class PortReceiver {
   PortRef<M> ref() const { return PortRef<M>{id_}; }
 
   // The next message, or timeout when `deadline` passes, or stopped when the proc closed.
-  Result<M> recv(Deadline deadline) {
-    auto envelope = recv_envelope(deadline);
+  // `batch`: sleep until that many messages are queued (a caller owed N replies passes N,
+  // then N-1, ...), so the thread wakes once for them; at the deadline it returns the first
+  // of fewer, and times out only when none came.
+  Result<M> recv(Deadline deadline, std::size_t batch = 1) {
+    auto envelope = recv_envelope(deadline, batch);
     if (!envelope) return std::move(envelope).error();
     if (envelope->type_name != message_name<M>() || envelope->payload.empty()) {
       return Error(ErrorCode::decode_error,
@@ -62,10 +67,10 @@ class PortReceiver {
     return decode<M>(envelope->payload);
   }
 
-  // The next envelope undecoded (headers and frames as sent).
-  Result<Envelope> recv_envelope(Deadline deadline) {
+  // The next envelope undecoded (headers and frames as sent); `batch` as for recv.
+  Result<Envelope> recv_envelope(Deadline deadline, std::size_t batch = 1) {
     if (!queue_) return Error(ErrorCode::stopped, "port receiver was moved from");
-    auto envelope = queue_->pop(deadline);
+    auto envelope = queue_->pop(deadline, batch);
     if (envelope) return std::move(*envelope);
     if (queue_->closed()) {
       return Error(ErrorCode::stopped, fmt::format("port {} was closed", id_.to_string()));

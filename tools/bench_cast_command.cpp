@@ -87,10 +87,12 @@ struct Measured : Window {
 };
 
 // Keeps up to `inflight` casts going for `seconds`, then drains; `send(seq)` starts cast
-// `seq`, `next_reply(deadline)` returns the seq of one reply. Latency: send to last reply.
+// `seq`, `next_reply(deadline, batch)` returns the seq of one reply, and may sleep until
+// `batch` replies are there: the replies that could complete the oldest cast, which a
+// client waiting for them would wait for anyway. Latency: send to last reply.
 Result<Measured> measure(std::uint32_t procs, std::uint32_t inflight, double seconds,
                          const std::function<Result<void>(std::uint64_t)>& send,
-                         const std::function<Result<std::uint64_t>(Deadline)>& next_reply) {
+                         const std::function<Result<std::uint64_t>(Deadline, std::size_t)>& next_reply) {
   struct Pending {
     Clock::time_point sent;
     std::uint32_t replies = 0;
@@ -106,7 +108,7 @@ Result<Measured> measure(std::uint32_t procs, std::uint32_t inflight, double sec
       if (auto sent = send(next_seq++); !sent) return std::move(sent).error();
     }
     if (pending.empty()) break;
-    auto seq = next_reply(deadline_in(30s));
+    auto seq = next_reply(deadline_in(30s), procs - pending.begin()->second.replies);
     if (!seq) {
       return Error(ErrorCode::timeout, fmt::format("{} casts still waiting for replies: {}",
                                                    pending.size(), seq.error().message));
@@ -158,8 +160,8 @@ class MeshBench {
           if (!cast) return std::move(cast).error();
           return {};
         },
-        [&](Deadline deadline) -> Result<std::uint64_t> {
-          auto reply = replies.recv(deadline);
+        [&](Deadline deadline, std::size_t batch) -> Result<std::uint64_t> {
+          auto reply = replies.recv(deadline, batch);
           if (!reply) return std::move(reply).error();
           return reply->cast;
         });
@@ -221,7 +223,7 @@ class RawBench {
           }
           return {};
         },
-        [&](Deadline) -> Result<std::uint64_t> {
+        [&](Deadline, std::size_t) -> Result<std::uint64_t> {
           zmq::message_t id, seq;
           if (!router.recv(id) || !router.recv(seq) || seq.size() != sizeof(std::uint64_t)) {
             return Error(ErrorCode::timeout, "no raw reply within 30 s");

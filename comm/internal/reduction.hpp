@@ -56,6 +56,9 @@ class Reduction {
   // Part `head` will never report.
   void lose(std::uint32_t head, const Error& reason);
   bool complete() const { return waiting_ == 0; }
+  // Parts that have not reported yet: each sends one message (its Partial, or a RankFailed
+  // for it) before the reduction can complete.
+  std::size_t waiting() const { return waiting_; }
 
   // Folds the parts in rank order; a part still waiting is missing with `waiting_reason(part)`.
   Folded finish(const std::function<Error(const Part&)>& waiting_reason) const;

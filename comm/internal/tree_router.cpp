@@ -317,7 +317,8 @@ Result<Folded> TreeRouter::reduce(const CastOrder& order, const ReducerOps& ops,
   }
   internal::Reduction root(&ops, view_ranks, root_parts(*plan));
   while (!root.complete()) {
-    auto envelope = replies.recv_envelope(deadline);
+    // One wake-up for the parts' messages, not one per part.
+    auto envelope = replies.recv_envelope(deadline, root.waiting());
     if (!envelope) break;  // the deadline passed
     if (envelope->payload.empty()) continue;
     if (envelope->type_name == message_name<Partial>()) {
@@ -403,7 +404,7 @@ std::map<std::uint32_t, Result<CommStats>> TreeRouter::stats(Deadline deadline) 
         state_.mailbox().send(comm_actor(rank), CommStatsQuery{reply_to});
       },
       message_name<CommStats>(), deadline,
-      [&replies](Deadline until) { return replies.recv_envelope(until); },
+      [&replies](Deadline until, std::size_t batch) { return replies.recv_envelope(until, batch); },
       [&](std::uint32_t rank, const Envelope& envelope) -> Result<void> {
         auto decoded = decode<CommStats>(envelope.payload.front());
         if (!decoded) return std::move(decoded).error();

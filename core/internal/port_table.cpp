@@ -23,8 +23,12 @@ bool PortTable::deliver(Envelope& envelope, std::vector<std::shared_ptr<PortQueu
     queue = it->second.queue;
     if (it->second.once) ports_.erase(it);
   }
-  // A receiver that already closed just drops it.
-  if (to_notify == nullptr) {
+  // A receiver that already closed just drops it. A message made in this process (a
+  // RankFailed notice, say) wakes a receiver waiting for a batch of replies at once: it may
+  // change what the receiver waits for.
+  if (!envelope.from_network) {
+    queue->push_waking(std::move(envelope));
+  } else if (to_notify == nullptr) {
     queue->push(std::move(envelope));
   } else if (queue->push_quietly(std::move(envelope)) &&
              (to_notify->empty() || to_notify->back() != queue)) {

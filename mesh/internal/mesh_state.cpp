@@ -225,7 +225,7 @@ bool MeshState::wait_all_stopped(Deadline deadline) {
 std::map<std::uint32_t, Error> MeshState::collect(
     const std::string& mesh_name, const PortId& port, const std::set<std::uint32_t>& ranks,
     const std::function<Result<void>()>& send, std::string_view type_name, Deadline deadline,
-    const std::function<Result<Envelope>(Deadline)>& next,
+    const std::function<Result<Envelope>(Deadline, std::size_t)>& next,
     const std::function<Result<void>(std::uint32_t, const Envelope&)>& accept,
     std::string_view answerer, const std::function<void(std::uint32_t, const Error&)>& on_failed) {
   std::map<std::uint32_t, Error> missing;
@@ -240,7 +240,9 @@ std::map<std::uint32_t, Error> MeshState::collect(
   const std::string_view expected_actor =
       !answerer.empty() ? answerer : !mesh_name.empty() ? std::string_view(mesh_name) : agent_actor_name;
   while (!pending.empty()) {
-    auto envelope = next(deadline);
+    // Every pending rank sends one message here, a reply or its RankFailed: sleeping until
+    // that many are queued wakes this thread once for all of them, not once per reply.
+    auto envelope = next(deadline, pending.size());
     if (!envelope) break;  // deadline passed, or the port closed with the client
     // A reply carrying its handler's error has no payload frame; anything else without one
     // is malformed.
@@ -280,7 +282,7 @@ std::map<std::uint32_t, Error> MeshState::collect(
 std::map<std::uint32_t, Error> MeshState::ask_all_agents(
     const PortId& port, const std::function<void(std::uint32_t)>& send,
     std::string_view type_name, Deadline deadline,
-    const std::function<Result<Envelope>(Deadline)>& next,
+    const std::function<Result<Envelope>(Deadline, std::size_t)>& next,
     const std::function<Result<void>(std::uint32_t, const Envelope&)>& accept,
     std::string_view answerer) {
   std::set<std::uint32_t> live;

@@ -105,7 +105,8 @@ class MeshState {
   // -- gathers --
   // Calls `send` (which sends the requests; its error makes every rank missing with it),
   // then waits for one reply of `type_name` on
-  // `port` (read through `next`) from each of `ranks` (base ranks), until each answered or
+  // `port` (read through `next(deadline, batch)`, which may sleep until `batch` messages are
+  // queued) from each of `ranks` (base ranks), until each answered or
   // can no longer answer (its proc died, or the actor of mesh `mesh_name` failed: such news
   // arrives on the port as RankFailed at once), or the deadline passed. `accept(rank,
   // reply)` takes each reply; an error it returns counts the rank as missing; `on_failed`, if
@@ -116,7 +117,7 @@ class MeshState {
   std::map<std::uint32_t, Error> collect(
       const std::string& mesh_name, const PortId& port, const std::set<std::uint32_t>& ranks,
       const std::function<Result<void>()>& send, std::string_view type_name, Deadline deadline,
-      const std::function<Result<Envelope>(Deadline)>& next,
+      const std::function<Result<Envelope>(Deadline, std::size_t)>& next,
       const std::function<Result<void>(std::uint32_t, const Envelope&)>& accept,
       std::string_view answerer = {},
       const std::function<void(std::uint32_t, const Error&)>& on_failed = {});
@@ -126,7 +127,7 @@ class MeshState {
   std::map<std::uint32_t, Error> ask_all_agents(
       const PortId& port, const std::function<void(std::uint32_t)>& send,
       std::string_view type_name, Deadline deadline,
-      const std::function<Result<Envelope>(Deadline)>& next,
+      const std::function<Result<Envelope>(Deadline, std::size_t)>& next,
       const std::function<Result<void>(std::uint32_t, const Envelope&)>& accept,
       std::string_view answerer = agent_actor_name);
   // Blocks until every proc has been reported stopped, or the deadline.
