@@ -84,6 +84,7 @@ struct Measured : Window {
   std::uint64_t deliveries = 0;  // casts * N
   double casts_per_s() const { return ops_per_s(); }
   std::optional<double> cpu_us_per_delivery() const { return cpu_us_per(deliveries); }
+  std::optional<double> wakes_per_delivery() const { return thread_runs_per(deliveries); }
 };
 
 // Keeps up to `inflight` casts going for `seconds`, then drains; `send(seq)` starts cast
@@ -243,7 +244,8 @@ class RawBench {
 constexpr std::string_view cpu_legend =
     "cpu us/dlv: CPU time (user+system) per delivered message, of this client, every proc and every raw "
     "receiver process over the window (the idle side, raw receivers while zmesh runs and procs while raw runs, "
-    "is included: it costs little)";
+    "is included: it costs little); wakes/dlv: how often the threads of those processes were put on a CPU (each "
+    "wake-up from a sleep counts one; schedstat's timeslices), per delivered message";
 
 Result<Options> parse_options(std::span<const std::string> args, std::ostream& out, bool& help) {
   po::options_description described("zmesh bench cast: cast to all procs and wait for all replies, "
@@ -343,14 +345,17 @@ Result<Options> parse_options(std::span<const std::string> args, std::ostream& o
 struct Stats {
   double casts_per_s = 0, p50_us = 0, p99_us = 0;
   std::optional<double> cpu_us;  // per delivery; none when a process could not be read
+  std::optional<double> wakes;   // thread runs per delivery; none without schedstat
   double raw_casts_per_s = 0, raw_p50_us = 0, raw_p99_us = 0;
   std::optional<double> raw_cpu_us;
+  std::optional<double> raw_wakes;
   double ratio = 0;  // zmesh / raw casts per second, of the same run
 };
 
 Stats stats_of(const Measured& zmesh, const Measured& raw) {
   return Stats{zmesh.casts_per_s(), zmesh.p50_us, zmesh.p99_us, zmesh.cpu_us_per_delivery(),
-               raw.casts_per_s(), raw.p50_us, raw.p99_us, raw.cpu_us_per_delivery(),
+               zmesh.wakes_per_delivery(), raw.casts_per_s(), raw.p50_us, raw.p99_us,
+               raw.cpu_us_per_delivery(), raw.wakes_per_delivery(),
                raw.casts_per_s() > 0 ? zmesh.casts_per_s() / raw.casts_per_s() : 0};
 }
 
@@ -376,8 +381,9 @@ struct Row {
   }
   Stats medians() const {
     return Stats{median(all(&Stats::casts_per_s)), median(all(&Stats::p50_us)), median(all(&Stats::p99_us)),
-                 median_of(&Stats::cpu_us), median(all(&Stats::raw_casts_per_s)), median(all(&Stats::raw_p50_us)),
-                 median(all(&Stats::raw_p99_us)), median_of(&Stats::raw_cpu_us), median(all(&Stats::ratio))};
+                 median_of(&Stats::cpu_us), median_of(&Stats::wakes), median(all(&Stats::raw_casts_per_s)),
+                 median(all(&Stats::raw_p50_us)), median(all(&Stats::raw_p99_us)), median_of(&Stats::raw_cpu_us),
+                 median_of(&Stats::raw_wakes), median(all(&Stats::ratio))};
   }
 };
 
@@ -388,22 +394,25 @@ struct Widths {
 };
 
 void print_header(std::ostream& out, const Widths& w) {
-  fmt::print(out, "{:>5} {:>8} {:>8} | {:>{}} {:>12} {:>8} {:>9} {:>9} {:>10} | {:>{}} {:>8} {:>9} {:>14} | {:>{}}\n",
+  fmt::print(out,
+             "{:>5} {:>8} {:>8} | {:>{}} {:>12} {:>8} {:>9} {:>9} {:>10} {:>9} | {:>{}} {:>8} {:>9} {:>14} {:>13} | "
+             "{:>{}}\n",
              "procs", "payload", "inflight", "casts/s", w.rate, "deliveries/s", "GB/s", "p50 us", "p99 us",
-             "cpu us/dlv", "raw cast/s", w.rate, "raw GB/s", "raw p50", "raw cpu us/dlv", "zm/raw", w.ratio);
+             "cpu us/dlv", "wakes/dlv", "raw cast/s", w.rate, "raw GB/s", "raw p50", "raw cpu us/dlv", "raw wakes/dlv",
+             "zm/raw", w.ratio);
 }
 
 void print_row(std::ostream& out, const Row& row, const Widths& w) {
   const Stats mid = row.medians();
   const double deliveries = mid.casts_per_s * row.procs;
   fmt::print(out,
-             "{:>5} {:>8} {:>8} | {:>{}} {:>12.0f} {:>8.3f} {:>9.0f} {:>9.0f} {:>10} | {:>{}} {:>8.3f} {:>9.0f} {:>14} | "
-             "{:>{}}\n",
+             "{:>5} {:>8} {:>8} | {:>{}} {:>12.0f} {:>8.3f} {:>9.0f} {:>9.0f} {:>10} {:>9} | {:>{}} {:>8.3f} {:>9.0f} {:>14} "
+             "{:>13} | {:>{}}\n",
              row.procs, size_text(row.payload), row.inflight, with_spread(row.all(&Stats::casts_per_s), 0), w.rate,
              deliveries, deliveries * row.payload / 1e9, mid.p50_us, mid.p99_us, cpu_text(mid.cpu_us),
-             with_spread(row.all(&Stats::raw_casts_per_s), 0), w.rate,
+             cpu_text(mid.wakes), with_spread(row.all(&Stats::raw_casts_per_s), 0), w.rate,
              mid.raw_casts_per_s * row.procs * row.payload / 1e9, mid.raw_p50_us, cpu_text(mid.raw_cpu_us),
-             with_spread(row.all(&Stats::ratio), 2, "x"), w.ratio);
+             cpu_text(mid.raw_wakes), with_spread(row.all(&Stats::ratio), 2, "x"), w.ratio);
   out.flush();
 }
 
@@ -411,10 +420,11 @@ void print_row(std::ostream& out, const Row& row, const Widths& w) {
 std::string json_fields(const Stats& s) {
   return fmt::format(
       "\"zmesh_casts_per_s\":{:.1f},\"zmesh_p50_us\":{:.1f},\"zmesh_p99_us\":{:.1f},"
-      "\"zmesh_cpu_us_per_delivery\":{},\"raw_casts_per_s\":{:.1f},\"raw_p50_us\":{:.1f},\"raw_p99_us\":{:.1f},"
-      "\"raw_cpu_us_per_delivery\":{},\"ratio\":{:.3f}",
-      s.casts_per_s, s.p50_us, s.p99_us, json_number(s.cpu_us), s.raw_casts_per_s, s.raw_p50_us, s.raw_p99_us,
-      json_number(s.raw_cpu_us), s.ratio);
+      "\"zmesh_cpu_us_per_delivery\":{},\"zmesh_wakes_per_delivery\":{},\"raw_casts_per_s\":{:.1f},"
+      "\"raw_p50_us\":{:.1f},\"raw_p99_us\":{:.1f},\"raw_cpu_us_per_delivery\":{},\"raw_wakes_per_delivery\":{},"
+      "\"ratio\":{:.3f}",
+      s.casts_per_s, s.p50_us, s.p99_us, json_number(s.cpu_us), json_number(s.wakes), s.raw_casts_per_s,
+      s.raw_p50_us, s.raw_p99_us, json_number(s.raw_cpu_us), json_number(s.raw_wakes), s.ratio);
 }
 
 // Each row: its case, the medians (top-level, as one run's numbers were before --repeat),

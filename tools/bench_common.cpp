@@ -18,16 +18,21 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Ns of CPU the threads of `pid` alive now have used. A thread that exits during a window
-// takes its time along; the bench's threads live as long as their meshes.
-std::optional<std::uint64_t> schedstat_ns(pid_t pid) {
-  std::uint64_t total = 0;
+// Ns of CPU the threads of `pid` alive now have used, and how often they were put on a CPU
+// (schedstat: run time, wait time, timeslices). A thread that exits during a window takes
+// its counts along; the bench's threads live as long as their meshes.
+std::optional<CpuUse> schedstat_use(pid_t pid) {
+  CpuUse total{0, 0};
   try {
     for (const auto& task :
          std::filesystem::directory_iterator(fmt::format("/proc/{}/task", pid))) {
       std::ifstream file(task.path() / "schedstat");
-      std::uint64_t ns = 0;
-      if (file >> ns) total += ns;  // else the thread ended between listing and reading
+      std::uint64_t ns = 0, waited_ns = 0, runs = 0;
+      // Else the thread ended between listing and reading.
+      if (file >> ns >> waited_ns >> runs) {
+        total.ns += ns;
+        *total.thread_runs += runs;
+      }
     }
   } catch (const std::filesystem::filesystem_error&) {
     return std::nullopt;
@@ -109,17 +114,25 @@ Window window_of(Clock::time_point start, std::vector<double> latencies_us) {
 }
 
 CpuSource cpu_source() {
-  if (schedstat_ns(::getpid()).value_or(0) > 0) return CpuSource::schedstat;
+  if (schedstat_use(::getpid()).value_or(CpuUse{}).ns > 0) return CpuSource::schedstat;
   return stat_ns(::getpid()) ? CpuSource::stat : CpuSource::none;
 }
 
-std::optional<std::uint64_t> cpu_ns(const CpuScope& scope) {
+std::optional<CpuUse> cpu_use(const CpuScope& scope) {
   if (scope.pids.empty() || scope.source == CpuSource::none) return std::nullopt;
-  std::uint64_t total = 0;
+  const bool schedstat = scope.source == CpuSource::schedstat;
+  CpuUse total{0, schedstat ? std::optional<std::uint64_t>(0) : std::nullopt};
   for (pid_t pid : scope.pids) {
-    auto used = scope.source == CpuSource::schedstat ? schedstat_ns(pid) : stat_ns(pid);
-    if (!used) return std::nullopt;
-    total += *used;
+    if (schedstat) {
+      auto used = schedstat_use(pid);
+      if (!used) return std::nullopt;
+      total.ns += used->ns;
+      *total.thread_runs += *used->thread_runs;
+    } else {
+      auto used = stat_ns(pid);
+      if (!used) return std::nullopt;
+      total.ns += *used;
+    }
   }
   return total;
 }

@@ -37,11 +37,19 @@ struct Window {
   double p50_us = 0;
   double p99_us = 0;
   std::optional<std::uint64_t> cpu_ns;  // of every local process over the window, when readable
+  // Times the threads of those processes were put on a CPU over the window: each wake-up
+  // from a sleep is one (and each return after a preemption). From schedstat only.
+  std::optional<std::uint64_t> thread_runs;
   double ops_per_s() const { return elapsed_s > 0 ? ops / elapsed_s : 0; }
   // CPU us per unit of work (an op, or a delivery: ops x receivers); none when not measured.
   std::optional<double> cpu_us_per(std::uint64_t units) const {
     if (!cpu_ns || units == 0) return std::nullopt;
     return *cpu_ns / 1e3 / static_cast<double>(units);
+  }
+  // Thread runs per unit of work; none when not measured.
+  std::optional<double> thread_runs_per(std::uint64_t units) const {
+    if (!thread_runs || units == 0) return std::nullopt;
+    return static_cast<double>(*thread_runs) / static_cast<double>(units);
   }
 };
 // The window of ops started at `start` and done now, given their latencies (us, any order).
@@ -60,18 +68,28 @@ struct CpuScope {
   CpuSource source = CpuSource::none;
 };
 
-// The CPU the scope's processes have used so far; none if one of them cannot be read.
-std::optional<std::uint64_t> cpu_ns(const CpuScope& scope);
+// What the scope's processes have used so far: CPU time, and (schedstat only) how often
+// their threads were put on a CPU.
+struct CpuUse {
+  std::uint64_t ns = 0;
+  std::optional<std::uint64_t> thread_runs;
+};
+// None if one of the scope's processes cannot be read.
+std::optional<CpuUse> cpu_use(const CpuScope& scope);
 
-// Runs one measurement window and sets its cpu_ns to the CPU the scope's processes used
-// over it. A thread that ended in the window can make the sum shrink: then no number
-// rather than a wrong one.
+// Runs one measurement window and sets its cpu_ns and thread_runs to what the scope's
+// processes used over it. A thread that ended in the window can make a sum shrink: then
+// no number rather than a wrong one.
 template <class Measured>
 Result<Measured> metered(const CpuScope& scope, const std::function<Result<Measured>()>& window) {
-  const auto before = cpu_ns(scope);
+  const auto before = cpu_use(scope);
   auto measured = window();
-  const auto after = cpu_ns(scope);
-  if (measured && before && after && *after >= *before) measured->cpu_ns = *after - *before;
+  const auto after = cpu_use(scope);
+  if (!measured || !before || !after) return measured;
+  if (after->ns >= before->ns) measured->cpu_ns = after->ns - before->ns;
+  if (before->thread_runs && after->thread_runs && *after->thread_runs >= *before->thread_runs) {
+    measured->thread_runs = *after->thread_runs - *before->thread_runs;
+  }
   return measured;
 }
 
