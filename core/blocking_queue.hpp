@@ -27,35 +27,27 @@ class BlockingQueue {
 
   // False (and `value` dropped) when the queue is closed or full; a full queue counts it.
   bool push(T value) {
-    if (!push_quietly(std::move(value))) return false;
-    notify();
+    Wake wake = Wake::none;
+    {
+      std::lock_guard lock(mutex_);
+      if (!push_locked(std::move(value))) return false;
+      wake = wake_locked();
+    }
+    wake_up(wake);
     return true;
   }
   // As push, but a waiting pop goes on waiting until notify(): a producer that queues
   // several items in a row wakes the consumer once, not once per item.
   bool push_quietly(T value) {
     std::lock_guard lock(mutex_);
-    if (closed_) return false;
-    if (items_.size() >= capacity_) {
-      ++refused_;
-      return false;
-    }
-    items_.push_back(std::move(value));
-    ++pushed_;
-    return true;
+    return push_locked(std::move(value));
   }
   // As push, and wakes every waiting pop whatever its batch: for news a batched consumer
   // must act on at once (a failure notice that changes what it waits for).
   bool push_waking(T value) {
     {
       std::lock_guard lock(mutex_);
-      if (closed_) return false;
-      if (items_.size() >= capacity_) {
-        ++refused_;
-        return false;
-      }
-      items_.push_back(std::move(value));
-      ++pushed_;
+      if (!push_locked(std::move(value))) return false;
       waking_queued_ = true;
     }
     ready_.notify_all();
@@ -64,12 +56,12 @@ class BlockingQueue {
 
   // Wakes the waiting pops whose batch is queued now.
   void notify() {
-    bool wake = false;
+    Wake wake = Wake::none;
     {
       std::lock_guard lock(mutex_);
-      wake = items_.size() >= smallest_batch_locked();
+      wake = wake_locked();
     }
-    if (wake) ready_.notify_all();
+    wake_up(wake);
   }
 
   // The next item, or nothing when the deadline passes or the queue is closed and empty.
@@ -115,6 +107,17 @@ class BlockingQueue {
   }
 
  private:
+  // False (and `value` dropped) when closed or full; a full queue counts it.
+  bool push_locked(T&& value) {
+    if (closed_) return false;
+    if (items_.size() >= capacity_) {
+      ++refused_;
+      return false;
+    }
+    items_.push_back(std::move(value));
+    ++pushed_;
+    return true;
+  }
   std::optional<T> take(std::unique_lock<std::mutex>&) {
     if (items_.empty()) return std::nullopt;
     T value = std::move(items_.front());
@@ -123,11 +126,18 @@ class BlockingQueue {
     return value;
   }
 
-  // The fewest queued items that would let a waiting pop return; SIZE_MAX with none waiting
-  // (notify then wakes nobody, as a condition variable without waiters would).
-  std::size_t smallest_batch_locked() const {
-    if (waiting_batches_.empty()) return static_cast<std::size_t>(-1);
-    return *std::min_element(waiting_batches_.begin(), waiting_batches_.end());
+  // Whom the items queued now let go: nobody, one of the waiting pops (one item, and every
+  // pop waits for one: any of them will do), or all (each checks its own batch).
+  enum class Wake { none, one, all };
+  Wake wake_locked() const {
+    if (waiting_batches_.empty()) return Wake::none;
+    const auto [smallest, largest] = std::minmax_element(waiting_batches_.begin(), waiting_batches_.end());
+    if (items_.size() < *smallest) return Wake::none;
+    return *largest == 1 && items_.size() == 1 ? Wake::one : Wake::all;
+  }
+  void wake_up(Wake wake) {
+    if (wake == Wake::one) ready_.notify_one();
+    if (wake == Wake::all) ready_.notify_all();
   }
 
   mutable std::mutex mutex_;
