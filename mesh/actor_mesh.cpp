@@ -135,7 +135,7 @@ Result<std::map<std::uint32_t, Error>> ActorMeshBase::call_frames(
   auto missing = state_->collect(
       name_, reply_to.id, std::set<std::uint32_t>(plan->base_ranks.begin(), plan->base_ranks.end()),
       [&] { return state_->router()->send(order, deadline); }, message_name<ReplyMessage>(),
-      deadline, [&receiver](Deadline until, std::size_t batch) { return receiver.recv_envelope(until, batch); },
+      deadline, internal::MeshState::envelopes_of(receiver),
       [&](std::uint32_t rank, const Envelope& reply) -> Result<void> {
         if (auto error = internal::reply_error(reply)) return *error;
         if (reply.payload.empty()) {
@@ -188,7 +188,7 @@ Result<void> ActorMeshBase::stop(Deadline deadline) {
         state_->mailbox().send(state_->proc(rank).agent, StopActor{name_, reply_to});
       },
       message_name<StopActorResult>(), deadline,
-      [&receiver](Deadline until, std::size_t batch) { return receiver.recv_envelope(until, batch); },
+      internal::MeshState::envelopes_of(receiver),
       [](std::uint32_t, const Envelope&) -> Result<void> { return {}; });
   state_->actor_mesh_stopped(name_);
   state_->router()->mesh_stopped(name_);

@@ -110,7 +110,7 @@ Result<void> ProcMesh::configure(Deadline deadline) {
   auto missing = state_->ask_all_agents(
       reply_to.id, [&](std::uint32_t rank) { state_->mailbox().send(state_->proc(rank).agent, request); },
       message_name<Configured>(), deadline,
-      [&receiver](Deadline until, std::size_t batch) { return receiver.recv_envelope(until, batch); },
+      internal::MeshState::envelopes_of(receiver),
       [](std::uint32_t, const Envelope&) -> Result<void> { return {}; });
   if (!missing.empty()) {
     return Error(ErrorCode::proc_failed,
@@ -193,7 +193,7 @@ Result<void> ProcMesh::spawn_by_name(
   auto failures = state_->ask_all_agents(
       reply_to.id, [&](std::uint32_t rank) { state_->mailbox().send(state_->proc(rank).agent, request); },
       message_name<SpawnResult>(), deadline,
-      [&receiver](Deadline until, std::size_t batch) { return receiver.recv_envelope(until, batch); },
+      internal::MeshState::envelopes_of(receiver),
       [&](std::uint32_t rank, const Envelope& envelope) -> Result<void> {
         auto result = decode<SpawnResult>(envelope.payload.front());
         if (!result) return std::move(result).error();

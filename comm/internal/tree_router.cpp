@@ -404,7 +404,7 @@ std::map<std::uint32_t, Result<CommStats>> TreeRouter::stats(Deadline deadline) 
         state_.mailbox().send(comm_actor(rank), CommStatsQuery{reply_to});
       },
       message_name<CommStats>(), deadline,
-      [&replies](Deadline until, std::size_t batch) { return replies.recv_envelope(until, batch); },
+      zmesh::internal::MeshState::envelopes_of(replies),
       [&](std::uint32_t rank, const Envelope& envelope) -> Result<void> {
         auto decoded = decode<CommStats>(envelope.payload.front());
         if (!decoded) return std::move(decoded).error();

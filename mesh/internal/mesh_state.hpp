@@ -130,6 +130,11 @@ class MeshState {
       const std::function<Result<Envelope>(Deadline, std::size_t)>& next,
       const std::function<Result<void>(std::uint32_t, const Envelope&)>& accept,
       std::string_view answerer = agent_actor_name);
+  // The `next` of collect() and ask_all_agents() for a port's receiver.
+  template <class Receiver>
+  static auto envelopes_of(Receiver& receiver) {
+    return [&receiver](Deadline until, std::size_t batch) { return receiver.recv_envelope(until, batch); };
+  }
   // Blocks until every proc has been reported stopped, or the deadline.
   bool wait_all_stopped(Deadline deadline);
 

@@ -101,6 +101,31 @@ TEST_F(RobustnessTest, APausedProcsLateRepliesDoNotFailItsActor) {
   EXPECT_EQ(read, mesh->events_queued());
 }
 
+// call() sleeps until every rank's reply could be there (one wake-up for all of them): a
+// paused rank, which neither answers nor fails, must not cost the replies the others sent
+// before the deadline, and the call ends at its deadline, not later.
+TEST_F(RobustnessTest, AStoppedRankLeavesTheOtherRepliesOfACallIntact) {
+  auto mesh = allocate(runtime_, 4);
+  ASSERT_TRUE(mesh);
+  auto actors = mesh->spawn<TroubleActor>("paused", {}, deadline_in(20s)).value();
+  ASSERT_TRUE(mesh->kill(2, SIGSTOP).ok());
+  ASSERT_TRUE(wait_until(20s, [&] { return testing::stopped(mesh->pid(2)); })) << "pid " << mesh->pid(2);
+  const auto deadline = deadline_in(3s);
+  auto during_pause = actors.call(Where{}, deadline);
+  const auto returned = Clock::now();
+  ASSERT_TRUE(mesh->kill(2, SIGCONT).ok());
+  ASSERT_TRUE(during_pause.ok()) << during_pause.error().describe();
+  EXPECT_LT(returned, deadline + 2s) << "the call outlived its deadline";
+  ASSERT_EQ(during_pause->missing.size(), 1u);
+  EXPECT_EQ(during_pause->missing.at(2).code, ErrorCode::timeout) << during_pause->missing.at(2).describe();
+  for (std::uint32_t rank : {0u, 1u, 3u}) {
+    ASSERT_TRUE(during_pause->replies.contains(rank)) << "rank " << rank << "'s reply was lost";
+    EXPECT_EQ(during_pause->replies.at(rank).pid, mesh->pid(rank));
+  }
+  expect_all_answer(actors);
+  ASSERT_TRUE(mesh->stop(deadline_in(20s)).ok());
+}
+
 TEST_F(RobustnessTest, AThrowingConstructorFailsTheSpawnOnThatRankOnly) {
   auto mesh = allocate(runtime_, 3);
   ASSERT_TRUE(mesh);
