@@ -81,6 +81,9 @@ const std::vector<Setting>& settings() {
       integer("ZMESH_SHM_THRESHOLD",
               "payload frames this large go to same-host procs through shared memory; 0: never",
               &Config::shm_threshold),
+      integer("ZMESH_SHM_LANE_BYTES",
+              "ring size of a shared-memory lane to a same-host proc (power of two); 0: none",
+              &Config::shm_lane_bytes),
       {"ZMESH_SHM_DIR", "tmpfs directory for shared-memory regions (unnamed files)",
        [](Config& c, std::string_view text) -> Result<void> {
          if (text.empty()) {
@@ -185,6 +188,14 @@ Result<Config> Config::from_environment() {
                  "ZMESH_MAILBOX_BATCH, ZMESH_LINK_WINDOW_*, ZMESH_MAILBOX_MAX_* and "
                  "ZMESH_MAX_MESSAGE_BYTES must be at least 1, and ZMESH_SHM_THRESHOLD and "
                  "ZMESH_IO_TURN_LIMIT_US at least 0");
+  }
+  if (config.shm_lane_bytes != 0 &&
+      (config.shm_lane_bytes < 4096 || config.shm_lane_bytes > (std::int64_t{1} << 30) ||
+       (config.shm_lane_bytes & (config.shm_lane_bytes - 1)) != 0)) {
+    return Error(ErrorCode::invalid_argument,
+                 fmt::format("ZMESH_SHM_LANE_BYTES={} must be 0 (no lanes) or a power of two "
+                             "from 4096 to 1073741824",
+                             config.shm_lane_bytes));
   }
   if (config.ack_delay.count() < 0 || config.ack_delay * 2 >= config.resend_interval) {
     return Error(ErrorCode::invalid_argument,

@@ -395,6 +395,10 @@ Endpoint::Stats Endpoint::Impl::snapshot() const {
   out.shm_fallbacks = stats.shm_fallbacks.load(relaxed);
   out.shm_received = stats.shm_received.load(relaxed);
   out.shm_unmappable = stats.shm_unmappable.load(relaxed);
+  out.lane_sent = stats.lane_sent.load(relaxed);
+  out.lane_received = stats.lane_received.load(relaxed);
+  out.lanes_sending = stats.lanes_sending.load(relaxed);
+  out.lanes_receiving = stats.lanes_receiving.load(relaxed);
   // finished first: both only grow, so pending never comes out negative.
   const auto finished = stats.finished.load(relaxed);
   out.pending = stats.accepted.load(relaxed) - finished;

@@ -107,6 +107,12 @@ class Endpoint final : public RemoteLink {
     std::uint64_t shm_unmappable = 0;  // messages whose region this proc could not map (out
                                        // of descriptors or memory): asked again as bytes,
                                        // and that link then carries bytes (ZM-SHM-UNMAPPABLE)
+    // Shared-memory lanes (Config::shm_lane_bytes): messages to same-host procs that went
+    // through a lane's ring instead of ZeroMQ, and the lanes this endpoint sends and reads on.
+    std::uint64_t lane_sent = 0;
+    std::uint64_t lane_received = 0;
+    std::uint64_t lanes_sending = 0;    // links whose peer accepted our lane (a gauge)
+    std::uint64_t lanes_receiving = 0;  // lanes of peers we read from (a gauge)
   };
 
   // -- construction --

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <string>
 
 namespace zmesh {
 namespace {
@@ -19,8 +20,25 @@ class ConfigTest : public ::testing::Test {
     ::unsetenv("ZMESH_SHM_THRESHOLD");
     ::unsetenv("ZMESH_SHM_DIR");
     ::unsetenv("ZMESH_HOST_KEY");
+    ::unsetenv("ZMESH_SHM_LANE_BYTES");
   }
 };
+
+TEST_F(ConfigTest, LaneRingsArePowersOfTwoOrZero) {
+  for (const char* good : {"0", "4096", "1048576"}) {
+    ::setenv("ZMESH_SHM_LANE_BYTES", good, 1);
+    auto config = Config::from_environment();
+    ASSERT_TRUE(config.ok()) << good << ": " << config.error().describe();
+    EXPECT_EQ(config->shm_lane_bytes, std::stoll(good));
+  }
+  for (const char* bad : {"1000", "2048", "6000", "-4096", "2147483648"}) {
+    ::setenv("ZMESH_SHM_LANE_BYTES", bad, 1);
+    auto config = Config::from_environment();
+    ASSERT_FALSE(config.ok()) << bad << " was taken";
+    EXPECT_NE(config.error().message.find("ZMESH_SHM_LANE_BYTES"), std::string::npos)
+        << config.error().message;
+  }
+}
 
 TEST_F(ConfigTest, EnvironmentOverridesDefaults) {
   ::setenv("ZMESH_DELIVERY_TIMEOUT_MS", "1234", 1);

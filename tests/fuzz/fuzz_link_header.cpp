@@ -56,6 +56,10 @@ std::string encode_like(const LinkHeader& header) {
       return encode_reject(header.session, header.seq, header.reason);
     case LinkKind::hello:
       return encode_hello(header.session, header.host_key);
+    case LinkKind::lane_offer:
+      return encode_lane_offer(header.session, header.lane_descriptor);
+    case LinkKind::lane_answer:
+      return encode_lane_answer(header.session, header.lane_accepted, header.reason);
   }
   FUZZ_CHECK(false, "parse_link_header returned an unknown kind");
   return {};
@@ -65,6 +69,7 @@ void check_same(const LinkHeader& a, const LinkHeader& b, std::string_view what)
   FUZZ_CHECK(a.kind == b.kind && a.sender_world == b.sender_world &&
                  a.sender_rank == b.sender_rank && a.session == b.session && a.seq == b.seq &&
                  a.floor == b.floor && a.reason == b.reason && a.host_key == b.host_key &&
+                 a.lane_descriptor == b.lane_descriptor && a.lane_accepted == b.lane_accepted &&
                  a.envelope_header == b.envelope_header,
              std::string(what));
 }

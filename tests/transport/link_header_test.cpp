@@ -193,6 +193,31 @@ TEST(LinkHeaderTest, SharedMemoryFormAndHelloRoundTrip) {
   expect_refused(five_items + "\x01", "a hello header is an array of 5 items, expected 4");
 }
 
+TEST(LinkHeaderTest, LaneOfferAndAnswerRoundTrip) {
+  const std::string descriptor("zmlane1\0\x01\x02", 10);
+  const std::string offer_bytes = encode_lane_offer(9, descriptor);
+  auto offer = parse_link_header(offer_bytes);
+  ASSERT_TRUE(offer.ok()) << offer.error().describe();
+  EXPECT_EQ(offer->kind, LinkKind::lane_offer);
+  EXPECT_EQ(offer->session, 9u);
+  EXPECT_EQ(offer->lane_descriptor, descriptor);
+  expect_refused(offer_bytes + "x", "bytes left over");
+
+  const std::string accepted_bytes = encode_lane_answer(9, true, "");
+  auto accepted = parse_link_header(accepted_bytes);
+  ASSERT_TRUE(accepted.ok()) << accepted.error().describe();
+  EXPECT_EQ(accepted->kind, LinkKind::lane_answer);
+  EXPECT_TRUE(accepted->lane_accepted);
+  const std::string refused_bytes = encode_lane_answer(9, false, "no such pid");
+  auto refused = parse_link_header(refused_bytes);
+  ASSERT_TRUE(refused.ok()) << refused.error().describe();
+  EXPECT_FALSE(refused->lane_accepted);
+  EXPECT_EQ(refused->reason, "no such pid");
+  std::string two = encode_lane_answer(9, false, "");
+  two[two.size() - 2] = 2;
+  expect_refused(two, "a lane answer of 2");
+}
+
 TEST(LinkHeaderTest, RefusesUnknownLane) {
   std::string ack = encode_ack(LinkKind::ack, 5, 77, 1);
   ack.back() = 2;

@@ -280,6 +280,8 @@ TEST_F(ShmTest, KilledReceiverHoldingMappingsFreesTheMemory) {
   EXPECT_LT(testing::free_bytes(tmpfs.dir()), empty);
   holder.kill(SIGKILL);
   ASSERT_TRUE(holder.wait_exit(20s).has_value());
+  // As the allocators do for a dead proc: its lanes (which hold tmpfs memory) go too.
+  driver_->forget(peer_id(0), "killed by the test");
   EXPECT_TRUE(wait_until(10s, [&] { return testing::free_bytes(tmpfs.dir()) == empty; }))
       << "free " << testing::free_bytes(tmpfs.dir()) << " of " << empty;
   EXPECT_EQ(testing::entries_in(tmpfs.dir()), 0u);
@@ -299,6 +301,7 @@ TEST_F(ShmTest, KilledSenderLeavesOnlyWhatReceiversMapped) {
   ASSERT_GE(driver_->stats().shm_received, 1u);
   sender.kill(SIGKILL);
   ASSERT_TRUE(sender.wait_exit(20s).has_value());
+  driver_->forget(peer_id(0), "killed by the test");
   // What the driver mapped outlives its sender and reads intact; dropping it frees the memory.
   std::optional<Envelope> last = inbox_.delivered().back();
   const auto rounds = static_cast<unsigned>(inbox_.delivered_count());

@@ -17,6 +17,7 @@
 #include "zmesh/transport/internal/link_header.hpp"
 #include "zmesh/transport/internal/receive_session.hpp"
 #include "zmesh/transport/internal/send_window.hpp"
+#include "zmesh/transport/internal/shm_lane.hpp"
 #include "zmesh/transport/internal/shm_pool.hpp"
 
 #include <poll.h>
@@ -68,6 +69,19 @@ struct Link {
   // address, which may be another host.
   enum class Host : std::uint8_t { unknown, same, other } peer_host = Host::unknown;
   std::optional<zmq::socket_t> dealer;
+  // The shared-memory lane to a same-host peer (shm_lane.hpp): offered once its hello says
+  // "same host", used for every message once it accepted (the DEALER then carries only what
+  // does not fit a ring record). Dropped with the DEALER (a new address may be another
+  // host) or when the peer closes it; what it held unacked is resent over the socket.
+  enum class LaneState : std::uint8_t { none, offered, open, refused } lane_state = LaneState::none;
+  std::unique_ptr<ShmLane> shm_lane;
+  bool lane_blocked = false;  // its ring was full: the peer rings our doorbell when it reads
+  // Per lane (data, control): whether its last transmission went through the shm lane. The
+  // receiver reads the socket and the shm lane in its own order, so a message takes the
+  // other path only when nothing before it is unacked (else it would arrive as a gap, be
+  // dropped and resent); until then the link waits for acks (path_wait).
+  std::array<bool, 2> last_on_lane{};
+  bool path_wait = false;
   bool blocked = false;             // ZeroMQ refused (no connection, or full): wait for POLLOUT
   // An operation on the DEALER may have consumed the wake-up of its descriptor (ZeroMQ
   // processes commands inside send and recv), or input is left unread: ask ZeroMQ for the
@@ -104,7 +118,8 @@ struct AtomicStats {
       gaps_dropped{0}, garbage_dropped{0}, acks_sent{0}, acks_carried{0}, acks_received{0},
       sessions{0}, links{0}, io_rounds{0}, sent_directly{0}, handshakes_refused{0}, shm_sent{0},
       shm_regions{0}, shm_files{0}, shm_fallbacks{0}, shm_received{0}, shm_unmappable{0},
-      standby_takeovers{0}, timer_wakeups{0};
+      standby_takeovers{0}, timer_wakeups{0}, lane_sent{0}, lane_received{0}, lanes_sending{0},
+      lanes_receiving{0};
   // 1 while the I/O thread is in a poll that may wait, 0 otherwise (a gauge).
   std::atomic<std::uint64_t> sleeping{0};
   // Written from any thread (send() after close), so incremented atomically.
@@ -168,11 +183,20 @@ struct Endpoint::Impl {
   void set_blocked(internal::Link& link, bool blocked);
   void pump(internal::Link& link);
   bool transmit(internal::Link& link, Lane lane, internal::Outgoing& message);
+  bool send_on_dealer(internal::Link& link, internal::SendWindow& lane, zmq::message_t& head,
+                      internal::Outgoing& message);
   std::uint64_t share_large_frames(internal::Link& link, internal::Outgoing& message,
                                    bool& ask_host);
   std::shared_ptr<const internal::ShmRegion> region_for(const Frame& frame);
   Result<void> map_shared_frames(const internal::LinkHeader& header, Frames& payload);
   void receive_acks(internal::Link& link);
+  void on_reply(internal::Link& link, std::string_view bytes);
+  void offer_lane(internal::Link& link);
+  void drop_lane(internal::Link& link, bool resend);
+  void accept_lane(internal::ReceiveSession& session, const internal::LinkHeader& header);
+  void serve_lanes(std::vector<pollfd>& fds);
+  void read_lane(internal::ShmLane& lane, std::uint64_t session);
+  bool prepare_lanes_to_sleep();
   bool apply_ack(internal::Link& link, Lane lane, bool nack, std::uint64_t through);
   void run_timers();
   void expire(internal::Link& link);
@@ -183,7 +207,8 @@ struct Endpoint::Impl {
   void settle_credits();
   Error deadline_error(const internal::Link& link, const internal::Outgoing& message) const;
   void receive_data();
-  void on_data(std::size_t count);
+  // `lane_session`: the message came through the lane of that sending session (0: the ROUTER).
+  void on_data(std::size_t count, std::uint64_t lane_session = 0);
   bool offer(Envelope& envelope);
   void retry_held_now();
   void mark_dirty(internal::ReceiveSession& session);
@@ -194,7 +219,9 @@ struct Endpoint::Impl {
   void send_ack(internal::ReceiveSession& session, Lane lane, internal::ReceiveSession::AckDue due);
   void send_reject(internal::ReceiveSession& session, Lane lane, std::uint64_t seq,
                    std::string_view reason);
-  bool reply(const internal::ReceiveSession& session, const std::string& header);
+  // Through the session's lane when it has one, unless `socket_only`.
+  bool reply(const internal::ReceiveSession& session, const std::string& header,
+             bool socket_only = false);
   void garbage(std::string_view peer, std::string_view reason);
   bool settled() const;
   void finish();
@@ -295,6 +322,21 @@ struct Endpoint::Impl {
   std::vector<pollfd> poll_fds;
   std::size_t first_link_item = 2;  // wake fd, ROUTER, then the handshake watch if any
   std::vector<internal::Link*> polled_links;  // poll_fds[i + first_link_item] is polled_links[i]
+  // Then the doorbells of the lanes: poll_fds[i + first_lane_item] is polled_lanes[i]. A
+  // sending link's (acks, room) names the link; a receiving lane names its session.
+  struct PolledLane {
+    internal::ShmLane* lane = nullptr;
+    internal::Link* link = nullptr;
+    std::uint64_t session = 0;
+  };
+  std::size_t first_lane_item = 2;
+  std::vector<PolledLane> polled_lanes;
+  // The lanes of senders that we read, by their sending session.
+  std::unordered_map<std::uint64_t, std::unique_ptr<internal::ShmLane>> receive_lanes;
+  std::vector<std::string_view> lane_parts;      // one record read from a lane
+  std::vector<std::string_view> lane_out;        // one record written to a lane
+  std::vector<std::string> lane_descriptors;     // shared-memory descriptors of that record
+  bool lane_warned = false;  // ZM-LANE-FALLBACK is logged once per endpoint
   bool router_recheck = true;      // as Link::recheck, for the ROUTER
   bool handshakes_recheck = false;  // and for the handshake watch (set while there is one)
   bool any_recheck = true;         // some socket has a recheck due: poll without waiting

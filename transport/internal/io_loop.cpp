@@ -35,6 +35,8 @@ constexpr std::size_t zero_copy_threshold = 4096;
 // Messages read from one socket per turn, so that a flood on one link cannot starve acks,
 // sends and timers.
 constexpr int max_receive_batch = 4096;
+// The largest lane ring a receiver maps for a sender (as ZMESH_SHM_LANE_BYTES allows).
+constexpr std::uint64_t max_lane_ring_bytes = std::uint64_t{1} << 30;
 // ZeroMQ redials a lost peer after 10 ms, backing off to 1 s while it stays away.
 constexpr int reconnect_interval_ms = 10;
 constexpr int reconnect_interval_max_ms = 1000;
@@ -193,7 +195,10 @@ void Endpoint::Impl::iterate(std::unique_lock<std::mutex>& io, std::vector<pollf
   process_local_posts();
   if (poll_dirty) rebuild_poll_items();
   if (&fds != &poll_fds) fds = poll_fds;
-  const int timeout = any_recheck || deferred_waiting ? 0 : poll_timeout_ms();
+  int timeout = any_recheck || deferred_waiting ? 0 : poll_timeout_ms();
+  // A lane's writer rings our doorbell only when we said we sleep; input already there
+  // means no sleep at all.
+  if (timeout != 0 && !polled_lanes.empty() && !prepare_lanes_to_sleep()) timeout = 0;
   io_wakes_at = timeout < 0 ? Clock::time_point::max()
                             : Clock::now() + std::chrono::milliseconds(timeout);
   // Senders may do the I/O work while this thread waits (try_send_directly).
@@ -218,8 +223,9 @@ void Endpoint::Impl::iterate(std::unique_lock<std::mutex>& io, std::vector<pollf
     handshakes_recheck = false;
     if (events_of(handshakes->handle()) & ZMQ_POLLIN) report_refused_handshakes();
   }
+  if (!poll_dirty && !polled_lanes.empty()) serve_lanes(fds);
   if (!poll_dirty) {
-    for (std::size_t i = first_link_item; i < fds.size(); ++i) {
+    for (std::size_t i = first_link_item; i < first_lane_item; ++i) {
       Link& link = *polled_links[i - first_link_item];
       if (!link.recheck && !(fds[i].revents & POLLIN)) continue;
       serve_link(link);
@@ -401,6 +407,19 @@ void Endpoint::Impl::rebuild_poll_items() {
     polled_links.push_back(link.get());
     link->recheck = true;
   }
+  first_lane_item = poll_fds.size();
+  polled_lanes.clear();
+  for (auto& [proc, link] : links) {
+    if (link->lane_state != Link::LaneState::open) continue;
+    poll_fds.push_back({link->shm_lane->doorbell_fd(), POLLIN, 0});
+    polled_lanes.push_back({link->shm_lane.get(), link.get(), 0});
+  }
+  for (auto& [id, lane] : receive_lanes) {
+    poll_fds.push_back({lane->doorbell_fd(), POLLIN, 0});
+    polled_lanes.push_back({lane.get(), nullptr, id});
+  }
+  stats.lanes_sending.store(polled_lanes.size() - receive_lanes.size(), std::memory_order_relaxed);
+  stats.lanes_receiving.store(receive_lanes.size(), std::memory_order_relaxed);
   any_recheck = true;
   poll_dirty = false;
 }
@@ -504,7 +523,10 @@ void Endpoint::Impl::finish() {
       for (auto& message : lane.take_all()) give_back(*link, std::move(message), closed);
     }
     link->dealer.reset();
+    drop_lane(*link, false);
   }
+  receive_lanes.clear();
+  polled_lanes.clear();
   settle_credits();
   handshakes.reset();
   router.reset();
@@ -578,6 +600,11 @@ void Endpoint::Impl::apply_forget(const ProcId& proc, const std::string& reason)
   link.gone_reason = reason;
   const Error gone(ErrorCode::proc_failed, fmt::format("{} is gone: {}", link.peer_text, reason));
   link.dealer.reset();
+  drop_lane(link, false);
+  // And the lane it wrote to us: nobody writes there any more.
+  if (const ReceiveSession* state = sessions.find_by_sender(link.peer_bytes); state != nullptr) {
+    if (receive_lanes.erase(state->id()) != 0) poll_dirty = true;
+  }
   link.address.clear();
   link.blocked = false;
   poll_dirty = true;
@@ -603,6 +630,7 @@ void Endpoint::Impl::apply_route(const ProcId& proc, const Address& address,
 
 void Endpoint::Impl::dial(Link& link) {
   if (link.dealer) link.dealer.reset();
+  drop_lane(link, false);  // rewound below
   poll_dirty = true;
   try {
     zmq::socket_t dealer(context, zmq::socket_type::dealer);
@@ -657,13 +685,17 @@ void Endpoint::Impl::set_blocked(Link& link, bool blocked) {
 }
 
 void Endpoint::Impl::pump(Link& link) {
-  if (!link.dealer || link.blocked) return;
+  if (!link.dealer || link.blocked || link.lane_blocked || link.path_wait) return;
+  if (link.lane_state == Link::LaneState::none && link.peer_host == Link::Host::same &&
+      config.shm_lane_bytes != 0 && !link.inproc) {
+    offer_lane(link);
+  }
   // Control first: a heartbeat never waits behind queued data.
   for (const Lane which : lanes_in_send_order) {
     internal::SendWindow& lane = link.lane(which);
     while (Outgoing* message = lane.to_send()) {
       if (!transmit(link, which, *message)) {
-        if (link.dealer) set_blocked(link, true);
+        if (link.dealer && !link.lane_blocked && !link.path_wait) set_blocked(link, true);
         return;
       }
     }
@@ -680,6 +712,10 @@ bool Endpoint::Impl::transmit(Link& link, Lane which, Outgoing& message) {
     try {
       if (shm_threshold != 0 && !link.inproc) {
         shm_frames = share_large_frames(link, message, ask_host);
+      }
+      // Lanes need to know the peer's host too: ask with the first messages.
+      if (config.shm_lane_bytes != 0 && !link.inproc && link.peer_host == Link::Host::unknown) {
+        ask_host = true;
       }
       out_parts.resize(message.payload.size());
       for (std::size_t i = 0; i < message.payload.size(); ++i) {
@@ -746,6 +782,69 @@ bool Endpoint::Impl::transmit(Link& link, Lane which, Outgoing& message) {
   }
   if (header_bytes != 0) std::memcpy(out, message.header.data(), header_bytes);
 
+  bool on_lane = false;
+  bool fits_lane = false;
+  if (link.lane_state == Link::LaneState::open) {
+    lane_out.clear();
+    lane_out.emplace_back(head.data<char>(), head.size());
+    for (std::size_t i = 0; data && i < out_parts.size(); ++i) {
+      lane_out.emplace_back(out_parts[i].data<char>(), out_parts[i].size());
+    }
+    fits_lane = link.shm_lane->fits(lane_out);
+  }
+  if (fits_lane != link.last_on_lane[index] && seq != floor) {
+    // The other path, with messages before this one in flight (Link::last_on_lane).
+    out_parts.clear();
+    link.path_wait = true;
+    return false;
+  }
+  link.last_on_lane[index] = fits_lane;
+  if (fits_lane) {
+    switch (link.shm_lane->write(lane_out)) {
+      case internal::ShmLane::Write::written:
+        on_lane = true;
+        break;
+      case internal::ShmLane::Write::full:
+        // The reader rings our doorbell when it makes room (serve_lanes pumps again).
+        out_parts.clear();
+        link.lane_blocked = true;
+        return false;
+      case internal::ShmLane::Write::too_large:  // not after fits()
+      case internal::ShmLane::Write::broken:
+        // What it holds unacked is resent when its timer runs out: rewinding now would move
+        // the cursor this message stands at.
+        if (link.shm_lane->error()) garbage(link.peer_text, link.shm_lane->error()->message);
+        drop_lane(link, false);
+        link.lane_state = Link::LaneState::refused;
+        break;
+    }
+  }
+  if (!on_lane && !send_on_dealer(link, lane, head, message)) return false;
+  out_parts.clear();
+  if (on_lane) internal::bump(stats.lane_sent);
+  if (carried != nullptr) {
+    carried->ack_now(Lane::data);
+    internal::bump(stats.acks_carried);
+  }
+  if (shm_frames != 0) {
+    stats.shm_sent.fetch_add(static_cast<std::uint64_t>(std::popcount(shm_frames)),
+                             std::memory_order_relaxed);
+  }
+  // Not the loop's `now`: pumping a large batch takes a while, and a stale stamp would
+  // make the message look overdue early.
+  if (lane.sent(Clock::now())) {
+    internal::bump(stats.sent);
+  } else {
+    internal::bump(stats.resent);
+  }
+  return true;
+}
+
+// Hands a transmission (`head`, then out_parts) to the link's DEALER. False when ZeroMQ
+// cannot take it now, or failed (then the message was given up and the link redialed).
+bool Endpoint::Impl::send_on_dealer(Link& link, internal::SendWindow& lane, zmq::message_t& head,
+                                    Outgoing& message) {
+  const bool data = message.live;
   zmq::socket_t& dealer = *link.dealer;
   link.recheck = any_recheck = true;
   std::size_t sent_parts = 0;
@@ -784,22 +883,6 @@ bool Endpoint::Impl::transmit(Link& link, Lane which, Outgoing& message) {
     }
     dial(link);
     return false;
-  }
-  out_parts.clear();
-  if (carried != nullptr) {
-    carried->ack_now(Lane::data);
-    internal::bump(stats.acks_carried);
-  }
-  if (shm_frames != 0) {
-    stats.shm_sent.fetch_add(static_cast<std::uint64_t>(std::popcount(shm_frames)),
-                             std::memory_order_relaxed);
-  }
-  // Not the loop's `now`: pumping a large batch takes a while, and a stale stamp would
-  // make the message look overdue early.
-  if (lane.sent(Clock::now())) {
-    internal::bump(stats.sent);
-  } else {
-    internal::bump(stats.resent);
   }
   return true;
 }
@@ -966,45 +1049,217 @@ void Endpoint::Impl::receive_acks(Link& link) {
       }
       break;
     }
-    auto header = internal::parse_link_header(scratch.to_string_view());
-    if (!header) {
-      garbage(link.peer_text, header.error().message);
-      continue;
-    }
-    if (header->session != session) {
-      garbage(link.peer_text,
-              fmt::format("a {} for session {:016x}, ours is {:016x}",
-                          internal::to_string(header->kind), header->session, session));
-      continue;
-    }
-    internal::SendWindow& lane = link.lane(static_cast<Lane>(header->lane));
-    switch (header->kind) {
-      case LinkKind::ack:
-      case LinkKind::nack:
-        if (apply_ack(link, static_cast<Lane>(header->lane), header->kind == LinkKind::nack,
-                      header->seq)) {
-          internal::bump(stats.acks_received);
-        }
-        break;
-      case LinkKind::hello:
-        link.peer_host = !host_key.empty() && header->host_key == host_key ? Link::Host::same
-                                                                           : Link::Host::other;
-        break;
-      case LinkKind::reject:
-        if (auto refused = lane.on_reject(header->seq)) {
-          give_back(link, std::move(*refused),
-                    Error(ErrorCode::undeliverable, fmt::format("{} refused the message: {}",
-                                                                link.peer_text, header->reason)));
-        }
-        break;
-      default:
-        garbage(link.peer_text,
-                fmt::format("a {} header sent to a DEALER", internal::to_string(header->kind)));
-    }
+    on_reply(link, scratch.to_string_view());
   }
   // Input left after a full batch raises no new wake-up: look again next round.
   if (n == max_receive_batch) link.recheck = any_recheck = true;
   pump(link);
+}
+
+// One message from the peer about our link to it (ack, nack, hello, reject, lane answer),
+// from the DEALER or from the lane.
+void Endpoint::Impl::on_reply(Link& link, std::string_view bytes) {
+  auto header = internal::parse_link_header(bytes);
+  if (!header) {
+    garbage(link.peer_text, header.error().message);
+    return;
+  }
+  if (header->session != session) {
+    garbage(link.peer_text,
+            fmt::format("a {} for session {:016x}, ours is {:016x}",
+                        internal::to_string(header->kind), header->session, session));
+    return;
+  }
+  internal::SendWindow& lane = link.lane(static_cast<Lane>(header->lane));
+  switch (header->kind) {
+    case LinkKind::ack:
+    case LinkKind::nack:
+      if (apply_ack(link, static_cast<Lane>(header->lane), header->kind == LinkKind::nack,
+                    header->seq)) {
+        internal::bump(stats.acks_received);
+      }
+      break;
+    case LinkKind::hello:
+      link.peer_host = !host_key.empty() && header->host_key == host_key ? Link::Host::same
+                                                                         : Link::Host::other;
+      break;
+    case LinkKind::reject:
+      if (auto refused = lane.on_reject(header->seq)) {
+        give_back(link, std::move(*refused),
+                  Error(ErrorCode::undeliverable, fmt::format("{} refused the message: {}",
+                                                              link.peer_text, header->reason)));
+      }
+      break;
+    case LinkKind::lane_answer:
+      if (header->lane_accepted && link.lane_state == Link::LaneState::offered) {
+        link.lane_state = Link::LaneState::open;
+        poll_dirty = true;
+      } else if (!header->lane_accepted && link.lane_state != Link::LaneState::none) {
+        // Refused, or closed after a fault on its side: what it may not have read goes
+        // again over the socket, and the link stays there.
+        log.debug("proc={} does not read our lane: {}", link.peer_text, header->reason);
+        drop_lane(link, true);
+        link.lane_state = Link::LaneState::refused;
+      }
+      break;
+    default:
+      garbage(link.peer_text,
+              fmt::format("a {} header sent to a DEALER", internal::to_string(header->kind)));
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// shared-memory lanes (shm_lane.hpp)
+
+// Offers the peer, which shares our host, a lane; its answer (on_reply) opens it. The file
+// is made once per link and kept while the offer cannot go out yet (no connection).
+void Endpoint::Impl::offer_lane(Link& link) {
+  if (!link.shm_lane) {
+    auto created = internal::ShmLane::create(config.shm_dir,
+                                             static_cast<std::size_t>(config.shm_lane_bytes));
+    if (!created) {
+      link.lane_state = Link::LaneState::refused;
+      if (!std::exchange(lane_warned, true)) {
+        log.warn("ZM-LANE-FALLBACK {}; messages to procs on this host go through ZeroMQ's "
+                 "sockets instead. Free space there, point ZMESH_SHM_DIR at another tmpfs, "
+                 "or set ZMESH_SHM_LANE_BYTES=0 to not try. Logged once.",
+                 created.error().message);
+      }
+      return;
+    }
+    link.shm_lane = std::move(*created);
+  }
+  const std::string offer = internal::encode_lane_offer(
+      session, internal::encode_lane_descriptor(link.shm_lane->descriptor()));
+  try {
+    zmq::message_t message(offer.data(), offer.size());
+    link.recheck = any_recheck = true;
+    if (!link.dealer->send(message, zmq::send_flags::dontwait)) return;  // again next pump
+  } catch (const zmq::error_t&) {
+    return;
+  }
+  link.lane_state = Link::LaneState::offered;
+}
+
+// Stops sending on `link`'s lane; with `resend`, what it holds unacked goes out again.
+void Endpoint::Impl::drop_lane(Link& link, bool resend) {
+  if (link.lane_state == Link::LaneState::open) poll_dirty = true;
+  link.shm_lane.reset();
+  link.lane_blocked = false;
+  link.path_wait = false;
+  link.last_on_lane = {};
+  link.lane_state = Link::LaneState::none;
+  if (resend) {
+    for (auto& lane : link.lanes) lane.rewind();
+  }
+}
+
+// A sender offers its lane: read its messages from there from now on, or say why not.
+void Endpoint::Impl::accept_lane(ReceiveSession& state, const LinkHeader& header) {
+  const auto answer = [&](bool accepted, std::string_view reason) {
+    (void)reply(state, internal::encode_lane_answer(state.id(), accepted, reason), true);
+  };
+  if (config.shm_lane_bytes == 0) return answer(false, "ZMESH_SHM_LANE_BYTES=0 here");
+  auto descriptor = internal::parse_lane_descriptor(header.lane_descriptor);
+  if (!descriptor) {
+    garbage(state.sender_text(), descriptor.error().message);
+    return answer(false, descriptor.error().message);
+  }
+  if (descriptor->ring_bytes > max_lane_ring_bytes) {
+    return answer(false, fmt::format("rings of {} bytes, more than the {} a receiver maps",
+                                     descriptor->ring_bytes, max_lane_ring_bytes));
+  }
+  auto opened = internal::ShmLane::open(*descriptor);
+  if (!opened) {
+    log.debug("proc={} offered a lane we cannot open: {}", state.sender_text(),
+              opened.error().message);
+    return answer(false, opened.error().message);
+  }
+  receive_lanes[state.id()] = std::move(*opened);
+  poll_dirty = true;
+  answer(true, {});
+}
+
+bool Endpoint::Impl::prepare_lanes_to_sleep() {
+  bool sleep = true;
+  for (const auto& polled : polled_lanes) sleep = polled.lane->prepare_to_sleep() && sleep;
+  return sleep;
+}
+
+// Every lane, each round: reading a ring that is empty costs a load, and a writer rings
+// only while we sleep, so input that came while we were awake is found here.
+void Endpoint::Impl::serve_lanes(std::vector<pollfd>& fds) {
+  for (std::size_t i = 0; i < polled_lanes.size() && !poll_dirty; ++i) {
+    const PolledLane polled = polled_lanes[i];
+    if ((fds[first_lane_item + i].revents & POLLIN) != 0) {
+      polled.lane->woke();
+    } else {
+      polled.lane->awake();
+    }
+    if (polled.link == nullptr) {
+      read_lane(*polled.lane, polled.session);
+      continue;
+    }
+    Link& link = *polled.link;
+    for (int n = 0; n < max_receive_batch; ++n) {
+      auto got = polled.lane->peek(lane_parts);
+      if (!got || !*got) {
+        if (!got) {
+          garbage(link.peer_text, got.error().message);
+          drop_lane(link, true);
+          link.lane_state = Link::LaneState::refused;
+        }
+        break;
+      }
+      if (lane_parts.size() == 1) {
+        on_reply(link, lane_parts[0]);
+        if (link.shm_lane.get() != polled.lane) break;  // a lane answer closed it
+      } else {
+        garbage(link.peer_text, fmt::format("a reply of {} frames; acks have one",
+                                            lane_parts.size()));
+      }
+      polled.lane->pop();
+      if (n + 1 == max_receive_batch) any_recheck = true;
+    }
+    // Rung for room, maybe: try again (a ring still full blocks the link again).
+    link.lane_blocked = false;
+    pump(link);
+  }
+}
+
+// The messages a sender wrote into its lane to us since the last look, as if they came
+// through the ROUTER.
+void Endpoint::Impl::read_lane(internal::ShmLane& lane, std::uint64_t session_id) {
+  const auto close = [&](std::string_view reason) {
+    ReceiveSession* state = sessions.find(session_id);
+    if (state != nullptr) {
+      garbage(state->sender_text(), reason);
+      (void)reply(*state, internal::encode_lane_answer(session_id, false, reason), true);
+    }
+    receive_lanes.erase(session_id);
+    poll_dirty = true;
+  };
+  for (int n = 0; n < max_receive_batch; ++n) {
+    auto got = lane.peek(lane_parts);
+    if (!got) return close(got.error().message);
+    if (!*got) break;
+    ReceiveSession* state = sessions.find(session_id);
+    if (state == nullptr) return close("its session is gone");
+    if (lane_parts.size() + 1 > parts.size()) {
+      return close(fmt::format("a message of {} frames, more than max_frames={}",
+                               lane_parts.size(), config.max_frames));
+    }
+    parts[0].rebuild(state->routing_id.data(), state->routing_id.size());
+    for (std::size_t i = 0; i < lane_parts.size(); ++i) {
+      parts[i + 1].rebuild(lane_parts[i].data(), lane_parts[i].size());
+    }
+    const std::size_t count = lane_parts.size() + 1;
+    lane.pop();
+    internal::bump(stats.lane_received);
+    on_data(count, session_id);
+    if (n + 1 == max_receive_batch) any_recheck = true;
+  }
+  flush_acks();
 }
 
 // Applies an ack (or nack) of `link`'s messages through `through` on `lane`; false (and
@@ -1019,6 +1274,7 @@ bool Endpoint::Impl::apply_ack(Link& link, Lane which, bool nack, std::uint64_t 
   }
   stats.finished.fetch_add(acked.released, std::memory_order_relaxed);
   release(link, acked.counted_messages, acked.counted_bytes);
+  link.path_wait = false;  // callers pump
   return true;
 }
 
@@ -1032,7 +1288,12 @@ void Endpoint::Impl::run_timers() {
     if (!link.dealer || link.blocked) continue;
     for (auto& lane : link.lanes) {
       if (lane.resend_armed() && now >= lane.resend_due()) {
+        // No ack in time: the lane's reader may be gone (a peer restarted at the same
+        // address reads only its socket). The resend goes over the socket, and the lane is
+        // offered again after it, to whoever reads there now.
+        if (link.lane_state == Link::LaneState::open) drop_lane(link, false);
         lane.resend_now();
+        link.path_wait = false;  // the front may take either path
         pump(link);
       }
     }
@@ -1067,6 +1328,11 @@ void Endpoint::Impl::sweep() {
   settle_credits();  // released_links may point at links dropped below
   sessions.expire_idle(now);
   stats.sessions.store(sessions.size(), std::memory_order_relaxed);
+  if (std::erase_if(receive_lanes, [&](const auto& entry) {
+        return sessions.find(entry.first) == nullptr;
+      }) != 0) {
+    poll_dirty = true;
+  }
   bool dropped = false;
   for (auto it = links.begin(); it != links.end();) {
     const Link& link = *it->second;
@@ -1130,7 +1396,7 @@ void Endpoint::Impl::receive_data() {
   stats.sessions.store(sessions.size(), std::memory_order_relaxed);
 }
 
-void Endpoint::Impl::on_data(std::size_t count) {
+void Endpoint::Impl::on_data(std::size_t count, std::uint64_t lane_session) {
   const zmq::message_t& routing_id = parts[0];
   if (count < 2) {
     garbage(hex(routing_id), "an empty message (no link header)");
@@ -1139,6 +1405,23 @@ void Endpoint::Impl::on_data(std::size_t count) {
   auto header = internal::parse_link_header(parts[1].to_string_view());
   if (!header) {
     garbage(hex(routing_id), header.error().message);
+    return;
+  }
+  if (lane_session != 0 && header->session != lane_session) {
+    garbage(hex(routing_id), fmt::format("a message of session {:016x} in the lane of {:016x}",
+                                         header->session, lane_session));
+    return;
+  }
+  if (header->kind == LinkKind::lane_offer && lane_session == 0 && count == 2) {
+    ReceiveSession* state = sessions.find(header->session);
+    if (state == nullptr) {
+      garbage(hex(routing_id), fmt::format("a lane offer of session {:016x}, which sent nothing",
+                                           header->session));
+      return;
+    }
+    const std::string_view id(routing_id.data<char>(), routing_id.size());
+    if (state->routing_id != id) state->routing_id.assign(id);
+    accept_lane(*state, *header);
     return;
   }
   if (header->kind != LinkKind::data && header->kind != LinkKind::skip) {
@@ -1416,7 +1699,15 @@ void Endpoint::Impl::send_reject(ReceiveSession& state, Lane lane, std::uint64_t
               internal::encode_reject(state.id(), seq, reason, static_cast<std::uint8_t>(lane)));
 }
 
-bool Endpoint::Impl::reply(const ReceiveSession& state, const std::string& header) {
+bool Endpoint::Impl::reply(const ReceiveSession& state, const std::string& header,
+                           bool socket_only) {
+  if (!socket_only && !receive_lanes.empty()) {
+    if (auto it = receive_lanes.find(state.id()); it != receive_lanes.end()) {
+      const std::string_view part(header);
+      // Full: as a ROUTER refusing, a later ack (or the answer to a resend) covers it.
+      return it->second->write(std::span(&part, 1)) == internal::ShmLane::Write::written;
+    }
+  }
   router_recheck = any_recheck = true;  // a send may take the ROUTER's wake-up
   try {
     zmq::message_t body(header.data(), header.size());

@@ -152,6 +152,10 @@ std::string_view to_string(LinkKind kind) noexcept {
       return "skip";
     case LinkKind::hello:
       return "hello";
+    case LinkKind::lane_offer:
+      return "lane offer";
+    case LinkKind::lane_answer:
+      return "lane answer";
   }
   return "?";
 }
@@ -168,7 +172,7 @@ Result<LinkHeader> parse_link_header(std::string_view bytes) {
   }
   if (tag != magic) return bad_header("the magic is not \"zm2\" (another protocol or version)");
   ZMESH_READ(kind, in.uint("the kind"));
-  if (kind > static_cast<std::uint64_t>(LinkKind::hello)) {
+  if (kind > static_cast<std::uint64_t>(LinkKind::lane_answer)) {
     return bad_header(fmt::format("unknown kind {}", kind));
   }
   header.kind = static_cast<LinkKind>(kind);
@@ -194,6 +198,35 @@ Result<LinkHeader> parse_link_header(std::string_view bytes) {
         ZMESH_READ(host_key, in.str("the host key"));
         header.session = session;
         header.host_key = host_key;
+      }
+      if (!in.at_end()) return bad_header("bytes left over after the last field");
+      return header;
+    case LinkKind::lane_offer:
+      if (items != 4) {
+        return bad_header(
+            fmt::format("a lane offer header is an array of {} items, expected 4", items));
+      }
+      {
+        ZMESH_READ(session, in.uint("the session"));
+        ZMESH_READ(descriptor, in.str("the lane descriptor"));
+        header.session = session;
+        header.lane_descriptor = descriptor;
+      }
+      if (!in.at_end()) return bad_header("bytes left over after the last field");
+      return header;
+    case LinkKind::lane_answer:
+      if (items != 5) {
+        return bad_header(
+            fmt::format("a lane answer header is an array of {} items, expected 5", items));
+      }
+      {
+        ZMESH_READ(session, in.uint("the session"));
+        ZMESH_READ(accepted, in.uint("the answer"));
+        ZMESH_READ(reason, in.str("the reason"));
+        if (accepted > 1) return bad_header(fmt::format("a lane answer of {} (0 or 1)", accepted));
+        header.session = session;
+        header.lane_accepted = accepted == 1;
+        header.reason = reason;
       }
       if (!in.at_end()) return bad_header("bytes left over after the last field");
       return header;
@@ -315,6 +348,27 @@ std::string encode_hello(std::uint64_t session, std::string_view host_key) {
   append_uint(out, static_cast<std::uint64_t>(LinkKind::hello));
   append_uint(out, session);
   put_str(out, host_key);
+  return out;
+}
+
+std::string encode_lane_offer(std::uint64_t session, std::string_view descriptor) {
+  std::string out;
+  put_array(out, 4);
+  put_str(out, magic);
+  append_uint(out, static_cast<std::uint64_t>(LinkKind::lane_offer));
+  append_uint(out, session);
+  put_str(out, descriptor);
+  return out;
+}
+
+std::string encode_lane_answer(std::uint64_t session, bool accepted, std::string_view reason) {
+  std::string out;
+  put_array(out, 5);
+  put_str(out, magic);
+  append_uint(out, static_cast<std::uint64_t>(LinkKind::lane_answer));
+  append_uint(out, session);
+  append_uint(out, accepted ? 1 : 0);
+  put_str(out, reason);
   return out;
 }
 

@@ -29,6 +29,13 @@
 //   hello  ["zm2", 5, session, host_key]                    receiver -> sender: "this is my
 //                                                           host", the answer to a data
 //                                                           header with shm = 0
+//   lane_offer  ["zm2", 6, session, descriptor]         sender -> receiver: "read my
+//                                                           messages from this shared-memory
+//                                                           lane" (shm_lane.hpp); same host
+//   lane_answer ["zm2", 7, session, accepted, reason]   receiver -> sender: 1 the lane is
+//                                                           read from now on, 0 it is not
+//                                                           (refused, or closed later): send
+//                                                           over the socket
 // sender is the ProcId as msgpack ([[world], rank]); integers use msgpack's shortest form.
 // lane (optional last item, 0 when absent): 0 data, 1 control (zmesh::Lane). Each lane of a
 // session has its own sequence space, acks and resends, so control traffic never waits
@@ -50,7 +57,9 @@ enum class LinkKind : std::uint8_t {
   nack = 2,
   reject = 3,
   skip = 4,
-  hello = 5
+  hello = 5,
+  lane_offer = 6,
+  lane_answer = 7
 };
 
 std::string_view to_string(LinkKind kind) noexcept;
@@ -74,6 +83,8 @@ struct LinkHeader {
   bool has_shm = false;
   std::uint64_t shm_frames = 0;
   std::string_view host_key;  // hello only
+  std::string_view lane_descriptor;  // lane_offer only: encode_lane_descriptor's bytes
+  bool lane_accepted = false;        // lane_answer only (its reason is in `reason`)
   // data only: the rest of the frame after the link header, the envelope header (never
   // empty: a data frame without one is refused).
   std::string_view envelope_header;
@@ -105,6 +116,10 @@ std::string encode_ack(LinkKind kind, std::uint64_t session, std::uint64_t acked
                        std::uint8_t lane = 0);
 // A hello header: this endpoint's host key, answering sender session `session`.
 std::string encode_hello(std::uint64_t session, std::string_view host_key);
+// The lane headers (shm_lane.hpp): an offer of the lane `descriptor` names for sending
+// session `session`, and the receiver's answer.
+std::string encode_lane_offer(std::uint64_t session, std::string_view descriptor);
+std::string encode_lane_answer(std::uint64_t session, bool accepted, std::string_view reason);
 // A reject header.
 std::string encode_reject(std::uint64_t session, std::uint64_t seq, std::string_view reason,
                           std::uint8_t lane = 0);

@@ -1,0 +1,261 @@
+// Shared-memory lanes between endpoints on one host (Config::shm_lane_bytes): messages go
+// through the lane once the receiver accepted it, in order and exactly once, also when its
+// ring fills or a message does not fit and goes over the socket; lanes off on either side
+// keeps everything on the socket; a sender's lane whose records break the rules is closed by
+// the receiver, which lives on; a receiver killed mid-stream leaves the sender's messages
+// undeliverable by their deadline and the sender alive.
+#include "peer_process.hpp"
+#include "transport_testing.hpp"
+#include "zmesh/transport/endpoint.hpp"
+#include "zmesh/transport/internal/link_header.hpp"
+#include "zmesh/transport/internal/shm_lane.hpp"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+namespace zmesh {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Inbox;
+using testing::make_message;
+using testing::make_text;
+using testing::PeerProcess;
+using testing::proc;
+using testing::test_config;
+using testing::unique_temp_path;
+using testing::wait_until;
+
+class LaneTest : public ::testing::Test {
+ protected:
+  void start(const Config& sender_config, const Config& receiver_config) {
+    auto receiver = Endpoint::bind(context_, receiver_id_, "ipc://" + unique_temp_path("lane"),
+                                   receiver_inbox_.inbound(), receiver_config);
+    ASSERT_TRUE(receiver.ok()) << receiver.error().describe();
+    receiver_ = std::move(receiver).value();
+    auto sender = Endpoint::bind(context_, sender_id_, "ipc://" + unique_temp_path("lane"),
+                                 sender_inbox_.inbound(), sender_config);
+    ASSERT_TRUE(sender.ok()) << sender.error().describe();
+    sender_ = std::move(sender).value();
+    ASSERT_TRUE(sender_->add_route(receiver_id_, receiver_->address()).ok());
+  }
+  void TearDown() override {
+    if (sender_) sender_->close();
+    if (receiver_) receiver_->close();
+  }
+  // Sends texts "0".."count-1" padded to the sizes `size_of` gives, and checks that the
+  // receiver got each once, in order, and that every one was acked.
+  void send_and_check(int count, const std::function<std::size_t(int)>& size_of) {
+    const std::size_t before = receiver_inbox_.delivered_count();
+    for (int i = 0; i < count; ++i) {
+      std::string text = std::to_string(i);
+      text.resize(std::max(text.size(), size_of(i)), '.');
+      sender_->send(make_text(sender_id_, receiver_id_, text));
+    }
+    ASSERT_TRUE(wait_until(60s, [&] {
+      return receiver_inbox_.delivered_count() >= before + static_cast<std::size_t>(count);
+    })) << receiver_inbox_.delivered_count() - before << " of " << count << " arrived";
+    const auto texts = receiver_inbox_.delivered_texts();
+    ASSERT_EQ(texts.size(), before + static_cast<std::size_t>(count));
+    for (int i = 0; i < count; ++i) {
+      const std::string& text = texts[before + static_cast<std::size_t>(i)];
+      ASSERT_EQ(text.substr(0, text.find('.')), std::to_string(i)) << "out of order at " << i;
+      ASSERT_EQ(text.size(), std::max(std::to_string(i).size(), size_of(i)));
+    }
+    ASSERT_TRUE(wait_until(20s, [&] { return sender_->stats().pending == 0; }));
+    EXPECT_EQ(sender_inbox_.returned_count(), 0u);
+  }
+
+  zmq::context_t context_;
+  const ProcId sender_id_ = proc("lane-sender", 0);
+  const ProcId receiver_id_ = proc("lane-receiver", 0);
+  Inbox sender_inbox_;
+  Inbox receiver_inbox_;
+  std::unique_ptr<Endpoint> sender_;
+  std::unique_ptr<Endpoint> receiver_;
+};
+
+TEST_F(LaneTest, MessagesToASameHostProcGoThroughTheLaneInOrder) {
+  start(test_config(), test_config());
+  // The first messages ask for the receiver's host and go over the socket; then the lane.
+  send_and_check(10, [](int) { return 10; });
+  ASSERT_TRUE(wait_until(20s, [&] { return sender_->stats().lanes_sending == 1; }));
+  const auto before = sender_->stats();
+  send_and_check(5000, [](int i) { return static_cast<std::size_t>(i % 7) * 300; });
+  const auto sender = sender_->stats();
+  const auto receiver = receiver_->stats();
+  EXPECT_EQ(sender.lane_sent - before.lane_sent, 5000u) << "some went over the socket";
+  EXPECT_EQ(receiver.lanes_receiving, 1u);
+  EXPECT_GE(receiver.lane_received, 5000u);
+  EXPECT_EQ(receiver.garbage_dropped, 0u);
+  EXPECT_EQ(receiver.delivered, 5010u);  // exactly once: nothing twice
+}
+
+TEST_F(LaneTest, LanesOffOnEitherSideKeepEverythingOnTheSocket) {
+  Config off = test_config();
+  off.shm_lane_bytes = 0;
+  start(off, test_config());
+  send_and_check(500, [](int) { return 100; });
+  EXPECT_EQ(sender_->stats().lane_sent, 0u);
+  EXPECT_EQ(sender_->stats().lanes_sending, 0u);
+  EXPECT_EQ(receiver_->stats().lanes_receiving, 0u);
+}
+
+TEST_F(LaneTest, AReceiverWithLanesOffRefusesTheOfferAndTheSenderStaysOnTheSocket) {
+  Config off = test_config();
+  off.shm_lane_bytes = 0;
+  start(test_config(), off);
+  send_and_check(500, [](int) { return 100; });
+  send_and_check(500, [](int) { return 100; });  // after the refusal arrived, surely
+  EXPECT_EQ(sender_->stats().lane_sent, 0u);
+  EXPECT_EQ(sender_->stats().lanes_sending, 0u);
+  EXPECT_EQ(receiver_->stats().lanes_receiving, 0u);
+}
+
+// A 4 KiB ring holds records of at most 1 KiB: bigger messages go over the socket between
+// lane records, and a fast sender fills the ring again and again. The receiver still gets
+// everything once and in order (the two paths are put back in order by sequence number).
+TEST_F(LaneTest, AFullRingAndMessagesTooLargeForItKeepOrder) {
+  Config small = test_config();
+  small.shm_lane_bytes = 4096;
+  small.shm_threshold = 0;
+  small.resend_interval = Millis(50);
+  start(small, test_config());
+  send_and_check(10, [](int) { return 10; });
+  ASSERT_TRUE(wait_until(20s, [&] { return sender_->stats().lanes_sending == 1; }));
+  const auto before = sender_->stats();
+  send_and_check(3000, [](int i) {
+    return i % 50 == 0 ? std::size_t{40000} : i % 5 == 0 ? std::size_t{3000} : std::size_t{200};
+  });
+  const auto sender = sender_->stats();
+  EXPECT_GT(sender.lane_sent - before.lane_sent, 2000u);
+  EXPECT_LT(sender.lane_sent - before.lane_sent, 3000u) << "the large ones went by the lane?";
+  EXPECT_EQ(receiver_->stats().delivered, 3010u);
+}
+
+// A sender (a raw DEALER playing one) offers a lane, then writes a record of more frames
+// than the receiver allows: the receiver drops it, closes the lane with an answer naming
+// why, and goes on serving over the socket.
+TEST(LaneForgeryTest, ARecordBreakingTheRulesClosesTheLaneAndTheReceiverLives) {
+  zmq::context_t context;
+  Inbox inbox;
+  const ProcId target_id = proc("lane-target", 0);
+  Config config = test_config();
+  config.log_level = "error";
+  auto target = Endpoint::bind(context, target_id, "ipc://" + unique_temp_path("lane-forge"),
+                               inbox.inbound(), config);
+  ASSERT_TRUE(target.ok()) << target.error().describe();
+
+  zmq::socket_t raw(context, zmq::socket_type::dealer);
+  raw.set(zmq::sockopt::linger, 0);
+  raw.set(zmq::sockopt::rcvtimeo, 20000);
+  raw.connect((*target)->address());
+  const ProcId forger = proc("lane-forger", 0);
+  constexpr std::uint64_t session = 0x5eed;
+  const auto data_message = [&](std::uint64_t seq) {
+    std::string header = internal::encode_data_prefix(internal::LinkKind::data, forger, session);
+    char buffer[18];
+    header.append(buffer, internal::put_uint(internal::put_uint(buffer, seq), 1));
+    header.append(encode_header(make_text(forger, target_id, "x")).view());
+    return header;
+  };
+  // The session begins over the socket.
+  const std::string first = data_message(1);
+  raw.send(zmq::buffer(first), zmq::send_flags::sndmore);
+  raw.send(zmq::str_buffer("one"), zmq::send_flags::none);
+  ASSERT_TRUE(wait_until(20s, [&] { return inbox.delivered_count() == 1; }));
+
+  auto lane = internal::ShmLane::create("/dev/shm", 1 << 16);
+  ASSERT_TRUE(lane.ok()) << lane.error().describe();
+  const std::string offer = internal::encode_lane_offer(
+      session, internal::encode_lane_descriptor((*lane)->descriptor()));
+  raw.send(zmq::buffer(offer), zmq::send_flags::none);
+  // Acks may come first; the answer comes.
+  struct Answer {
+    bool accepted = false;
+    std::string reason;
+  };
+  const auto next_answer = [&]() -> std::optional<Answer> {
+    zmq::message_t reply;
+    while (raw.recv(reply)) {
+      auto header = internal::parse_link_header(reply.to_string_view());
+      if (header.ok() && header->kind == internal::LinkKind::lane_answer) {
+        return Answer{header->lane_accepted, std::string(header->reason)};
+      }
+    }
+    return std::nullopt;
+  };
+  const auto accepted = next_answer();
+  ASSERT_TRUE(accepted.has_value()) << "no answer to the offer";
+  ASSERT_TRUE(accepted->accepted) << accepted->reason;
+  ASSERT_TRUE(wait_until(20s, [&] { return (*target)->stats().lanes_receiving == 1; }));
+
+  const std::string second = data_message(2);
+  std::vector<std::string_view> parts(100, "x");
+  parts[0] = second;
+  ASSERT_EQ((*lane)->write(parts), internal::ShmLane::Write::written);
+  const auto closed = next_answer();
+  ASSERT_TRUE(closed.has_value()) << "the lane was not closed";
+  EXPECT_FALSE(closed->accepted);
+  EXPECT_NE(closed->reason.find("100 frames"), std::string::npos) << closed->reason;
+  EXPECT_EQ((*target)->stats().lanes_receiving, 0u);
+  EXPECT_GE((*target)->stats().garbage_dropped, 1u);
+  EXPECT_EQ(inbox.delivered_count(), 1u);
+
+  // Message 2 again, over the socket: delivered.
+  raw.send(zmq::buffer(second), zmq::send_flags::sndmore);
+  raw.send(zmq::str_buffer("two"), zmq::send_flags::none);
+  ASSERT_TRUE(wait_until(20s, [&] { return inbox.delivered_count() == 2; }));
+  EXPECT_EQ(inbox.delivered_texts().back(), "two");
+  raw.close();
+  (*target)->close();
+}
+
+// The receiving proc is killed while the sender writes to its lane: the sender's messages
+// come back undeliverable by their deadline, and the sender (no SIGPIPE from a doorbell)
+// lives on.
+TEST(LaneKillTest, AReceiverKilledMidStreamLeavesTheSenderAliveAndItsMessagesReturned) {
+  zmq::context_t context;
+  Inbox inbox;
+  const ProcId driver_id = proc("lane-driver", 0);
+  Config config = test_config();
+  config.delivery_timeout = Millis(1500);
+  config.resend_interval = Millis(50);
+  config.log_level = "error";
+  auto driver = Endpoint::bind(context, driver_id, "ipc://" + unique_temp_path("lane-driver"),
+                               inbox.inbound(), config);
+  ASSERT_TRUE(driver.ok()) << driver.error().describe();
+  const ProcId peer_id = proc("lane-echo", 0);
+  auto peer = PeerProcess::start({"echo", peer_id.to_string(),
+                                  "ipc://" + unique_temp_path("lane-echo"),
+                                  driver_id.to_string() + "=" + (*driver)->address()});
+  ASSERT_TRUE((*driver)->add_route(peer_id, peer->address()).ok());
+  for (int i = 0; i < 20 && (*driver)->stats().lanes_sending == 0; ++i) {
+    const std::size_t before = inbox.delivered_count();
+    (*driver)->send(make_text(driver_id, peer_id, "ping"));
+    ASSERT_TRUE(wait_until(20s, [&] { return inbox.delivered_count() == before + 1; }));
+  }
+  ASSERT_EQ((*driver)->stats().lanes_sending, 1u);
+  ASSERT_EQ(::kill(peer->pid(), SIGKILL), 0);
+  ASSERT_TRUE(peer->wait_exit(20s).has_value());
+  constexpr int count = 2000;  // more than the lane's ring holds
+  for (int i = 0; i < count; ++i) {
+    (*driver)->send(make_message(driver_id, peer_id, {Frame::from_string(std::string(500, 'z'))}));
+  }
+  ASSERT_TRUE(wait_until(30s, [&] { return inbox.returned_count() == count; }))
+      << inbox.returned_count() << " of " << count << " returned";
+  for (const auto& [envelope, error] : inbox.returned()) {
+    EXPECT_EQ(error.code, ErrorCode::undeliverable) << error.describe();
+  }
+  EXPECT_EQ((*driver)->stats().pending, 0u);
+  (*driver)->close();
+}
+
+}  // namespace
+}  // namespace zmesh
