@@ -43,6 +43,14 @@ int shm_fd_limit() {
   return static_cast<int>(std::min<rlim_t>(limit.rlim_cur / 4, 1 << 20));
 }
 
+// Lanes each way: a sending lane holds three descriptors (file, two doorbells), a receiving
+// one two; a sixteenth of the limit each way leaves most of it to sockets and regions.
+std::size_t lane_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 16;
+  return static_cast<std::size_t>(std::min<rlim_t>(limit.rlim_cur / 16, 4096));
+}
+
 std::array<std::string, 2> prefixes(LinkKind kind, const ProcId& self, std::uint64_t session) {
   return {internal::encode_data_prefix(kind, self, session, 0),
           internal::encode_data_prefix(kind, self, session, 1)};
@@ -66,6 +74,7 @@ Endpoint::Impl::Impl(zmq::context_t& context_in, ProcId self_in, Inbound inbound
       host_key(internal::host_key(config)),
       shm_threshold(static_cast<std::uint64_t>(config.shm_threshold)),
       shm_fd_budget(std::make_shared<internal::FdBudget>(shm_fd_limit())),
+      lanes_each_way(config.shm_lane_bytes == 0 ? 0 : lane_limit()),
       ack_delay(std::clamp<Clock::duration>(config.ack_delay, Clock::duration::zero(),
                                             config.resend_interval / 4)),
       window{config.link_window_messages, static_cast<std::uint64_t>(config.link_window_bytes)},

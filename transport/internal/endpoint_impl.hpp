@@ -183,7 +183,7 @@ struct Endpoint::Impl {
   void set_blocked(internal::Link& link, bool blocked);
   void pump(internal::Link& link);
   bool transmit(internal::Link& link, Lane lane, internal::Outgoing& message);
-  bool send_on_dealer(internal::Link& link, internal::SendWindow& lane, zmq::message_t& head,
+  bool send_on_dealer(internal::Link& link, internal::SendWindow& lane,
                       internal::Outgoing& message);
   std::uint64_t share_large_frames(internal::Link& link, internal::Outgoing& message,
                                    bool& ask_host);
@@ -244,6 +244,9 @@ struct Endpoint::Impl {
   // Received regions that may keep their fd (to be shared on); shared with the regions,
   // which give their share back from whatever thread drops them.
   const std::shared_ptr<internal::FdBudget> shm_fd_budget;
+  // How many lanes this endpoint sends on, and reads, at most (a share of RLIMIT_NOFILE):
+  // links beyond stay on the socket. 0 when lanes are off.
+  const std::size_t lanes_each_way;
   // How long an ack may wait to ride on a data message (Config::ack_delay, kept well inside
   // the resend interval whatever the configuration).
   const Clock::duration ack_delay;
@@ -333,10 +336,10 @@ struct Endpoint::Impl {
   std::vector<PolledLane> polled_lanes;
   // The lanes of senders that we read, by their sending session.
   std::unordered_map<std::uint64_t, std::unique_ptr<internal::ShmLane>> receive_lanes;
-  std::vector<std::string_view> lane_parts;      // one record read from a lane
-  std::vector<std::string_view> lane_out;        // one record written to a lane
-  std::vector<std::string> lane_descriptors;     // shared-memory descriptors of that record
+  std::vector<std::string_view> lane_parts;  // one record read from a lane
+  std::vector<std::string_view> lane_out;    // one record written to a lane
   bool lane_warned = false;  // ZM-LANE-FALLBACK is logged once per endpoint
+  std::size_t sending_lanes = 0;  // links holding a lane of ours (offered or open)
   bool router_recheck = true;      // as Link::recheck, for the ROUTER
   bool handshakes_recheck = false;  // and for the handshake watch (set while there is one)
   bool any_recheck = true;         // some socket has a recheck due: poll without waiting
@@ -348,7 +351,13 @@ struct Endpoint::Impl {
   std::vector<std::pair<ProcId, std::string>> taken_forgets;
   std::vector<internal::Link*> released_links;  // with credit to give back this round
   std::vector<zmq::message_t> parts;            // one received message
-  std::vector<zmq::message_t> out_parts;        // envelope frames of one transmission
+  // One transmission: its first frame (link and envelope headers), its payload frames as
+  // they go out (views of the message's frames, or of `descriptors` for shared-memory
+  // regions), and those as ZeroMQ messages when it goes through the DEALER.
+  std::string head_bytes;
+  std::vector<std::string> descriptors;
+  std::vector<std::string_view> wire_frames;
+  std::vector<zmq::message_t> out_parts;
   zmq::message_t scratch;
   internal::SessionTable sessions;
   // Regions this endpoint wrote, by the bytes they hold: a frame cast to many same-host

@@ -687,7 +687,7 @@ void Endpoint::Impl::set_blocked(Link& link, bool blocked) {
 void Endpoint::Impl::pump(Link& link) {
   if (!link.dealer || link.blocked || link.lane_blocked || link.path_wait) return;
   if (link.lane_state == Link::LaneState::none && link.peer_host == Link::Host::same &&
-      config.shm_lane_bytes != 0 && !link.inproc) {
+      lanes_each_way != 0 && !link.inproc) {
     offer_lane(link);
   }
   // Control first: a heartbeat never waits behind queued data.
@@ -717,20 +717,23 @@ bool Endpoint::Impl::transmit(Link& link, Lane which, Outgoing& message) {
       if (config.shm_lane_bytes != 0 && !link.inproc && link.peer_host == Link::Host::unknown) {
         ask_host = true;
       }
-      out_parts.resize(message.payload.size());
-      for (std::size_t i = 0; i < message.payload.size(); ++i) {
+      // The frames as they go out: a region's descriptor, or the frame's own bytes.
+      descriptors.resize(message.payload.size());
+      for (std::size_t i = 0; i < message.payload.size() && shm_frames != 0; ++i) {
         if (i < 64 && (shm_frames >> i & 1) != 0) {
           // share_large_frames made this frame's owner a region.
           const auto& region =
               static_cast<const internal::ShmRegion&>(*message.payload[i].region());
-          const std::string descriptor = internal::encode_shm_descriptor(region.descriptor());
-          out_parts[i].rebuild(descriptor.data(), descriptor.size());
-        } else {
-          fill(out_parts[i], message.payload[i]);
+          descriptors[i] = internal::encode_shm_descriptor(region.descriptor());
         }
       }
+      wire_frames.clear();
+      for (std::size_t i = 0; i < message.payload.size(); ++i) {
+        const bool shared = i < 64 && (shm_frames >> i & 1) != 0;
+        wire_frames.push_back(shared ? std::string_view(descriptors[i]) : message.payload[i].view());
+      }
     } catch (const std::exception& e) {
-      out_parts.clear();
+      wire_frames.clear();
       // Now a tombstone: it goes out as a skip.
       give_back(link, lane.give_up(message),
                 Error(ErrorCode::undeliverable,
@@ -765,9 +768,9 @@ bool Endpoint::Impl::transmit(Link& link, Lane which, Outgoing& message) {
   // A data message's envelope header follows its link header in the same frame: one frame
   // less per message for both ZeroMQ and the receiver.
   const std::size_t header_bytes = data ? message.header.size() : 0;
-  zmq::message_t head(prefix.size() + internal::uint_size(seq) + internal::uint_size(floor) +
-                      tail_bytes + header_bytes);
-  char* out = head.data<char>();
+  head_bytes.resize(prefix.size() + internal::uint_size(seq) + internal::uint_size(floor) +
+                    tail_bytes + header_bytes);
+  char* out = head_bytes.data();
   std::memcpy(out, prefix.data(), prefix.size());
   out = internal::put_uint(internal::put_uint(out + prefix.size(), seq), floor);
   if (shm_form) {
@@ -786,15 +789,12 @@ bool Endpoint::Impl::transmit(Link& link, Lane which, Outgoing& message) {
   bool fits_lane = false;
   if (link.lane_state == Link::LaneState::open) {
     lane_out.clear();
-    lane_out.emplace_back(head.data<char>(), head.size());
-    for (std::size_t i = 0; data && i < out_parts.size(); ++i) {
-      lane_out.emplace_back(out_parts[i].data<char>(), out_parts[i].size());
-    }
+    lane_out.emplace_back(head_bytes);
+    if (data) lane_out.insert(lane_out.end(), wire_frames.begin(), wire_frames.end());
     fits_lane = link.shm_lane->fits(lane_out);
   }
   if (fits_lane != link.last_on_lane[index] && seq != floor) {
     // The other path, with messages before this one in flight (Link::last_on_lane).
-    out_parts.clear();
     link.path_wait = true;
     return false;
   }
@@ -806,7 +806,6 @@ bool Endpoint::Impl::transmit(Link& link, Lane which, Outgoing& message) {
         break;
       case internal::ShmLane::Write::full:
         // The reader rings our doorbell when it makes room (serve_lanes pumps again).
-        out_parts.clear();
         link.lane_blocked = true;
         return false;
       case internal::ShmLane::Write::too_large:  // not after fits()
@@ -819,8 +818,7 @@ bool Endpoint::Impl::transmit(Link& link, Lane which, Outgoing& message) {
         break;
     }
   }
-  if (!on_lane && !send_on_dealer(link, lane, head, message)) return false;
-  out_parts.clear();
+  if (!on_lane && !send_on_dealer(link, lane, message)) return false;
   if (on_lane) internal::bump(stats.lane_sent);
   if (carried != nullptr) {
     carried->ack_now(Lane::data);
@@ -840,15 +838,25 @@ bool Endpoint::Impl::transmit(Link& link, Lane which, Outgoing& message) {
   return true;
 }
 
-// Hands a transmission (`head`, then out_parts) to the link's DEALER. False when ZeroMQ
-// cannot take it now, or failed (then the message was given up and the link redialed).
-bool Endpoint::Impl::send_on_dealer(Link& link, internal::SendWindow& lane, zmq::message_t& head,
-                                    Outgoing& message) {
+// Hands a transmission (head_bytes, then wire_frames for a data message) to the link's
+// DEALER. False when ZeroMQ cannot take it now, or failed (then the message was given up
+// and the link redialed).
+bool Endpoint::Impl::send_on_dealer(Link& link, internal::SendWindow& lane, Outgoing& message) {
   const bool data = message.live;
   zmq::socket_t& dealer = *link.dealer;
   link.recheck = any_recheck = true;
   std::size_t sent_parts = 0;
   try {
+    zmq::message_t head(head_bytes.data(), head_bytes.size());
+    out_parts.resize(data ? wire_frames.size() : 0);
+    for (std::size_t i = 0; i < out_parts.size(); ++i) {
+      // A frame's own bytes are lent to ZeroMQ (or copied when small); a descriptor copied.
+      if (wire_frames[i].data() == message.payload[i].data()) {
+        fill(out_parts[i], message.payload[i]);
+      } else {
+        out_parts[i].rebuild(wire_frames[i].data(), wire_frames[i].size());
+      }
+    }
     const auto head_flags = data && !out_parts.empty()
                                 ? zmq::send_flags::sndmore | zmq::send_flags::dontwait
                                 : zmq::send_flags::dontwait;
@@ -884,6 +892,7 @@ bool Endpoint::Impl::send_on_dealer(Link& link, internal::SendWindow& lane, zmq:
     dial(link);
     return false;
   }
+  out_parts.clear();
   return true;
 }
 
@@ -1093,6 +1102,7 @@ void Endpoint::Impl::on_reply(Link& link, std::string_view bytes) {
     case LinkKind::lane_answer:
       if (header->lane_accepted && link.lane_state == Link::LaneState::offered) {
         link.lane_state = Link::LaneState::open;
+        link.shm_lane->close_file();
         poll_dirty = true;
       } else if (!header->lane_accepted && link.lane_state != Link::LaneState::none) {
         // Refused, or closed after a fault on its side: what it may not have read goes
@@ -1114,6 +1124,10 @@ void Endpoint::Impl::on_reply(Link& link, std::string_view bytes) {
 // Offers the peer, which shares our host, a lane; its answer (on_reply) opens it. The file
 // is made once per link and kept while the offer cannot go out yet (no connection).
 void Endpoint::Impl::offer_lane(Link& link) {
+  if (!link.shm_lane && sending_lanes >= lanes_each_way) {
+    link.lane_state = Link::LaneState::refused;
+    return;
+  }
   if (!link.shm_lane) {
     auto created = internal::ShmLane::create(config.shm_dir,
                                              static_cast<std::size_t>(config.shm_lane_bytes));
@@ -1128,6 +1142,7 @@ void Endpoint::Impl::offer_lane(Link& link) {
       return;
     }
     link.shm_lane = std::move(*created);
+    ++sending_lanes;
   }
   const std::string offer = internal::encode_lane_offer(
       session, internal::encode_lane_descriptor(link.shm_lane->descriptor()));
@@ -1144,6 +1159,7 @@ void Endpoint::Impl::offer_lane(Link& link) {
 // Stops sending on `link`'s lane; with `resend`, what it holds unacked goes out again.
 void Endpoint::Impl::drop_lane(Link& link, bool resend) {
   if (link.lane_state == Link::LaneState::open) poll_dirty = true;
+  if (link.shm_lane) --sending_lanes;
   link.shm_lane.reset();
   link.lane_blocked = false;
   link.path_wait = false;
@@ -1160,6 +1176,10 @@ void Endpoint::Impl::accept_lane(ReceiveSession& state, const LinkHeader& header
     (void)reply(state, internal::encode_lane_answer(state.id(), accepted, reason), true);
   };
   if (config.shm_lane_bytes == 0) return answer(false, "ZMESH_SHM_LANE_BYTES=0 here");
+  if (!receive_lanes.contains(state.id()) && receive_lanes.size() >= lanes_each_way) {
+    return answer(false, fmt::format("it reads {} lanes already, its share of RLIMIT_NOFILE",
+                                     receive_lanes.size()));
+  }
   auto descriptor = internal::parse_lane_descriptor(header.lane_descriptor);
   if (!descriptor) {
     garbage(state.sender_text(), descriptor.error().message);

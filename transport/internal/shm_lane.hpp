@@ -87,6 +87,9 @@ class ShmLane {
   // The creator's: what to send to the peer. The opener's is the one it was opened from.
   LaneDescriptor descriptor() const { return descriptor_; }
   bool creator() const noexcept { return creator_; }
+  // Creator, once the peer opened the lane: its descriptor of the file is needed no more
+  // (the mapping stays), one descriptor less per lane.
+  void close_file() noexcept { file_.reset(); }
 
   // Appends ONE record made of `parts` to this side's outgoing ring (creator: forward; opener:
   // reverse); the reader gets the same parts back.
