@@ -204,7 +204,7 @@ TEST(LaneForgeryTest, ARecordBreakingTheRulesClosesTheLaneAndTheReceiverLives) {
   ASSERT_TRUE(closed.has_value()) << "the lane was not closed";
   EXPECT_FALSE(closed->accepted);
   EXPECT_NE(closed->reason.find("100 frames"), std::string::npos) << closed->reason;
-  EXPECT_EQ((*target)->stats().lanes_receiving, 0u);
+  EXPECT_TRUE(wait_until(20s, [&] { return (*target)->stats().lanes_receiving == 0; }));
   EXPECT_GE((*target)->stats().garbage_dropped, 1u);
   EXPECT_EQ(inbox.delivered_count(), 1u);
 

@@ -82,6 +82,9 @@ struct Link {
   // dropped and resent); until then the link waits for acks (path_wait).
   std::array<bool, 2> last_on_lane{};
   bool path_wait = false;
+  // How far the lane's reader had read when a resend last came due: a reader that has not
+  // moved since, with records unread, is taken for gone (a peer restarted at the address).
+  std::uint64_t lane_read_at_resend = 0;
   bool blocked = false;             // ZeroMQ refused (no connection, or full): wait for POLLOUT
   // An operation on the DEALER may have consumed the wake-up of its descriptor (ZeroMQ
   // processes commands inside send and recv), or input is left unread: ask ZeroMQ for the

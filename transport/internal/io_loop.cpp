@@ -1164,6 +1164,7 @@ void Endpoint::Impl::drop_lane(Link& link, bool resend) {
   link.lane_blocked = false;
   link.path_wait = false;
   link.last_on_lane = {};
+  link.lane_read_at_resend = 0;
   link.lane_state = Link::LaneState::none;
   if (resend) {
     for (auto& lane : link.lanes) lane.rewind();
@@ -1308,10 +1309,18 @@ void Endpoint::Impl::run_timers() {
     if (!link.dealer || link.blocked) continue;
     for (auto& lane : link.lanes) {
       if (lane.resend_armed() && now >= lane.resend_due()) {
-        // No ack in time: the lane's reader may be gone (a peer restarted at the same
-        // address reads only its socket). The resend goes over the socket, and the lane is
-        // offered again after it, to whoever reads there now.
-        if (link.lane_state == Link::LaneState::open) drop_lane(link, false);
+        // No ack in time. When the lane's reader has not read on since the last time and
+        // has records of ours unread, it is gone (a peer restarted at the same address reads
+        // only its socket): the resend goes over the socket, and the lane is offered again
+        // after it, to whoever reads there now. A reader that reads on is only slow.
+        if (link.lane_state == Link::LaneState::open) {
+          const std::uint64_t read = link.shm_lane->peer_read();
+          if (link.shm_lane->unread() && read == link.lane_read_at_resend) {
+            drop_lane(link, false);
+          } else {
+            link.lane_read_at_resend = read;
+          }
+        }
         lane.resend_now();
         link.path_wait = false;  // the front may take either path
         pump(link);

@@ -552,6 +552,12 @@ void ShmLane::woke() {
   awake();
 }
 
+std::uint64_t ShmLane::peer_read() const noexcept {
+  return shared(out_->tail).load(std::memory_order_acquire);
+}
+
+bool ShmLane::unread() const noexcept { return peer_read() != head_; }
+
 void ShmLane::awake() noexcept {
   shared(in_->reader_sleeping).store(0, std::memory_order_relaxed);
 }

@@ -126,6 +126,11 @@ class ShmLane {
   // This side's doorbell: POLLIN when rung.
   int doorbell_fd() const noexcept { return own_bell_.get(); }
 
+  // Writer: whether the reader has left records of ours unread, and how far it has read
+  // (its own counter, as it reports it: a hint, such as "it has stopped reading").
+  bool unread() const noexcept;
+  std::uint64_t peer_read() const noexcept;
+
   // Why the lane is broken, if it is.
   const std::optional<Error>& error() const noexcept { return broken_; }
 
