@@ -730,7 +730,8 @@ bool Endpoint::Impl::transmit(Link& link, Lane which, Outgoing& message) {
       wire_frames.clear();
       for (std::size_t i = 0; i < message.payload.size(); ++i) {
         const bool shared = i < 64 && (shm_frames >> i & 1) != 0;
-        wire_frames.push_back(shared ? std::string_view(descriptors[i]) : message.payload[i].view());
+        wire_frames.push_back(shared ? std::string_view(descriptors[i])
+                                     : message.payload[i].view());
       }
     } catch (const std::exception& e) {
       wire_frames.clear();

@@ -1,4 +1,5 @@
 #include "zmesh/transport/internal/shm_lane.hpp"
+#include "zmesh/transport/internal/native_fields.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -75,19 +76,6 @@ void store_u32(char* at, std::uint32_t value) {
   std::memcpy(at, &value, sizeof value);
 }
 
-template <class T>
-void put(std::string& out, const T& value) {
-  out.append(reinterpret_cast<const char*>(&value), sizeof value);
-}
-
-template <class T>
-T take(const char*& in) {
-  T value;
-  std::memcpy(&value, in, sizeof value);
-  in += sizeof value;
-  return value;
-}
-
 Error create_error(const std::string& dir, std::string_view step, int error) {
   return Error(ErrorCode::transport_failed,
                fmt::format("shared-memory lane in {}: {} failed: {}", dir, step,
@@ -99,13 +87,6 @@ Error bad_descriptor(const LaneDescriptor& d, std::string_view what) {
                fmt::format("shared-memory lane (pid {} fd {}): {}", d.pid, d.file_fd, what));
 }
 
-// Failures of this process, not of the descriptor (out of descriptors or memory, not
-// allowed to open another process's fds): the caller can go on over ZeroMQ.
-bool ours(int error) {
-  return error == EMFILE || error == ENFILE || error == ENOMEM || error == EAGAIN ||
-         error == EACCES || error == EPERM;
-}
-
 Error cannot_open(const LaneDescriptor& d, std::string_view what) {
   return Error(ErrorCode::transport_failed,
                fmt::format("shared-memory lane (pid {} fd {}): {} (this process cannot open it: "
@@ -115,7 +96,7 @@ Error cannot_open(const LaneDescriptor& d, std::string_view what) {
 
 Error open_error(const LaneDescriptor& d, const std::string& what, int error) {
   const auto text = fmt::format("{}: {}", what, std::strerror(error));
-  return ours(error) ? cannot_open(d, text) : bad_descriptor(d, text);
+  return fault_of_this_process(error) ? cannot_open(d, text) : bad_descriptor(d, text);
 }
 
 // A doorbell: a pipe held through ONE read-write fd. Reading and writing through the same
@@ -170,14 +151,14 @@ std::string encode_lane_descriptor(const LaneDescriptor& d) {
   std::string out;
   out.reserve(lane_descriptor_size);
   out.append(descriptor_magic, sizeof descriptor_magic);
-  put(out, d.pid);
-  put(out, d.file_fd);
-  put(out, d.creator_bell_fd);
-  put(out, d.opener_bell_fd);
-  put(out, d.inode);
-  put(out, d.device);
+  put_native(out, d.pid);
+  put_native(out, d.file_fd);
+  put_native(out, d.creator_bell_fd);
+  put_native(out, d.opener_bell_fd);
+  put_native(out, d.inode);
+  put_native(out, d.device);
   out.append(reinterpret_cast<const char*>(d.token.data()), d.token.size());
-  put(out, d.ring_bytes);
+  put_native(out, d.ring_bytes);
   out.resize(lane_descriptor_size, '\0');
   return out;
 }
@@ -195,15 +176,15 @@ Result<LaneDescriptor> parse_lane_descriptor(std::string_view bytes) {
   }
   const char* in = bytes.data() + sizeof descriptor_magic;
   LaneDescriptor d;
-  d.pid = take<std::uint32_t>(in);
-  d.file_fd = take<std::uint32_t>(in);
-  d.creator_bell_fd = take<std::uint32_t>(in);
-  d.opener_bell_fd = take<std::uint32_t>(in);
-  d.inode = take<std::uint64_t>(in);
-  d.device = take<std::uint64_t>(in);
+  d.pid = take_native<std::uint32_t>(in);
+  d.file_fd = take_native<std::uint32_t>(in);
+  d.creator_bell_fd = take_native<std::uint32_t>(in);
+  d.opener_bell_fd = take_native<std::uint32_t>(in);
+  d.inode = take_native<std::uint64_t>(in);
+  d.device = take_native<std::uint64_t>(in);
   std::memcpy(d.token.data(), in, d.token.size());
   in += d.token.size();
-  d.ring_bytes = take<std::uint32_t>(in);
+  d.ring_bytes = take_native<std::uint32_t>(in);
   return d;
 }
 
@@ -294,7 +275,9 @@ Result<std::unique_ptr<ShmLane>> ShmLane::open(const LaneDescriptor& d) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     const int error = errno;
-    if (ours(error)) return cannot_open(d, fmt::format("{}: {}", path, std::strerror(error)));
+    if (fault_of_this_process(error)) {
+      return cannot_open(d, fmt::format("{}: {}", path, std::strerror(error)));
+    }
     return bad_descriptor(d, fmt::format("{}: {} (the creator exited, or is not on this host)",
                                          path, std::strerror(error)));
   }

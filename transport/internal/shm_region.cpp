@@ -1,4 +1,5 @@
 #include "zmesh/transport/internal/shm_region.hpp"
+#include "zmesh/transport/internal/native_fields.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -56,31 +57,11 @@ Error bad_descriptor(const ShmDescriptor& d, std::string_view what) {
                            d.size, what));
 }
 
-// Failures of this proc, not of the descriptor: out of descriptors or memory, or not
-// allowed to open another proc's fd here. The bytes would arrive over the socket.
-bool passing(int error) {
-  return error == EMFILE || error == ENFILE || error == ENOMEM || error == EAGAIN ||
-         error == EACCES || error == EPERM;
-}
-
 // A descriptor that may well be genuine but that this proc cannot map now.
 Error cannot_map(const ShmDescriptor& d, std::string_view what) {
   return Error(ErrorCode::transport_failed,
                fmt::format("shared-memory region (pid {} fd {} size {}): {}", d.pid, d.fd,
                            d.size, what));
-}
-
-template <class T>
-void put(std::string& out, const T& value) {
-  out.append(reinterpret_cast<const char*>(&value), sizeof value);
-}
-
-template <class T>
-T take(const char*& in) {
-  T value;
-  std::memcpy(&value, in, sizeof value);
-  in += sizeof value;
-  return value;
 }
 
 }  // namespace
@@ -114,13 +95,13 @@ std::string encode_shm_descriptor(const ShmDescriptor& d) {
   std::string out;
   out.reserve(shm_descriptor_size);
   out.append(descriptor_magic, sizeof descriptor_magic);
-  put(out, d.pid);
-  put(out, d.fd);
-  put(out, d.size);
-  put(out, d.inode);
-  put(out, d.device);
+  put_native(out, d.pid);
+  put_native(out, d.fd);
+  put_native(out, d.size);
+  put_native(out, d.inode);
+  put_native(out, d.device);
   out.append(reinterpret_cast<const char*>(d.token.data()), d.token.size());
-  put(out, d.generation);
+  put_native(out, d.generation);
   return out;
 }
 
@@ -137,14 +118,14 @@ Result<ShmDescriptor> parse_shm_descriptor(std::string_view bytes) {
   }
   const char* in = bytes.data() + sizeof descriptor_magic;
   ShmDescriptor d;
-  d.pid = take<std::uint32_t>(in);
-  d.fd = take<std::uint32_t>(in);
-  d.size = take<std::uint64_t>(in);
-  d.inode = take<std::uint64_t>(in);
-  d.device = take<std::uint64_t>(in);
+  d.pid = take_native<std::uint32_t>(in);
+  d.fd = take_native<std::uint32_t>(in);
+  d.size = take_native<std::uint64_t>(in);
+  d.inode = take_native<std::uint64_t>(in);
+  d.device = take_native<std::uint64_t>(in);
   std::memcpy(d.token.data(), in, d.token.size());
   in += d.token.size();
-  d.generation = take<std::uint64_t>(in);
+  d.generation = take_native<std::uint64_t>(in);
   return d;
 }
 
@@ -204,7 +185,9 @@ Result<std::shared_ptr<ShmFile>> ShmFile::open(const ShmDescriptor& d,
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     const int error = errno;
-    if (passing(error)) return cannot_map(d, fmt::format("{}: {}", path, errno_text(error)));
+    if (fault_of_this_process(error)) {
+      return cannot_map(d, fmt::format("{}: {}", path, errno_text(error)));
+    }
     return bad_descriptor(
         d, fmt::format("{}: {} (the sender exited, or not on this host)", path, errno_text(error)));
   }
@@ -220,7 +203,7 @@ Result<std::shared_ptr<ShmFile>> ShmFile::open(const ShmDescriptor& d,
   if (!fd.valid()) {
     const int error = errno;
     const auto what = fmt::format("open {}: {}", path, errno_text(error));
-    return passing(error) ? cannot_map(d, what) : bad_descriptor(d, what);
+    return fault_of_this_process(error) ? cannot_map(d, what) : bad_descriptor(d, what);
   }
   struct statfs fs {};
   if (::fstat(fd.get(), &st) != 0 || !same_file(st)) {
@@ -241,7 +224,7 @@ Result<std::shared_ptr<ShmFile>> ShmFile::open(const ShmDescriptor& d,
   const auto mapping_error = [&](std::uint64_t bytes) {
     const int error = errno;
     const auto what = fmt::format("mmap of {} bytes: {}", bytes, errno_text(error));
-    return passing(error) ? cannot_map(d, what) : bad_descriptor(d, what);
+    return fault_of_this_process(error) ? cannot_map(d, what) : bad_descriptor(d, what);
   };
   void* base = ::mmap(nullptr, total, PROT_READ, MAP_SHARED, fd.get(), 0);
   if (base == MAP_FAILED) return mapping_error(total);
