@@ -33,8 +33,8 @@ using testing::WorkerActor;
 Config fast_config() { return testing::mesh_test_config(Millis(1500)); }
 
 std::unique_ptr<ProcMesh> allocate(Runtime& runtime, std::vector<std::pair<std::string, std::uint32_t>> dims,
-                                   bool local = false) {
-  return testing::allocate_mesh(runtime, testing::spec_of(std::move(dims)), local, deadline_in(60s));
+                                   bool local = false, Deadline deadline = deadline_in(60s)) {
+  return testing::allocate_mesh(runtime, testing::spec_of(std::move(dims)), local, deadline);
 }
 
 // A process that is gone: no such pid, or a zombie (then reaped if it is ours).
@@ -184,12 +184,14 @@ TEST_F(SupervisionTest, TwoMeshesInOneClientDoNotMixEvents) {
 }
 
 TEST_F(SupervisionTest, CastTo4x4x4ProcessMesh) {
-  // 64 processes starting at once on two cores (under sanitizers) can starve heartbeats
-  // for a while: a generous deadline keeps the watchdog for real hangs.
+  // 64 processes starting at once on two cores (under sanitizers, beside another test) can
+  // starve heartbeats, the bootstrap and the configuration for a while: generous deadlines
+  // keep the watchdogs for real hangs (CI once needed more than 60 s to configure them).
   Config patient = fast_config();
   patient.heartbeat_timeout = 30s;
+  patient.bootstrap_timeout = 90s;
   Runtime runtime(patient);
-  auto mesh = allocate(runtime, {{"x", 4}, {"y", 4}, {"z", 4}});
+  auto mesh = allocate(runtime, {{"x", 4}, {"y", 4}, {"z", 4}}, false, deadline_in(150s));
   ASSERT_TRUE(mesh);
   auto spawned = mesh->spawn<WorkerActor>("worker", {""}, deadline_in(60s));
   ASSERT_TRUE(spawned.ok()) << spawned.error().describe();

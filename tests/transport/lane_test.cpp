@@ -32,6 +32,14 @@ using testing::test_config;
 using testing::unique_temp_path;
 using testing::wait_until;
 
+constexpr std::int64_t ring_bytes = 256 * 1024;  // lanes are off by default
+
+Config lanes_on() {
+  Config config = test_config();
+  config.shm_lane_bytes = ring_bytes;
+  return config;
+}
+
 class LaneTest : public ::testing::Test {
  protected:
   void start(const Config& sender_config, const Config& receiver_config) {
@@ -82,7 +90,7 @@ class LaneTest : public ::testing::Test {
 };
 
 TEST_F(LaneTest, MessagesToASameHostProcGoThroughTheLaneInOrder) {
-  start(test_config(), test_config());
+  start(lanes_on(), lanes_on());
   // The first messages ask for the receiver's host and go over the socket; then the lane.
   send_and_check(10, [](int) { return 10; });
   ASSERT_TRUE(wait_until(20s, [&] { return sender_->stats().lanes_sending == 1; }));
@@ -100,7 +108,7 @@ TEST_F(LaneTest, MessagesToASameHostProcGoThroughTheLaneInOrder) {
 TEST_F(LaneTest, LanesOffOnEitherSideKeepEverythingOnTheSocket) {
   Config off = test_config();
   off.shm_lane_bytes = 0;
-  start(off, test_config());
+  start(off, lanes_on());
   send_and_check(500, [](int) { return 100; });
   EXPECT_EQ(sender_->stats().lane_sent, 0u);
   EXPECT_EQ(sender_->stats().lanes_sending, 0u);
@@ -110,7 +118,7 @@ TEST_F(LaneTest, LanesOffOnEitherSideKeepEverythingOnTheSocket) {
 TEST_F(LaneTest, AReceiverWithLanesOffRefusesTheOfferAndTheSenderStaysOnTheSocket) {
   Config off = test_config();
   off.shm_lane_bytes = 0;
-  start(test_config(), off);
+  start(lanes_on(), off);
   send_and_check(500, [](int) { return 100; });
   send_and_check(500, [](int) { return 100; });  // after the refusal arrived, surely
   EXPECT_EQ(sender_->stats().lane_sent, 0u);
@@ -126,7 +134,7 @@ TEST_F(LaneTest, AFullRingAndMessagesTooLargeForItKeepOrder) {
   small.shm_lane_bytes = 4096;
   small.shm_threshold = 0;
   small.resend_interval = Millis(50);
-  start(small, test_config());
+  start(small, lanes_on());
   send_and_check(10, [](int) { return 10; });
   ASSERT_TRUE(wait_until(20s, [&] { return sender_->stats().lanes_sending == 1; }));
   const auto before = sender_->stats();
@@ -146,7 +154,7 @@ TEST(LaneForgeryTest, ARecordBreakingTheRulesClosesTheLaneAndTheReceiverLives) {
   zmq::context_t context;
   Inbox inbox;
   const ProcId target_id = proc("lane-target", 0);
-  Config config = test_config();
+  Config config = lanes_on();
   config.log_level = "error";
   auto target = Endpoint::bind(context, target_id, "ipc://" + unique_temp_path("lane-forge"),
                                inbox.inbound(), config);
@@ -224,7 +232,7 @@ TEST(LaneKillTest, AReceiverKilledMidStreamLeavesTheSenderAliveAndItsMessagesRet
   zmq::context_t context;
   Inbox inbox;
   const ProcId driver_id = proc("lane-driver", 0);
-  Config config = test_config();
+  Config config = lanes_on();
   config.delivery_timeout = Millis(1500);
   config.resend_interval = Millis(50);
   config.log_level = "error";
@@ -234,7 +242,8 @@ TEST(LaneKillTest, AReceiverKilledMidStreamLeavesTheSenderAliveAndItsMessagesRet
   const ProcId peer_id = proc("lane-echo", 0);
   auto peer = PeerProcess::start({"echo", peer_id.to_string(),
                                   "ipc://" + unique_temp_path("lane-echo"),
-                                  driver_id.to_string() + "=" + (*driver)->address()});
+                                  driver_id.to_string() + "=" + (*driver)->address()},
+                                 {"ZMESH_SHM_LANE_BYTES=" + std::to_string(ring_bytes)});
   ASSERT_TRUE((*driver)->add_route(peer_id, peer->address()).ok());
   for (int i = 0; i < 20 && (*driver)->stats().lanes_sending == 0; ++i) {
     const std::size_t before = inbox.delivered_count();
