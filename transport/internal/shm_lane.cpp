@@ -164,17 +164,10 @@ std::string encode_lane_descriptor(const LaneDescriptor& d) {
 }
 
 Result<LaneDescriptor> parse_lane_descriptor(std::string_view bytes) {
-  if (bytes.size() != lane_descriptor_size) {
-    return Error(ErrorCode::decode_error,
-                 fmt::format("shared-memory lane descriptor of {} bytes, expected {}",
-                             bytes.size(), lane_descriptor_size));
-  }
-  if (std::memcmp(bytes.data(), descriptor_magic, sizeof descriptor_magic) != 0) {
-    return Error(ErrorCode::decode_error,
-                 "shared-memory lane descriptor without its magic \"zmlane1\" (not a lane "
-                 "descriptor, or from another zmesh release)");
-  }
-  const char* in = bytes.data() + sizeof descriptor_magic;
+  auto fields = fixed_fields(bytes, lane_descriptor_size, descriptor_magic,
+                             "shared-memory lane descriptor");
+  if (!fields) return std::move(fields).error();
+  const char* in = *fields;
   LaneDescriptor d;
   d.pid = take_native<std::uint32_t>(in);
   d.file_fd = take_native<std::uint32_t>(in);

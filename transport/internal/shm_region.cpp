@@ -106,17 +106,10 @@ std::string encode_shm_descriptor(const ShmDescriptor& d) {
 }
 
 Result<ShmDescriptor> parse_shm_descriptor(std::string_view bytes) {
-  if (bytes.size() != shm_descriptor_size) {
-    return Error(ErrorCode::decode_error,
-                 fmt::format("shared-memory descriptor of {} bytes, expected {}", bytes.size(),
-                             shm_descriptor_size));
-  }
-  if (std::memcmp(bytes.data(), descriptor_magic, sizeof descriptor_magic) != 0) {
-    return Error(ErrorCode::decode_error,
-                 "shared-memory descriptor without its magic \"zmshd2\" (not a descriptor, or "
-                 "from an older zmesh release)");
-  }
-  const char* in = bytes.data() + sizeof descriptor_magic;
+  auto fields =
+      fixed_fields(bytes, shm_descriptor_size, descriptor_magic, "shared-memory descriptor");
+  if (!fields) return std::move(fields).error();
+  const char* in = *fields;
   ShmDescriptor d;
   d.pid = take_native<std::uint32_t>(in);
   d.fd = take_native<std::uint32_t>(in);
