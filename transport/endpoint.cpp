@@ -97,6 +97,11 @@ Result<void> Endpoint::Impl::open(const Address& address) {
     return Error(ErrorCode::transport_failed,
                  fmt::format("proc {}: eventfd failed: {}", self_text, std::strerror(errno)));
   }
+  if (lanes_each_way != 0) {
+    auto bells = internal::LaneBells::create();
+    if (!bells) return bells.error();
+    lane_bells.emplace(std::move(*bells));
+  }
   try {
     router.emplace(context, zmq::socket_type::router);
     router->set(zmq::sockopt::linger, static_cast<int>(config.linger.count()));

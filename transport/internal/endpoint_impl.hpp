@@ -17,6 +17,7 @@
 #include "zmesh/transport/internal/link_header.hpp"
 #include "zmesh/transport/internal/receive_session.hpp"
 #include "zmesh/transport/internal/send_window.hpp"
+#include "zmesh/transport/internal/lane_bells.hpp"
 #include "zmesh/transport/internal/shm_lane.hpp"
 #include "zmesh/transport/internal/shm_pool.hpp"
 
@@ -85,6 +86,11 @@ struct Link {
   // How far the lane's reader had read when a resend last came due: a reader that has not
   // moved since, with records unread, is taken for gone (a peer restarted at the address).
   std::uint64_t lane_read_at_resend = 0;
+  // After such a drop the lane is offered again no sooner than this, the wait doubling with
+  // each drop (lane_drops): a reader that is only starved of CPU, not gone, would otherwise
+  // cost a new lane (a file, its pages, an open through /proc) per resend timeout.
+  Clock::time_point lane_offer_after{};
+  std::uint32_t lane_drops = 0;
   bool blocked = false;             // ZeroMQ refused (no connection, or full): wait for POLLOUT
   // An operation on the DEALER may have consumed the wake-up of its descriptor (ZeroMQ
   // processes commands inside send and recv), or input is left unread: ask ZeroMQ for the
@@ -197,7 +203,9 @@ struct Endpoint::Impl {
   void offer_lane(internal::Link& link);
   void drop_lane(internal::Link& link, bool resend);
   void accept_lane(internal::ReceiveSession& session, const internal::LinkHeader& header);
-  void serve_lanes(std::vector<pollfd>& fds);
+  // `prepared`: this round's prepare_lanes_to_sleep() found which lanes hold records;
+  // otherwise every lane is looked at.
+  void serve_lanes(const std::vector<pollfd>& fds, bool prepared);
   void read_lane(internal::ShmLane& lane, std::uint64_t session);
   bool prepare_lanes_to_sleep();
   bool apply_ack(internal::Link& link, Lane lane, bool nack, std::uint64_t through);
@@ -328,15 +336,21 @@ struct Endpoint::Impl {
   std::vector<pollfd> poll_fds;
   std::size_t first_link_item = 2;  // wake fd, ROUTER, then the handshake watch if any
   std::vector<internal::Link*> polled_links;  // poll_fds[i + first_link_item] is polled_links[i]
-  // Then the doorbells of the lanes: poll_fds[i + first_lane_item] is polled_lanes[i]. A
-  // sending link's (acks, room) names the link; a receiving lane names its session.
+  // Then, while there are lanes, one item for all their doorbells (lane_bells). A sending
+  // link's lane (acks, room) names the link; a receiving lane names its session.
   struct PolledLane {
     internal::ShmLane* lane = nullptr;
     internal::Link* link = nullptr;
     std::uint64_t session = 0;
+    bool ready = false;  // found with records at the last prepare_lanes_to_sleep()
   };
-  std::size_t first_lane_item = 2;
+  std::size_t lane_bell_item = 0;  // 0: no lanes polled
   std::vector<PolledLane> polled_lanes;
+  std::unordered_map<int, std::size_t> polled_lane_by_bell;  // doorbell fd -> polled_lanes
+  std::optional<internal::LaneBells> lane_bells;  // while lanes are on
+  // Some lane may still say "asleep" (its writers then ring): set by prepare_lanes_to_sleep(),
+  // cleared when serve_lanes() said "awake" on every lane.
+  bool lanes_asleep = false;
   // The lanes of senders that we read, by their sending session.
   std::unordered_map<std::uint64_t, std::unique_ptr<internal::ShmLane>> receive_lanes;
   std::vector<std::string_view> lane_parts;  // one record read from a lane

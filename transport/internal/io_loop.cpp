@@ -198,7 +198,8 @@ void Endpoint::Impl::iterate(std::unique_lock<std::mutex>& io, std::vector<pollf
   int timeout = any_recheck || deferred_waiting ? 0 : poll_timeout_ms();
   // A lane's writer rings our doorbell only when we said we sleep; input already there
   // means no sleep at all.
-  if (timeout != 0 && !polled_lanes.empty() && !prepare_lanes_to_sleep()) timeout = 0;
+  const bool lanes_prepared = timeout != 0 && !polled_lanes.empty();
+  if (lanes_prepared && !prepare_lanes_to_sleep()) timeout = 0;
   io_wakes_at = timeout < 0 ? Clock::time_point::max()
                             : Clock::now() + std::chrono::milliseconds(timeout);
   // Senders may do the I/O work while this thread waits (try_send_directly).
@@ -223,9 +224,9 @@ void Endpoint::Impl::iterate(std::unique_lock<std::mutex>& io, std::vector<pollf
     handshakes_recheck = false;
     if (events_of(handshakes->handle()) & ZMQ_POLLIN) report_refused_handshakes();
   }
-  if (!poll_dirty && !polled_lanes.empty()) serve_lanes(fds);
+  if (!poll_dirty && !polled_lanes.empty()) serve_lanes(fds, lanes_prepared);
   if (!poll_dirty) {
-    for (std::size_t i = first_link_item; i < first_lane_item; ++i) {
+    for (std::size_t i = first_link_item; i < first_link_item + polled_links.size(); ++i) {
       Link& link = *polled_links[i - first_link_item];
       if (!link.recheck && !(fds[i].revents & POLLIN)) continue;
       serve_link(link);
@@ -407,17 +408,26 @@ void Endpoint::Impl::rebuild_poll_items() {
     polled_links.push_back(link.get());
     link->recheck = true;
   }
-  first_lane_item = poll_fds.size();
   polled_lanes.clear();
+  polled_lane_by_bell.clear();
   for (auto& [proc, link] : links) {
     if (link->lane_state != Link::LaneState::open) continue;
-    poll_fds.push_back({link->shm_lane->doorbell_fd(), POLLIN, 0});
     polled_lanes.push_back({link->shm_lane.get(), link.get(), 0});
   }
-  for (auto& [id, lane] : receive_lanes) {
-    poll_fds.push_back({lane->doorbell_fd(), POLLIN, 0});
-    polled_lanes.push_back({lane.get(), nullptr, id});
+  for (auto& [id, lane] : receive_lanes) polled_lanes.push_back({lane.get(), nullptr, id});
+  std::vector<int> bells;
+  for (std::size_t i = 0; i < polled_lanes.size(); ++i) {
+    bells.push_back(polled_lanes[i].lane->doorbell_fd());
+    polled_lane_by_bell[bells.back()] = i;
   }
+  if (lane_bells) lane_bells->watch(bells);
+  lane_bell_item = 0;
+  if (!polled_lanes.empty()) {
+    lane_bell_item = poll_fds.size();
+    poll_fds.push_back({lane_bells->fd(), POLLIN, 0});
+  }
+  // The bells of lanes no longer polled: whoever reads them next starts from "asleep".
+  lanes_asleep = true;
   stats.lanes_sending.store(polled_lanes.size() - receive_lanes.size(), std::memory_order_relaxed);
   stats.lanes_receiving.store(receive_lanes.size(), std::memory_order_relaxed);
   any_recheck = true;
@@ -687,7 +697,7 @@ void Endpoint::Impl::set_blocked(Link& link, bool blocked) {
 void Endpoint::Impl::pump(Link& link) {
   if (!link.dealer || link.blocked || link.lane_blocked || link.path_wait) return;
   if (link.lane_state == Link::LaneState::none && link.peer_host == Link::Host::same &&
-      lanes_each_way != 0 && !link.inproc) {
+      lanes_each_way != 0 && !link.inproc && now >= link.lane_offer_after) {
     offer_lane(link);
   }
   // Control first: a heartbeat never waits behind queued data.
@@ -1204,25 +1214,41 @@ void Endpoint::Impl::accept_lane(ReceiveSession& state, const LinkHeader& header
 
 bool Endpoint::Impl::prepare_lanes_to_sleep() {
   bool sleep = true;
-  for (const auto& polled : polled_lanes) sleep = polled.lane->prepare_to_sleep() && sleep;
+  lanes_asleep = true;
+  for (auto& polled : polled_lanes) {
+    polled.ready = !polled.lane->prepare_to_sleep();
+    sleep = sleep && !polled.ready;
+  }
   return sleep;
 }
 
-// Every lane, each round: reading a ring that is empty costs a load, and a writer rings
-// only while we sleep, so input that came while we were awake is found here.
-void Endpoint::Impl::serve_lanes(std::vector<pollfd>& fds) {
-  for (std::size_t i = 0; i < polled_lanes.size() && !poll_dirty; ++i) {
-    const PolledLane polled = polled_lanes[i];
-    if ((fds[first_lane_item + i].revents & POLLIN) != 0) {
+// The lanes with records for us, or room: after a round that prepared to sleep, those found
+// with records then and those whose doorbell rang (a writer rings only while we sleep); after
+// a busy round, every lane (an empty ring costs a load). Input that came while we were awake
+// and rang nothing is found by the next prepare, before any sleep.
+void Endpoint::Impl::serve_lanes(const std::vector<pollfd>& fds, bool prepared) {
+  if (std::exchange(lanes_asleep, false)) {
+    for (auto& polled : polled_lanes) polled.lane->awake();
+  }
+  for (auto& polled : polled_lanes) polled.ready = polled.ready || !prepared;
+  if ((fds[lane_bell_item].revents & POLLIN) != 0) {
+    for (const int bell : lane_bells->rung(polled_lanes.size())) {
+      const auto found = polled_lane_by_bell.find(bell);
+      if (found == polled_lane_by_bell.end()) continue;  // a lane closed since the poll
+      PolledLane& polled = polled_lanes[found->second];
       polled.lane->woke();
-    } else {
-      polled.lane->awake();
+      polled.ready = true;
     }
+  }
+  for (std::size_t i = 0; i < polled_lanes.size() && !poll_dirty; ++i) {
+    if (!std::exchange(polled_lanes[i].ready, false)) continue;
+    const PolledLane polled = polled_lanes[i];
     if (polled.link == nullptr) {
       read_lane(*polled.lane, polled.session);
       continue;
     }
     Link& link = *polled.link;
+    bool read_any = false;
     for (int n = 0; n < max_receive_batch; ++n) {
       auto got = polled.lane->peek(lane_parts);
       if (!got || !*got) {
@@ -1241,11 +1267,15 @@ void Endpoint::Impl::serve_lanes(std::vector<pollfd>& fds) {
                                             lane_parts.size()));
       }
       polled.lane->pop();
+      read_any = true;
       if (n + 1 == max_receive_batch) any_recheck = true;
     }
-    // Rung for room, maybe: try again (a ring still full blocks the link again).
-    link.lane_blocked = false;
-    pump(link);
+    // Acks let more go; room (a full ring's reader rings when it reads): try again, and a
+    // ring still full blocks the link again.
+    if (read_any || link.lane_blocked) {
+      link.lane_blocked = false;
+      pump(link);
+    }
   }
 }
 
@@ -1318,6 +1348,12 @@ void Endpoint::Impl::run_timers() {
           const std::uint64_t read = link.shm_lane->peer_read();
           if (link.shm_lane->unread() && read == link.lane_read_at_resend) {
             drop_lane(link, false);
+            const auto wait = std::min<Clock::duration>(
+                std::max<Clock::duration>(std::chrono::seconds(1), 4 * config.resend_interval) *
+                    (Clock::rep{1} << std::min<std::uint32_t>(link.lane_drops, 6)),
+                std::chrono::minutes(1));
+            link.lane_offer_after = now + wait;
+            ++link.lane_drops;
           } else {
             link.lane_read_at_resend = read;
           }
