@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <functional>
 #include <optional>
 #include <string>
@@ -145,6 +146,36 @@ TEST_F(LaneTest, AFullRingAndMessagesTooLargeForItKeepOrder) {
   EXPECT_GT(sender.lane_sent - before.lane_sent, 2000u);
   EXPECT_LT(sender.lane_sent - before.lane_sent, 3000u) << "the large ones went by the lane?";
   EXPECT_EQ(receiver_->stats().delivered, 3010u);
+}
+
+// A message that must switch paths waits for the one before it to be acked; when that one
+// is given up at its deadline instead (the receiver held it, its mailbox full), the switch
+// is due at once: the link must not wait on for an ack that will never come.
+TEST_F(LaneTest, APathSwitchWaitingBehindAMessageGivenUpGoesOnAtItsDeadline) {
+  Config small = test_config();
+  small.shm_lane_bytes = 4096;  // records of 1 KiB at most
+  small.shm_threshold = 0;
+  small.resend_interval = Millis(50);
+  start(small, lanes_on());
+  send_and_check(10, [](int) { return 10; });
+  ASSERT_TRUE(wait_until(20s, [&] { return sender_->stats().lanes_sending == 1; }));
+
+  receiver_inbox_.set_open(false);  // data is refused, held, and not acked
+  Envelope large = make_text(sender_id_, receiver_id_, std::string(3000, 'L'));
+  large.deadline = deadline_in(1s);  // over the socket, then given up
+  sender_->send(std::move(large));
+  Envelope small_one = make_text(sender_id_, receiver_id_, "small");
+  small_one.deadline = deadline_in(60s);  // the lane's, behind the large one
+  sender_->send(std::move(small_one));
+  ASSERT_TRUE(wait_until(20s, [&] { return sender_inbox_.returned_count() == 1; }))
+      << "the large message was not given up at its deadline";
+  receiver_inbox_.set_open(true);
+  ASSERT_TRUE(wait_until(20s, [&] {
+    const auto texts = receiver_inbox_.delivered_texts();
+    return std::find(texts.begin(), texts.end(), "small") != texts.end();
+  })) << "the message behind the given-up one never went out";
+  EXPECT_EQ(sender_inbox_.returned_count(), 1u);
+  EXPECT_EQ(sender_inbox_.returned().front().first.payload[0].view(), std::string(3000, 'L'));
 }
 
 // A sender (a raw DEALER playing one) offers a lane, then writes a record of more frames

@@ -28,8 +28,10 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -80,9 +82,10 @@ struct Link {
   // Per lane (data, control): whether its last transmission went through the shm lane. The
   // receiver reads the socket and the shm lane in its own order, so a message takes the
   // other path only when nothing before it is unacked (else it would arrive as a gap, be
-  // dropped and resent); until then the link waits for acks (path_wait).
+  // dropped and resent); until then the link waits for acks, a resend or a deadline, each
+  // of which pumps again.
   std::array<bool, 2> last_on_lane{};
-  bool path_wait = false;
+  bool path_wait = false;  // the last pump stopped there (transmit() to pump(), one call)
   // How far the lane's reader had read when a resend last came due: a reader that has not
   // moved since, with records unread, is taken for gone (a peer restarted at the address).
   std::uint64_t lane_read_at_resend = 0;
@@ -218,8 +221,16 @@ struct Endpoint::Impl {
   void settle_credits();
   Error deadline_error(const internal::Link& link, const internal::Outgoing& message) const;
   void receive_data();
+  // One message as it arrived: from the ROUTER (`frames` views `parts`, whose payload
+  // frames on_data() moves into the message, no copy) or from a lane (`frames` views
+  // `record`, one copy of the ring record, which the payload frames share).
+  struct Arrived {
+    std::string_view routing_id;
+    std::span<const std::string_view> frames;  // the link header, then the payload
+    std::shared_ptr<const char[]> record;
+  };
   // `lane_session`: the message came through the lane of that sending session (0: the ROUTER).
-  void on_data(std::size_t count, std::uint64_t lane_session = 0);
+  void on_data(const Arrived& arrived, std::uint64_t lane_session = 0);
   bool offer(Envelope& envelope);
   void retry_held_now();
   void mark_dirty(internal::ReceiveSession& session);
@@ -230,7 +241,7 @@ struct Endpoint::Impl {
   void send_ack(internal::ReceiveSession& session, Lane lane, internal::ReceiveSession::AckDue due);
   void send_reject(internal::ReceiveSession& session, Lane lane, std::uint64_t seq,
                    std::string_view reason);
-  // Through the session's lane when it has one, unless `socket_only`.
+  // Through the session's lane when its last message came that way, unless `socket_only`.
   bool reply(const internal::ReceiveSession& session, const std::string& header,
              bool socket_only = false);
   void garbage(std::string_view peer, std::string_view reason);
@@ -346,6 +357,7 @@ struct Endpoint::Impl {
   };
   std::size_t lane_bell_item = 0;  // 0: no lanes polled
   std::vector<PolledLane> polled_lanes;
+  bool still_polled(const PolledLane& polled) const;
   std::unordered_map<int, std::size_t> polled_lane_by_bell;  // doorbell fd -> polled_lanes
   std::optional<internal::LaneBells> lane_bells;  // while lanes are on
   // Some lane may still say "asleep" (its writers then ring): set by prepare_lanes_to_sleep(),
@@ -354,6 +366,8 @@ struct Endpoint::Impl {
   // The lanes of senders that we read, by their sending session.
   std::unordered_map<std::uint64_t, std::unique_ptr<internal::ShmLane>> receive_lanes;
   std::vector<std::string_view> lane_parts;  // one record read from a lane
+  std::vector<std::string_view> lane_copies;  // its frames, copied out (read_lane)
+  std::vector<std::string_view> received_views;  // the frames of `parts` (receive_data)
   std::vector<std::string_view> lane_out;    // one record written to a lane
   bool lane_warned = false;  // ZM-LANE-FALLBACK is logged once per endpoint
   std::size_t sending_lanes = 0;  // links holding a lane of ours (offered or open)

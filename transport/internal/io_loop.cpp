@@ -48,13 +48,12 @@ constexpr Clock::duration min_sweep_interval = 10ms;
 constexpr Clock::duration max_sweep_interval = 5s;
 constexpr Lane lanes_in_send_order[] = {Lane::control, Lane::data};
 
-std::string hex(const zmq::message_t& bytes) {
+std::string hex(std::string_view bytes) {
   std::string text;
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    text += fmt::format("{:02x}", bytes.data<unsigned char>()[i]);
-  }
+  for (const char byte : bytes) text += fmt::format("{:02x}", static_cast<unsigned char>(byte));
   return text;
 }
+std::string hex(const zmq::message_t& bytes) { return hex(bytes.to_string_view()); }
 
 long long millis_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::round<std::chrono::milliseconds>(to - from).count();
@@ -224,7 +223,9 @@ void Endpoint::Impl::iterate(std::unique_lock<std::mutex>& io, std::vector<pollf
     handshakes_recheck = false;
     if (events_of(handshakes->handle()) & ZMQ_POLLIN) report_refused_handshakes();
   }
-  if (!poll_dirty && !polled_lanes.empty()) serve_lanes(fds, lanes_prepared);
+  // Lanes even when sockets or lanes changed this round (offers taken, lanes opened): while
+  // procs keep offering lanes, a round that skipped them would starve every lane.
+  if (!polled_lanes.empty()) serve_lanes(fds, lanes_prepared);
   if (!poll_dirty) {
     for (std::size_t i = first_link_item; i < first_link_item + polled_links.size(); ++i) {
       Link& link = *polled_links[i - first_link_item];
@@ -695,7 +696,11 @@ void Endpoint::Impl::set_blocked(Link& link, bool blocked) {
 }
 
 void Endpoint::Impl::pump(Link& link) {
-  if (!link.dealer || link.blocked || link.lane_blocked || link.path_wait) return;
+  if (!link.dealer || link.blocked || link.lane_blocked) return;
+  // A wait before switching paths is looked at again on every pump (transmit() sets it
+  // anew if still due): what it waited for may have been acked, resent, or given up at its
+  // deadline since, and a wait kept after that would hold the link for good.
+  link.path_wait = false;
   if (link.lane_state == Link::LaneState::none && link.peer_host == Link::Host::same &&
       lanes_each_way != 0 && !link.inproc && now >= link.lane_offer_after) {
     offer_lane(link);
@@ -1173,7 +1178,6 @@ void Endpoint::Impl::drop_lane(Link& link, bool resend) {
   if (link.shm_lane) --sending_lanes;
   link.shm_lane.reset();
   link.lane_blocked = false;
-  link.path_wait = false;
   link.last_on_lane = {};
   link.lane_read_at_resend = 0;
   link.lane_state = Link::LaneState::none;
@@ -1212,6 +1216,17 @@ void Endpoint::Impl::accept_lane(ReceiveSession& state, const LinkHeader& header
   answer(true, {});
 }
 
+// Whether `polled` is still the lane it was at the last rebuild_poll_items(): lanes are
+// dropped, closed and replaced between rebuilds, and serving goes on meanwhile.
+bool Endpoint::Impl::still_polled(const PolledLane& polled) const {
+  if (polled.link != nullptr) {
+    return polled.link->lane_state == Link::LaneState::open &&
+           polled.link->shm_lane.get() == polled.lane;
+  }
+  const auto found = receive_lanes.find(polled.session);
+  return found != receive_lanes.end() && found->second.get() == polled.lane;
+}
+
 bool Endpoint::Impl::prepare_lanes_to_sleep() {
   bool sleep = true;
   lanes_asleep = true;
@@ -1228,7 +1243,9 @@ bool Endpoint::Impl::prepare_lanes_to_sleep() {
 // and rang nothing is found by the next prepare, before any sleep.
 void Endpoint::Impl::serve_lanes(const std::vector<pollfd>& fds, bool prepared) {
   if (std::exchange(lanes_asleep, false)) {
-    for (auto& polled : polled_lanes) polled.lane->awake();
+    for (auto& polled : polled_lanes) {
+      if (still_polled(polled)) polled.lane->awake();
+    }
   }
   for (auto& polled : polled_lanes) polled.ready = polled.ready || !prepared;
   if ((fds[lane_bell_item].revents & POLLIN) != 0) {
@@ -1236,12 +1253,13 @@ void Endpoint::Impl::serve_lanes(const std::vector<pollfd>& fds, bool prepared) 
       const auto found = polled_lane_by_bell.find(bell);
       if (found == polled_lane_by_bell.end()) continue;  // a lane closed since the poll
       PolledLane& polled = polled_lanes[found->second];
+      if (!still_polled(polled)) continue;
       polled.lane->woke();
       polled.ready = true;
     }
   }
-  for (std::size_t i = 0; i < polled_lanes.size() && !poll_dirty; ++i) {
-    if (!std::exchange(polled_lanes[i].ready, false)) continue;
+  for (std::size_t i = 0; i < polled_lanes.size(); ++i) {
+    if (!std::exchange(polled_lanes[i].ready, false) || !still_polled(polled_lanes[i])) continue;
     const PolledLane polled = polled_lanes[i];
     if (polled.link == nullptr) {
       read_lane(*polled.lane, polled.session);
@@ -1301,14 +1319,21 @@ void Endpoint::Impl::read_lane(internal::ShmLane& lane, std::uint64_t session_id
       return close(fmt::format("a message of {} frames, more than max_frames={}",
                                lane_parts.size(), config.max_frames));
     }
-    parts[0].rebuild(state->routing_id.data(), state->routing_id.size());
-    for (std::size_t i = 0; i < lane_parts.size(); ++i) {
-      parts[i + 1].rebuild(lane_parts[i].data(), lane_parts[i].size());
+    // One copy out of the ring (the writer reuses those bytes once we pop), into one buffer
+    // that the message's frames share.
+    std::size_t total = 0;
+    for (const auto part : lane_parts) total += part.size();
+    auto record = std::make_shared_for_overwrite<char[]>(std::max<std::size_t>(total, 1));
+    lane_copies.clear();
+    std::size_t offset = 0;
+    for (const auto part : lane_parts) {
+      std::memcpy(record.get() + offset, part.data(), part.size());
+      lane_copies.emplace_back(record.get() + offset, part.size());
+      offset += part.size();
     }
-    const std::size_t count = lane_parts.size() + 1;
     lane.pop();
     internal::bump(stats.lane_received);
-    on_data(count, session_id);
+    on_data(Arrived{state->routing_id, lane_copies, std::move(record)}, session_id);
     if (n + 1 == max_receive_batch) any_recheck = true;
   }
   flush_acks();
@@ -1326,7 +1351,6 @@ bool Endpoint::Impl::apply_ack(Link& link, Lane which, bool nack, std::uint64_t 
   }
   stats.finished.fetch_add(acked.released, std::memory_order_relaxed);
   release(link, acked.counted_messages, acked.counted_bytes);
-  link.path_wait = false;  // callers pump
   return true;
 }
 
@@ -1359,7 +1383,6 @@ void Endpoint::Impl::run_timers() {
           }
         }
         lane.resend_now();
-        link.path_wait = false;  // the front may take either path
         pump(link);
       }
     }
@@ -1454,7 +1477,9 @@ void Endpoint::Impl::receive_data() {
                                          total, parts.size(), config.max_frames));
       continue;
     }
-    on_data(count);
+    received_views.clear();
+    for (std::size_t i = 1; i < count; ++i) received_views.push_back(parts[i].to_string_view());
+    on_data(Arrived{parts[0].to_string_view(), received_views, nullptr});
   }
   // Input left after a full batch raises no new wake-up: look again next round.
   if (n == max_receive_batch) router_recheck = any_recheck = true;
@@ -1462,13 +1487,14 @@ void Endpoint::Impl::receive_data() {
   stats.sessions.store(sessions.size(), std::memory_order_relaxed);
 }
 
-void Endpoint::Impl::on_data(std::size_t count, std::uint64_t lane_session) {
-  const zmq::message_t& routing_id = parts[0];
+void Endpoint::Impl::on_data(const Arrived& arrived, std::uint64_t lane_session) {
+  const std::string_view routing_id = arrived.routing_id;
+  const std::size_t count = arrived.frames.size() + 1;
   if (count < 2) {
     garbage(hex(routing_id), "an empty message (no link header)");
     return;
   }
-  auto header = internal::parse_link_header(parts[1].to_string_view());
+  auto header = internal::parse_link_header(arrived.frames[0]);
   if (!header) {
     garbage(hex(routing_id), header.error().message);
     return;
@@ -1485,8 +1511,7 @@ void Endpoint::Impl::on_data(std::size_t count, std::uint64_t lane_session) {
                                            header->session));
       return;
     }
-    const std::string_view id(routing_id.data<char>(), routing_id.size());
-    if (state->routing_id != id) state->routing_id.assign(id);
+    if (state->routing_id != routing_id) state->routing_id.assign(routing_id);
     accept_lane(*state, *header);
     return;
   }
@@ -1515,8 +1540,8 @@ void Endpoint::Impl::on_data(std::size_t count, std::uint64_t lane_session) {
     return;
   }
   ReceiveSession& state = *found.session;
-  const std::string_view id(routing_id.data<char>(), routing_id.size());
-  if (state.routing_id != id) state.routing_id.assign(id);
+  if (state.routing_id != routing_id) state.routing_id.assign(routing_id);
+  state.replies_by_lane = lane_session != 0;
   // A sender with a large frame for us asks which host we are on (link_header.hpp).
   if (header->has_shm && header->shm_frames == 0) {
     (void)reply(state, internal::encode_hello(header->session, host_key));
@@ -1558,15 +1583,18 @@ void Endpoint::Impl::on_data(std::size_t count, std::uint64_t lane_session) {
     Frames payload;
     payload.reserve(count - 2);
     for (std::size_t i = 2; i < count; ++i) {
-      if (parts[i].size() == 0) {
+      const std::string_view bytes = arrived.frames[i - 1];
+      if (bytes.empty()) {
         payload.emplace_back();
-        continue;
+      } else if (arrived.record) {
+        payload.push_back(Frame::wrap(arrived.record, bytes.data(), bytes.size()));
+      } else {
+        // The received buffer becomes the Frame: no copy.
+        auto owner = std::make_shared<zmq::message_t>(std::move(parts[i]));
+        const void* data = owner->data();
+        const std::size_t size = owner->size();
+        payload.push_back(Frame::wrap(std::move(owner), data, size));
       }
-      // The received buffer becomes the Frame: no copy.
-      auto owner = std::make_shared<zmq::message_t>(std::move(parts[i]));
-      const void* data = owner->data();
-      const std::size_t size = owner->size();
-      payload.push_back(Frame::wrap(std::move(owner), data, size));
     }
     // Mapped and leased here, before anything is acked: once the sender sees the ack it may
     // close its fd or write the file again, and "acked" must imply "leased".
@@ -1597,7 +1625,7 @@ void Endpoint::Impl::on_data(std::size_t count, std::uint64_t lane_session) {
       return;
     }
     if (!envelope) {
-      garbage(hex(parts[0]), fmt::format("message {} from {}: {}", header->seq, state.sender_text(),
+      garbage(hex(routing_id), fmt::format("message {} from {}: {}", header->seq, state.sender_text(),
                                          envelope.error().message));
       ack_due = state.rejected(lane, header->seq, envelope.error().message, config.ack_every);
       send_reject(state, lane, header->seq, state.rejected_reason(lane));
@@ -1767,7 +1795,7 @@ void Endpoint::Impl::send_reject(ReceiveSession& state, Lane lane, std::uint64_t
 
 bool Endpoint::Impl::reply(const ReceiveSession& state, const std::string& header,
                            bool socket_only) {
-  if (!socket_only && !receive_lanes.empty()) {
+  if (!socket_only && state.replies_by_lane && !receive_lanes.empty()) {
     if (auto it = receive_lanes.find(state.id()); it != receive_lanes.end()) {
       const std::string_view part(header);
       // Full: as a ROUTER refusing, a later ack (or the answer to a resend) covers it.

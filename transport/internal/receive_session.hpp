@@ -52,6 +52,10 @@ class ReceiveSession {
   const std::string& sender_text() const noexcept { return sender_text_; }
   // The ROUTER's name for the sender's current connection; acks go there.
   std::string routing_id;
+  // The last message came through the sender's shared-memory lane: replies (acks) go back
+  // through it. One that came over the socket is answered over the socket, as the sender
+  // may have dropped its lane (and stopped reading the lane's acks) and resent over it.
+  bool replies_by_lane = false;
   Clock::time_point last_heard{};
   bool dirty = false;     // listed for the next flush of acks (owned by the caller)
   bool deferred = false;  // listed among the acks waiting to ride on a message (the caller's)
