@@ -14,10 +14,10 @@
 #include "zmesh/transport/address.hpp"
 #include "zmesh/transport/endpoint.hpp"
 #include "zmesh/transport/internal/handshake_watch.hpp"
+#include "zmesh/transport/internal/lane_bells.hpp"
 #include "zmesh/transport/internal/link_header.hpp"
 #include "zmesh/transport/internal/receive_session.hpp"
 #include "zmesh/transport/internal/send_window.hpp"
-#include "zmesh/transport/internal/lane_bells.hpp"
 #include "zmesh/transport/internal/shm_lane.hpp"
 #include "zmesh/transport/internal/shm_pool.hpp"
 

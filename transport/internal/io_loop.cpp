@@ -427,7 +427,8 @@ void Endpoint::Impl::rebuild_poll_items() {
     lane_bell_item = poll_fds.size();
     poll_fds.push_back({lane_bells->fd(), POLLIN, 0});
   }
-  // The bells of lanes no longer polled: whoever reads them next starts from "asleep".
+  // A prepare before this rebuild may have left lanes saying "asleep": the next serve says
+  // "awake" on all of them, so that their writers stop ringing.
   lanes_asleep = true;
   stats.lanes_sending.store(polled_lanes.size() - receive_lanes.size(), std::memory_order_relaxed);
   stats.lanes_receiving.store(receive_lanes.size(), std::memory_order_relaxed);
