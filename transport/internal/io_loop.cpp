@@ -1367,18 +1367,22 @@ void Endpoint::Impl::run_timers() {
       if (lane.resend_armed() && now >= lane.resend_due()) {
         // No ack in time. When the lane's reader has not read on since the last time and
         // has records of ours unread, it is gone (a peer restarted at the same address reads
-        // only its socket): the resend goes over the socket, and the lane is offered again
-        // after it, to whoever reads there now. A reader that reads on is only slow.
+        // only its socket): everything unacked on both windows goes again over the socket at
+        // once, not one probe per backed-off timeout, and the lane is offered again later,
+        // to whoever reads there then. A reader that reads on is only slow.
         if (link.lane_state == Link::LaneState::open) {
           const std::uint64_t read = link.shm_lane->peer_read();
           if (link.shm_lane->unread() && read == link.lane_read_at_resend) {
-            drop_lane(link, false);
+            drop_lane(link, true);
+            for (auto& rewound : link.lanes) rewound.reset_backoff();
             const auto wait = std::min<Clock::duration>(
                 std::max<Clock::duration>(std::chrono::seconds(1), 4 * config.resend_interval) *
                     (Clock::rep{1} << std::min<std::uint32_t>(link.lane_drops, 6)),
                 std::chrono::minutes(1));
             link.lane_offer_after = now + wait;
             ++link.lane_drops;
+            pump(link);
+            break;  // both windows were rewound
           } else {
             link.lane_read_at_resend = read;
           }
