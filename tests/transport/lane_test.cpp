@@ -3,7 +3,8 @@
 // ring fills or a message does not fit and goes over the socket; lanes off on either side
 // keeps everything on the socket; a sender's lane whose records break the rules is closed by
 // the receiver, which lives on; a receiver killed mid-stream leaves the sender's messages
-// undeliverable by their deadline and the sender alive.
+// undeliverable by their deadline and the sender alive; a receiver stopped and continued
+// loses nothing.
 #include "peer_process.hpp"
 #include "transport_testing.hpp"
 #include "zmesh/transport/endpoint.hpp"
@@ -295,6 +296,67 @@ TEST(LaneKillTest, AReceiverKilledMidStreamLeavesTheSenderAliveAndItsMessagesRet
     EXPECT_EQ(error.code, ErrorCode::undeliverable) << error.describe();
   }
   EXPECT_EQ((*driver)->stats().pending, 0u);
+  (*driver)->close();
+}
+
+// The receiving proc is stopped (SIGSTOP: a peer that is slow, not dead) long enough that
+// the sender takes its lane for unread and goes back to the socket. Once it runs again, every
+// message arrives exactly once and in order, is acked the way it came (not into the lane the
+// sender dropped), nothing comes back undeliverable, and the lane is offered again.
+TEST(LaneStopTest, AReceiverStoppedAndContinuedGetsEveryMessageOnceAndTheLaneComesBack) {
+  zmq::context_t context;
+  Inbox inbox;
+  const ProcId driver_id = proc("lane-driver", 0);
+  Config config = lanes_on();
+  config.delivery_timeout = Millis(60000);
+  config.resend_interval = Millis(50);
+  config.log_level = "error";
+  auto driver = Endpoint::bind(context, driver_id, "ipc://" + unique_temp_path("lane-driver"),
+                               inbox.inbound(), config);
+  ASSERT_TRUE(driver.ok()) << driver.error().describe();
+  const ProcId peer_id = proc("lane-echo", 0);
+  auto peer = PeerProcess::start({"echo", peer_id.to_string(),
+                                  "ipc://" + unique_temp_path("lane-echo"),
+                                  driver_id.to_string() + "=" + (*driver)->address()},
+                                 {"ZMESH_SHM_LANE_BYTES=" + std::to_string(ring_bytes),
+                                  "ZMESH_RESEND_INTERVAL_MS=50"});
+  ASSERT_TRUE((*driver)->add_route(peer_id, peer->address()).ok());
+  int sent = 0;
+  const auto send_one = [&] {
+    (*driver)->send(make_text(driver_id, peer_id, std::to_string(sent++)));
+  };
+  while ((*driver)->stats().lanes_sending == 0 && sent < 20) {
+    const std::size_t before = inbox.delivered_count();
+    send_one();
+    ASSERT_TRUE(wait_until(20s, [&] { return inbox.delivered_count() == before + 1; }));
+  }
+  ASSERT_EQ((*driver)->stats().lanes_sending, 1u);
+  const auto lane_sent_before = (*driver)->stats().lane_sent;
+
+  ASSERT_EQ(::kill(peer->pid(), SIGSTOP), 0);
+  for (int i = 0; i < 50; ++i) send_one();
+  // Unread records and no reading across two resend timeouts: the sender drops the lane.
+  const bool dropped = wait_until(30s, [&] { return (*driver)->stats().lanes_sending == 0; });
+  ASSERT_EQ(::kill(peer->pid(), SIGCONT), 0);
+  ASSERT_TRUE(dropped);
+  EXPECT_GT((*driver)->stats().lane_sent, lane_sent_before) << "the stop caught nothing in the lane";
+
+  ASSERT_TRUE(wait_until(30s, [&] {
+    return inbox.delivered_count() >= static_cast<std::size_t>(sent);
+  })) << inbox.delivered_count() << " of " << sent << " echoed";
+  ASSERT_TRUE(wait_until(30s, [&] { return (*driver)->stats().pending == 0; }))
+      << (*driver)->stats().pending << " still unacked";
+  const auto texts = inbox.delivered_texts();
+  ASSERT_EQ(texts.size(), static_cast<std::size_t>(sent)) << "a message arrived twice";
+  for (int i = 0; i < sent; ++i) ASSERT_EQ(texts[static_cast<std::size_t>(i)], std::to_string(i));
+  EXPECT_EQ(inbox.returned_count(), 0u);
+  // Offered again after its wait (1 s at the first drop): traffic finds the lane back.
+  ASSERT_TRUE(wait_until(30s, [&] {
+    const std::size_t before = inbox.delivered_count();
+    send_one();
+    return wait_until(20s, [&] { return inbox.delivered_count() == before + 1; }) &&
+           (*driver)->stats().lanes_sending == 1;
+  }));
   (*driver)->close();
 }
 
