@@ -258,106 +258,97 @@ TEST(LaneForgeryTest, ARecordBreakingTheRulesClosesTheLaneAndTheReceiverLives) {
   (*target)->close();
 }
 
+// A driver endpoint in this process and an echo peer in another, both with lanes, the
+// driver's lane to the peer open: what a proc killed or stopped does to its sender.
+class LaneEchoPeerTest : public ::testing::Test {
+ protected:
+  void start(Millis delivery_timeout) {
+    Config config = lanes_on();
+    config.delivery_timeout = delivery_timeout;
+    config.resend_interval = Millis(50);
+    config.log_level = "error";
+    auto driver = Endpoint::bind(context_, driver_id_, "ipc://" + unique_temp_path("lane-driver"),
+                                 inbox_.inbound(), config);
+    ASSERT_TRUE(driver.ok()) << driver.error().describe();
+    driver_ = std::move(driver).value();
+    peer_ = PeerProcess::start({"echo", peer_id_.to_string(),
+                                "ipc://" + unique_temp_path("lane-echo"),
+                                driver_id_.to_string() + "=" + driver_->address()},
+                               {"ZMESH_SHM_LANE_BYTES=" + std::to_string(ring_bytes),
+                                "ZMESH_RESEND_INTERVAL_MS=50"});
+    ASSERT_TRUE(driver_->add_route(peer_id_, peer_->address()).ok());
+    // The first messages ask for the peer's host over the socket; then the lane opens.
+    while (driver_->stats().lanes_sending == 0 && sent_ < 20) ASSERT_TRUE(send_and_echo());
+    ASSERT_EQ(driver_->stats().lanes_sending, 1u);
+  }
+  void TearDown() override {
+    if (driver_) driver_->close();
+  }
+  // Sends the next text ("0", "1", ...) to the peer.
+  void send_next() { driver_->send(make_text(driver_id_, peer_id_, std::to_string(sent_++))); }
+  // Sends the next text and waits for its echo.
+  bool send_and_echo() {
+    const std::size_t before = inbox_.delivered_count();
+    send_next();
+    return wait_until(20s, [&] { return inbox_.delivered_count() == before + 1; });
+  }
+
+  zmq::context_t context_;
+  Inbox inbox_;
+  const ProcId driver_id_ = proc("lane-driver", 0);
+  const ProcId peer_id_ = proc("lane-echo", 0);
+  std::unique_ptr<Endpoint> driver_;
+  std::unique_ptr<PeerProcess> peer_;
+  int sent_ = 0;
+};
+
 // The receiving proc is killed while the sender writes to its lane: the sender's messages
 // come back undeliverable by their deadline, and the sender (no SIGPIPE from a doorbell)
 // lives on.
-TEST(LaneKillTest, AReceiverKilledMidStreamLeavesTheSenderAliveAndItsMessagesReturned) {
-  zmq::context_t context;
-  Inbox inbox;
-  const ProcId driver_id = proc("lane-driver", 0);
-  Config config = lanes_on();
-  config.delivery_timeout = Millis(1500);
-  config.resend_interval = Millis(50);
-  config.log_level = "error";
-  auto driver = Endpoint::bind(context, driver_id, "ipc://" + unique_temp_path("lane-driver"),
-                               inbox.inbound(), config);
-  ASSERT_TRUE(driver.ok()) << driver.error().describe();
-  const ProcId peer_id = proc("lane-echo", 0);
-  auto peer = PeerProcess::start({"echo", peer_id.to_string(),
-                                  "ipc://" + unique_temp_path("lane-echo"),
-                                  driver_id.to_string() + "=" + (*driver)->address()},
-                                 {"ZMESH_SHM_LANE_BYTES=" + std::to_string(ring_bytes)});
-  ASSERT_TRUE((*driver)->add_route(peer_id, peer->address()).ok());
-  for (int i = 0; i < 20 && (*driver)->stats().lanes_sending == 0; ++i) {
-    const std::size_t before = inbox.delivered_count();
-    (*driver)->send(make_text(driver_id, peer_id, "ping"));
-    ASSERT_TRUE(wait_until(20s, [&] { return inbox.delivered_count() == before + 1; }));
-  }
-  ASSERT_EQ((*driver)->stats().lanes_sending, 1u);
-  ASSERT_EQ(::kill(peer->pid(), SIGKILL), 0);
-  ASSERT_TRUE(peer->wait_exit(20s).has_value());
+TEST_F(LaneEchoPeerTest, AReceiverKilledMidStreamLeavesTheSenderAliveAndItsMessagesReturned) {
+  start(Millis(1500));
+  ASSERT_EQ(::kill(peer_->pid(), SIGKILL), 0);
+  ASSERT_TRUE(peer_->wait_exit(20s).has_value());
   constexpr int count = 2000;  // more than the lane's ring holds
   for (int i = 0; i < count; ++i) {
-    (*driver)->send(make_message(driver_id, peer_id, {Frame::from_string(std::string(500, 'z'))}));
+    driver_->send(make_message(driver_id_, peer_id_, {Frame::from_string(std::string(500, 'z'))}));
   }
-  ASSERT_TRUE(wait_until(30s, [&] { return inbox.returned_count() == count; }))
-      << inbox.returned_count() << " of " << count << " returned";
-  for (const auto& [envelope, error] : inbox.returned()) {
+  ASSERT_TRUE(wait_until(30s, [&] { return inbox_.returned_count() == count; }))
+      << inbox_.returned_count() << " of " << count << " returned";
+  for (const auto& [envelope, error] : inbox_.returned()) {
     EXPECT_EQ(error.code, ErrorCode::undeliverable) << error.describe();
   }
-  EXPECT_EQ((*driver)->stats().pending, 0u);
-  (*driver)->close();
+  EXPECT_EQ(driver_->stats().pending, 0u);
 }
 
 // The receiving proc is stopped (SIGSTOP: a peer that is slow, not dead) long enough that
 // the sender takes its lane for unread and goes back to the socket. Once it runs again, every
 // message arrives exactly once and in order, is acked the way it came (not into the lane the
 // sender dropped), nothing comes back undeliverable, and the lane is offered again.
-TEST(LaneStopTest, AReceiverStoppedAndContinuedGetsEveryMessageOnceAndTheLaneComesBack) {
-  zmq::context_t context;
-  Inbox inbox;
-  const ProcId driver_id = proc("lane-driver", 0);
-  Config config = lanes_on();
-  config.delivery_timeout = Millis(60000);
-  config.resend_interval = Millis(50);
-  config.log_level = "error";
-  auto driver = Endpoint::bind(context, driver_id, "ipc://" + unique_temp_path("lane-driver"),
-                               inbox.inbound(), config);
-  ASSERT_TRUE(driver.ok()) << driver.error().describe();
-  const ProcId peer_id = proc("lane-echo", 0);
-  auto peer = PeerProcess::start({"echo", peer_id.to_string(),
-                                  "ipc://" + unique_temp_path("lane-echo"),
-                                  driver_id.to_string() + "=" + (*driver)->address()},
-                                 {"ZMESH_SHM_LANE_BYTES=" + std::to_string(ring_bytes),
-                                  "ZMESH_RESEND_INTERVAL_MS=50"});
-  ASSERT_TRUE((*driver)->add_route(peer_id, peer->address()).ok());
-  int sent = 0;
-  const auto send_one = [&] {
-    (*driver)->send(make_text(driver_id, peer_id, std::to_string(sent++)));
-  };
-  while ((*driver)->stats().lanes_sending == 0 && sent < 20) {
-    const std::size_t before = inbox.delivered_count();
-    send_one();
-    ASSERT_TRUE(wait_until(20s, [&] { return inbox.delivered_count() == before + 1; }));
-  }
-  ASSERT_EQ((*driver)->stats().lanes_sending, 1u);
-  const auto lane_sent_before = (*driver)->stats().lane_sent;
-
-  ASSERT_EQ(::kill(peer->pid(), SIGSTOP), 0);
-  for (int i = 0; i < 50; ++i) send_one();
+TEST_F(LaneEchoPeerTest, AReceiverStoppedAndContinuedGetsEveryMessageOnceAndTheLaneComesBack) {
+  start(Millis(60000));
+  const auto lane_sent_before = driver_->stats().lane_sent;
+  ASSERT_EQ(::kill(peer_->pid(), SIGSTOP), 0);
+  for (int i = 0; i < 50; ++i) send_next();
   // Unread records and no reading across two resend timeouts: the sender drops the lane.
-  const bool dropped = wait_until(30s, [&] { return (*driver)->stats().lanes_sending == 0; });
-  ASSERT_EQ(::kill(peer->pid(), SIGCONT), 0);
+  const bool dropped = wait_until(30s, [&] { return driver_->stats().lanes_sending == 0; });
+  ASSERT_EQ(::kill(peer_->pid(), SIGCONT), 0);
   ASSERT_TRUE(dropped);
-  EXPECT_GT((*driver)->stats().lane_sent, lane_sent_before) << "the stop caught nothing in the lane";
+  EXPECT_GT(driver_->stats().lane_sent, lane_sent_before) << "the stop caught nothing in the lane";
 
   ASSERT_TRUE(wait_until(30s, [&] {
-    return inbox.delivered_count() >= static_cast<std::size_t>(sent);
-  })) << inbox.delivered_count() << " of " << sent << " echoed";
-  ASSERT_TRUE(wait_until(30s, [&] { return (*driver)->stats().pending == 0; }))
-      << (*driver)->stats().pending << " still unacked";
-  const auto texts = inbox.delivered_texts();
-  ASSERT_EQ(texts.size(), static_cast<std::size_t>(sent)) << "a message arrived twice";
-  for (int i = 0; i < sent; ++i) ASSERT_EQ(texts[static_cast<std::size_t>(i)], std::to_string(i));
-  EXPECT_EQ(inbox.returned_count(), 0u);
+    return inbox_.delivered_count() >= static_cast<std::size_t>(sent_);
+  })) << inbox_.delivered_count() << " of " << sent_ << " echoed";
+  ASSERT_TRUE(wait_until(30s, [&] { return driver_->stats().pending == 0; }))
+      << driver_->stats().pending << " still unacked";
+  const auto texts = inbox_.delivered_texts();
+  ASSERT_EQ(texts.size(), static_cast<std::size_t>(sent_)) << "a message arrived twice";
+  for (int i = 0; i < sent_; ++i) ASSERT_EQ(texts[static_cast<std::size_t>(i)], std::to_string(i));
+  EXPECT_EQ(inbox_.returned_count(), 0u);
   // Offered again after its wait (1 s at the first drop): traffic finds the lane back.
   ASSERT_TRUE(wait_until(30s, [&] {
-    const std::size_t before = inbox.delivered_count();
-    send_one();
-    return wait_until(20s, [&] { return inbox.delivered_count() == before + 1; }) &&
-           (*driver)->stats().lanes_sending == 1;
+    return send_and_echo() && driver_->stats().lanes_sending == 1;
   }));
-  (*driver)->close();
 }
 
 }  // namespace
