@@ -51,9 +51,8 @@ struct Config {
   // Messages to a proc on the same host go through a shared-memory lane of two rings of
   // this many bytes (a power of two, at least 4096) instead of ZeroMQ's sockets and I/O
   // threads: the sender's write wakes the receiver's I/O thread directly. 0: lanes off,
-  // the default for now: with dozens of procs per host on an overloaded machine the lanes'
-  // per-round cost and their re-offers after resend timeouts slowed a 64-proc start-up
-  // under sanitizers past its deadlines (docs/messaging.md, "Lanes"). 262144 turns them on.
+  // the default for now: a 64-proc start-up on a heavily overloaded machine can still stall
+  // with them (docs/messaging.md, "Lanes"). 262144 turns them on.
   std::int64_t shm_lane_bytes = 0;  // ZMESH_SHM_LANE_BYTES
   // Which procs share this host: empty derives it from the kernel (boot id, pid and net
   // namespaces, uid). Set only to tell procs apart that the kernel would call one host
